@@ -1,0 +1,36 @@
+# prunelab workflow: dense training -> pruning -> branches -> tables -> figures, every job cached by the hash
+# of its fully-resolved run spec. Default config: config.yaml (embedded data, CPU). Paper suites:
+#   snakemake --configfile workflow/experiments/<suite>.yaml --cores all
+from snakemake.exceptions import WorkflowError
+from snakemake.utils import min_version, validate
+
+min_version("9.0")
+
+
+# --configfile replaces the demo config instead of being merged into it
+if not config:
+
+    configfile: "config.yaml"
+
+
+try:
+    validate(config, "workflow/schemas/config.schema.yaml")
+except WorkflowError as error:
+    from prunelab.config import validation_error_line
+
+    raise WorkflowError(validation_error_line(error)) from None
+
+
+include: "workflow/rules/common.smk"
+include: "workflow/rules/train.smk"
+include: "workflow/rules/prune.smk"
+include: "workflow/rules/branch.smk"
+include: "workflow/rules/analysis.smk"
+
+
+rule all:
+    default_target: True
+    input:
+        FIGURES,
+        TABLES,
+        RUN_PROVENANCE,

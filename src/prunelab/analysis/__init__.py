@@ -1,0 +1,1 @@
+"""From run directories to tidy tables, and from tables to figures (which never read run directories)."""

@@ -1,0 +1,153 @@
+"""``prunelab`` command line: the job steps Snakemake runs, plus tools for people (validate, plan, methods).
+
+Every subcommand that fails for a reason the user can fix prints one line ``prunelab: <what and where>``
+and exits with status 2; anything else is a bug and keeps its traceback.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+from pathlib import Path
+
+from prunelab.errors import ConfigError, PrunelabError
+
+
+def _spec_arg(text: str) -> dict:
+    """``--spec`` takes inline JSON or ``@path/to/spec.json``."""
+    try:
+        if text.startswith("@"):
+            return json.loads(Path(text[1:]).read_text(encoding="utf-8"))
+        return json.loads(text)
+    except (OSError, json.JSONDecodeError) as exc:
+        raise ConfigError(f"--spec: not a JSON spec ({exc})") from None
+
+
+def _runtime(args):
+    from prunelab.runtime import Runtime
+
+    return Runtime.from_environment(
+        results=args.results, data_root=args.data_root, device=args.device, threads=args.threads,
+        checkpoint_every=args.checkpoint_every, keep_train_state=True if args.keep_train_state else None,
+        deterministic=False if args.nondeterministic else None, cudnn_benchmark=True if args.cudnn_benchmark else None)
+
+
+def _add_runtime(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--spec", required=True, help="resolved run spec: JSON text or @file")
+    p.add_argument("--run-dir", required=True, help="results/runs/{kind}/{hash}")
+    env = "default from PRUNELAB_%s (set by the workflow from config.runtime)"
+    p.add_argument("--results", help="results root, where parents are found; " + env % "RESULTS")
+    p.add_argument("--data-root", help=env % "DATA_ROOT")
+    p.add_argument("--device", choices=["auto", "cpu", "cuda"], help=env % "DEVICE")
+    p.add_argument("--threads", type=int, help="torch CPU threads (0: torch's default)")
+    p.add_argument("--checkpoint-every", help="resume-checkpoint interval, e.g. 1ep or 500it; " + env % "CHECKPOINT_EVERY")
+    p.add_argument("--keep-train-state", action="store_true", help="keep train_state.pt after success")
+    p.add_argument("--nondeterministic", action="store_true", help="allow non-deterministic kernels")
+    p.add_argument("--cudnn-benchmark", action="store_true", help="cudnn autotuning (breaks bit-exactness)")
+
+
+def cmd_job(args) -> None:
+    from prunelab import jobs
+
+    runner = {"train": jobs.run_dense, "prune": jobs.run_prune, "branch": jobs.run_branch}[args.command]
+    runner(_spec_arg(args.spec), args.run_dir, _runtime(args))
+
+
+def cmd_aggregate(args) -> None:
+    from prunelab.analysis.aggregate import write_table
+
+    table = write_table(args.manifest, args.results, args.out)
+    print(f"{args.out}: {len(table)} rows", file=sys.stderr)
+
+
+def cmd_figure(args) -> None:
+    from prunelab.analysis.figures import draw
+
+    draw(_spec_arg(args.spec), args.tables, args.out, args.results, args.name)
+
+
+def cmd_validate(args) -> None:
+    from prunelab.config import load_config
+    from prunelab.plan import build_plan
+
+    plan = build_plan(load_config(args.config))
+    counts = {kind: len(plan.hashes(kind)) for kind in ("dense", "prune", "branch")}
+    print(f"{args.config}: valid; runs: " + ", ".join(f"{n} {k}" for k, n in counts.items())
+          + f"; {len(plan.experiments)} experiment table(s), {len(plan.figures)} figure(s)")
+
+
+def cmd_plan(args) -> None:
+    from prunelab.config import load_config
+    from prunelab.plan import build_plan
+
+    plan = build_plan(load_config(args.config))
+    for run_hash, spec in plan.specs.items():
+        if args.kind and spec["kind"] != args.kind:
+            continue
+        print(json.dumps({"hash": run_hash, **spec}, sort_keys=True) if args.json
+              else f"{spec['kind']:<7} {run_hash}  {_describe(spec)}")
+
+
+def _describe(spec: dict) -> str:
+    if spec["kind"] == "dense":
+        return f"{spec['model']['name']} on {spec['dataset']['name']} seed {spec['seed']['init']}"
+    if spec["kind"] == "prune":
+        return f"{spec['method']} to {spec['sparsity']:.4g} from {spec['parents']['source']}"
+    return f"{spec['type']} after {spec['parents']['prune']}"
+
+
+def cmd_methods(args) -> None:
+    from prunelab.pruning import methods
+
+    for name, method in sorted(methods().items()):
+        hp = ", ".join(f"{k}={v!r}" for k, v in method.hparams.items()) or "-"
+        print(f"{name:<16} data={'yes' if method.needs_data else 'no ':<3} hparams: {hp}   {method.doc}")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="prunelab", description=__doc__.splitlines()[0])
+    sub = parser.add_subparsers(dest="command", required=True)
+    for name, text in (("train", "train a dense run"), ("prune", "prune a trained (or initial) network"),
+                       ("branch", "train after pruning (fine-tune, rewind, scratch ...)")):
+        p = sub.add_parser(name, help=text)
+        _add_runtime(p)
+        p.set_defaults(func=cmd_job)
+    p = sub.add_parser("aggregate", help="runs of one experiment -> tidy CSV")
+    p.add_argument("--manifest", required=True)
+    p.add_argument("--results", default=os.environ.get("PRUNELAB_RESULTS", "results"))
+    p.add_argument("--out", required=True)
+    p.set_defaults(func=cmd_aggregate)
+    p = sub.add_parser("figure", help="tables -> PNG + PDF figure")
+    p.add_argument("--spec", required=True, help="figure spec: JSON text or @file")
+    p.add_argument("--tables", nargs="+", required=True)
+    p.add_argument("--out", required=True, help="PNG path; the PDF goes beside it")
+    p.add_argument("--results", default=os.environ.get("PRUNELAB_RESULTS", "results"))
+    p.add_argument("--name", default="")
+    p.set_defaults(func=cmd_figure)
+    p = sub.add_parser("validate", help="check a suite config and count its runs")
+    p.add_argument("config")
+    p.set_defaults(func=cmd_validate)
+    p = sub.add_parser("plan", help="list the runs a suite config defines")
+    p.add_argument("config")
+    p.add_argument("--kind", choices=["dense", "prune", "branch"])
+    p.add_argument("--json", action="store_true")
+    p.set_defaults(func=cmd_plan)
+    p = sub.add_parser("methods", help="list pruning methods and their hyperparameters")
+    p.set_defaults(func=cmd_methods)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        args.func(args)
+    except PrunelabError as exc:
+        print(f"prunelab: {exc}", file=sys.stderr)
+        return 2
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

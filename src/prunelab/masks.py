@@ -1,0 +1,123 @@
+"""Masks: ``{param_name: bool tensor}`` over the prunable weights, and the invariant that keeps them free.
+
+Prunable parameters are the ``weight`` of every ``nn.Conv2d`` and ``nn.Linear`` (never biases or BatchNorm),
+in ``named_parameters()`` order, minus any names listed in ``exclude``. True means kept.
+
+The training invariant (METHODS.md §1.5): pruned weights are exactly 0.0 for the rest of training. Each step
+masks the gradients (so momentum and Adam moments stay 0 at pruned entries), steps, then multiplies the
+weights in place with one ``torch._foreach_mul_`` over the masked tensors. Installing a mask zeroes the
+weights and the optimizer state at pruned entries. No ``torch.nn.utils.prune`` hooks: they re-derive the
+weight on every forward and cost 1.33× per step on an H100.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import torch
+from torch import nn
+
+from prunelab.errors import CheckpointError, ConfigError
+from prunelab.storage import load_tensors, save_tensors
+
+OPTIMIZER_STATE_KEYS = ("momentum_buffer", "exp_avg", "exp_avg_sq", "max_exp_avg_sq")
+
+
+def prunable_parameters(model: nn.Module, exclude: list[str] | tuple[str, ...] = ()) -> dict[str, nn.Parameter]:
+    """Conv/linear weights by parameter name, in ``named_parameters()`` order, minus ``exclude``."""
+    weights = {id(m.weight) for m in model.modules()
+               if isinstance(m, (nn.Conv2d, nn.Linear)) and getattr(m, "weight", None) is not None}
+    names = [n for n, p in model.named_parameters() if id(p) in weights]
+    unknown = sorted(set(exclude) - set(names))
+    if unknown:
+        raise ConfigError(f"prune.exclude names unknown parameters {unknown} (prunable: {names})")
+    return {n: p for n, p in model.named_parameters() if id(p) in weights and n not in exclude}
+
+
+class Mask(dict):
+    """``{name: bool tensor}``, True = kept."""
+
+    @classmethod
+    def ones_like(cls, params: dict[str, torch.Tensor]) -> "Mask":
+        return cls({n: torch.ones_like(p, dtype=torch.bool) for n, p in params.items()})
+
+    @property
+    def total(self) -> int:
+        return sum(m.numel() for m in self.values())
+
+    @property
+    def kept(self) -> int:
+        return int(sum(int(m.sum()) for m in self.values()))
+
+    @property
+    def sparsity(self) -> float:
+        return 1.0 - self.kept / self.total if self.total else 0.0
+
+    def report(self) -> dict:
+        """Global and per-tensor counts, the form stored in every run's metrics."""
+        layers = {n: {"total": m.numel(), "kept": int(m.sum()), "sparsity": 1.0 - int(m.sum()) / m.numel()}
+                  for n, m in self.items()}
+        return {"total": self.total, "kept": self.kept, "sparsity": self.sparsity, "layers": layers}
+
+    def to(self, device: torch.device | str) -> "Mask":
+        return Mask({n: m.to(device) for n, m in self.items()})
+
+    def check_matches(self, model: nn.Module, where: str = "mask") -> None:
+        params = dict(model.named_parameters())
+        for name, m in self.items():
+            if name not in params:
+                raise CheckpointError(f"{where}: parameter {name!r} is not in the model")
+            if tuple(params[name].shape) != tuple(m.shape):
+                raise CheckpointError(f"{where}: {name} has shape {tuple(m.shape)}, model has "
+                                      f"{tuple(params[name].shape)}")
+
+    def save(self, path: str | Path) -> None:
+        save_tensors(path, {n: m.cpu() for n, m in self.items()})
+
+    @classmethod
+    def load(cls, path: str | Path, producer: str | None = "prune") -> "Mask":
+        data = load_tensors(path, producer)
+        if not isinstance(data, dict) or not all(isinstance(v, torch.Tensor) and v.dtype == torch.bool
+                                                 for v in data.values()):
+            raise CheckpointError(f"{path}: not a mask file (expected name -> bool tensor)")
+        return cls(data)
+
+
+class MaskedParameters:
+    """Precomputed tensor lists for the per-step mask work, so each step is two ``_foreach_mul_`` calls."""
+
+    def __init__(self, model: nn.Module, mask: Mask):
+        mask.check_matches(model)
+        params = dict(model.named_parameters())
+        self.names = list(mask)
+        self.params = [params[n] for n in self.names]
+        self.factors = [mask[n].to(device=params[n].device, dtype=params[n].dtype) for n in self.names]
+        self.mask = mask
+
+    def install(self, optimizer: torch.optim.Optimizer | None = None) -> None:
+        """Zero pruned weights and, if given, the optimizer state at pruned entries."""
+        with torch.no_grad():
+            if self.params:
+                torch._foreach_mul_(self.params, self.factors)
+        if optimizer is not None:
+            for p, f in zip(self.params, self.factors):
+                for key in OPTIMIZER_STATE_KEYS:
+                    buf = optimizer.state.get(p, {}).get(key)
+                    if isinstance(buf, torch.Tensor) and buf.shape == p.shape:
+                        buf.mul_(f)
+
+    def mask_gradients(self) -> None:
+        grads = [p.grad for p in self.params if p.grad is not None]
+        if grads:
+            torch._foreach_mul_(grads, [f for p, f in zip(self.params, self.factors) if p.grad is not None])
+
+    @torch.no_grad()
+    def apply(self) -> None:
+        if self.params:
+            torch._foreach_mul_(self.params, self.factors)
+
+    def assert_invariant(self, where: str) -> None:
+        """Every pruned weight is exactly 0.0; a violation is a bug, so it stops the run."""
+        for name, p, m in zip(self.names, self.params, self.mask.values()):
+            if bool((p.detach()[~m.to(p.device)] != 0).any()):
+                raise RuntimeError(f"mask invariant broken at {where}: {name} has non-zero pruned weights")

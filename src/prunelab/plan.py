@@ -1,0 +1,240 @@
+"""Expand a validated suite config into run specs (the DAG) and per-experiment table manifests.
+
+The config names reusable pieces (``dense`` trainings, ``pruning`` settings, ``branches``) and
+``experiments`` that combine them:
+
+* one-shot: every dense run × pruning setting × sparsity, then every branch after each mask;
+* iterative (IMP-style): level L prunes the level L−1 branch's weights to 1 − (1−rate)^L among its
+  survivors, then runs the branch; level L's specs chain to level L−1's hash, so adding a level reuses all
+  earlier ones.
+
+Every spec is fully resolved (defaults included) and child specs carry their parents' hashes, so a
+change anywhere renames exactly the runs it affects and their descendants. All semantic checks that need
+more than the schema (references between sections, rewind points the dense run must save, method
+hyperparameters) happen here, before any job runs, and fail with one line naming the config key.
+"""
+
+from __future__ import annotations
+
+import copy
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from prunelab.errors import ConfigError
+from prunelab.pruning import get_method, resolve_hparams
+from prunelab.spec import parent_dirs, run_dir, spec_hash
+
+# the dense-run keys that decide results (download/verify_checksums only decide where bytes come from)
+DATASET_KEYS = ("name", "size", "channels", "validation", "split_seed", "normalize", "augment")
+REINIT_SEED_SHIFT = 1_000_003   # re-initialised branches draw their init from dense init seed + this
+BRANCH_TYPES = ("finetune", "rewind_weights", "rewind_lr", "lottery", "reinit", "scratch_e", "scratch_b")
+FINETUNE_DEFAULTS = {"epochs": 5, "lr": 0.001, "schedule": {"name": "constant", "milestones": [], "gamma": 0.1,
+                                                           "min_lr": 0}, "warmup_epochs": 0}
+OUTPUTS = {
+    "dense": ("model.pt", "snapshots.pt", "metrics.json", "spec.json"),
+    "prune": ("mask.pt", "metrics.json", "spec.json"),
+    "branch": ("model.pt", "mask.pt", "metrics.json", "spec.json"),
+}
+
+
+def _point(value) -> str:
+    """Normalise a training point for comparison: '2 ep' → '2ep', 7 → '7it', 'init' → '0it'."""
+    if value in ("init", 0, "0ep"):
+        return "0it"
+    if isinstance(value, int):
+        return f"{value}it"
+    return re.sub(r"\s+", "", str(value))
+
+
+def _seed_pair(seed) -> dict:
+    return {"init": int(seed), "data": int(seed)} if isinstance(seed, int) else {"init": seed["init"],
+                                                                                 "data": seed["data"]}
+
+
+@dataclass
+class Plan:
+    """Run specs by hash, the experiments' manifest rows, and the figures."""
+
+    config: dict
+    specs: dict[str, dict] = field(default_factory=dict)
+    experiments: dict[str, list[dict]] = field(default_factory=dict)
+    figures: dict[str, dict] = field(default_factory=dict)
+
+    @property
+    def results(self) -> str:
+        return self.config.get("results", "results")
+
+    def kind(self, run_hash: str) -> str:
+        return self.specs[run_hash]["kind"]
+
+    def directory(self, run_hash: str) -> Path:
+        return run_dir(self.results, self.kind(run_hash), run_hash)
+
+    def outputs(self, run_hash: str) -> list[str]:
+        directory = self.directory(run_hash)
+        return [str(directory / name) for name in OUTPUTS[self.kind(run_hash)]] + [str(directory / "provenance.json")]
+
+    def parent_dirs(self, run_hash: str) -> dict[str, Path]:
+        return parent_dirs(self.specs[run_hash], self.results)
+
+    def hashes(self, kind: str) -> list[str]:
+        return [h for h, s in self.specs.items() if s["kind"] == kind]
+
+    def _add(self, spec: dict) -> str:
+        h = spec_hash(spec)
+        self.specs.setdefault(h, spec)
+        return h
+
+
+class _Builder:
+    def __init__(self, config: dict):
+        self.config = config
+        self.plan = Plan(config=config)
+
+    # -- lookups -----------------------------------------------------------------------------------
+    def _ref(self, section: str, name: str, key: str) -> dict:
+        entries = self.config.get(section, {})
+        if name not in entries:
+            raise ConfigError(f"config key {key}: '{name}' is not defined under {section} "
+                              f"(defined: {', '.join(sorted(entries)) or 'none'})")
+        return entries[name]
+
+    # -- specs ---------------------------------------------------------------------------------------
+    def dense_spec(self, name: str, seed) -> dict:
+        cfg = self.config["dense"][name]
+        dataset = {k: copy.deepcopy(cfg["dataset"][k]) for k in DATASET_KEYS if k in cfg["dataset"]}
+        train = copy.deepcopy(cfg["train"])
+        train["save_at"] = sorted({_point(p) for p in train.get("save_at", [])}, key=_sort_point)
+        return {"kind": "dense", "dataset": dataset, "model": copy.deepcopy(cfg["model"]), "train": train,
+                "seed": _seed_pair(seed)}
+
+    def prune_spec(self, pruning_name: str, sparsity: float, source_hash: str, source_kind: str,
+                   dense_name: str, key: str) -> dict:
+        cfg = self._ref("pruning", pruning_name, key)
+        where = f"pruning.{pruning_name}"
+        method = get_method(cfg["method"], f"{where}.method")
+        hparams = resolve_hparams(cfg["method"], cfg.get("hparams"), f"{where}.hparams")
+        at = "final" if cfg["at"] == "final" or source_kind == "branch" else _point(cfg["at"])
+        if at != "final":
+            self._require_saved(dense_name, at, f"{where}.at")
+        return {"kind": "prune", "parents": {"source": f"{source_kind}/{source_hash}"}, "at": at,
+                "method": cfg["method"], "hparams": hparams, "sparsity": float(sparsity), "scope": cfg["scope"],
+                "exclude": list(cfg["exclude"]), "steps": cfg["steps"], "step_schedule": cfg["step_schedule"],
+                "scoring": dict(cfg["scoring"]) if method.needs_data else None, "seed": cfg["seed"]}
+
+    def branch_spec(self, branch_name: str, dense_hash: str, prune_hash: str, dense_name: str, key: str) -> dict:
+        cfg = self._ref("branches", branch_name, key)
+        where = f"branches.{branch_name}"
+        kind = cfg["type"]
+        dense = self.plan.specs[dense_hash]
+        train = copy.deepcopy(dense["train"])
+        train.pop("save_at", None)
+        if kind == "finetune":
+            train.update(copy.deepcopy(FINETUNE_DEFAULTS))
+        train.update(copy.deepcopy(cfg.get("train", {})))
+        if "schedule" in cfg.get("train", {}):
+            train["schedule"] = {**dense["train"]["schedule"], **cfg["train"]["schedule"]}
+        rewind = None
+        if kind in ("rewind_weights", "rewind_lr"):
+            if "rewind" not in cfg:
+                raise ConfigError(f"config key {where}.rewind: required for branch type '{kind}' (e.g. '0it', '2ep')")
+            rewind = _point(cfg["rewind"])
+        elif kind == "lottery":
+            rewind = "0it"
+        if rewind is not None and kind != "rewind_lr":
+            self._require_saved(dense_name, rewind, f"{where}.rewind")
+        elif "rewind" in cfg and kind not in ("rewind_lr",):
+            raise ConfigError(f"config key {where}.rewind: branch type '{kind}' does not rewind")
+        if cfg["optimizer_state"] == "rewind" and kind not in ("rewind_weights", "lottery"):
+            raise ConfigError(f"config key {where}.optimizer_state: 'rewind' only applies to rewind_weights/lottery")
+        offset = cfg["seed_offset"]
+        seed = {"init": dense["seed"]["init"] + REINIT_SEED_SHIFT + offset, "data": dense["seed"]["data"] + offset}
+        return {"kind": "branch", "parents": {"dense": f"dense/{dense_hash}", "prune": f"prune/{prune_hash}"},
+                "type": kind,
+                "rewind": rewind, "train": train, "optimizer_state": cfg["optimizer_state"], "seed": seed}
+
+    def _require_saved(self, dense_name: str, point: str, key: str) -> None:
+        saved = {_point(p) for p in self.config["dense"][dense_name]["train"].get("save_at", [])}
+        if point not in saved:
+            raise ConfigError(f"config key {key}: needs the checkpoint at '{point}', which dense '{dense_name}' "
+                              f"does not save; add '{point}' to dense.{dense_name}.train.save_at "
+                              f"(this changes that dense run's hash)")
+
+    # -- experiments ---------------------------------------------------------------------------------
+    def experiment(self, name: str, cfg: dict) -> list[dict]:
+        rows: list[dict] = []
+        key = f"experiments.{name}"
+        for p in cfg.get("pruning", []):
+            self._ref("pruning", p, f"{key}.pruning")
+        for b in cfg.get("branches", []):
+            self._ref("branches", b, f"{key}.branches")
+        if cfg.get("pruning") and not cfg.get("sparsities"):
+            raise ConfigError(f"config key {key}.sparsities: needed when pruning is listed")
+        for dense_name in cfg["dense"]:
+            dense_cfg = self._ref("dense", dense_name, f"{key}.dense")
+            for seed in dense_cfg["seeds"]:
+                d_spec = self.dense_spec(dense_name, seed)
+                d_hash = self.plan._add(d_spec)
+                base = {"experiment": name, "dense": dense_name, "seed": _seed_pair(seed)["init"],
+                        "model": d_spec["model"]["name"], "dataset": d_spec["dataset"]["name"]}
+                rows.append({**base, "stage": "dense", "pruning": None, "method": None, "branch": None,
+                             "branch_type": None, "level": 0, "target_sparsity": 0.0, "kind": "dense",
+                             "run": d_hash})
+                for pruning_name in cfg.get("pruning", []):
+                    for sparsity in cfg["sparsities"]:
+                        p_spec = self.prune_spec(pruning_name, sparsity, d_hash, "dense", dense_name,
+                                                 f"{key}.pruning")
+                        rows += self._prune_and_branches(base, p_spec, pruning_name, cfg.get("branches", []),
+                                                         d_hash, dense_name, key, level=0)
+                if cfg.get("iterative"):
+                    rows += self._iterative(base, cfg["iterative"], d_hash, dense_name, f"{key}.iterative")
+        return rows
+
+    def _prune_and_branches(self, base, p_spec, pruning_name, branches, d_hash, dense_name, key, level):
+        p_hash = self.plan._add(p_spec)
+        common = {**base, "pruning": pruning_name, "method": p_spec["method"], "level": level,
+                  "target_sparsity": p_spec["sparsity"]}
+        rows = [{**common, "stage": "pruned", "branch": None, "branch_type": None, "kind": "prune", "run": p_hash}]
+        for branch_name in branches:
+            b_spec = self.branch_spec(branch_name, d_hash, p_hash, dense_name, f"{key}.branches")
+            rows.append({**common, "stage": "branch", "branch": branch_name, "branch_type": b_spec["type"],
+                         "kind": "branch", "run": self.plan._add(b_spec)})
+        return rows
+
+    def _iterative(self, base, cfg, d_hash, dense_name, key) -> list[dict]:
+        rows = []
+        self._ref("branches", cfg["branch"], f"{key}.branch")
+        source_hash, source_kind = d_hash, "dense"
+        for level in range(1, cfg["levels"] + 1):
+            sparsity = 1.0 - (1.0 - cfg["rate"]) ** level
+            p_spec = self.prune_spec(cfg["pruning"], sparsity, source_hash, source_kind, dense_name, f"{key}.pruning")
+            level_rows = self._prune_and_branches(base, p_spec, cfg["pruning"], [cfg["branch"]], d_hash, dense_name,
+                                                  key, level)
+            rows += level_rows
+            source_hash, source_kind = level_rows[-1]["run"], "branch"
+        return rows
+
+    def figures(self) -> dict[str, dict]:
+        figures = {}
+        for name, fig in self.config.get("figures", {}).items():
+            for exp in fig["experiments"]:
+                if exp not in self.config["experiments"]:
+                    raise ConfigError(f"config key figures.{name}.experiments: '{exp}' is not an experiment "
+                                      f"(defined: {', '.join(sorted(self.config['experiments']))})")
+            figures[name] = fig
+        return figures
+
+
+def _sort_point(point: str) -> tuple[int, int]:
+    match = re.match(r"^(\d+)(ep|it)$", point)
+    return (0 if match.group(2) == "it" else 1, int(match.group(1))) if match else (2, 0)
+
+
+def build_plan(config: dict) -> Plan:
+    """The full DAG of ``config`` (already schema-validated, defaults filled)."""
+    builder = _Builder(config)
+    for name, exp in config["experiments"].items():
+        builder.plan.experiments[name] = builder.experiment(name, exp)
+    builder.plan.figures = builder.figures()
+    return builder.plan

@@ -1,0 +1,113 @@
+"""Bad configs: one line naming the key and the allowed values, non-zero exit, nothing written."""
+
+import subprocess
+import sys
+
+import pytest
+import yaml
+
+from conftest import BIN, ROOT, snakemake
+from prunelab.cli import main
+
+TINY = yaml.safe_load((ROOT / "tests" / "configs" / "tiny.yaml").read_text())
+
+
+def _set(path, value):
+    def edit(config):
+        node = config
+        for key in path[:-1]:
+            node = node[key]
+        node[path[-1]] = value
+    return edit
+
+
+def _delete(path):
+    def edit(config):
+        node = config
+        for key in path[:-1]:
+            node = node[key]
+        del node[path[-1]]
+    return edit
+
+
+def _rewind_case(config):
+    config["branches"]["rewind"] = {"type": "rewind_weights", "rewind": "1ep"}
+    config["experiments"]["oneshot"]["branches"] = ["rewind"]
+
+
+CASES = [
+    ("sparsity at 1", _set(["experiments", "oneshot", "sparsities"], [0.5, 1.0]),
+     "key experiments.oneshot.sparsities[1]: 1.0 is greater than or equal to the maximum of 1"),
+    ("negative sparsity", _set(["experiments", "oneshot", "sparsities"], [-0.1]),
+     "key experiments.oneshot.sparsities[0]: -0.1 is less than the minimum of 0"),
+    ("unknown dataset", _set(["dense", "lenet", "dataset", "name"], "imagenet"),
+     "key dense.lenet.dataset.name: 'imagenet' is not one of ['digits', 'mnist'"),
+    ("unknown model", _set(["dense", "lenet", "model", "name"], "resnet18"),
+     "key dense.lenet.model.name: 'resnet18' is not one of"),
+    ("epochs as text", _set(["dense", "lenet", "train", "epochs"], "ten"),
+     "key dense.lenet.train.epochs: 'ten' is not of type 'number'"),
+    ("yaml 1e-4", _set(["dense", "lenet", "train", "weight_decay"], "1e-4"),
+     "write it with a decimal point"),
+    ("unknown train key", _set(["dense", "lenet", "train", "learning_rate"], 0.1),
+     "key dense.lenet.train: Additional properties are not allowed ('learning_rate' was unexpected)"),
+    ("unknown method", _set(["pruning", "magnitude", "method"], "magnitood"),
+     "key pruning.magnitude.method: method 'magnitood' is unknown (allowed:"),
+    ("unknown hparam", _set(["pruning", "magnitude", "hparams"], {"alpha": 1}),
+     "key pruning.magnitude.hparams: unknown hyperparameter(s) alpha for method 'magnitude' (allowed: none)"),
+    ("undefined pruning", _set(["experiments", "oneshot", "pruning"], ["snip"]),
+     "key experiments.oneshot.pruning: 'snip' is not defined under pruning (defined: magnitude, random)"),
+    ("undefined dense", _set(["experiments", "oneshot", "dense"], ["vgg"]),
+     "key experiments.oneshot.dense: 'vgg' is not defined under dense"),
+    ("unknown branch type", _set(["branches", "finetune", "type"], "retrain"),
+     "key branches.finetune.type: 'retrain' is not one of ['finetune', 'rewind_weights'"),
+    ("IMP rate 0", _set(["experiments", "imp"], {"dense": ["lenet"], "iterative": {"rate": 0, "levels": 2,
+                                                                                  "branch": "finetune"}}),
+     "key experiments.imp.iterative.rate: 0 is less than or equal to the minimum of 0"),
+    ("rewind point not saved", _rewind_case,
+     "key branches.rewind.rewind: needs the checkpoint at '1ep', which dense 'lenet' does not save; "
+     "add '1ep' to dense.lenet.train.save_at"),
+    ("negative learning rate", _set(["dense", "lenet", "train", "lr"], -0.1),
+     "key dense.lenet.train.lr: -0.1 is less than or equal to the minimum of 0"),
+    ("missing dense section", _delete(["dense"]), "key (top level): 'dense' is a required property"),
+    ("bad training point", _set(["dense", "lenet", "train", "save_at"], ["3 epochs"]),
+     "key dense.lenet.train.save_at[0]"),
+    ("figure of unknown experiment", _set(["figures", "acc", "experiments"], ["nope"]),
+     "key figures.acc.experiments: 'nope' is not an experiment (defined: oneshot)"),
+]
+
+
+def bad_config(tmp_path, edit):
+    config = yaml.safe_load(yaml.safe_dump(TINY))
+    edit(config)
+    path = tmp_path / "bad.yaml"
+    path.write_text(yaml.safe_dump(config))
+    return path
+
+
+@pytest.mark.parametrize("name,edit,expected", CASES, ids=[c[0] for c in CASES])
+def test_cli_reports_one_line(tmp_path, capsys, name, edit, expected):
+    path = bad_config(tmp_path, edit)
+    assert main(["validate", str(path)]) == 2
+    lines = capsys.readouterr().err.strip().splitlines()
+    assert len(lines) == 1, lines
+    assert expected in lines[0]
+
+
+@pytest.mark.parametrize("case", [0, 2, 9, 13])
+def test_snakemake_stops_before_any_job_and_writes_nothing(tmp_path, case):
+    name, edit, expected = CASES[case]
+    path = bad_config(tmp_path, edit)
+    proc = snakemake(tmp_path, "--configfile", str(path), "--cores", "1", check=False)
+    assert proc.returncode != 0
+    assert expected in proc.stdout + proc.stderr
+    assert not (tmp_path / "results").exists()
+
+
+def test_missing_config_file_and_broken_yaml(tmp_path):
+    proc = subprocess.run([str(BIN / "prunelab"), "validate", str(tmp_path / "none.yaml")], capture_output=True,
+                          text=True)
+    assert proc.returncode == 2 and "config file not found" in proc.stderr
+    broken = tmp_path / "broken.yaml"
+    broken.write_text("dense: [unclosed\n")
+    proc = subprocess.run([str(BIN / "prunelab"), "validate", str(broken)], capture_output=True, text=True)
+    assert proc.returncode == 2 and "not valid YAML" in proc.stderr and len(proc.stderr.strip().splitlines()) == 1

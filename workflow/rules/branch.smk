@@ -1,0 +1,18 @@
+# Branches after a mask: fine-tune, weight/LR rewinding, lottery ticket, re-init, Scratch-E/B.
+
+
+rule branch:
+    input:
+        parent_inputs,
+    output:
+        run_outputs("branch"),
+    log:
+        f"{RESULTS}/runs/branch/{{hash}}/logs/branch.log",
+    conda:
+        "../envs/prunelab.yaml"
+    threads: 1
+    params:
+        spec=spec_param,
+        run_dir=run_dir,
+    shell:
+        "python -m prunelab branch --spec {params.spec:q} --run-dir {params.run_dir} --threads {threads} > {log} 2>&1"

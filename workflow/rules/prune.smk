@@ -1,0 +1,18 @@
+# Pruning: score + select -> mask. One rule for every method; the method and its hparams are data in the spec.
+
+
+rule prune:
+    input:
+        parent_inputs,
+    output:
+        run_outputs("prune"),
+    log:
+        f"{RESULTS}/runs/prune/{{hash}}/logs/prune.log",
+    conda:
+        "../envs/prunelab.yaml"
+    threads: 1
+    params:
+        spec=spec_param,
+        run_dir=run_dir,
+    shell:
+        "python -m prunelab prune --spec {params.spec:q} --run-dir {params.run_dir} --threads {threads} > {log} 2>&1"

@@ -1,0 +1,16 @@
+# Dense training: one job per (dense config, seed), named by the hash of its spec.
+
+
+rule train:
+    output:
+        run_outputs("dense"),
+    log:
+        f"{RESULTS}/runs/dense/{{hash}}/logs/train.log",
+    conda:
+        "../envs/prunelab.yaml"
+    threads: 1
+    params:
+        spec=spec_param,
+        run_dir=run_dir,
+    shell:
+        "python -m prunelab train --spec {params.spec:q} --run-dir {params.run_dir} --threads {threads} > {log} 2>&1"
