@@ -1,0 +1,13 @@
+"""Datasets as in-memory tensors with fixed, seeded train/validation/test splits.
+
+Every dataset, embedded or from torchvision, is turned into the same :class:`~prunelab.data.tensors.TensorData`:
+float tensors on the training device, standardised per channel with statistics of the training split,
+plus a fingerprint of the raw bytes for provenance. Batches come from
+:class:`~prunelab.data.batches.EpochPlan`, which augments on the device.
+"""
+
+from __future__ import annotations
+
+from prunelab.data.tensors import TensorData, load_dataset, DATASETS
+
+__all__ = ["TensorData", "load_dataset", "DATASETS"]

@@ -1,0 +1,33 @@
+"""The embedded default dataset: scikit-learn's 1,797 handwritten digits, resized to MNIST or CIFAR shape.
+
+It ships inside scikit-learn, so the demo and CI need no download. The 8×8 images (values 0–16) are
+upsampled bilinearly to the configured ``size`` and repeated over ``channels``, which lets every MNIST
+model (1×28×28, 1×32×32) and every CIFAR model (3×32×32) run on it unchanged.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import torch
+
+TEST_FRACTION = 0.2
+
+
+def load_digits_arrays() -> tuple[torch.Tensor, torch.Tensor, int]:
+    """All 1,797 images as uint8 ``(N, 1, 8, 8)`` on the 0–255 scale, labels, and the class count.
+
+    Resizing to the model's input shape happens with every other dataset's, in :mod:`prunelab.data.tensors`.
+    """
+    from sklearn.datasets import load_digits
+
+    bunch = load_digits()
+    images = torch.from_numpy(np.rint(bunch.images * (255.0 / 16.0)).astype(np.uint8)).unsqueeze(1)
+    labels = torch.from_numpy(bunch.target.astype(np.int64))
+    return images, labels, 10
+
+
+def split_train_test(n: int, seed: int) -> tuple[torch.Tensor, torch.Tensor]:
+    """A fixed seeded permutation: the last ``TEST_FRACTION`` of it is the test set."""
+    order = torch.randperm(n, generator=torch.Generator().manual_seed(seed))
+    n_test = int(round(TEST_FRACTION * n))
+    return order[: n - n_test], order[n - n_test:]
