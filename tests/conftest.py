@@ -15,9 +15,8 @@ ROOT = Path(__file__).resolve().parents[1]
 BIN = Path(sys.executable).parent
 
 
-@pytest.fixture(autouse=True)
-def _single_thread():
-    torch.set_num_threads(1)
+# One thread for every test, set before any fixture trains: bit-exact comparisons need the same reduction order.
+torch.set_num_threads(1)
 
 
 @pytest.fixture(scope="session")
