@@ -71,6 +71,12 @@ CASES = [
     ("missing dense section", _delete(["dense"]), "key (top level): 'dense' is a required property"),
     ("bad training point", _set(["dense", "lenet", "train", "save_at"], ["3 epochs"]),
      "key dense.lenet.train.save_at[0]"),
+    ("rewind past the end", _set(["branches", "finetune"], {"type": "rewind_weights", "rewind": "3ep"}),
+     "key branches.finetune.rewind: '3ep' (iteration 33) is past the end of dense 'lenet' training (22 iterations)"),
+    ("prune at an iteration past the end", _set(["pruning", "magnitude", "at"], "500it"),
+     "key pruning.magnitude.at: '500it' (iteration 500) is past the end of dense 'lenet' training (22 iterations)"),
+    ("scoring examples zero", _set(["pruning", "random", "scoring"], {"examples": 0}),
+     "key pruning.random.scoring.examples: 0 is less than the minimum of 1"),
     ("figure of unknown experiment", _set(["figures", "acc", "experiments"], ["nope"]),
      "key figures.acc.experiments: 'nope' is not an experiment (defined: oneshot)"),
 ]
@@ -100,6 +106,18 @@ def test_snakemake_stops_before_any_job_and_writes_nothing(tmp_path, case):
     proc = snakemake(tmp_path, "--configfile", str(path), "--cores", "1", check=False)
     assert proc.returncode != 0
     assert expected in proc.stdout + proc.stderr
+    assert not (tmp_path / "results").exists()
+
+
+def test_missing_real_dataset_stops_the_workflow_before_any_job(tmp_path):
+    config = yaml.safe_load(yaml.safe_dump(TINY))
+    config["dense"]["lenet"]["dataset"] = {"name": "cifar10", "validation": 5000}
+    config["data_root"] = str(tmp_path / "datasets")
+    path = tmp_path / "cifar.yaml"
+    path.write_text(yaml.safe_dump(config))
+    proc = snakemake(tmp_path, "--configfile", str(path), "--cores", "1", check=False)
+    assert proc.returncode != 0
+    assert f"dataset 'cifar10' not found: {tmp_path}/datasets/cifar-10-batches-py lacks data_batch_1" in proc.stderr
     assert not (tmp_path / "results").exists()
 
 

@@ -22,4 +22,8 @@ class CheckpointError(PrunelabError):
 
 
 class DivergenceError(PrunelabError):
-    """A NaN/Inf loss or weight; the message names the run, epoch and step."""
+    """A NaN/Inf loss or weight; the message names the run, epoch and step (also kept as attributes)."""
+
+    def __init__(self, message: str, epoch: int | None = None, iteration: int | None = None):
+        super().__init__(message)
+        self.epoch, self.iteration = epoch, iteration

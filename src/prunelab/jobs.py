@@ -18,16 +18,16 @@ import torch
 from prunelab import provenance
 from prunelab.branches import branch_start
 from prunelab.data import TensorData, load_dataset
-from prunelab.errors import CheckpointError, ConfigError
+from prunelab.errors import CheckpointError, ConfigError, DivergenceError
 from prunelab.runtime import Runtime
-from prunelab.masks import Mask
+from prunelab.masks import Mask, prunable_parameters
 from prunelab.metrics.flops import count as count_flops
 from prunelab.models import build_model
 from prunelab.pruning import get_method
 from prunelab.pruning.schedule import run_method, scoring_batches
 from prunelab.schedules import iterations_per_epoch, to_iteration
 from prunelab.spec import parent_dirs, spec_hash
-from prunelab.storage import load_json, load_tensors, save_tensors, write_json
+from prunelab.storage import TEMP_PREFIX, load_json, load_tensors, save_tensors, write_json
 from prunelab.train import Trainer, evaluate
 
 TRAIN_STATE = "train_state.pt"
@@ -63,6 +63,8 @@ def run_job(spec: dict, directory: str | Path, kind: str) -> Iterator[Outputs]:
     if directory.name != expected:
         raise ConfigError(f"{directory}: spec hashes to {expected}, not to the directory name")
     directory.mkdir(parents=True, exist_ok=True)
+    for stale in directory.glob(TEMP_PREFIX + "*"):  # left by a job killed while writing
+        stale.unlink()
     outputs = Outputs(directory)
     try:
         yield outputs
@@ -105,6 +107,46 @@ def _full_eval(model: torch.nn.Module, data: TensorData) -> dict:
     return out
 
 
+NAN_EVAL = {f"{split}_{m}": float("nan") for split in ("train", "val", "test") for m in ("loss", "acc")}
+
+
+def _record_divergence(outputs: Outputs, spec: dict, exc: DivergenceError, fallback_state: dict, directory: Path,
+                       started: str, parents: dict, seeds: dict, extra_files: dict | None = None) -> None:
+    """``on_divergence: record``: outputs marked diverged, holding the last good weights (resume state if any)."""
+    state_file = directory / TRAIN_STATE
+    state = load_tensors(state_file)["model"] if state_file.exists() else fallback_state
+    save_tensors(outputs.path("model.pt"), state)
+    for name, content in (extra_files or {}).items():
+        save_tensors(outputs.path(name), content)
+    row = {"epoch": exc.epoch, "iteration": exc.iteration, "lr": float("nan"), **NAN_EVAL}
+    metrics = {"status": "diverged", "error": str(exc), "final": row, "best": row, "history": [], "epochs": 0.0,
+               "iterations": exc.iteration}
+    _finish(outputs, spec, metrics, started, parents, seeds)
+    log(f"prunelab: {exc} (recorded as diverged; its descendants will be skipped)")
+
+
+def _unusable_parent(dirs: dict[str, Path]) -> str | None:
+    """The first parent whose metrics say it did not finish normally (diverged or itself skipped)."""
+    for role, directory in dirs.items():
+        status = load_json(directory / "metrics.json", producer=directory.parent.name).get("status", "ok")
+        if status != "ok":
+            return f"{role} {directory.parent.name}/{directory.name} is {status}"
+    return None
+
+
+def _record_skip(outputs: Outputs, spec: dict, reason: str, model: torch.nn.Module, mask: Mask, started: str,
+                 parents: dict, seeds: dict, files: tuple[str, ...]) -> None:
+    """Outputs of a run whose parent is unusable: placeholders marked ``skipped`` so tables show a gap."""
+    if "model.pt" in files:
+        save_tensors(outputs.path("model.pt"), {k: v.cpu() for k, v in model.state_dict().items()})
+    mask.save(outputs.path("mask.pt"))
+    row = {"epoch": 0, "iteration": 0, "lr": float("nan"), **NAN_EVAL}
+    metrics = {"status": "skipped", "error": reason, "final": row, "best": row, "pruned": NAN_EVAL, "history": [],
+               "epochs": 0.0, "sparsity": mask.report()}
+    _finish(outputs, spec, metrics, started, parents, seeds)
+    log(f"[{outputs.directory.name}] skipped: {reason}")
+
+
 # -- dense -------------------------------------------------------------------------------------------
 def run_dense(spec: dict, directory: str | Path, rt: Runtime, log: Callable[[str], None] = log) -> None:
     started = provenance.now()
@@ -115,7 +157,15 @@ def run_dense(spec: dict, directory: str | Path, rt: Runtime, log: Callable[[str
         trainer = Trainer(model, data, spec["train"], data_seed=spec["seed"]["data"], label=label,
                           save_at=spec["train"].get("save_at", []), state_path=Path(directory) / TRAIN_STATE,
                           checkpoint_every=rt.checkpoint_every, log=log)
-        result = trainer.run()
+        initial = {k: v.detach().cpu().clone() for k, v in model.state_dict().items()}
+        try:
+            result = trainer.run()
+        except DivergenceError as exc:
+            if rt.on_divergence != "record":
+                raise
+            _record_divergence(outputs, spec, exc, initial, Path(directory), started, {}, dict(spec["seed"]),
+                               extra_files={"snapshots.pt": {}})
+            return
         save_tensors(outputs.path("model.pt"), {k: v.cpu() for k, v in model.state_dict().items()})
         save_tensors(outputs.path("snapshots.pt"), result.snapshots)
         metrics = {"status": "ok", "final": result.final, "best": result.best, "history": result.history,
@@ -157,6 +207,12 @@ def run_prune(spec: dict, directory: str | Path, rt: Runtime, log: Callable[[str
     with run_job(spec, directory, "prune") as outputs:
         dense_spec, _ = _dense_of(spec, rt.results)
         model, data = _model_and_data(dense_spec, rt, device)
+        seeds = {"prune": spec["seed"], **({"scoring": spec["scoring"]["seed"]} if spec.get("scoring") else {})}
+        reason = _unusable_parent(parent_dirs(spec, rt.results))
+        if reason:
+            ones = Mask.ones_like(prunable_parameters(model, spec["exclude"]))
+            _record_skip(outputs, spec, reason, model, ones, started, parent_dirs(spec, rt.results), seeds, ())
+            return
         state, previous = load_source(spec, rt, data)
         model.load_state_dict(state)
         method = get_method(spec["method"])
@@ -179,7 +235,6 @@ def run_prune(spec: dict, directory: str | Path, rt: Runtime, log: Callable[[str
                    "data_fingerprint": data.fingerprint}
         log(f"[{Path(directory).name}] sparsity {outcome.mask.sparsity:.4f}, test_acc right after pruning "
             f"{metrics['pruned']['test_acc']:.2f}")
-        seeds = {"prune": spec["seed"], **({"scoring": spec["scoring"]["seed"]} if spec.get("scoring") else {})}
         _finish(outputs, spec, metrics, started, parent_dirs(spec, rt.results), seeds)
 
 
@@ -201,6 +256,10 @@ def run_branch(spec: dict, directory: str | Path, rt: Runtime, log: Callable[[st
         model, data = _model_and_data(dense_spec, rt, device)
         mask = Mask.load(dirs["prune"] / "mask.pt")
         mask.check_matches(model, str(dirs["prune"] / "mask.pt"))
+        reason = _unusable_parent(dirs)
+        if reason:
+            _record_skip(outputs, spec, reason, model, mask, started, dirs, dict(spec["seed"]), ("model.pt",))
+            return
         needs_snapshots = spec["type"] in ("rewind_weights", "lottery")
         snapshots = load_tensors(dirs["dense"] / "snapshots.pt", producer="train") if needs_snapshots else None
         start = branch_start(spec, dense_spec, data, mask, pruned_state(dirs["prune"], rt, data, mask), snapshots)
@@ -208,7 +267,14 @@ def run_branch(spec: dict, directory: str | Path, rt: Runtime, log: Callable[[st
         trainer = Trainer(model, data, start.train, data_seed=spec["seed"]["data"], label=Path(directory).name,
                           mask=mask, start_iteration=start.start_iteration, optimizer_state=start.optimizer_state,
                           state_path=Path(directory) / TRAIN_STATE, checkpoint_every=rt.checkpoint_every, log=log)
-        result = trainer.run()
+        try:
+            result = trainer.run()
+        except DivergenceError as exc:
+            if rt.on_divergence != "record":
+                raise
+            mask.save(outputs.path("mask.pt"))
+            _record_divergence(outputs, spec, exc, start.state, Path(directory), started, dirs, dict(spec["seed"]))
+            return
         save_tensors(outputs.path("model.pt"), {k: v.cpu() for k, v in model.state_dict().items()})
         mask.save(outputs.path("mask.pt"))
         metrics = {"status": "ok", "type": spec["type"], "final": result.final, "best": result.best,

@@ -21,8 +21,11 @@ import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from prunelab.data.tensors import train_size
+from prunelab.data.vision import check_present
 from prunelab.errors import ConfigError
 from prunelab.pruning import get_method, resolve_hparams
+from prunelab.schedules import iterations_per_epoch, to_iteration, total_iterations
 from prunelab.spec import parent_dirs, run_dir, spec_hash
 
 # the dense-run keys that decide results (download/verify_checksums only decide where bytes come from)
@@ -155,7 +158,12 @@ class _Builder:
                 "rewind": rewind, "train": train, "optimizer_state": cfg["optimizer_state"], "seed": seed}
 
     def _require_saved(self, dense_name: str, point: str, key: str) -> None:
-        saved = {_point(p) for p in self.config["dense"][dense_name]["train"].get("save_at", [])}
+        cfg = self.config["dense"][dense_name]
+        iteration, end = _iterations(point, cfg), _iterations("end", cfg)
+        if iteration > end:
+            raise ConfigError(f"config key {key}: '{point}' (iteration {iteration}) is past the end of dense "
+                              f"'{dense_name}' training ({end} iterations)")
+        saved = {_point(p) for p in cfg["train"].get("save_at", [])}
         if point not in saved:
             raise ConfigError(f"config key {key}: needs the checkpoint at '{point}', which dense '{dense_name}' "
                               f"does not save; add '{point}' to dense.{dense_name}.train.save_at "
@@ -224,6 +232,24 @@ class _Builder:
                                       f"(defined: {', '.join(sorted(self.config['experiments']))})")
             figures[name] = fig
         return figures
+
+
+def _iterations(point: str, dense_cfg: dict) -> int:
+    """A training point of a dense config in iterations ('end' = its last iteration), from dataset sizes."""
+    train = dense_cfg["train"]
+    ipe = iterations_per_epoch(train_size(dense_cfg["dataset"]), int(train["batch_size"]))
+    if point == "end":
+        return total_iterations(train, ipe)
+    return to_iteration(point, ipe)
+
+
+def check_datasets(plan: Plan, data_root: str) -> None:
+    """Fail before any job runs if a real dataset the plan trains on is not under ``data_root``."""
+    used = sorted({d for exp in plan.config["experiments"].values() for d in exp["dense"]})
+    for dense_name in used:
+        dataset = plan.config["dense"][dense_name]["dataset"]
+        if dataset["name"] != "digits" and not dataset.get("download"):
+            check_present(dataset["name"], data_root)
 
 
 def _sort_point(point: str) -> tuple[int, int]:

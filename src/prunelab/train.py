@@ -63,7 +63,12 @@ def evaluate(model: nn.Module, x: torch.Tensor, y: torch.Tensor, batch_size: int
 
 
 def rng_state() -> dict:
-    state = {"torch": torch.get_rng_state(), "numpy": np.random.get_state(), "python": random.getstate()}
+    """Global RNG states as tensors and plain values only, so ``weights_only=True`` can load them back."""
+    name, keys, pos, has_gauss, gauss = np.random.get_state()
+    state = {"torch": torch.get_rng_state(),
+             "numpy": {"name": name, "keys": torch.from_numpy(keys.astype(np.int64)), "pos": int(pos),
+                       "has_gauss": int(has_gauss), "gauss": float(gauss)},
+             "python": list(random.getstate()[1])}
     if torch.cuda.is_available():
         state["cuda"] = torch.cuda.get_rng_state_all()
     return state
@@ -71,8 +76,9 @@ def rng_state() -> dict:
 
 def set_rng_state(state: dict) -> None:
     torch.set_rng_state(state["torch"])
-    np.random.set_state(state["numpy"])
-    random.setstate(state["python"])
+    n = state["numpy"]
+    np.random.set_state((n["name"], n["keys"].numpy().astype(np.uint32), n["pos"], n["has_gauss"], n["gauss"]))
+    random.setstate((3, tuple(state["python"]), None))
     if "cuda" in state and torch.cuda.is_available():
         torch.cuda.set_rng_state_all(state["cuda"])
 
@@ -167,17 +173,25 @@ class Trainer:
         return row
 
     def _check_finite(self, losses: list, first_iteration: int, epoch: int) -> None:
-        if not losses:
+        """Stop at the first non-finite loss (or weight) with the run, epoch and iteration in the message."""
+        bad_value, step = None, None
+        if losses:
+            stacked = torch.stack([l.detach().reshape(()) for l in losses])
+            finite = torch.isfinite(stacked)
+            if not bool(finite.all()):
+                step = first_iteration + int((~finite).nonzero()[0])
+                bad_value = f"loss is {float(stacked[~finite][0])}"
+        if bad_value is None:
+            norms = torch.stack(torch._foreach_norm([p.detach() for p in self.model.parameters()]))
+            if not bool(torch.isfinite(norms).all()):
+                step = first_iteration + len(losses)
+                bad_value = "weights are not finite"
+        if bad_value is None:
             return
-        stacked = torch.stack([l.detach().reshape(()) for l in losses])
-        finite = torch.isfinite(stacked)
-        if bool(finite.all()):
-            return
-        step = first_iteration + int((~finite).nonzero()[0])
         kept = f"; last good checkpoint kept at {self.state_path}" if self.state_path and self.state_path.exists() \
             else ""
-        raise DivergenceError(f"run {self.label}: loss is {float(stacked[~finite][0])} at epoch {epoch}, "
-                              f"iteration {step}{kept}")
+        raise DivergenceError(f"run {self.label}: {bad_value} at epoch {epoch}, iteration {step}{kept}",
+                              epoch=epoch, iteration=step)
 
     def run(self) -> TrainOutcome:
         model, data = self.model, self.data

@@ -3,12 +3,14 @@ import json
 import os
 
 from prunelab.errors import PrunelabError
-from prunelab.plan import OUTPUTS as RUN_FILES, build_plan
+from prunelab.plan import OUTPUTS as RUN_FILES, build_plan, check_datasets
 from prunelab.spec import canonical_json
 from prunelab.runtime import runtime_environment
 
 try:
     PLAN = build_plan(config)
+    if config["runtime"]["check_data"]:
+        check_datasets(PLAN, config["data_root"])
 except PrunelabError as error:
     raise WorkflowError(str(error)) from None
 

@@ -32,16 +32,20 @@ def accuracy_vs_sparsity(ax, table: pd.DataFrame, spec: dict) -> None:
     """Mean ± std over seeds of the chosen accuracy vs achieved sparsity, one line per (method, branch)."""
     metric = spec.get("metric", "test_acc")
     table = table.assign(series=table.apply(series_label, axis=1))
-    dense = table[table["stage"] == "dense"]
+    dense = table[(table["stage"] == "dense") & (table["status"] == "ok")]
     if len(dense):
         mean, std = dense[metric].mean(), dense[metric].std(ddof=0)
         ax.axhline(mean, color="black", linestyle="--", linewidth=1, label=f"dense ({mean:.1f}%)")
         ax.axhspan(mean - std, mean + std, color="black", alpha=0.08)
     for (experiment, series), group in table[table["stage"] != "dense"].groupby(["experiment", "series"], sort=True):
+        missing = int((group["status"] != "ok").sum())
+        group = group[group["status"] == "ok"]
         stats = (group.groupby("target_sparsity")
                  .agg(x=("sparsity", "mean"), y=(metric, "mean"), e=(metric, "std"), n=(metric, "size"))
                  .reset_index().sort_values("x"))
         label = series if table["experiment"].nunique() == 1 else f"{experiment}: {series}"
+        if missing:  # diverged or skipped runs are shown as missing, never silently averaged away
+            label += f" [{missing} run(s) missing: diverged/skipped]"
         ax.errorbar(100 * stats["x"], stats["y"], yerr=stats["e"].fillna(0), marker="o", markersize=4,
                     capsize=3, linewidth=1.2, label=label)
     ax.set_xlabel("sparsity of prunable weights (%)")

@@ -11,6 +11,7 @@ import numpy as np
 import torch
 
 TEST_FRACTION = 0.2
+DIGITS_SIZE = 1797  # images in scikit-learn's load_digits
 
 
 def load_digits_arrays() -> tuple[torch.Tensor, torch.Tensor, int]:
