@@ -33,17 +33,19 @@ class Runtime:
     on_divergence: str = "fail"   # "fail": stop, no outputs; "record": outputs marked diverged, children skipped
 
     def configure(self) -> torch.device:
+        """Apply threads and determinism settings; return the device jobs compute on."""
         if self.threads > 0:
             torch.set_num_threads(self.threads)
-        if self.deterministic:
-            os.environ.setdefault("CUBLAS_WORKSPACE_CONFIG", ":4096:8")
-            torch.use_deterministic_algorithms(True, warn_only=True)
-        torch.backends.cudnn.benchmark = self.cudnn_benchmark
-        if self.device == "auto":
-            return torch.device("cuda" if torch.cuda.is_available() else "cpu")
         if self.device == "cuda" and not torch.cuda.is_available():
             raise ConfigError("runtime.device=cuda but no CUDA device is visible to this job")
-        return torch.device(self.device)
+        device = torch.device("cuda" if self.device == "auto" and torch.cuda.is_available() else
+                              "cpu" if self.device == "auto" else self.device)
+        if device.type == "cuda":  # CPU kernels are deterministic already; this switch costs seconds to import
+            if self.deterministic:
+                os.environ.setdefault("CUBLAS_WORKSPACE_CONFIG", ":4096:8")
+                torch.use_deterministic_algorithms(True, warn_only=True)
+            torch.backends.cudnn.benchmark = self.cudnn_benchmark
+        return device
 
     @classmethod
     def from_environment(cls, **overrides) -> "Runtime":
