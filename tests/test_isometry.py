@@ -6,7 +6,6 @@ import math
 
 import pytest
 import torch
-from torch import nn
 
 from prunelab.errors import ConfigError, PrunelabError
 from prunelab.isometry import approximate_isometry_, isometry_gap, orthogonalize, orthp_
@@ -138,10 +137,11 @@ def test_l1_filter_mask_computes_the_compacted_net():
     keep0 = outcome.mask["net.1.weight"].any(1)
     keep1 = outcome.mask["net.3.weight"].any(1)
     small = MLP((6,), [int(keep0.sum()), int(keep1.sum())], 3, "relu").double()
+    rows, cols = [keep0, keep1, slice(None)], [slice(None), keep0, keep1]
     with torch.no_grad():
-        small.net[1].weight.copy_(model.net[1].weight[keep0]); small.net[1].bias.copy_(model.net[1].bias[keep0])
-        small.net[3].weight.copy_(model.net[3].weight[keep1][:, keep0]); small.net[3].bias.copy_(model.net[3].bias[keep1])
-        small.net[5].weight.copy_(model.net[5].weight[:, keep1]); small.net[5].bias.copy_(model.net[5].bias)
+        for layer, r, c in zip((1, 3, 5), rows, cols):
+            small.net[layer].weight.copy_(model.net[layer].weight[r][:, c])
+            small.net[layer].bias.copy_(model.net[layer].bias[r])
     x = torch.randn(4, 6, dtype=torch.float64)
     torch.testing.assert_close(outcome.model(x), small(x), rtol=0, atol=1e-12)
 

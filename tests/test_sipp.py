@@ -10,7 +10,7 @@ import torch
 from torch import nn
 
 from prunelab.errors import ConfigError
-from prunelab.masks import Mask, prunable_parameters
+from prunelab.masks import prunable_parameters
 from prunelab.models import build_model
 from prunelab.pruning import resolve_hparams
 from prunelab.pruning.schedule import run_method
@@ -206,7 +206,7 @@ def test_hybrid_keeps_the_top_m_where_its_error_bound_is_lower():
     flat = torch.full((k,), 1.0 / k)
     sens = torch.stack([peaked, flat]).double()
     weight = torch.rand(2, k, dtype=torch.float64, generator=torch.Generator().manual_seed(0)) + 0.1
-    groups = SideGroups.build("w", weight, sens, LayerShape(neurons=2, patches=1, kernel=1, outputs=2), 3.0, 1e-16)
+    groups = SideGroups.build(weight, sens, LayerShape(neurons=2, patches=1, kernel=1, outputs=2), 3.0, 1e-16)
     m = torch.tensor([1, 2000, 0, 0])
     det_error = 3.0 * np.array([0.05, 1000 / k])
     rand_error = error_bound(np.array([1.0, 2000.0]), groups.alpha[:2])
@@ -276,6 +276,14 @@ def test_sampling_methods_hit_exact_counts_and_stay_nested(method, scope):
         assert not (m & ~first[name]).any()
         assert bool((params[name].detach()[~m] == 0).all())
     assert outcome.updated
+
+
+def test_sampling_methods_refuse_to_revive_pruned_entries():
+    model, data = mlp((8,)), toy_data()
+    hp = resolve_hparams("sipp_rand", {})
+    first = run_method(model, "sipp_rand", hp, 0.6, data=data, seed=0)
+    with pytest.raises(ConfigError, match="nested"):
+        run_method(model, "sipp_rand", hp, 0.4, data=data, seed=0, previous=first.mask)
 
 
 def test_sampling_methods_reweight_surviving_weights():

@@ -55,8 +55,6 @@ def sensitivities(ctx: PruneContext, reduce: str, c_constant: float, delta_failu
 class SideGroups:
     """One layer as 2n groups: rows 0..n−1 hold each neuron's positive weights, rows n..2n−1 its negative."""
 
-    name: str
-    shape: torch.Size
     weight: torch.Tensor      # (2n, K) float64, zero off the row's side
     sens: torch.Tensor        # (2n, K) ŝ, zero off the row's side
     alpha: np.ndarray         # (2n,) 2·S_g·C·ln(8(P+1)κ/δ)
@@ -64,7 +62,7 @@ class SideGroups:
     nnz: np.ndarray           # (2n,) entries with ŝ > 0
 
     @classmethod
-    def build(cls, name: str, weight: torch.Tensor, sens: torch.Tensor, shape: LayerShape, c_constant: float,
+    def build(cls, weight: torch.Tensor, sens: torch.Tensor, shape: LayerShape, c_constant: float,
               delta_failure: float) -> "SideGroups":
         w = weight.detach().reshape(weight.shape[0], -1).to("cpu", torch.float64)
         s = sens.reshape(weight.shape[0], -1).to("cpu", torch.float64)
@@ -72,7 +70,7 @@ class SideGroups:
         side_s = torch.cat([s * (w > 0), s * (w < 0)])
         sums = side_s.sum(1).numpy()
         alpha = 2.0 * sums * log_term(c_constant, delta_failure, shape.patches, shape.kernel)
-        return cls(name, weight.shape, side_w, side_s, np.where(sums > EPS, alpha, 0.0),
+        return cls(side_w, side_s, np.where(sums > EPS, alpha, 0.0),
                    np.full(len(sums), 1.0 / shape.neurons), (side_s > 0).sum(1).numpy().astype(np.float64))
 
     def realise(self, m: torch.Tensor, hybrid: bool, c_constant: float, generator: torch.Generator
@@ -162,7 +160,7 @@ def _prune_sampled(ctx: PruneContext, hybrid: bool, c_constant: float, delta_fai
     sens, shapes = sensitivities(ctx, "max", c_constant, delta_failure, method)
     seed = int(torch.randint(0, 2**62, (1,), generator=ctx.generator))
     names = list(ctx.params)
-    groups = {n: SideGroups.build(n, ctx.params[n], sens[n], shapes[n], c_constant, delta_failure) for n in names}
+    groups = {n: SideGroups.build(ctx.params[n], sens[n], shapes[n], c_constant, delta_failure) for n in names}
     flat = {n: (ctx.params[n].detach().flatten().to("cpu", torch.float64), sens[n].flatten().to("cpu"),
                 ctx.mask[n].flatten().cpu()) for n in names}
     units = [names] if ctx.scope == "global" else [[n] for n in names]
@@ -173,6 +171,10 @@ def _prune_sampled(ctx: PruneContext, hybrid: bool, c_constant: float, delta_fai
         keep, weight = search_budget([groups[n] for n in unit], target, seed, hybrid, c_constant, tolerance,
                                      search_iterations)
         original, s, allowed = (torch.cat([flat[n][i] for n in unit]) for i in range(3))
+        if int(allowed.sum()) < target:
+            raise ConfigError(f"sparsity={ctx.sparsity} is below what the parent mask already prunes"
+                              f"{'' if ctx.scope == 'global' else ' in ' + unit[0]}; masks are nested, so "
+                              f"sparsity can only grow")
         keep, weight = exact_count(keep & allowed, weight * allowed, original, s.to(torch.float64), allowed,
                                    target)
         offset = 0
