@@ -1,1 +1,1 @@
-"""Measurements of models and masks: FLOPs/parameter accounting (and, later, Jacobian spectra)."""
+"""Measurements of models and masks: FLOPs/parameter accounting and Jacobian singular values."""

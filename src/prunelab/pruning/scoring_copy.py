@@ -1,0 +1,44 @@
+"""The network a data-driven scorer differentiates: a deep copy of the context's model in the right mode.
+
+Scorers must never mutate ``ctx.model`` (METHODS.md §1.5). Scoring at initialisation (SNIP, GraSP; §1.7)
+runs BatchNorm in train mode so it normalises with batch statistics, as the untrained net would see them;
+the copy's running-statistics updates are thrown away with the copy. Scoring a trained net uses eval mode.
+"""
+
+from __future__ import annotations
+
+import copy
+
+import torch
+from torch import nn
+
+from prunelab.errors import ConfigError
+from prunelab.pruning.base import PruneContext
+
+
+def scoring_copy(ctx: PruneContext) -> tuple[nn.Module, dict[str, nn.Parameter]]:
+    """A deep copy of ``ctx.model`` (train mode at init, else eval) and its prunable weights by name."""
+    work = copy.deepcopy(ctx.model)
+    work.train(ctx.at_init)
+    named = dict(work.named_parameters())
+    params = {name: named[name] for name in ctx.params}
+    for p in work.parameters():
+        p.requires_grad_(False)
+    for p in params.values():
+        p.requires_grad_(True)
+    return work, params
+
+
+def require_batches(ctx: PruneContext, method: str) -> list[tuple[torch.Tensor, torch.Tensor]]:
+    """The scoring batches, or one clear line saying where they come from."""
+    if not ctx.batches:
+        raise ConfigError(f"method '{method}' scores on data batches, but none were given "
+                          f"(set prune.scoring.examples > 0)")
+    return ctx.batches
+
+
+def require_data(ctx: PruneContext, method: str):
+    """The whole dataset (for methods that draw their own points), or one clear line."""
+    if ctx.data is None:
+        raise ConfigError(f"method '{method}' draws its own examples from the dataset, but no dataset was given")
+    return ctx.data

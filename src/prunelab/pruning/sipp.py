@@ -1,0 +1,225 @@
+"""SiPP (Baykal, Liebenwein et al., "SiPPing Neural Networks"): sensitivity-informed pruning, three variants.
+
+METHODS.md §2.9, following torchprune's code:
+
+- ``sipp_det``: score = ŝ (mean over conv patches); the shared selector keeps the global top (1−s)N.
+- ``sipp_rand``: each (neuron, sign side) group keeps m weights, m from the convex allocation of
+  :mod:`~prunelab.pruning.sipp_allocation` (rounded up), realised by importance sampling with replacement
+  and unbiased reweighting (:mod:`~prunelab.pruning.sipp_sampling`). Groups whose ŝ sums to ≤ float32 eps
+  keep nothing, as in torchprune.
+- ``sipp_hybrid``: the rand allocation, but each group keeps its deterministic top-m (no reweighting) where
+  the deterministic error C·Σ(ŝ outside the top m) is ≤ the sampling bound ε(m); elsewhere it samples.
+
+rand and hybrid: the allocation budget B is a *nominal* keep count; a bracketed search on B (at most
+``search_iterations`` evaluations, common random numbers: every evaluation reseeds the same sampling
+generator) stops once the kept count is within ``tolerance`` of the target (N − ⌊sN+½⌋), as torchprune's
+outer search on the keep ratio does. prunelab then hits the target exactly, deterministically: surplus kept
+entries are dropped lowest ŝ first, or missing ones added highest ŝ first (with their original weight), in
+both cases ordering ties as the shared selector does (lower flat index pruned first). Layer-wise scope runs
+the same procedure per tensor. Entries pruned by an earlier mask stay pruned.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+
+from prunelab.errors import ConfigError
+from prunelab.masks import Mask
+from prunelab.pruning.base import Method, PruneContext
+from prunelab.pruning.scoring_copy import require_data, scoring_copy
+from prunelab.pruning.select import prune_count
+from prunelab.pruning.sipp_allocation import allocate, error_bound, log_term
+from prunelab.pruning.sipp_sampling import SAMPLE, SUPPORT, draw_counts, sample_reweighted
+from prunelab.pruning.sipp_sensitivity import (EPS, LayerShape, check_constants, draw_sample_set,
+                                               empirical_sensitivity, layer_shapes, prunable_modules,
+                                               sample_set_size)
+
+
+def sensitivities(ctx: PruneContext, reduce: str, c_constant: float, delta_failure: float, method: str
+                  ) -> tuple[dict[str, torch.Tensor], dict[str, LayerShape]]:
+    """ŝ for every prunable weight of ``ctx`` from the set S, and the layer shapes SiPP's constants use."""
+    data = require_data(ctx, method)
+    model, _ = scoring_copy(ctx)
+    modules = prunable_modules(model, list(ctx.params))
+    shapes = layer_shapes(model, modules, data.input_shape)
+    size = sample_set_size([s.outputs for s in shapes.values()], c_constant, delta_failure)
+    dtype = next(iter(ctx.params.values())).dtype
+    inputs = draw_sample_set(data, size, ctx.generator).to(dtype)
+    return empirical_sensitivity(model, modules, inputs, reduce), shapes
+
+
+@dataclass
+class SideGroups:
+    """One layer as 2n groups: rows 0..n−1 hold each neuron's positive weights, rows n..2n−1 its negative."""
+
+    weight: torch.Tensor      # (2n, K) float64, zero off the row's side
+    sens: torch.Tensor        # (2n, K) ŝ, zero off the row's side
+    alpha: np.ndarray         # (2n,) 2·S_g·C·ln(8(P+1)κ/δ)
+    layer_weight: np.ndarray  # (2n,) 1/n_l
+    nnz: np.ndarray           # (2n,) entries with ŝ > 0
+
+    @classmethod
+    def build(cls, weight: torch.Tensor, sens: torch.Tensor, shape: LayerShape, c_constant: float,
+              delta_failure: float) -> "SideGroups":
+        w = weight.detach().reshape(weight.shape[0], -1).to("cpu", torch.float64)
+        s = sens.reshape(weight.shape[0], -1).to("cpu", torch.float64)
+        side_w = torch.cat([w * (w > 0), w * (w < 0)])
+        side_s = torch.cat([s * (w > 0), s * (w < 0)])
+        sums = side_s.sum(1).numpy()
+        alpha = 2.0 * sums * log_term(c_constant, delta_failure, shape.patches, shape.kernel)
+        return cls(side_w, side_s, np.where(sums > EPS, alpha, 0.0),
+                   np.full(len(sums), 1.0 / shape.neurons), (side_s > 0).sum(1).numpy().astype(np.float64))
+
+    def realise(self, m: torch.Tensor, hybrid: bool, c_constant: float, generator: torch.Generator
+                ) -> tuple[torch.Tensor, torch.Tensor]:
+        """(keep, ŵ) as flat tensors of the weight's shape for the per-group survivor counts ``m``."""
+        sums = self.sens.sum(1, keepdim=True)
+        probs = torch.where(sums > EPS, self.sens / sums.clamp_min(EPS), torch.zeros_like(self.sens))
+        order = torch.sort(-self.sens, dim=1, stable=True).indices
+        rank = torch.empty_like(order).scatter_(1, order, torch.arange(order.shape[1]).expand_as(order))
+        top = rank < m.unsqueeze(1)
+        use_det = torch.zeros_like(m, dtype=torch.bool)
+        if hybrid:
+            det_error = c_constant * (self.sens * ~top).sum(1).numpy()
+            use_det = torch.from_numpy(det_error <= error_bound(m.numpy().astype(np.float64), self.alpha))
+        draws, mode = draw_counts(probs, torch.where(use_det, torch.zeros_like(m), m))
+        sampled = sample_reweighted(self.weight, probs, torch.where(mode == SAMPLE, draws, 0), generator)
+        # Unchanged weights: a group's whole support, or a hybrid group's top m. Sampled weights are
+        # non-zero exactly where drawn (p > 0 only where ŝ > 0, and ŝ > 0 only where W ≠ 0).
+        unchanged = ((mode == SUPPORT).unsqueeze(1) & (self.sens > 0)) | (use_det.unsqueeze(1) & top)
+        new = torch.where(unchanged, self.weight, sampled)
+        keep = unchanged | (sampled != 0)
+        n = self.weight.shape[0] // 2
+        return (keep[:n] | keep[n:]).flatten(), (new[:n] + new[n:]).flatten()
+
+
+def _evaluate(layers: list[SideGroups], budget: float, seed: int, hybrid: bool, c_constant: float
+              ) -> tuple[list[torch.Tensor], list[torch.Tensor]]:
+    alpha = np.concatenate([g.alpha for g in layers])
+    m = allocate(alpha, np.concatenate([g.layer_weight for g in layers]),
+                 np.concatenate([g.nnz for g in layers]) * (alpha > 0), budget)
+    m = torch.from_numpy(np.ceil(m).astype(np.int64))
+    generator = torch.Generator().manual_seed(seed)
+    keeps, weights, offset = [], [], 0
+    for g in layers:
+        rows = len(g.alpha)
+        keep, new = g.realise(m[offset:offset + rows], hybrid, c_constant, generator)
+        keeps.append(keep)
+        weights.append(new)
+        offset += rows
+    return keeps, weights
+
+
+def search_budget(layers: list[SideGroups], target: int, seed: int, hybrid: bool, c_constant: float,
+                  tolerance: float, iterations: int) -> tuple[torch.Tensor, torch.Tensor]:
+    """Search the nominal budget until the kept count is within ``tolerance``·target; the closest wins.
+
+    Each step rescales the budget by target/kept (kept is roughly proportional to the budget) and falls back
+    to bisecting the bracket whenever that proposal leaves it."""
+    lo, hi = 0.0, float(sum(g.nnz.sum() for g in layers))
+    budget, best = float(min(target, hi)), None
+    for _ in range(iterations):
+        keeps, weights = _evaluate(layers, budget, seed, hybrid, c_constant)
+        kept = int(sum(int(k.sum()) for k in keeps))
+        if best is None or abs(kept - target) < best[0]:
+            best = (abs(kept - target), torch.cat(keeps), torch.cat(weights))
+        if abs(kept - target) <= tolerance * target:
+            break
+        lo, hi = (budget, hi) if kept < target else (lo, budget)
+        proposal = budget * target / max(kept, 1)      # kept grows about proportionally with the budget
+        budget = proposal if lo < proposal < hi else 0.5 * (lo + hi)
+    return best[1], best[2]
+
+
+def exact_count(keep: torch.Tensor, weight: torch.Tensor, original: torch.Tensor, sens: torch.Tensor,
+                allowed: torch.Tensor, target: int) -> tuple[torch.Tensor, torch.Tensor]:
+    """Drop surplus kept entries (lowest ŝ first) or add missing ones (highest ŝ first, original weight)."""
+    keep, weight = keep.clone(), weight.clone()
+    kept = int(keep.sum())
+    if kept > target:
+        candidates = keep.nonzero().flatten()
+        order = candidates[torch.sort(sens[candidates], stable=True).indices]
+        drop = order[:kept - target]
+        keep[drop] = False
+        weight[drop] = 0.0
+    elif kept < target:
+        candidates = (~keep & allowed).nonzero().flatten()
+        order = candidates[torch.sort(sens[candidates], stable=True).indices]
+        add = order[len(order) - (target - kept):] if target - kept <= len(order) else order
+        keep[add] = True
+        weight[add] = original[add]
+    return keep, weight
+
+
+def _prune_sampled(ctx: PruneContext, hybrid: bool, c_constant: float, delta_failure: float, tolerance: float,
+                   search_iterations: int) -> tuple[Mask, dict]:
+    method = "sipp_hybrid" if hybrid else "sipp_rand"
+    sens, shapes = sensitivities(ctx, "max", c_constant, delta_failure, method)
+    seed = int(torch.randint(0, 2**62, (1,), generator=ctx.generator))
+    names = list(ctx.params)
+    groups = {n: SideGroups.build(ctx.params[n], sens[n], shapes[n], c_constant, delta_failure) for n in names}
+    flat = {n: (ctx.params[n].detach().flatten().to("cpu", torch.float64), sens[n].flatten().to("cpu"),
+                ctx.mask[n].flatten().cpu()) for n in names}
+    units = [names] if ctx.scope == "global" else [[n] for n in names]
+    keep_out, weight_out = {}, {}
+    for unit in units:
+        total = sum(ctx.params[n].numel() for n in unit)
+        target = total - prune_count(ctx.sparsity, total)
+        keep, weight = search_budget([groups[n] for n in unit], target, seed, hybrid, c_constant, tolerance,
+                                     search_iterations)
+        original, s, allowed = (torch.cat([flat[n][i] for n in unit]) for i in range(3))
+        if int(allowed.sum()) < target:
+            raise ConfigError(f"sparsity={ctx.sparsity} is below what the parent mask already prunes"
+                              f"{'' if ctx.scope == 'global' else ' in ' + unit[0]}; masks are nested, so "
+                              f"sparsity can only grow")
+        keep, weight = exact_count(keep & allowed, weight * allowed, original, s.to(torch.float64), allowed,
+                                   target)
+        offset = 0
+        for n in unit:
+            size = ctx.params[n].numel()
+            keep_out[n] = keep[offset:offset + size].view(ctx.params[n].shape).to(ctx.params[n].device)
+            weight_out[n] = weight[offset:offset + size].view(ctx.params[n].shape).to(ctx.params[n])
+            offset += size
+    return Mask(keep_out), weight_out
+
+
+def prune_rand(ctx: PruneContext, c_constant: float, delta_failure: float, tolerance: float,
+               search_iterations: int) -> tuple[Mask, dict]:
+    return _prune_sampled(ctx, False, c_constant, delta_failure, tolerance, search_iterations)
+
+
+def prune_hybrid(ctx: PruneContext, c_constant: float, delta_failure: float, tolerance: float,
+                 search_iterations: int) -> tuple[Mask, dict]:
+    return _prune_sampled(ctx, True, c_constant, delta_failure, tolerance, search_iterations)
+
+
+def score_det(ctx: PruneContext, c_constant: float, delta_failure: float) -> dict:
+    sens, _ = sensitivities(ctx, "mean", c_constant, delta_failure, "sipp_det")
+    return sens
+
+
+def _checker(method: str):
+    def check(hp: dict) -> None:
+        check_constants(hp, method)
+        if "tolerance" in hp and not 0 <= hp["tolerance"] < 1:
+            raise ConfigError(f"{method} hparams.tolerance={hp['tolerance']} must be in [0, 1)")
+        if "search_iterations" in hp and (not isinstance(hp["search_iterations"], int)
+                                          or hp["search_iterations"] < 1):
+            raise ConfigError(f"{method} hparams.search_iterations={hp['search_iterations']} must be an integer ≥ 1")
+    return check
+
+
+_CONSTANTS = {"c_constant": 3.0, "delta_failure": 1e-16}
+_SEARCH = {**_CONSTANTS, "tolerance": 0.005, "search_iterations": 20}
+
+METHODS = [
+    Method(name="sipp_det", hparams=dict(_CONSTANTS), score=score_det, needs_data=True,
+           check=_checker("sipp_det"), doc="empirical sensitivity ŝ (mean over conv patches); keep the top"),
+    Method(name="sipp_rand", hparams=dict(_SEARCH), prune=prune_rand, needs_data=True, updates_weights=True,
+           check=_checker("sipp_rand"), doc="per-neuron importance sampling by ŝ with unbiased reweighting"),
+    Method(name="sipp_hybrid", hparams=dict(_SEARCH), prune=prune_hybrid, needs_data=True, updates_weights=True,
+           check=_checker("sipp_hybrid"), doc="per neuron side: deterministic top-m or sampling, the lower bound"),
+]
