@@ -168,3 +168,23 @@ def test_imp_masks_are_nested_with_exact_cumulative_counts(dense_run):
         with torch.no_grad():  # stand-in for retraining between levels: perturb the survivors
             for name, p in prunable_parameters(model).items():
                 p.add_(0.01 * torch.randn_like(p)).mul_(out.mask[name])
+
+
+@pytest.mark.parametrize("method,pruning", [("orthp", "l1_filter"), ("ai", "magnitude")])
+def test_isometry_recovery_keeps_the_mask_and_closes_the_gap(method, pruning):
+    from prunelab.branches import restore_isometry
+
+    model = build_model({"name": "mlp7", "activation": "linear"}, (1, 8, 8), 10, seed=0)
+    mask = run_method(model, pruning, {"layers": None} if pruning == "l1_filter" else {}, 0.5).mask
+    with torch.no_grad():
+        for name, p in model.named_parameters():
+            if name in mask:
+                p.mul_(mask[name])
+    report = restore_isometry(model, mask, {"method": method, "iterations": 300, "lr": 0.01},
+                              {"activation": "linear"})
+    params = dict(model.named_parameters())
+    for name, m in mask.items():
+        assert torch.equal(params[name][~m], torch.zeros(int((~m).sum())))
+        assert report["gap_after"][name] < report["gap_before"][name]
+        if method == "orthp":
+            assert report["gap_after"][name] < 1e-5

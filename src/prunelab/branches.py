@@ -78,6 +78,33 @@ def scratch_b_train(train: dict, dense_ops: int, pruned_ops: int) -> tuple[dict,
     return out, {"flops_ratio": ratio, "scratch_b_epochs": epochs_b, "dense_epochs": epochs}
 
 
+def restore_isometry(model: nn.Module, mask: Mask, settings: dict, model_spec: dict) -> dict:
+    """Wang et al.'s isometry recovery before (re)training; returns what was done, for the run's metrics.
+
+    ``orthp`` replaces each layer's kept block by the sign-fixed Q of its QR (gain 1 for linear nets, √2 for
+    ReLU), which needs whole rows and columns kept; ``ai`` runs masked Adam on ‖WWᵀ − I‖ and works for any
+    mask. Either way the mask is re-applied, so pruned weights stay exactly zero.
+    """
+    from prunelab.isometry import approximate_isometry_, isometry_gap, orthp_
+
+    weights = {n: p for n, p in model.named_parameters() if n in mask}
+
+    def gaps() -> dict[str, float]:  # ‖WWᵀ − I‖ over the rows that keep any weight (pruned units are gone)
+        return {n: isometry_gap(p.detach().reshape(p.shape[0], -1)[mask[n].reshape(p.shape[0], -1).any(1)])
+                for n, p in weights.items()}
+
+    before = gaps()
+    if settings["method"] == "orthp":
+        with torch.no_grad():
+            orthp_(model, model_spec.get("activation", "relu"), mask)
+    else:
+        approximate_isometry_(model, mask, settings["iterations"], settings["lr"])
+    with torch.no_grad():
+        for name, p in weights.items():
+            p.mul_(mask[name].to(p.dtype))
+    return {"method": settings["method"], "gap_before": before, "gap_after": gaps()}
+
+
 def branch_start(spec: dict, dense_spec: dict, data, mask: Mask, pruned_state: dict,
                  snapshots: dict[int, dict] | None) -> BranchStart:
     """Resolve the starting point of branch ``spec``.

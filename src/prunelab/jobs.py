@@ -16,12 +16,13 @@ from typing import Callable, Iterator
 import torch
 
 from prunelab import provenance
-from prunelab.branches import branch_start
+from prunelab.branches import branch_start, restore_isometry
 from prunelab.data import TensorData, load_dataset
 from prunelab.errors import CheckpointError, ConfigError, DivergenceError
 from prunelab.runtime import Runtime
 from prunelab.masks import Mask, prunable_parameters
 from prunelab.metrics.flops import count as count_flops
+from prunelab.metrics.jsv import measure as measure_jsv
 from prunelab.models import build_model
 from prunelab.pruning import get_method
 from prunelab.pruning.schedule import run_method, scoring_batches
@@ -228,7 +229,10 @@ def run_prune(spec: dict, directory: str | Path, rt: Runtime, log: Callable[[str
         outcome.mask.save(outputs.path("mask.pt"))
         if outcome.updated:
             save_tensors(outputs.path("model.pt"), {k: v.cpu() for k, v in outcome.model.state_dict().items()})
-        metrics = {"status": "ok", "method": spec["method"], "sparsity": outcome.mask.report(),
+        jsv = spec.get("jsv")
+        measured = (measure_jsv(outcome.model, scoring_batches(data, jsv["batches"] * jsv["batch_size"],
+                                                               jsv["batch_size"], jsv["seed"])) if jsv else None)
+        metrics = {"status": "ok", "method": spec["method"], "sparsity": outcome.mask.report(), "jsv": measured,
                    "steps": outcome.steps, "updated_weights": outcome.updated,
                    "pruned": _full_eval(outcome.model, data),
                    "flops": count_flops(outcome.model, data.input_shape, outcome.mask),
@@ -264,6 +268,8 @@ def run_branch(spec: dict, directory: str | Path, rt: Runtime, log: Callable[[st
         snapshots = load_tensors(dirs["dense"] / "snapshots.pt", producer="train") if needs_snapshots else None
         start = branch_start(spec, dense_spec, data, mask, pruned_state(dirs["prune"], rt, data, mask), snapshots)
         model.load_state_dict(start.state)
+        if spec.get("isometry"):
+            start.notes["isometry"] = restore_isometry(model, mask, spec["isometry"], dense_spec["model"])
         trainer = Trainer(model, data, start.train, data_seed=spec["seed"]["data"], label=Path(directory).name,
                           mask=mask, start_iteration=start.start_iteration, optimizer_state=start.optimizer_state,
                           state_path=Path(directory) / TRAIN_STATE, checkpoint_every=rt.checkpoint_every, log=log)

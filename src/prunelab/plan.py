@@ -124,7 +124,8 @@ class _Builder:
         return {"kind": "prune", "parents": {"source": f"{source_kind}/{source_hash}"}, "at": at,
                 "method": cfg["method"], "hparams": hparams, "sparsity": float(sparsity), "scope": cfg["scope"],
                 "exclude": list(cfg["exclude"]), "steps": cfg["steps"], "step_schedule": cfg["step_schedule"],
-                "scoring": dict(cfg["scoring"]) if method.needs_data else None, "seed": cfg["seed"]}
+                "scoring": dict(cfg["scoring"]) if method.needs_data and method.data_source == "batches" else None,
+                "jsv": dict(cfg["jsv"]) if cfg["jsv"]["batches"] else None, "seed": cfg["seed"]}
 
     def branch_spec(self, branch_name: str, dense_hash: str, prune_hash: str, dense_name: str, key: str) -> dict:
         cfg = self._ref("branches", branch_name, key)
@@ -153,9 +154,10 @@ class _Builder:
             raise ConfigError(f"config key {where}.optimizer_state: 'rewind' only applies to rewind_weights/lottery")
         offset = cfg["seed_offset"]
         seed = {"init": dense["seed"]["init"] + REINIT_SEED_SHIFT + offset, "data": dense["seed"]["data"] + offset}
+        isometry = dict(cfg["isometry"]) if cfg["isometry"]["method"] != "none" else None
         return {"kind": "branch", "parents": {"dense": f"dense/{dense_hash}", "prune": f"prune/{prune_hash}"},
-                "type": kind,
-                "rewind": rewind, "train": train, "optimizer_state": cfg["optimizer_state"], "seed": seed}
+                "type": kind, "rewind": rewind, "train": train, "optimizer_state": cfg["optimizer_state"],
+                "isometry": isometry, "seed": seed}
 
     def _require_saved(self, dense_name: str, point: str, key: str) -> None:
         cfg = self.config["dense"][dense_name]

@@ -17,7 +17,7 @@ from prunelab.storage import atomic_path, load_json
 
 COLUMNS = ["experiment", "dense", "model", "dataset", "seed", "stage", "pruning", "method", "branch",
            "branch_type", "level", "target_sparsity", "sparsity", "test_acc", "best_test_acc", "test_loss",
-           "val_acc", "train_loss", "macs", "ops", "params", "epochs", "status", "kind", "run"]
+           "val_acc", "train_loss", "macs", "ops", "params", "epochs", "jsv_mean", "jsv_std", "status", "kind", "run"]
 
 
 def _metrics_row(row: dict, metrics: dict) -> dict:
@@ -30,6 +30,8 @@ def _metrics_row(row: dict, metrics: dict) -> dict:
         final, best = metrics["final"], metrics["best"]
         values = {"test_acc": final["test_acc"], "best_test_acc": best["test_acc"], "test_loss": final["test_loss"],
                   "val_acc": final["val_acc"], "train_loss": final["train_loss"], "epochs": metrics["epochs"]}
+    jsv = metrics.get("jsv") or {}
+    values.update({"jsv_mean": jsv.get("jsv_mean"), "jsv_std": jsv.get("jsv_std")})
     flops = metrics.get("flops", {})
     values.update({"sparsity": metrics.get("sparsity", {}).get("sparsity", 0.0), "macs": flops.get("macs"),
                    "ops": flops.get("ops"), "params": flops.get("params"), "status": metrics.get("status", "ok")})

@@ -40,6 +40,7 @@ class Method:
     score: Callable | None = None
     prune: Callable | None = None
     needs_data: bool = False
+    data_source: str = "batches"   # "batches": ctx.batches from the spec's `scoring`; "dataset": draws from ctx.data
     updates_weights: bool = False
     check: Callable[[dict], None] | None = None   # semantic validation of resolved hparams
     doc: str = ""

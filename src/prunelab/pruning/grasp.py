@@ -109,5 +109,5 @@ def check(hp: dict) -> None:
 
 
 METHOD = Method(name="grasp", hparams={"temperature": 200.0, "samples_per_class": 10, "reinit": True},
-                score=score, needs_data=True, check=check,
+                score=score, needs_data=True, data_source="dataset", check=check,
                 doc="removes the largest -θ⊙Hg (score +θ⊙Hg, normalised), Hg by double backward")

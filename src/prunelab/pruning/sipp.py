@@ -216,10 +216,10 @@ _CONSTANTS = {"c_constant": 3.0, "delta_failure": 1e-16}
 _SEARCH = {**_CONSTANTS, "tolerance": 0.005, "search_iterations": 20}
 
 METHODS = [
-    Method(name="sipp_det", hparams=dict(_CONSTANTS), score=score_det, needs_data=True,
+    Method(name="sipp_det", hparams=dict(_CONSTANTS), score=score_det, needs_data=True, data_source="dataset",
            check=_checker("sipp_det"), doc="empirical sensitivity ŝ (mean over conv patches); keep the top"),
-    Method(name="sipp_rand", hparams=dict(_SEARCH), prune=prune_rand, needs_data=True, updates_weights=True,
+    Method(name="sipp_rand", hparams=dict(_SEARCH), prune=prune_rand, needs_data=True, data_source="dataset", updates_weights=True,
            check=_checker("sipp_rand"), doc="per-neuron importance sampling by ŝ with unbiased reweighting"),
-    Method(name="sipp_hybrid", hparams=dict(_SEARCH), prune=prune_hybrid, needs_data=True, updates_weights=True,
+    Method(name="sipp_hybrid", hparams=dict(_SEARCH), prune=prune_hybrid, needs_data=True, data_source="dataset", updates_weights=True,
            check=_checker("sipp_hybrid"), doc="per neuron side: deterministic top-m or sampling, the lower bound"),
 ]
