@@ -17,6 +17,7 @@ hyperparameters) happen here, before any job runs, and fail with one line naming
 from __future__ import annotations
 
 import copy
+import json
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -187,7 +188,9 @@ class _Builder:
                 d_spec = self.dense_spec(dense_name, seed)
                 d_hash = self.plan._add(d_spec)
                 base = {"experiment": name, "dense": dense_name, "seed": _seed_pair(seed)["init"],
-                        "model": d_spec["model"]["name"], "dataset": d_spec["dataset"]["name"]}
+                        "model": d_spec["model"]["name"], "activation": d_spec["model"].get("activation"),
+                        "dataset": d_spec["dataset"]["name"], "dense_lr": d_spec["train"]["lr"],
+                        "dense_run": d_hash}
                 rows.append({**base, "stage": "dense", "pruning": None, "method": None, "branch": None,
                              "branch_type": None, "level": 0, "target_sparsity": 0.0, "kind": "dense",
                              "run": d_hash})
@@ -204,11 +207,14 @@ class _Builder:
     def _prune_and_branches(self, base, p_spec, pruning_name, branches, d_hash, dense_name, key, level):
         p_hash = self.plan._add(p_spec)
         common = {**base, "pruning": pruning_name, "method": p_spec["method"], "level": level,
-                  "target_sparsity": p_spec["sparsity"]}
+                  "target_sparsity": p_spec["sparsity"], "scope": p_spec["scope"], "steps": p_spec["steps"],
+                  "hparams": json.dumps(p_spec["hparams"], sort_keys=True), "prune_run": p_hash}
         rows = [{**common, "stage": "pruned", "branch": None, "branch_type": None, "kind": "prune", "run": p_hash}]
         for branch_name in branches:
             b_spec = self.branch_spec(branch_name, d_hash, p_hash, dense_name, f"{key}.branches")
             rows.append({**common, "stage": "branch", "branch": branch_name, "branch_type": b_spec["type"],
+                         "branch_lr": b_spec["train"]["lr"],
+                         "isometry": (b_spec["isometry"] or {}).get("method", "none"),
                          "kind": "branch", "run": self.plan._add(b_spec)})
         return rows
 

@@ -15,21 +15,30 @@ import pandas as pd
 from prunelab import provenance
 from prunelab.storage import atomic_path, load_json
 
-COLUMNS = ["experiment", "dense", "model", "dataset", "seed", "stage", "pruning", "method", "branch",
-           "branch_type", "level", "target_sparsity", "sparsity", "test_acc", "best_test_acc", "test_loss",
-           "val_acc", "train_loss", "macs", "ops", "params", "epochs", "jsv_mean", "jsv_std", "status", "kind", "run"]
+# labels from the manifest, then measurements; ``pruned_*`` repeat, on branch rows, the state right after pruning
+# (Laurent et al. compare the loss right after pruning with the accuracy after retraining)
+LABELS = ["experiment", "dense", "model", "activation", "dataset", "seed", "dense_lr", "stage", "pruning", "method",
+          "hparams", "scope", "steps", "branch", "branch_type", "branch_lr", "isometry", "level", "target_sparsity"]
+MEASURES = ["sparsity", "test_acc", "best_test_acc", "test_loss", "val_acc", "val_loss", "train_loss",
+            "pruned_test_acc", "pruned_test_loss", "pruned_train_loss", "macs", "ops", "params", "epochs",
+            "jsv_mean", "jsv_std", "status"]
+COLUMNS = LABELS + MEASURES + ["kind", "run", "prune_run", "dense_run"]
 
 
-def _metrics_row(row: dict, metrics: dict) -> dict:
+def _metrics_row(row: dict, metrics: dict, pruned: dict | None) -> dict:
     stage = row["stage"]
     if stage == "pruned":
         at = metrics["pruned"]
         values = {"test_acc": at["test_acc"], "best_test_acc": at["test_acc"], "test_loss": at["test_loss"],
-                  "val_acc": at["val_acc"], "train_loss": at["train_loss"], "epochs": 0.0}
+                  "val_acc": at["val_acc"], "val_loss": at["val_loss"], "train_loss": at["train_loss"],
+                  "epochs": 0.0}
     else:
         final, best = metrics["final"], metrics["best"]
         values = {"test_acc": final["test_acc"], "best_test_acc": best["test_acc"], "test_loss": final["test_loss"],
-                  "val_acc": final["val_acc"], "train_loss": final["train_loss"], "epochs": metrics["epochs"]}
+                  "val_acc": final["val_acc"], "val_loss": final["val_loss"], "train_loss": final["train_loss"],
+                  "epochs": metrics["epochs"]}
+    if pruned is not None:
+        values.update({f"pruned_{k}": pruned["pruned"][k] for k in ("test_acc", "test_loss", "train_loss")})
     jsv = metrics.get("jsv") or {}
     values.update({"jsv_mean": jsv.get("jsv_mean"), "jsv_std": jsv.get("jsv_std")})
     flops = metrics.get("flops", {})
@@ -41,10 +50,18 @@ def _metrics_row(row: dict, metrics: dict) -> dict:
 def aggregate(manifest: list[dict], results: str | Path) -> pd.DataFrame:
     """The tidy table of ``manifest``'s rows, reading ``results/runs/{kind}/{run}/metrics.json``."""
     results = Path(results)
+    cache: dict[tuple[str, str], dict] = {}
+
+    def metrics_of(kind: str, run: str) -> dict:
+        if (kind, run) not in cache:
+            cache[kind, run] = load_json(results / "runs" / kind / run / "metrics.json", producer=kind)
+        return cache[kind, run]
+
     records = []
     for row in manifest:
-        metrics = load_json(results / "runs" / row["kind"] / row["run"] / "metrics.json", producer=row["kind"])
-        records.append({**{k: row.get(k) for k in COLUMNS}, **_metrics_row(row, metrics)})
+        metrics = metrics_of(row["kind"], row["run"])
+        pruned = metrics_of("prune", row["prune_run"]) if row["stage"] != "dense" else None
+        records.append({**{k: row.get(k) for k in COLUMNS}, **_metrics_row(row, metrics, pruned)})
     return pd.DataFrame.from_records(records, columns=COLUMNS)
 
 
