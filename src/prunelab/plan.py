@@ -119,11 +119,15 @@ class _Builder:
         where = f"pruning.{pruning_name}"
         method = get_method(cfg["method"], f"{where}.method")
         hparams = resolve_hparams(cfg["method"], cfg.get("hparams"), f"{where}.hparams")
+        if sparsity is None and not method.own_sparsity:
+            raise ConfigError(f"config key {key}: sparsity null needs a method that sets its own structure "
+                              f"(such as l1_blocks with stage_ratios); '{cfg['method']}' does not")
         at = "final" if cfg["at"] == "final" or source_kind == "branch" else _point(cfg["at"])
         if at != "final":
             self._require_saved(dense_name, at, f"{where}.at")
         return {"kind": "prune", "parents": {"source": f"{source_kind}/{source_hash}"}, "at": at,
-                "method": cfg["method"], "hparams": hparams, "sparsity": float(sparsity), "scope": cfg["scope"],
+                "method": cfg["method"], "hparams": hparams,
+                "sparsity": None if sparsity is None else float(sparsity), "scope": cfg["scope"],
                 "exclude": list(cfg["exclude"]), "steps": cfg["steps"], "step_schedule": cfg["step_schedule"],
                 "scoring": dict(cfg["scoring"]) if method.needs_data and method.data_source == "batches" else None,
                 "jsv": dict(cfg["jsv"]) if cfg["jsv"]["batches"] else None, "seed": cfg["seed"]}
@@ -222,8 +226,10 @@ class _Builder:
         rows = []
         self._ref("branches", cfg["branch"], f"{key}.branch")
         source_hash, source_kind = d_hash, "dense"
-        for level in range(1, cfg["levels"] + 1):
-            sparsity = 1.0 - (1.0 - cfg["rate"]) ** level
+        targets = cfg.get("sparsities") or [1.0 - (1.0 - cfg["rate"]) ** level for level in range(1, cfg["levels"] + 1)]
+        if any(b <= a for a, b in zip(targets, targets[1:])):
+            raise ConfigError(f"config key {key}.sparsities: {targets} must increase (masks are nested)")
+        for level, sparsity in enumerate(targets, start=1):
             p_spec = self.prune_spec(cfg["pruning"], sparsity, source_hash, source_kind, dense_name, f"{key}.pruning")
             level_rows = self._prune_and_branches(base, p_spec, cfg["pruning"], [cfg["branch"]], d_hash, dense_name,
                                                   key, level)

@@ -17,16 +17,17 @@ PLANS = {
 
 class CifarVGG(nn.Module):
     def __init__(self, depth: int, input_shape: tuple[int, ...], num_classes: int, hidden: list[int] | None = None,
-                 plan: list | None = None):
+                 width_divisor: int = 1):
         super().__init__()
         layers: list[nn.Module] = []
         channels = input_shape[0]
-        for item in plan or PLANS[depth]:
+        for item in PLANS[depth]:
             if item == "M":
                 layers.append(nn.MaxPool2d(2))
             else:
-                layers += [nn.Conv2d(channels, item, 3, padding=1, bias=False), nn.BatchNorm2d(item), nn.ReLU()]
-                channels = item
+                width = max(1, item // width_divisor)
+                layers += [nn.Conv2d(channels, width, 3, padding=1, bias=False), nn.BatchNorm2d(width), nn.ReLU()]
+                channels = width
         self.features = nn.Sequential(*layers, nn.AdaptiveAvgPool2d(1), nn.Flatten())
         head: list[nn.Module] = []
         for width in hidden or []:

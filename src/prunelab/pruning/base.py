@@ -23,7 +23,7 @@ class PruneContext:
     model: nn.Module
     params: dict[str, torch.Tensor]     # prunable weights of ``model`` (live views), in selection order
     mask: Mask                          # the current mask; all True before the first step
-    sparsity: float                     # this step's target (cumulative)
+    sparsity: float | None              # this step's target (cumulative); None: the method's preset decides
     scope: str                          # "global" or "layerwise"
     generator: torch.Generator          # the pruning seed's stream
     batches: list[tuple[torch.Tensor, torch.Tensor]] = field(default_factory=list)  # scoring data, eval transform
@@ -42,6 +42,7 @@ class Method:
     needs_data: bool = False
     data_source: str = "batches"   # "batches": ctx.batches from the spec's `scoring`; "dataset": draws from ctx.data
     updates_weights: bool = False
+    own_sparsity: bool = False     # may run with sparsity null: its hparams (a preset) decide what is pruned
     check: Callable[[dict], None] | None = None   # semantic validation of resolved hparams
     doc: str = ""
 

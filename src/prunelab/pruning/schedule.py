@@ -56,7 +56,7 @@ def scoring_batches(data: TensorData, examples: int, batch_size: int, seed: int
     return [(x[i:i + batch_size], y[i:i + batch_size]) for i in range(0, count, batch_size)]
 
 
-def run_method(model: nn.Module, method_name: str, hparams: dict, sparsity: float, *, scope: str = "global",
+def run_method(model: nn.Module, method_name: str, hparams: dict, sparsity: float | None, *, scope: str = "global",
                steps: int = 1, schedule: str = "exponential", previous: Mask | None = None,
                exclude: list[str] | tuple[str, ...] = (), data: TensorData | None = None,
                batches: list | None = None, seed: int = 0, at_init: bool = False) -> PruneOutcome:
@@ -64,6 +64,9 @@ def run_method(model: nn.Module, method_name: str, hparams: dict, sparsity: floa
     method = get_method(method_name)
     if method.needs_data and not batches and data is None:
         raise ConfigError(f"method '{method_name}' needs scoring data, but none was given")
+    if sparsity is None and not (method.own_sparsity and steps == 1):
+        raise ConfigError(f"sparsity null is only for one-step methods that set their own structure "
+                          f"(method '{method_name}' needs a sparsity)")
     work = copy.deepcopy(model)
     params = prunable_parameters(work, exclude)
     mask = previous.to(next(iter(params.values())).device) if previous is not None else Mask.ones_like(params)
@@ -71,7 +74,8 @@ def run_method(model: nn.Module, method_name: str, hparams: dict, sparsity: floa
     generator = torch.Generator().manual_seed(int(seed))
     updated = False
     log = []
-    for step, target in enumerate(step_sparsities(sparsity, steps, schedule, start), start=1):
+    targets = [None] if sparsity is None else step_sparsities(sparsity, steps, schedule, start)
+    for step, target in enumerate(targets, start=1):
         with torch.no_grad():
             for name, p in params.items():
                 p.mul_(mask[name].to(p.dtype))
@@ -88,7 +92,8 @@ def run_method(model: nn.Module, method_name: str, hparams: dict, sparsity: floa
             updated = True
         log.append({"step": step, "sparsity_target": target, "sparsity": mask.sparsity,
                     "pruned": mask.total - mask.kept,
-                    "expected_pruned": prune_count(target, mask.total) if scope == "global" else None})
+                    "expected_pruned": prune_count(target, mask.total) if scope == "global" and target is not None
+                    else None})
     with torch.no_grad():
         for name, p in params.items():
             p.mul_(mask[name].to(p.dtype))

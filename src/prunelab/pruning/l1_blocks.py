@@ -1,0 +1,65 @@
+"""Structured L1-norm filter pruning inside residual blocks (Li et al. 2017, as Liu et al. 2019 rerun it).
+
+METHODS.md §4.1. In a residual block only the first conv's filters can go without touching the shortcut:
+the filters with the smallest L1 norm of conv1 are removed together with the matching input channels of
+conv2. Convs are numbered from 1 (the stem) in network order, so block b (0-based) has its conv1 at id
+2 + 2b (Liu's even ids); ``skip`` lists ids left intact and ``stage_ratios`` gives the pruned fraction p per
+stage, keeping ⌊out·(1−p)⌋ filters (Liu's rule). With ``stage_ratios: null`` every stage uses the run's
+``sparsity`` as p (Wang et al.'s ResNet-56 study); with explicit ratios the run's sparsity must be null —
+the preset decides it, and the mask report gives the resulting weight sparsity. As with ``l1_filter``, the
+dense architecture is kept and the removal is expressed as a mask (rows of conv1, input columns of conv2).
+"""
+
+from __future__ import annotations
+
+import math
+
+from torch import nn
+
+from prunelab.errors import ConfigError
+from prunelab.masks import Mask
+from prunelab.pruning.base import Method, PruneContext
+from prunelab.pruning.l1_filter import smallest_units
+
+
+def residual_blocks(model: nn.Module) -> list[tuple[str, nn.Module]]:
+    """Blocks with conv1 → conv2 in series (basic and pre-activation residual blocks), in network order."""
+    return [(name, m) for name, m in model.named_modules()
+            if isinstance(getattr(m, "conv1", None), nn.Conv2d) and isinstance(getattr(m, "conv2", None), nn.Conv2d)
+            and m.conv2.in_channels == m.conv1.out_channels]
+
+
+def prune(ctx: PruneContext, stage_ratios: list[float] | None, skip: list[int]) -> tuple[Mask, None]:
+    if (stage_ratios is None) == (ctx.sparsity is None):
+        raise ConfigError("l1_blocks: give either hparams.stage_ratios (and sparsity: null in the experiment) or "
+                          "a sparsity used as every stage's ratio, not both or neither")
+    blocks = residual_blocks(ctx.model)
+    if not blocks:
+        raise ConfigError("l1_blocks needs a residual network (blocks with conv1 and conv2)")
+    ratios = stage_ratios if stage_ratios is not None else [ctx.sparsity] * 3
+    per_stage = math.ceil(len(blocks) / len(ratios))
+    keep = {n: m.clone() for n, m in ctx.mask.items()}
+    for b, (name, block) in enumerate(blocks):
+        if 2 + 2 * b in skip:
+            continue
+        first, second = f"{name}.conv1.weight", f"{name}.conv2.weight"
+        if first not in keep or second not in keep:
+            raise ConfigError(f"l1_blocks: {first} or {second} is excluded from pruning (prune.exclude)")
+        out = block.conv1.out_channels
+        units = smallest_units(ctx.params[first], out - math.floor(out * (1.0 - ratios[b // per_stage])))
+        keep[first][units] = False
+        keep[second][:, units] = False
+    return Mask(keep), None
+
+
+def check(hp: dict) -> None:
+    ratios, skip = hp["stage_ratios"], hp["skip"]
+    if ratios is not None and (not isinstance(ratios, list) or not ratios
+                               or not all(isinstance(r, (int, float)) and 0 <= r < 1 for r in ratios)):
+        raise ConfigError(f"l1_blocks hparams.stage_ratios={ratios!r} must be null or a list of fractions in [0, 1)")
+    if not isinstance(skip, list) or not all(isinstance(i, int) and i >= 2 and i % 2 == 0 for i in skip):
+        raise ConfigError(f"l1_blocks hparams.skip={skip!r} must list even conv ids (Liu's numbering, stem = 1)")
+
+
+METHOD = Method(name="l1_blocks", hparams={"stage_ratios": None, "skip": []}, prune=prune, check=check,
+                own_sparsity=True, doc="structured: L1 filter pruning of each residual block's first conv (Li/Liu presets)")
