@@ -38,8 +38,9 @@ def validation_error_line(exc: Exception, source: str = "config") -> str:
         error = error.__cause__ or error.__context__
     if error is None:
         return f"{source}: {exc}"
-    if error.context:  # anyOf/oneOf: report the branch that got furthest
-        error = jsonschema.exceptions.best_match(error.context)
+    while error.context:  # anyOf/oneOf: report the branch the value was meant for (not a mere type mismatch)
+        meant = [e for e in error.context if e.validator != "type"]
+        error = jsonschema.exceptions.best_match(meant or error.context)
     message = error.message if len(error.message) <= 300 else error.message[:297] + "..."
     if isinstance(error.instance, str) and _looks_numeric(error.instance):
         message += f" (YAML 1.1 reads {error.instance} as text; write it with a decimal point, e.g. 1.0e-4)"
