@@ -114,8 +114,11 @@ class _Builder:
                 "seed": _seed_pair(seed)}
 
     def prune_spec(self, pruning_name: str, sparsity: float, source_hash: str, source_kind: str,
-                   dense_name: str, key: str) -> dict:
+                   dense_name: str, key: str, variant: dict | None = None) -> dict:
         cfg = self._ref("pruning", pruning_name, key)
+        if variant:  # a grid point: steps and/or hyperparameters replaced
+            cfg = {**cfg, "steps": variant.get("steps", cfg["steps"]),
+                   "hparams": {**cfg.get("hparams", {}), **variant.get("hparams", {})}}
         where = f"pruning.{pruning_name}"
         method = get_method(cfg["method"], f"{where}.method")
         hparams = resolve_hparams(cfg["method"], cfg.get("hparams"), f"{where}.hparams")
@@ -186,6 +189,11 @@ class _Builder:
             self._ref("branches", b, f"{key}.branches")
         if cfg.get("pruning") and not cfg.get("sparsities"):
             raise ConfigError(f"config key {key}.sparsities: needed when pruning is listed")
+        methods = [get_method(self.config["pruning"][p]["method"]) for p in cfg.get("pruning", [])]
+        unknown = [n for n in cfg.get("grid", {}).get("hparams", {}) if not any(n in m.hparams for m in methods)]
+        if unknown:
+            raise ConfigError(f"config key {key}.grid.hparams: {', '.join(unknown)} is no hyperparameter of the "
+                              f"experiment's methods")
         for dense_name in cfg["dense"]:
             dense_cfg = self._ref("dense", dense_name, f"{key}.dense")
             for seed in dense_cfg["seeds"]:
@@ -199,11 +207,12 @@ class _Builder:
                              "branch_type": None, "level": 0, "target_sparsity": 0.0, "kind": "dense",
                              "run": d_hash})
                 for pruning_name in cfg.get("pruning", []):
-                    for sparsity in cfg["sparsities"]:
-                        p_spec = self.prune_spec(pruning_name, sparsity, d_hash, "dense", dense_name,
-                                                 f"{key}.pruning")
-                        rows += self._prune_and_branches(base, p_spec, pruning_name, cfg.get("branches", []),
-                                                         d_hash, dense_name, key, level=0)
+                    for label, variant in self._variants(pruning_name, cfg.get("grid", {}), f"{key}.grid"):
+                        for sparsity in cfg["sparsities"]:
+                            p_spec = self.prune_spec(pruning_name, sparsity, d_hash, "dense", dense_name,
+                                                     f"{key}.pruning", variant)
+                            rows += self._prune_and_branches(base, p_spec, label, cfg.get("branches", []),
+                                                             d_hash, dense_name, key, level=0)
                 if cfg.get("iterative"):
                     rows += self._iterative(base, cfg["iterative"], d_hash, dense_name, f"{key}.iterative")
         return rows
@@ -222,19 +231,49 @@ class _Builder:
                          "kind": "branch", "run": self.plan._add(b_spec)})
         return rows
 
+    def _variants(self, pruning_name: str, grid: dict, key: str) -> list[tuple[str, dict]]:
+        """Grid points of one pruning setting: every combination of the grid's ``steps`` and of the
+        ``hparams`` values the method has (an axis a method lacks, e.g. λ for magnitude, is not crossed)."""
+        method = get_method(self.config["pruning"][pruning_name]["method"])
+        axes = [("steps", [("steps", v) for v in grid.get("steps", [])])]
+        for name, values in grid.get("hparams", {}).items():
+            if name in method.hparams:
+                axes.append((name, [(name, v) for v in values]))
+        points = [[]]
+        for _, values in axes:
+            if values:
+                points = [point + [v] for point in points for v in values]
+        if points == [[]]:
+            return [(pruning_name, {})]
+        variants = []
+        for point in points:
+            label = pruning_name + "[" + ",".join(f"{k}={v:g}" if isinstance(v, float) else f"{k}={v}"
+                                                  for k, v in point) + "]"
+            variant = {"hparams": {k: v for k, v in point if k != "steps"}}
+            variant.update({k: v for k, v in point if k == "steps"})
+            variants.append((label, variant))
+        return variants
+
     def _iterative(self, base, cfg, d_hash, dense_name, key) -> list[dict]:
+        """One chain per pruning setting: level L prunes the level L−1 chain branch's weights."""
         rows = []
         self._ref("branches", cfg["branch"], f"{key}.branch")
-        source_hash, source_kind = d_hash, "dense"
+        side = cfg.get("side_branches", [])
+        for name in side:
+            self._ref("branches", name, f"{key}.side_branches")
         targets = cfg.get("sparsities") or [1.0 - (1.0 - cfg["rate"]) ** level for level in range(1, cfg["levels"] + 1)]
         if any(b <= a for a, b in zip(targets, targets[1:])):
             raise ConfigError(f"config key {key}.sparsities: {targets} must increase (masks are nested)")
-        for level, sparsity in enumerate(targets, start=1):
-            p_spec = self.prune_spec(cfg["pruning"], sparsity, source_hash, source_kind, dense_name, f"{key}.pruning")
-            level_rows = self._prune_and_branches(base, p_spec, cfg["pruning"], [cfg["branch"]], d_hash, dense_name,
-                                                  key, level)
-            rows += level_rows
-            source_hash, source_kind = level_rows[-1]["run"], "branch"
+        prunings = cfg["pruning"] if isinstance(cfg["pruning"], list) else [cfg["pruning"]]
+        for pruning in prunings:
+            source_hash, source_kind = d_hash, "dense"
+            for level, sparsity in enumerate(targets, start=1):
+                p_spec = self.prune_spec(pruning, sparsity, source_hash, source_kind, dense_name, f"{key}.pruning")
+                level_rows = self._prune_and_branches(base, p_spec, pruning, [cfg["branch"], *side], d_hash,
+                                                      dense_name, key, level)
+                rows += level_rows
+                chain = next(r for r in level_rows if r["branch"] == cfg["branch"])  # the next level grows from it
+                source_hash, source_kind = chain["run"], "branch"
         return rows
 
     def figures(self) -> dict[str, dict]:

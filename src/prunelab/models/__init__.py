@@ -35,7 +35,7 @@ MODELS = {
     "resnet32": lambda s, shape, c: CifarResNet(32, shape, c, s.get("width", 16)),
     "resnet56": lambda s, shape, c: CifarResNet(56, shape, c, s.get("width", 16)),
     "resnet110": lambda s, shape, c: CifarResNet(110, shape, c, s.get("width", 16)),
-    "preact_resnet18": lambda s, shape, c: PreActResNet18(shape, c),
+    "preact_resnet18": lambda s, shape, c: PreActResNet18(shape, c, s.get("width", 64)),
     "vgg11": lambda s, shape, c: CifarVGG(11, shape, c, s.get("hidden", []), s.get("width_divisor", 1)),
     "vgg16": lambda s, shape, c: CifarVGG(16, shape, c, s.get("hidden", []), s.get("width_divisor", 1)),
     "vgg19": lambda s, shape, c: CifarVGG(19, shape, c, s.get("hidden", []), s.get("width_divisor", 1)),

@@ -78,12 +78,12 @@ class _PreActBlock(nn.Module):
 
 
 class PreActResNet18(nn.Module):
-    def __init__(self, input_shape: tuple[int, ...], num_classes: int):
+    def __init__(self, input_shape: tuple[int, ...], num_classes: int, width: int = 64):
         super().__init__()
-        self.conv = nn.Conv2d(input_shape[0], 64, 3, padding=1, bias=False)
+        self.conv = nn.Conv2d(input_shape[0], width, 3, padding=1, bias=False)
         blocks: list[nn.Module] = []
-        in_planes = 64
-        for planes, stride in ((64, 1), (128, 2), (256, 2), (512, 2)):
+        in_planes = width
+        for planes, stride in ((width, 1), (2 * width, 2), (4 * width, 2), (8 * width, 2)):
             for i in range(2):
                 blocks.append(_PreActBlock(in_planes, planes, stride if i == 0 else 1))
                 in_planes = planes
