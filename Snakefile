@@ -26,6 +26,7 @@ include: "workflow/rules/train.smk"
 include: "workflow/rules/prune.smk"
 include: "workflow/rules/branch.smk"
 include: "workflow/rules/analysis.smk"
+include: "workflow/rules/audit.smk"
 
 
 rule all:
@@ -34,3 +35,4 @@ rule all:
         FIGURES,
         TABLES,
         RUN_PROVENANCE,
+        AUDIT_REPORT,

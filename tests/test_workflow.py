@@ -69,7 +69,8 @@ def test_editing_one_pruning_setting_reruns_only_its_jobs_and_reverting_reruns_n
     shutil.copytree(workdir, work, symlinks=True)
     edited = write_config(work, lambda c: c["pruning"]["random"].update(seed=4))
     proc = snakemake(work, "--configfile", str(edited), "-n")
-    assert planned_jobs(proc) == {"prune": 2, "branch": 2, "manifest": 1, "aggregate": 1, "figure": 1, "all": 1}
+    assert planned_jobs(proc) == {"prune": 2, "branch": 2, "manifest": 1, "aggregate": 1, "figure": 1, "audit": 1,
+                                  "all": 1}
     snakemake(work, "--configfile", str(edited), "--cores", "2")
     reverted = write_config(work)
     counts = planned_jobs(snakemake(work, "--configfile", str(reverted), "-n"))

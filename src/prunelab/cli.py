@@ -108,6 +108,67 @@ def cmd_methods(args) -> None:
         print(f"{name:<16} data={'yes' if method.needs_data else 'no ':<3} hparams: {hp}   {method.doc}")
 
 
+def cmd_audit(args) -> int:
+    from prunelab.audit import audit
+
+    plan = None
+    if args.config:
+        from prunelab.config import load_config, validate_config
+        from prunelab.plan import build_plan
+
+        if args.config.lstrip().startswith("{"):  # the workflow passes the config it runs as JSON text
+            try:
+                config = validate_config(json.loads(args.config), "--config")
+            except json.JSONDecodeError as exc:
+                raise ConfigError(f"--config: not a JSON config ({exc})") from None
+        else:
+            config = load_config(args.config)
+        plan = build_plan(config)
+    root = args.path or (plan.results if plan else "results")
+    report = audit(root, plan)
+    report.write(args.out_text, args.out_json)
+    if args.json:
+        print(json.dumps(report.as_dict(), indent=2, sort_keys=True))
+    else:
+        for line in report.lines():
+            print(line)
+        print(report.summary(), file=sys.stderr)
+    return 0 if report.ok else 1
+
+
+def cmd_lineage(args) -> None:
+    from prunelab.lineage import lineage
+
+    tree = lineage(args.target, args.results)
+    print(tree.dot() if args.dot else tree.text())
+
+
+def cmd_show(args) -> None:
+    from prunelab.records import ResultsTree
+    from prunelab.runinfo import resolve_run, show
+
+    tree = ResultsTree(args.results)
+    print(show(tree, resolve_run(tree, args.run)))
+
+
+def cmd_list(args) -> None:
+    import pandas as pd
+
+    from prunelab.records import ResultsTree
+    from prunelab.runinfo import run_table
+
+    tree = ResultsTree(args.results)
+    if not tree.is_results_tree():
+        raise ConfigError(f"{args.results}: not a results tree (no runs/, tables/ or figures/ folder)")
+    table = run_table(tree, kind=args.kind, method=args.method, sparsity=args.sparsity, dataset=args.dataset)
+    if table.empty:
+        print("no runs match", file=sys.stderr)
+        return
+    with pd.option_context("display.width", 250, "display.max_rows", None, "display.max_columns", None):
+        print(table.fillna({c: "-" for c in ("dataset", "model", "method", "branch", "code", "device")})
+              .to_string(index=False, float_format=lambda v: f"{v:.4g}"))
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="prunelab", description=__doc__.splitlines()[0])
     sub = parser.add_subparsers(dest="command", required=True)
@@ -138,17 +199,41 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=cmd_plan)
     p = sub.add_parser("methods", help="list pruning methods and their hyperparameters")
     p.set_defaults(func=cmd_methods)
+    p = sub.add_parser("audit", help="re-hash every output and check every provenance link")
+    p.add_argument("path", nargs="?", help="results root (default: the config's results, else results/)")
+    p.add_argument("--config", help="also compare with this suite config's plan (stale and missing runs): "
+                   "a config file, or its JSON text")
+    p.add_argument("--json", action="store_true", help="print the report as JSON")
+    p.add_argument("--out-text", help="also write the text report (problem lines + summary) here")
+    p.add_argument("--out-json", help="also write the JSON report here")
+    p.set_defaults(func=cmd_audit)
+    results_root = os.environ.get("PRUNELAB_RESULTS", "results")
+    p = sub.add_parser("lineage", help="the tree from a figure or table down to its dense training runs")
+    p.add_argument("target", help="a figure (.png/.pdf), a table (.csv), their sidecar, or a run")
+    p.add_argument("--results", help="results root (default: found above TARGET, else results/)")
+    p.add_argument("--dot", action="store_true", help="Graphviz DOT instead of a text tree")
+    p.set_defaults(func=cmd_lineage)
+    p = sub.add_parser("show", help="one run: spec, key metrics, provenance")
+    p.add_argument("run", help="hash prefix or run directory")
+    p.add_argument("--results", default=results_root)
+    p.set_defaults(func=cmd_show)
+    p = sub.add_parser("list", help="runs under the results tree as a table")
+    p.add_argument("--results", default=results_root)
+    p.add_argument("--kind", choices=["dense", "prune", "branch"])
+    p.add_argument("--method")
+    p.add_argument("--sparsity", type=float, help="target sparsity, e.g. 0.9")
+    p.add_argument("--dataset")
+    p.set_defaults(func=cmd_list)
     return parser
 
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
-        args.func(args)
+        return args.func(args) or 0
     except PrunelabError as exc:
         print(f"prunelab: {exc}", file=sys.stderr)
         return 2
-    return 0
 
 
 if __name__ == "__main__":

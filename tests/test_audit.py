@@ -1,0 +1,325 @@
+"""``prunelab audit``/``lineage``/``show``/``list`` on a real results tree made once by the tiny workflow.
+
+Each tampering test works on its own copy of the tree, alters one thing the way a person or a broken job
+could, and checks that the audit names exactly that thing (one line), keeps going, and exits non-zero.
+"""
+
+import json
+import shutil
+from pathlib import Path
+
+import pytest
+import yaml
+
+from conftest import ROOT, planned_jobs, snakemake
+from prunelab.cli import main
+from prunelab.config import load_config
+from prunelab.lineage import lineage
+from prunelab.plan import build_plan
+
+pytestmark = pytest.mark.e2e
+TINY = ROOT / "tests" / "configs" / "tiny.yaml"
+
+
+@pytest.fixture(scope="module")
+def finished(tmp_path_factory):
+    """The tiny workflow run once (its audit target included); tests copy it before altering anything."""
+    workdir = tmp_path_factory.mktemp("tiny-audit")
+    shutil.copy(TINY, workdir / "config.yaml")
+    snakemake(workdir, "--configfile", str(workdir / "config.yaml"), "--cores", "2")
+    return workdir
+
+
+@pytest.fixture
+def tree(finished, tmp_path):
+    """A private copy of the finished workdir: (results root, config path)."""
+    work = tmp_path / "work"
+    shutil.copytree(finished, work, ignore=shutil.ignore_patterns(".snakemake"))
+    return work / "results", work / "config.yaml"
+
+
+DIRTY = "made from a source tree with uncommitted changes"
+
+
+def audit(capsys, *args, keep_dirty=False):
+    """Run ``prunelab audit``; return (exit status, problem lines).
+
+    The tree was made by this checkout, so while it has uncommitted changes every output carries a
+    dirty-tree warning; that line is dropped unless a test is about it."""
+    status = main(["audit", *map(str, args)])
+    out = capsys.readouterr().out
+    return status, [line for line in out.splitlines() if line and (keep_dirty or DIRTY not in line)]
+
+
+def runs(results: Path, kind: str) -> list[Path]:
+    return sorted((results / "runs" / kind).iterdir())
+
+
+def manifest_runs(results: Path) -> set[str]:
+    rows = json.loads((results / "tables/tiny/oneshot.manifest.json").read_text())["rows"]
+    return {f"{row['kind']}/{row['run']}" for row in rows}
+
+
+def errors(lines):
+    return [line for line in lines if line.startswith("error:")]
+
+
+def path_of(line: str) -> str:
+    return line.split(": ", 2)[1]
+
+
+def message_of(line: str) -> str:
+    return line.split(": ", 2)[2]
+
+
+# -- the workflow's audit target --------------------------------------------------------------------------
+def test_workflow_writes_a_clean_audit_and_a_second_invocation_schedules_nothing(finished):
+    report = json.loads((finished / "results/audit/tiny.json").read_text())
+    assert report["ok"] and report["errors"] == 0 and report["runs"] == 9
+    assert all(f["check"] == "dirty-tree" for f in report["findings"])
+    assert (finished / "results/audit/tiny.txt").read_text().splitlines()[-1].startswith("audit results: runs 9")
+    proc = snakemake(finished, "--configfile", str(finished / "config.yaml"), "-n")
+    assert planned_jobs(proc) == {} and "Nothing to be done" in proc.stdout + proc.stderr
+
+
+def test_touching_an_audited_file_reaudits_only(finished, tmp_path):
+    work = tmp_path / "work"
+    shutil.copytree(finished, work, symlinks=True)
+    mask = runs(work / "results", "prune")[0] / "mask.pt"
+    mask.write_bytes(mask.read_bytes()[:-1])  # altered: Snakemake ignores a newer mtime with unchanged content
+    counts = planned_jobs(snakemake(work, "--configfile", str(work / "config.yaml"), "-n"))
+    assert counts == {"audit": 1, "all": 1}, counts
+
+
+# -- clean tree ----------------------------------------------------------------------------------------------
+def test_clean_tree_exits_zero_with_no_lines_and_hashes_each_file_once(tree, capsys):
+    results, config = tree
+    assert audit(capsys, results) == (0, [])
+    assert audit(capsys, results, "--config", config) == (0, [])
+    assert main(["audit", str(results), "--json"]) == 0
+    report = json.loads(capsys.readouterr().out)
+    files = [p for area in ("runs", "tables", "figures") for p in (results / area).rglob("*")
+             if p.is_file() and "logs" not in p.parts]
+    assert report["files_hashed"] == len(files) == 47
+
+
+def test_logs_and_resume_state_are_not_outputs(tree, capsys):
+    results, _ = tree
+    run = runs(results, "dense")[0]
+    (run / "train_state.pt").write_bytes(b"resume state")
+    (run / "logs" / "extra.log").write_text("more log")
+    assert audit(capsys, results) == (0, [])
+
+
+def test_json_report_lists_findings(tree, capsys):
+    results, _ = tree
+    (runs(results, "prune")[0] / "notes.txt").write_text("hand-written")
+    assert main(["audit", str(results), "--json"]) == 1
+    report = json.loads(capsys.readouterr().out)
+    assert not report["ok"] and report["runs"] == 9 and report["tables"] == 1 and report["figures"] == 1
+    assert [(f["check"], Path(f["path"]).name) for f in report["findings"] if f["check"] != "dirty-tree"] == \
+        [("no-provenance", "notes.txt")]
+
+
+# -- tampering ----------------------------------------------------------------------------------------------
+def test_flipped_byte_in_a_mask_names_that_file(tree, capsys):
+    results, _ = tree
+    mask = runs(results, "prune")[1] / "mask.pt"
+    data = bytearray(mask.read_bytes())
+    data[len(data) // 2] ^= 0x01
+    mask.write_bytes(bytes(data))
+    status, lines = audit(capsys, results)
+    assert status == 1 and lines == [f"error: {mask}: sha256 differs from prune/{mask.parent.name}/provenance.json "
+                                     "(altered or truncated since written)"]
+
+
+def test_edited_metric_in_a_table_names_the_table(tree, capsys):
+    results, _ = tree
+    table = results / "tables/tiny/oneshot.csv"
+    lines = table.read_text().splitlines()
+    cells = lines[1].split(",")
+    cells[13] = str(float(cells[13]) + 1.0)  # test_acc of the dense row
+    table.write_text("\n".join([lines[0], ",".join(cells), *lines[2:]]) + "\n")
+    status, found = audit(capsys, results)
+    assert status == 1 and len(found) == 1 and found[0].startswith(f"error: {table}: sha256 differs")
+
+
+def test_deleted_parent_run_names_every_broken_link(tree, capsys):
+    results, _ = tree
+    parent = runs(results, "prune")[0]
+    shutil.rmtree(parent)
+    children = [run for run in runs(results, "branch")
+                if json.loads((run / "spec.json").read_text())["parents"]["prune"] == f"prune/{parent.name}"]
+    status, found = audit(capsys, results)
+    assert status == 1 and len(children) == 1
+    assert sorted(found) == sorted([
+        f"error: {children[0]}: parent prune/{parent.name} (prune) is missing: broken link",
+        f"error: {results / 'tables/tiny/oneshot.csv'}: parent prune/{parent.name} is missing: broken link"])
+
+
+def test_edited_spec_is_a_hash_mismatch(tree, capsys):
+    results, _ = tree
+    spec_path = runs(results, "prune")[0] / "spec.json"
+    spec = json.loads(spec_path.read_text())
+    spec["sparsity"] = 0.55
+    spec_path.write_text(json.dumps(spec))
+    status, found = audit(capsys, results)
+    assert status == 1 and len(found) == 1
+    assert found[0].startswith(f"error: {spec_path}: hashes to ") and spec_path.parent.name in found[0]
+
+
+def test_run_copied_under_another_hash_is_detected(tree, capsys):
+    results, _ = tree
+    original = runs(results, "branch")[0]
+    copy = original.with_name("0123456789abcdef")
+    shutil.copytree(original, copy)
+    status, found = audit(capsys, results)
+    assert status == 1 and found == [
+        f"error: {copy}: spec.json and provenance.json describe run branch/{original.name}, not {copy.name}: the "
+        f"directory was copied or renamed; branch/{original.name} exists too"]
+
+
+def test_rerun_parent_is_a_changed_link(tree, capsys):
+    results, _ = tree
+    dense = runs(results, "dense")[0] / "provenance.json"
+    record = json.loads(dense.read_text())
+    record["finished"] = "2031-01-01T00:00:00+00:00"  # as if rerun: same outputs, new provenance
+    dense.write_text(json.dumps(record))
+    status, found = audit(capsys, results)
+    dependants = {f"{kind}/{run.name}" for kind in ("prune", "branch") for run in runs(results, kind)}
+    assert status == 1 and len(found) == len(dependants) + 1  # every child and the table
+    assert all("was rerun or edited after this was made" in message_of(line) for line in found)
+
+
+# -- bad input: one line each, keep going ---------------------------------------------------------------------
+@pytest.mark.parametrize("make", ["missing", "file", "empty-dir"])
+def test_not_a_results_tree_is_one_line(tmp_path, capsys, make):
+    path = tmp_path / "x"
+    if make == "file":
+        path.write_text("not a tree")
+    elif make == "empty-dir":
+        path.mkdir()
+    status, found = audit(capsys, path)
+    assert status == 1 and len(found) == 1 and found[0].startswith(f"error: {path}: ")
+
+
+def test_unreadable_json_and_truncated_files_are_one_line_each_and_the_audit_goes_on(tree, capsys):
+    results, _ = tree
+    record = runs(results, "branch")[0] / "provenance.json"
+    record.write_text(record.read_text()[:200])               # truncated JSON
+    mask = runs(results, "prune")[2] / "mask.pt"
+    mask.write_bytes(mask.read_bytes()[:100])                  # truncated tensor file
+    sidecar = results / "figures/tiny/acc.provenance.json"
+    sidecar.write_bytes(b"\xff\xfe not json")                 # unreadable sidecar
+    stray = runs(results, "dense")[0] / "weights-copy.pt"
+    stray.write_bytes(b"x")                                    # and an ordinary problem after them
+    status, found = audit(capsys, results)
+    assert status == 1
+    assert [path_of(line) for line in found] == sorted(str(p) for p in (record, mask, sidecar, stray))
+    assert message_of(next(line for line in found if path_of(line) == str(record))).startswith("unreadable JSON")
+
+
+# -- the config's plan -----------------------------------------------------------------------------------------
+def test_stale_and_missing_runs_against_an_edited_config(tree, capsys):
+    results, config = tree
+    edited = yaml.safe_load(config.read_text())
+    edited["pruning"]["random"]["seed"] = 4
+    edited_path = config.with_name("edited.yaml")
+    edited_path.write_text(yaml.safe_dump(edited))
+    old, new = (build_plan(load_config(p)) for p in (config, edited_path))
+    stale = {f"{s['kind']}/{h}" for h, s in old.specs.items() if h not in new.specs}
+    missing = {f"{s['kind']}/{h}" for h, s in new.specs.items() if h not in old.specs}
+    assert len(stale) == len(missing) == 4  # 2 random prune runs and their 2 branches
+
+    status, found = audit(capsys, results, "--config", edited_path)
+    assert status == 1
+    assert {path_of(line) for line in found if message_of(line).startswith("stale")} == \
+        {str(results / "runs" / key) for key in stale} | {str(results / "tables/tiny/oneshot.csv")}
+    assert {path_of(line) for line in errors(found)} == {str(results / "runs" / key) for key in missing}
+    assert all("planned by the config but missing" in message_of(line) for line in errors(found))
+
+
+# -- warnings: the numbers are right, but look ----------------------------------------------------------------
+def _relink(results: Path, run: Path, edit) -> None:
+    """Edit a leaf run's provenance and re-record its sha256 in the table that read it (a consistent tree)."""
+    record_path = run / "provenance.json"
+    record = json.loads(record_path.read_text())
+    edit(record)
+    record_path.write_text(json.dumps(record, indent=2, sort_keys=True))
+    from prunelab.storage import sha256_file
+
+    sidecar = results / "tables/tiny/oneshot.provenance.json"
+    table = json.loads(sidecar.read_text())
+    table["parents"][f"branch/{run.name}"]["provenance_sha256"] = sha256_file(record_path)
+    sidecar.write_text(json.dumps(table, indent=2, sort_keys=True))
+
+
+def test_mixed_environments_behind_a_figure_and_other_code_versions_are_warnings(tree, capsys):
+    results, _ = tree
+    gpu_run, old_run = runs(results, "branch")[:2]
+    _relink(results, gpu_run, lambda r: (r["environment"].update(torch="2.9.0", cuda="12.8"),
+                                         r["hardware"].update(gpu="NVIDIA H100 80GB HBM3")))
+    _relink(results, old_run, lambda r: r["code"].update(git_commit="0" * 40, dirty=True, diff_sha256="ab" * 32))
+    status, found = audit(capsys, results, keep_dirty=True)
+    assert status == 0 and not errors(found)
+    assert len([line for line in found if DIRTY not in line]) == 2
+    mixed = next(line for line in found if message_of(line).startswith("its runs come from"))
+    assert mixed.startswith(f"warning: {results / 'figures/tiny/acc.png'}: its runs come from 2 environments")
+    assert "torch 2.9.0, CUDA 12.8 on NVIDIA H100 80GB HBM3 (1 runs" in mixed
+    code = next(line for line in found if message_of(line).startswith("1 run(s) made by code"))
+    assert "1 run(s) made by code 0.1.0@0000000+dirty.abababab" in code and old_run.name in code
+    assert any(DIRTY in message_of(line) and old_run.name in line for line in found)
+
+
+# -- lineage, show, list ---------------------------------------------------------------------------------------
+def test_lineage_of_the_figure_lists_exactly_the_runs_the_aggregation_read(tree, capsys):
+    results, _ = tree
+    read = manifest_runs(results)
+    table_runs = {f"{line.split(',')[-2]}/{line.split(',')[-1]}"
+                  for line in (results / "tables/tiny/oneshot.csv").read_text().splitlines()[1:]}
+    assert read == table_runs and len(read) == 9
+    graph = lineage(str(results / "figures/tiny/acc.png"))
+    assert graph.runs() == read
+    assert main(["lineage", str(results / "figures/tiny/acc.pdf")]) == 0
+    text = capsys.readouterr().out
+    assert text.splitlines()[0].startswith("figure figures/tiny/acc.png")
+    assert text.splitlines()[1].startswith("└── table tables/tiny/oneshot.csv  9 runs read")
+    assert {key.split("/")[1] for key in read} == {h for h in (w.strip() for w in text.split()) if len(h) == 16
+                                                    and all(c in "0123456789abcdef" for c in h)}
+    dense = runs(results, "dense")[0].name
+    assert f"dense {dense}  lenet_300_100 on digits, 2 epochs, seed 0  [code 0.1.0@" in text
+    assert f"dense {dense}  (see above)" in text
+
+
+def test_lineage_dot_has_each_node_once_and_every_edge(tree, capsys):
+    results, _ = tree
+    assert main(["lineage", "--dot", str(results / "tables/tiny/oneshot.csv")]) == 0
+    dot = capsys.readouterr().out
+    assert dot.startswith("digraph lineage {") and dot.rstrip().endswith("}")
+    nodes = [line for line in dot.splitlines() if "[label=" in line]
+    edges = [line for line in dot.splitlines() if "->" in line]
+    assert len(nodes) == 1 + 9
+    assert len(edges) == 9 + 4 + 4 * 2  # table←runs, prune←dense, branch←dense and branch←prune
+
+
+def test_show_by_hash_prefix(tree, capsys):
+    results, _ = tree
+    run = runs(results, "prune")[0]
+    assert main(["show", run.name[:6], "--results", str(results)]) == 0
+    out = capsys.readouterr().out
+    spec = json.loads(out.split("spec:\n", 1)[1])
+    assert out.startswith(f"prune {run.name}  {spec['method']} to sparsity {spec['sparsity']:.4g}")
+    assert "right after pruning: test_acc" in out and "audit        ok" in out and spec["kind"] == "prune"
+    assert main(["show", "", "--results", str(results)]) == 2  # matches every run: one line, no traceback
+    assert "matches 9 runs" in capsys.readouterr().err
+
+
+def test_list_filters_by_method_and_sparsity(tree, capsys):
+    results, _ = tree
+    assert main(["list", "--results", str(results), "--method", "magnitude", "--sparsity", "0.9"]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert lines[0].split()[:6] == ["kind", "run", "dataset", "model", "method", "sparsity"]
+    assert [line.split()[0] for line in lines[1:]] == ["prune", "branch"]
+    assert all("magnitude" in line and " 0.9 " in line for line in lines[1:])
+    assert main(["list", "--results", str(results), "--kind", "dense", "--dataset", "digits"]) == 0
+    assert len(capsys.readouterr().out.splitlines()) == 2
