@@ -41,8 +41,9 @@ def log(message: str) -> None:
 class Outputs:
     """Tracks the files a job writes so a failure can take them all back."""
 
-    def __init__(self, directory: Path):
+    def __init__(self, directory: Path, device: torch.device):
         self.directory = directory
+        self.device = device
         self.files: dict[str, Path] = {}
 
     def path(self, name: str) -> Path:
@@ -56,7 +57,7 @@ class Outputs:
 
 
 @contextmanager
-def run_job(spec: dict, directory: str | Path, kind: str) -> Iterator[Outputs]:
+def run_job(spec: dict, directory: str | Path, kind: str, device: torch.device) -> Iterator[Outputs]:
     directory = Path(directory)
     if spec.get("kind") != kind:
         raise ConfigError(f"{directory}: spec kind {spec.get('kind')!r} given to the {kind} job")
@@ -66,7 +67,7 @@ def run_job(spec: dict, directory: str | Path, kind: str) -> Iterator[Outputs]:
     directory.mkdir(parents=True, exist_ok=True)
     for stale in directory.glob(TEMP_PREFIX + "*"):  # left by a job killed while writing
         stale.unlink()
-    outputs = Outputs(directory)
+    outputs = Outputs(directory, device)
     try:
         yield outputs
     except BaseException:
@@ -79,7 +80,8 @@ def _finish(outputs: Outputs, spec: dict, metrics: dict, started: str, parents: 
     write_json(outputs.path("spec.json"), spec)
     record = provenance.build({name: path for name, path in outputs.files.items()}, spec=spec, parents=parents,
                               seeds=seeds, started=started, relative_to=outputs.directory,
-                              extra={"data_fingerprint": metrics.get("data_fingerprint")})
+                              extra={"data_fingerprint": metrics.get("data_fingerprint"),
+                                     "device": str(outputs.device)})
     provenance.write(outputs.directory / provenance.FILENAME, record)
 
 
@@ -152,7 +154,7 @@ def _record_skip(outputs: Outputs, spec: dict, reason: str, model: torch.nn.Modu
 def run_dense(spec: dict, directory: str | Path, rt: Runtime, log: Callable[[str], None] = log) -> None:
     started = provenance.now()
     device = rt.configure()
-    with run_job(spec, directory, "dense") as outputs:
+    with run_job(spec, directory, "dense", device) as outputs:
         model, data = _model_and_data(spec, rt, device)
         label = Path(directory).name
         trainer = Trainer(model, data, spec["train"], data_seed=spec["seed"]["data"], label=label,
@@ -205,7 +207,7 @@ def load_source(spec: dict, rt: Runtime, data: TensorData) -> tuple[dict, Mask |
 def run_prune(spec: dict, directory: str | Path, rt: Runtime, log: Callable[[str], None] = log) -> None:
     started = provenance.now()
     device = rt.configure()
-    with run_job(spec, directory, "prune") as outputs:
+    with run_job(spec, directory, "prune", device) as outputs:
         dense_spec, _ = _dense_of(spec, rt.results)
         model, data = _model_and_data(dense_spec, rt, device)
         seeds = {"prune": spec["seed"], **({"scoring": spec["scoring"]["seed"]} if spec.get("scoring") else {})}
@@ -254,7 +256,7 @@ def pruned_state(prune_dir: Path, rt: Runtime, data: TensorData, mask: Mask) -> 
 def run_branch(spec: dict, directory: str | Path, rt: Runtime, log: Callable[[str], None] = log) -> None:
     started = provenance.now()
     device = rt.configure()
-    with run_job(spec, directory, "branch") as outputs:
+    with run_job(spec, directory, "branch", device) as outputs:
         dirs = parent_dirs(spec, rt.results)
         dense_spec = load_json(dirs["dense"] / "spec.json", producer="train")
         model, data = _model_and_data(dense_spec, rt, device)

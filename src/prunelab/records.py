@@ -239,13 +239,14 @@ def code_label(record: dict) -> str:
 
 
 def device_label(record: dict) -> str:
-    """The device a run used: the recorded ``device`` if present, else the GPU when CUDA was available."""
-    if record.get("device"):
-        return str(record["device"])
+    """The device a run computed on: its GPU's name for a CUDA device, else the recorded device (or cpu).
+
+    Older records without ``device`` are taken to have used the GPU whenever CUDA was available."""
     hardware, environment = record.get("hardware") or {}, record.get("environment") or {}
-    if environment.get("cuda") and hardware.get("gpu"):
+    device = str(record.get("device") or ("cuda" if environment.get("cuda") else "cpu"))
+    if device.startswith("cuda") and hardware.get("gpu"):
         return str(hardware["gpu"])
-    return "cpu"
+    return device
 
 
 def environment_label(record: dict) -> str:
