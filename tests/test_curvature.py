@@ -1,18 +1,19 @@
 """Curvature oracles (METHODS.md §5 oracle 7, and the references for 8–10): every quantity of
 prunelab.curvature against an independent reference on tiny float64 networks."""
 
-import hashlib
 import math
 
 import pytest
 import torch
 import torch.nn.functional as F
 from torch import nn
-from torch.func import functional_call, hessian, jacrev, vmap
+from torch.func import hessian
 
 from prunelab import curvature as cv
 from prunelab.errors import ConfigError
 from prunelab.masks import prunable_parameters
+
+from curvature_references import loop_gradients, reference_ggn, reference_loss, state_hash
 
 D = torch.float64
 
@@ -62,61 +63,6 @@ def data(n=10, seed=3):
 def batches_of(x, y, split=7):
     """Two batches of unequal size, so that averaging over batch means would be detectably wrong."""
     return [(x[:split], y[:split]), (x[split:], y[split:])]
-
-
-def reference_loss(model, names, x, y, loss="ce"):
-    """Mean loss over all examples as a function of the flat weights, written without prunelab."""
-    params = {n: p.detach() for n, p in model.named_parameters()}
-    shapes = [params[n].shape for n in names]
-    sizes = [params[n].numel() for n in names]
-
-    def f(flat):
-        weights = {n: t.view(s) for n, t, s in zip(names, flat.split(sizes), shapes)}
-        z = functional_call(model, {**params, **weights}, (x,))
-        if loss == "ce":
-            return F.cross_entropy(z, y)
-        return 0.5 * (z - F.one_hot(y, z.shape[-1])).pow(2).sum(-1).mean()
-
-    return f, torch.cat([params[n].flatten() for n in names])
-
-
-def reference_ggn(model, names, x, loss="ce"):
-    """(1/n) Σ_i J_iᵀΛ_iJ_i from explicit per-example Jacobians (vmap over jacrev)."""
-    params = {n: p.detach() for n, p in model.named_parameters()}
-    weights = {n: params[n] for n in names}
-
-    def logits(w, xi):
-        return functional_call(model, {**params, **w}, (xi.unsqueeze(0),)).squeeze(0)
-
-    jac = vmap(jacrev(logits), in_dims=(None, 0))(weights, x)
-    j = torch.cat([jac[n].flatten(2) for n in names], dim=2)            # (n, C, P)
-    z = functional_call(model, params, (x,))
-    if loss == "ce":
-        p = torch.softmax(z, -1)
-        lam = torch.diag_embed(p) - p.unsqueeze(-1) * p.unsqueeze(-2)
-    else:
-        lam = torch.eye(z.shape[-1], dtype=D).expand(len(x), -1, -1)
-    return torch.einsum("ncp,ncd,ndq->pq", j, lam, j) / len(x)
-
-
-def loop_gradients(model, names, x, y):
-    """Per-example gradients with ordinary autograd, one example at a time."""
-    work = __import__("copy").deepcopy(model).eval()
-    params = dict(work.named_parameters())
-    rows = []
-    for i in range(len(y)):
-        work.zero_grad()
-        F.cross_entropy(work(x[i:i + 1]), y[i:i + 1]).backward()
-        rows.append(torch.cat([params[n].grad.flatten() for n in names]))
-    return torch.stack(rows)
-
-
-def state_hash(model):
-    digest = hashlib.sha256()
-    for k, v in model.state_dict().items():
-        digest.update(k.encode())
-        digest.update(v.detach().cpu().contiguous().numpy().tobytes())
-    return digest.hexdigest()
 
 
 @pytest.mark.parametrize("net", sorted(NETS))
