@@ -173,6 +173,16 @@ def test_hutchinson_is_unbiased_and_seeded():
     assert torch.equal(estimate, again)
 
 
+def test_hutchinson_is_exact_for_a_diagonal_hessian():
+    """v_q² = 1 and no off-diagonal terms: every probe returns the diagonal itself."""
+    x = torch.diag(torch.tensor([0.5, 1.5, 2.0, 1.0], dtype=D))
+    t = torch.ones(4, 1, dtype=D)
+    model = nn.Linear(4, 1, bias=False).double()
+    fm = cv.FlatModel(model, ["weight"], objective=cv.SQUARED_ERROR)
+    estimate = cv.hutchinson_diagonal(fm, [(x, t)], 3, torch.Generator().manual_seed(0), probes_at_once=2)
+    torch.testing.assert_close(estimate, torch.diagonal(x).pow(2) / 4, rtol=1e-14, atol=0)
+
+
 def test_gradients_match_autograd_loops():
     model = convnet()
     names = weight_names(model)

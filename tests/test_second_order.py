@@ -406,6 +406,16 @@ def test_methods_are_pure_and_seed_deterministic(name, given):
     assert method.needs_data
 
 
+@pytest.mark.parametrize("given", [{"curvature": "mc_fisher"}, {"curvature": "hutchinson"}])
+def test_stochastic_curvatures_follow_the_pruning_seed(given):
+    model = tiny_mlp()
+    x, y = tiny_data()
+    scores = [get_method("obd").score(context(model, [(x, y)], 0.5, seed=seed), **hp("obd", **given))
+              for seed in (1, 1, 2)]
+    assert all(torch.equal(scores[0][n], scores[1][n]) for n in scores[0])
+    assert not all(torch.equal(scores[0][n], scores[2][n]) for n in scores[0])
+
+
 @pytest.mark.parametrize("name,given,key", [
     ("obd", {"curvature": "diag"}, "curvature"), ("obd", {"samples": 0}, "samples"), ("obd", {"lambda": -1.0}, "lambda"),
     ("lm", {"lambda": True}, "lambda"), ("qm", {"lambda": float("nan")}, "lambda"),
