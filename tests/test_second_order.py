@@ -25,10 +25,11 @@ from curvature_references import (brute_force_greedy, kkt_argmin, loop_gradients
 D = torch.float64
 
 
-def context(model, batches, sparsity, scope="global", mask=None, seed=0, exclude=()):
+def context(model, batches, sparsity, scope="global", mask=None, seed=0, exclude=(), at_init=False):
     params = prunable_parameters(model, exclude)
     return PruneContext(model=model, params=params, mask=mask or Mask.ones_like(params), sparsity=sparsity,
-                        scope=scope, generator=torch.Generator().manual_seed(seed), batches=batches)
+                        scope=scope, generator=torch.Generator().manual_seed(seed), batches=batches,
+                        at_init=at_init)
 
 
 def hp(name, **given):
@@ -404,6 +405,27 @@ def test_methods_are_pure_and_seed_deterministic(name, given):
         assert all(torch.equal(mask_a[n], mask_b[n]) for n in mask_a)
         assert (upd_a is None) == (upd_b is None) and all(torch.equal(upd_a[n], upd_b[n]) for n in upd_a or {})
     assert method.needs_data
+
+
+@pytest.mark.parametrize("name,given", [("lm", {}), ("obd", {"curvature": "hutchinson"}), ("lobs", {}),
+                                        ("obs", {"curvature": "hessian", "damp": 50.0}),
+                                        ("woodfisher", {"num_grads": 6, "fisher_mini_bsz": 2})])
+def test_methods_that_need_no_per_example_gradients_score_at_init_without_touching_batchnorm(name, given):
+    model = bn_convnet().eval()
+    x, y = tiny_data()
+    before = state_hash(model)
+    method = get_method(name)
+    ctx = context(model, [(x, y)], 0.5, at_init=True)
+    result = method.score(ctx, **hp(name, **given)) if method.score else method.prune(ctx, **hp(name, **given))
+    assert result and state_hash(model) == before and not model.training
+
+
+@pytest.mark.parametrize("name,given", [("qm", {}), ("obd", {}), ("obs", {}), ("woodfisher", {"num_grads": 6})])
+def test_per_example_curvature_at_init_with_batchnorm_is_refused_in_one_line(name, given):
+    x, y = tiny_data()
+    with pytest.raises(ConfigError, match="BatchNorm") as info:
+        run_method(bn_convnet(), name, hp(name, **given), 0.5, batches=[(x, y)], at_init=True)
+    assert "\n" not in str(info.value)
 
 
 @pytest.mark.parametrize("given", [{"curvature": "mc_fisher"}, {"curvature": "hutchinson"}])

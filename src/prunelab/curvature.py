@@ -195,9 +195,9 @@ class FlatModel:
 
     def require_independent_examples(self, what: str) -> None:
         if self.coupled:
-            raise ConfigError(f"{what} needs per-example gradients, which train-mode BatchNorm at "
-                              f"initialisation (at: 0it) makes undefined; score a trained network or use a "
-                              f"batch-level curvature (hessian, hutchinson)")
+            raise ConfigError(f"{what}: train-mode BatchNorm at initialisation (at: 0it) couples the examples "
+                              f"of a batch, so per-example gradients are undefined; score a trained network or "
+                              f"use a batch-level curvature (hessian, hutchinson)")
 
 
 def _chunks(n: int, elements_per_example: int) -> Iterator[slice]:
@@ -276,7 +276,7 @@ def squared_gradient_sum(fm: FlatModel, x: torch.Tensor,
     layer's is δ_i P_iᵀ over its unfolded input patches P_i, formed per example and squared. Examples
     must be independent (eval mode), since every backward pass sums over the batch.
     """
-    fm.require_independent_examples("per-example squared gradients")
+    fm.require_independent_examples("the GGN and Fisher diagonals")
     layers = fm.layers()
     records: dict[str, list] = {name: [] for name in fm.names}
 
@@ -355,7 +355,7 @@ def minibatch_gradients(fm: FlatModel, batches: Batches, mini_batch: int, count:
     """The gradients of the mean loss over ``count`` consecutive mini-batches of ``mini_batch`` scoring
     examples (in scoring order), yielded as (k, P) chunks. ``mini_batch = 1`` gives per-example gradients."""
     if mini_batch == 1:
-        fm.require_independent_examples("mini-batch gradients of size 1")
+        fm.require_independent_examples("gradients of mini-batches of size 1")
     x = torch.cat([xb for xb, _ in batches])
     y = torch.cat([yb for _, yb in batches])
     needed = mini_batch * count

@@ -126,10 +126,7 @@ def greedy_removal(h_inv: torch.Tensor, theta: torch.Tensor, alive: torch.Tensor
     """
     h_inv, theta, alive, quota = h_inv.clone(), theta.clone(), alive.clone(), quota.clone()
     for _ in range(int(quota.sum())):
-        open_groups = quota[group] > 0
-        candidates = alive & open_groups
-        if not bool(candidates.any()):
-            raise PrunelabError("greedy OBS ran out of weights before meeting its quota")
+        candidates = alive & (quota[group] > 0)
         scores = saliency(torch.diagonal(h_inv), theta)
         scores = torch.where(candidates, scores, torch.full_like(scores, float("inf")))
         q = int(torch.argmin(scores))

@@ -65,10 +65,11 @@ class BlockLayout:
 def inverse_fisher_blocks(fm: FlatModel, ctx: PruneContext, layout: BlockLayout, num_grads: int,
                           mini_batch: int, damp: float) -> torch.Tensor:
     """(blocks, B, B): the inverse of each diagonal block of λI + (1/N)Σ g gᵀ, masked gradients."""
-    keep = fm.flatten(ctx.mask).to(fm.theta)
-    chunks = (layout.blocks(g * keep).transpose(0, 1)
+    keep = fm.flatten(ctx.mask).to(device=fm.theta.device, dtype=torch.float64)
+    chunks = (layout.blocks(g.double() * keep).transpose(0, 1)
               for g in minibatch_gradients(fm, ctx.batches, mini_batch, num_grads))
-    return woodbury_inverse(chunks, num_grads, damp, layout.shape, device=fm.theta.device)
+    rank = max(8, min(32, layout.shape[1] // 4))     # fastest measured on CPU for B = 32 and B = 128
+    return woodbury_inverse(chunks, num_grads, damp, layout.shape, device=fm.theta.device, rank=rank)
 
 
 def prune(ctx: PruneContext, **hparams) -> tuple[Mask, dict | None]:
