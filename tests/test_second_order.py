@@ -61,6 +61,8 @@ def separable_quadratic(seed=0):
     x[torch.arange(n), torch.arange(n) % d] = 0.5 + torch.rand(n, generator=gen, dtype=D)
     t = torch.randn(n, 1, generator=gen, dtype=D)
     model = nn.Linear(d, 1, bias=False).double()
+    with torch.no_grad():
+        model.weight.copy_(torch.randn(1, d, generator=gen, dtype=D))
     return model, x, t
 
 
