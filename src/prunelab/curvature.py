@@ -12,16 +12,17 @@ batches do not tilt the result, and with equal batches this equals Laurent et al
 Quantities (all returned as flat vectors or matrices over θ; ``FlatModel.as_dict`` maps back to names):
 
 - mean gradient g, per-example and mini-batch gradients (``vmap`` over ``grad``);
-- GGN diagonal and matrix, (1/n)Σ_i J_iᵀΛ_iJ_i, from the factorisation Λ_i = U_iU_iᵀ of the output
-  Hessian: for softmax cross-entropy the rows of U_i are u_c = √p_c (e_c − p), so J_iᵀu_c is one pullback
-  per class and the diagonal is the mean of their squares (C backward passes, squared per example);
+- GGN diagonal and matrix, (1/n)Σ_i J_iᵀΛ_iJ_i, from the factorisation Λ_i = Σ_c u_ic u_icᵀ of the output
+  Hessian: for softmax cross-entropy u_c = √p_c (e_c − p), so J_iᵀu_c is one pullback per class and the
+  diagonal is the mean of their squares (C backward passes, squared per example);
 - empirical Fisher diagonal (observed labels) and MC Fisher diagonal (labels drawn from the model with an
   explicit generator; its expectation is the GGN diagonal);
 
   these three diagonals sum squared per-example gradients layer by layer from recorded layer inputs and
   output cotangents (:func:`squared_gradient_sum`), which never materialises the n×P per-example
-  gradients: 20× faster than ``vmap(grad)`` for the GGN of LeNet-300-100. The dense GGN, the tests'
-  reference and WoodFisher's gradients use ``vmap`` over ``grad``/``vjp``;
+  gradients. For the GGN diagonal of LeNet-300-100 on 1000 digits (one CPU thread) that takes 0.2–0.4 s
+  against 78 s for squaring ``vmap``-ed per-example pullbacks. The dense GGN and WoodFisher's gradients,
+  which need whole rows, use ``vmap`` over ``vjp``/``grad``;
 - Hessian-vector products (forward-over-reverse), the exact Hessian diagonal and matrix for tiny nets,
   and Hutchinson's estimator with seeded Rademacher probes;
 - per-layer second moments of the layer inputs, the L-OBS layer-wise Hessian.
@@ -49,7 +50,7 @@ Batches = list[tuple[torch.Tensor, torch.Tensor]]
 
 
 # --------------------------------------------------------------------------------------------------
-# Objectives: the per-example loss ℓ(z, y) and a factor U of its Hessian in the outputs, ∂²ℓ/∂z² = UᵀU
+# Objectives: the per-example loss ℓ(z, y) and rows u_c with Σ_c u_c u_cᵀ = ∂²ℓ/∂z², its output Hessian
 # --------------------------------------------------------------------------------------------------
 @dataclass(frozen=True)
 class Objective:
