@@ -5,9 +5,10 @@ means minimising ½δᵀHδ subject to θ_Q + δ_Q = 0. Its solution, from the K
 
     δ = −H⁻¹E_Qᵀ (E_Q H⁻¹ E_Qᵀ)⁻¹ θ_Q,        ΔL = ½ θ_Qᵀ (E_Q H⁻¹ E_Qᵀ)⁻¹ θ_Q,
 
-which for one weight q is δ = −(θ_q/[H⁻¹]_qq) H⁻¹e_q and ΔL = θ_q²/(2[H⁻¹]_qq). Everything here takes H⁻¹
-(the methods build or estimate the inverse, never H itself at scale) and accepts leading batch dimensions,
-so that WoodFisher's blocks and L-OBS's rows are processed in one batched call.
+which for one weight q is δ = −(θ_q/[H⁻¹]_qq) H⁻¹e_q and ΔL = θ_q²/(2[H⁻¹]_qq). :func:`joint_update`
+solves it for many small problems in one batched call (WoodFisher's blocks, which only have H⁻¹);
+:func:`joint_update_vector` solves one larger problem through whichever of the removed or the surviving
+weights is fewer (exact OBS, and L-OBS row by row, which have both H and H⁻¹).
 
 All linear solves go through Cholesky factors: every system here is symmetric positive definite, and
 batched ``torch.linalg.solve`` (LU) on CPU fails with MKL "DLASWP" errors for matrices of a few hundred
