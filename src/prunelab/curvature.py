@@ -252,18 +252,19 @@ def output_gradients(fm: FlatModel, z: torch.Tensor, y: torch.Tensor) -> torch.T
 
 
 def _accumulate_layer(total: torch.Tensor, module: nn.Module, a: torch.Tensor, delta: torch.Tensor) -> None:
-    """Add Σ_i (per-example weight gradient)² of one layer, from its inputs a and output cotangents δ."""
-    a, delta = a.double(), delta.double()
+    """Add Σ_i (per-example weight gradient)² of one layer, from its inputs a and output cotangents δ.
+
+    Products run in the model's dtype (as a backward pass would); the squares are summed in float64."""
     if isinstance(module, nn.Linear) and a.dim() == 2:
-        total += delta.pow(2).T @ a.pow(2)          # (δ_i a_iᵀ)² summed over i, never materialised
+        total += (delta.pow(2).T @ a.pow(2)).double()   # (δ_i a_iᵀ)² summed over i, never materialised
         return
     if isinstance(module, nn.Linear):
         rows, outs = a.reshape(len(a), -1, a.shape[-1]), delta.reshape(len(delta), -1, delta.shape[-1])
-        total += (outs.transpose(1, 2) @ rows).pow(2).sum(0)
+        total += (outs.transpose(1, 2) @ rows).pow(2).sum(0, dtype=torch.float64)
         return
     patches = F.unfold(a, module.kernel_size, dilation=module.dilation, padding=module.padding,
                        stride=module.stride)
-    total += (delta.flatten(2) @ patches.transpose(1, 2)).pow(2).sum(0)
+    total += (delta.flatten(2) @ patches.transpose(1, 2)).pow(2).sum(0, dtype=torch.float64)
 
 
 def squared_gradient_sum(fm: FlatModel, x: torch.Tensor,
