@@ -15,7 +15,7 @@ from torch import nn
 from prunelab.data import TensorData
 from prunelab.errors import ConfigError
 from prunelab.masks import Mask, prunable_parameters
-from prunelab.pruning.base import PruneContext, get_method
+from prunelab.pruning.base import PruneContext, get_method, resolve_hparams
 from prunelab.pruning.select import prune_count, select
 
 
@@ -62,6 +62,7 @@ def run_method(model: nn.Module, method_name: str, hparams: dict, sparsity: floa
                batches: list | None = None, seed: int = 0, at_init: bool = False) -> PruneOutcome:
     """Prune a deep copy of ``model`` to ``sparsity`` with the named method; ``model`` is left untouched."""
     method = get_method(method_name)
+    hparams = resolve_hparams(method_name, hparams)  # idempotent for specs, which carry resolved hparams
     if method.needs_data and not batches and data is None:
         raise ConfigError(f"method '{method_name}' needs scoring data, but none was given")
     if sparsity is None and not (method.own_sparsity and steps == 1):
