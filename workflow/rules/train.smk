@@ -8,7 +8,13 @@ rule train:
         f"{RESULTS}/runs/dense/{{hash}}/logs/train.log",
     conda:
         "../envs/prunelab.yaml"
-    threads: 1
+    threads: job_threads
+    resources:
+        mem_mb=job_mem_mb,
+        runtime=job_runtime,
+        gpu=job_gpu,
+        pack_slot=1,
+    group: pack_group
     params:
         spec=spec_param,
         run_dir=run_dir,
