@@ -50,15 +50,19 @@ def test_preflight_asks_once_per_distinct_request_and_names_every_asker():
     assert preflight([("rule 'prune'", REQUEST, 2)], run=FakeSbatch()) == []
 
 
-def test_a_silent_failure_and_a_hung_controller_still_give_a_reason():
+def test_a_silent_failure_a_hung_controller_and_no_sbatch_still_give_a_reason():
     def silent(command, **kwargs):
         return SimpleNamespace(returncode=3, stdout="", stderr="")
 
     def hung(command, **kwargs):
         raise subprocess.TimeoutExpired(command, kwargs["timeout"])
 
+    def missing(command, **kwargs):
+        raise FileNotFoundError(command[0])
+
     assert refusal(("-p", "x"), run=silent) == "sbatch --test-only exited with status 3"
     assert "did not answer within" in refusal(("-p", "x"), run=hung)
+    assert "not on PATH" in refusal(("-p", "x"), run=missing)
 
 
 def _cluster_up() -> bool:

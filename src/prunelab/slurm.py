@@ -64,6 +64,8 @@ def refusal(flags: tuple[str, ...], run: Callable = subprocess.run) -> str | Non
         done = run(command, capture_output=True, text=True, timeout=TEST_TIMEOUT_SECONDS)
     except subprocess.TimeoutExpired:
         return f"sbatch --test-only did not answer within {TEST_TIMEOUT_SECONDS} s (is slurmctld up?)"
+    except FileNotFoundError:
+        return "sbatch is not on PATH (run Snakemake on a SLURM login node)"
     if done.returncode == 0:
         return None
     lines = [line.strip() for line in (done.stderr + done.stdout).splitlines() if line.strip()]

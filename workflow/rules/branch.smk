@@ -8,6 +8,8 @@ rule branch:
         run_outputs("branch"),
     log:
         f"{RESULTS}/runs/branch/{{hash}}/logs/branch.log",
+    group:
+        pack_group
     conda:
         "../envs/prunelab.yaml"
     threads: job_threads
@@ -16,7 +18,6 @@ rule branch:
         runtime=job_runtime,
         gpu=job_gpu,
         pack_slot=1,
-    group: pack_group
     params:
         spec=spec_param,
         run_dir=run_dir,

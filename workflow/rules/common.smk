@@ -85,8 +85,8 @@ def run_outputs(kind):
 # -- resources: what each run job asks the scheduler for (prunelab/resources.py estimates it from the spec) --
 # Wall time and memory grow with Snakemake's `attempt`, so a retried job (after TIMEOUT, OUT_OF_MEMORY or a
 # cancel) comes back bigger and resumes from its train_state.pt. A GPU is requested for runtime.device=cuda,
-# and for runtime.device=auto when a cluster executor runs the jobs (a profile can still override it per
-# rule with set-resources, e.g. `train: {gpu: 0}` on a CPU-only cluster).
+# and for runtime.device=auto when a cluster executor runs the jobs; on a CPU-only cluster set
+# runtime.device=cpu, or override it with set-resources (`--set-resources train:gpu=0`).
 PACK_GROUP = "pack"
 DEVICE = config.get("runtime", {}).get("device", "auto")
 
@@ -145,10 +145,14 @@ def _submissions(dag, as_groups):
 onstart:
     # SLURM refusals (bad account/partition, more GPUs/CPUs than a node has) as one line per cause, before
     # anything is submitted; a packed group's refusal would otherwise reach the user without SLURM's reason.
-    if workflow.executor_plugin is not None and workflow.executor_plugin.name == "slurm":
+    if (
+        workflow.executor_plugin is not None
+        and workflow.executor_plugin.name == "slurm"
+    ):
         from prunelab.slurm import preflight
 
-        for as_groups in (False, True):  # name the rule when a job alone is refused, else the group
+        # name the rule when a job on its own is refused, else the packed group
+        for as_groups in (False, True):
             problems = preflight(_submissions(workflow.dag, as_groups))
             if problems:
                 raise WorkflowError("\n".join(problems))

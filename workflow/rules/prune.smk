@@ -8,6 +8,8 @@ rule prune:
         run_outputs("prune"),
     log:
         f"{RESULTS}/runs/prune/{{hash}}/logs/prune.log",
+    group:
+        pack_group
     conda:
         "../envs/prunelab.yaml"
     threads: job_threads
@@ -16,7 +18,6 @@ rule prune:
         runtime=job_runtime,
         gpu=job_gpu,
         pack_slot=1,
-    group: pack_group
     params:
         spec=spec_param,
         run_dir=run_dir,

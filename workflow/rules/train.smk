@@ -6,6 +6,8 @@ rule train:
         run_outputs("dense"),
     log:
         f"{RESULTS}/runs/dense/{{hash}}/logs/train.log",
+    group:
+        pack_group
     conda:
         "../envs/prunelab.yaml"
     threads: job_threads
@@ -14,7 +16,6 @@ rule train:
         runtime=job_runtime,
         gpu=job_gpu,
         pack_slot=1,
-    group: pack_group
     params:
         spec=spec_param,
         run_dir=run_dir,
