@@ -159,7 +159,8 @@ def run_dense(spec: dict, directory: str | Path, rt: Runtime, log: Callable[[str
         label = Path(directory).name
         trainer = Trainer(model, data, spec["train"], data_seed=spec["seed"]["data"], label=label,
                           save_at=spec["train"].get("save_at", []), state_path=Path(directory) / TRAIN_STATE,
-                          checkpoint_every=rt.checkpoint_every, log=log)
+                          checkpoint_every=rt.checkpoint_every,
+                          checkpoint_seconds=60 * rt.checkpoint_minutes, log=log)
         initial = {k: v.detach().cpu().clone() for k, v in model.state_dict().items()}
         try:
             result = trainer.run()
@@ -274,7 +275,8 @@ def run_branch(spec: dict, directory: str | Path, rt: Runtime, log: Callable[[st
             start.notes["isometry"] = restore_isometry(model, mask, spec["isometry"], dense_spec["model"])
         trainer = Trainer(model, data, start.train, data_seed=spec["seed"]["data"], label=Path(directory).name,
                           mask=mask, start_iteration=start.start_iteration, optimizer_state=start.optimizer_state,
-                          state_path=Path(directory) / TRAIN_STATE, checkpoint_every=rt.checkpoint_every, log=log)
+                          state_path=Path(directory) / TRAIN_STATE, checkpoint_every=rt.checkpoint_every,
+                          checkpoint_seconds=60 * rt.checkpoint_minutes, log=log)
         try:
             result = trainer.run()
         except DivergenceError as exc:

@@ -189,7 +189,7 @@ class _Builder:
             self._ref("branches", b, f"{key}.branches")
         if cfg.get("pruning") and not cfg.get("sparsities"):
             raise ConfigError(f"config key {key}.sparsities: needed when pruning is listed")
-        methods = [get_method(self.config["pruning"][p]["method"]) for p in cfg.get("pruning", [])]
+        methods = [get_method(self.config["pruning"][p]["method"], f"pruning.{p}.method") for p in cfg.get("pruning", [])]
         unknown = [n for n in cfg.get("grid", {}).get("hparams", {}) if not any(n in m.hparams for m in methods)]
         if unknown:
             raise ConfigError(f"config key {key}.grid.hparams: {', '.join(unknown)} is no hyperparameter of the "

@@ -27,6 +27,7 @@ class Runtime:
     device: str = "auto"
     threads: int = 0
     checkpoint_every: str | int = "1ep"
+    checkpoint_minutes: float = 10.0  # also checkpoint after this much wall time (0: off); bounds preemption loss
     keep_train_state: bool = False
     deterministic: bool = True
     cudnn_benchmark: bool = False
@@ -66,6 +67,8 @@ def _parse(raw: str, default):
         return raw.lower() in ("1", "true", "yes")
     if isinstance(default, int):
         return int(raw)
+    if isinstance(default, float):
+        return float(raw)
     return raw
 
 
@@ -73,8 +76,8 @@ def runtime_environment(config: dict, source: str | None = None) -> dict[str, st
     """The ``PRUNELAB_*`` variables for a validated suite config (plus ``PYTHONPATH`` = ``source``)."""
     runtime = config.get("runtime", {})
     values = {"results": config.get("results", "results"), "data_root": config.get("data_root", "data"),
-              **{k: runtime[k] for k in ("device", "checkpoint_every", "keep_train_state", "deterministic",
-                                         "cudnn_benchmark", "on_divergence") if k in runtime}}
+              **{k: runtime[k] for k in ("device", "checkpoint_every", "checkpoint_minutes", "keep_train_state",
+                                         "deterministic", "cudnn_benchmark", "on_divergence") if k in runtime}}
     env = {PREFIX + k.upper(): str(v) for k, v in values.items()}
     if source:
         env["PYTHONPATH"] = source

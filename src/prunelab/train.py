@@ -4,8 +4,10 @@ One loop serves dense training and every branch. It runs from ``start_iteration`
 a schedule that is a pure function of the absolute iteration, over a data stream that is a pure function
 of ``(data_seed, epoch)``; the mutable state is therefore only the model, the optimizer, the partial
 epoch's losses and the snapshots taken so far. That state is checkpointed atomically to a non-output file
-(``train_state.pt``) every ``checkpoint_every``; a rerun after a kill resumes from it and finishes with
-weights bit-identical to an uninterrupted run on CPU.
+(``train_state.pt``) every ``checkpoint_every`` and, on a cluster where a job can be preempted or hit its
+time limit, also whenever ``checkpoint_seconds`` of wall time have passed since the last save; a rerun
+after a kill resumes from it and finishes with weights bit-identical to an uninterrupted run on CPU
+(where a checkpoint falls does not change the result: the loop state is a function of the iteration).
 """
 
 from __future__ import annotations
@@ -112,6 +114,7 @@ class Trainer:
                  mask: Mask | None = None, start_iteration: int = 0, end_iteration: int | None = None,
                  save_at: list | tuple = (), optimizer_state: dict | None = None,
                  state_path: str | Path | None = None, checkpoint_every: str | int = "1ep",
+                 checkpoint_seconds: float = 0.0, clock: Callable[[], float] = time.monotonic,
                  log: Callable[[str], None] = print):
         self.model, self.data, self.train, self.label, self.log = model, data, train, label, log
         self.data_seed = int(data_seed)
@@ -124,6 +127,7 @@ class Trainer:
         self.save_points = sorted({to_iteration(p, self.ipe) for p in save_at})
         self.checkpoint_every = max(1, to_iteration(checkpoint_every, self.ipe, "runtime.checkpoint_every"))
         self.state_path = Path(state_path) if state_path else None
+        self.checkpoint_seconds, self.clock = float(checkpoint_seconds), clock
         self.select_on = "val_acc" if len(data.val_y) else "test_acc"  # the "best epoch" criterion
         self.optimizer = build_optimizer(model, train)
         if optimizer_state is not None:
@@ -157,6 +161,11 @@ class Trainer:
         self.optimizer.load_state_dict(state["optimizer"])
         set_rng_state(state["rng"])
         return state
+
+    def _save_due(self, last_save: float) -> bool:
+        """True when time-based checkpointing is on and ``checkpoint_seconds`` passed since ``last_save``."""
+        return (self.state_path is not None and self.checkpoint_seconds > 0
+                and self.clock() - last_save >= self.checkpoint_seconds)
 
     # -- loop ---------------------------------------------------------------------------------------
     def _evaluate_epoch(self, epoch: int, iteration: int, losses: list, lr: float, seconds: float) -> dict:
@@ -210,7 +219,9 @@ class Trainer:
         lr = learning_rate(self.train, it, self.ipe) if it < self.end else float("nan")
         model.train()
         started = time.perf_counter()
+        last_save = self.clock()
         while it < self.end:
+            save_due = False
             epoch, first = divmod(it, self.ipe)
             plan = EpochPlan.make(len(data.train_y), self.batch_size, self.data_seed, epoch, data.augment)
             epoch_first_it = it - len(epoch_losses)
@@ -230,7 +241,8 @@ class Trainer:
                 it += 1
                 if it in self.save_points:
                     snapshots[it] = self._snapshot()
-                if it >= self.end or it % self.checkpoint_every == 0:
+                save_due = self._save_due(last_save)
+                if it >= self.end or it % self.checkpoint_every == 0 or save_due:
                     break
             at_epoch_end = it % self.ipe == 0 or it >= self.end
             if at_epoch_end:
@@ -244,9 +256,10 @@ class Trainer:
                     best = dict(row)
                 epoch_losses = []
                 started = time.perf_counter()
-            if it < self.end and it % self.checkpoint_every == 0:
+            if it < self.end and (it % self.checkpoint_every == 0 or save_due):
                 self._check_finite(epoch_losses, epoch_first_it, epoch + 1)
                 self._save_state(it, [l.cpu() for l in epoch_losses], history, best, snapshots)
+                last_save = self.clock()
         if not history:  # zero-length run (e.g. prune at init with no training): still report the model
             history.append(self._evaluate_epoch(0, it, [], lr, 0.0))
             best = dict(history[-1])

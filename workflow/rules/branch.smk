@@ -8,9 +8,16 @@ rule branch:
         run_outputs("branch"),
     log:
         f"{RESULTS}/runs/branch/{{hash}}/logs/branch.log",
+    group:
+        pack_group
     conda:
         "../envs/prunelab.yaml"
-    threads: 1
+    threads: job_threads
+    resources:
+        mem_mb=job_mem_mb,
+        runtime=job_runtime,
+        gpu=job_gpu,
+        pack_slot=1,
     params:
         spec=spec_param,
         run_dir=run_dir,

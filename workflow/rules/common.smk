@@ -4,6 +4,7 @@ import os
 
 from prunelab.errors import PrunelabError
 from prunelab.plan import OUTPUTS as RUN_FILES, build_plan, check_datasets
+from prunelab.resources import dense_spec_of, estimate, wants_gpu
 from prunelab.spec import canonical_json
 from prunelab.runtime import runtime_environment
 
@@ -81,3 +82,79 @@ def run_outputs(kind):
         f"{RESULTS}/runs/{kind}/{{hash}}/{name}"
         for name in (*RUN_FILES[kind], "provenance.json")
     ]
+
+
+# -- resources: what each run job asks the scheduler for (prunelab/resources.py estimates it from the spec) --
+# Wall time and memory grow with Snakemake's `attempt`, so a retried job (after TIMEOUT, OUT_OF_MEMORY or a
+# cancel) comes back bigger and resumes from its train_state.pt. A GPU is requested for runtime.device=cuda,
+# and for runtime.device=auto when a cluster executor runs the jobs; on a CPU-only cluster set
+# runtime.device=cpu, or override it with set-resources (`--set-resources train:gpu=0`).
+PACK_GROUP = "pack"
+DEVICE = config.get("runtime", {}).get("device", "auto")
+
+
+def _request(wildcards, attempt=1):
+    spec = PLAN.specs[wildcards.hash]
+    on_cluster = workflow.non_local_exec or workflow.remote_exec
+    return estimate(
+        spec,
+        dense_spec_of(spec, PLAN.specs),
+        gpu=wants_gpu(DEVICE, on_cluster),
+        attempt=attempt,
+    )
+
+
+def job_threads(wildcards):
+    return _request(wildcards).threads
+
+
+def job_mem_mb(wildcards, attempt):
+    return _request(wildcards, attempt).mem_mb
+
+
+def job_runtime(wildcards, attempt):
+    return _request(wildcards, attempt).runtime
+
+
+def job_gpu(wildcards):
+    return _request(wildcards).gpu
+
+
+def pack_group(wildcards):
+    """Small runs join group 'pack': with --group-components pack=K, K of them share one allocation
+    (and its GPU). Each takes one `pack_slot`; the slurm profile allows one slot per allocation (a local
+    resource scope), so a group asks for the largest member's threads/memory/GPU and the sum of their
+    wall times, matching how the jobs run inside it: one after the other."""
+    return PACK_GROUP if _request(wildcards).packable else None
+
+
+def _submissions(dag, as_groups):
+    """(who, resources, threads) of the SLURM requests of this run: every job on its own, or the packed
+    groups as they will be submitted."""
+    seen = set()
+    for job in dag.needrun_jobs():
+        if job.is_local:
+            continue
+        group = dag.get_job_group(job)
+        if not as_groups:
+            yield f"rule '{job.rule.name}'", job.resources, job.threads
+        elif group is not None and id(group) not in seen:
+            seen.add(id(group))
+            rules = ", ".join(sorted({member.rule.name for member in group.jobs}))
+            yield f"group '{group.groupid}' of rules {rules}", group.resources, group.threads
+
+
+onstart:
+    # SLURM refusals (bad account/partition, more GPUs/CPUs than a node has) as one line per cause, before
+    # anything is submitted; a packed group's refusal would otherwise reach the user without SLURM's reason.
+    if (
+        workflow.executor_plugin is not None
+        and workflow.executor_plugin.name == "slurm"
+    ):
+        from prunelab.slurm import preflight
+
+        # name the rule when a job on its own is refused, else the packed group
+        for as_groups in (False, True):
+            problems = preflight(_submissions(workflow.dag, as_groups))
+            if problems:
+                raise WorkflowError("\n".join(problems))

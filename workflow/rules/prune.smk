@@ -8,9 +8,16 @@ rule prune:
         run_outputs("prune"),
     log:
         f"{RESULTS}/runs/prune/{{hash}}/logs/prune.log",
+    group:
+        pack_group
     conda:
         "../envs/prunelab.yaml"
-    threads: 1
+    threads: job_threads
+    resources:
+        mem_mb=job_mem_mb,
+        runtime=job_runtime,
+        gpu=job_gpu,
+        pack_slot=1,
     params:
         spec=spec_param,
         run_dir=run_dir,

@@ -6,9 +6,16 @@ rule train:
         run_outputs("dense"),
     log:
         f"{RESULTS}/runs/dense/{{hash}}/logs/train.log",
+    group:
+        pack_group
     conda:
         "../envs/prunelab.yaml"
-    threads: 1
+    threads: job_threads
+    resources:
+        mem_mb=job_mem_mb,
+        runtime=job_runtime,
+        gpu=job_gpu,
+        pack_slot=1,
     params:
         spec=spec_param,
         run_dir=run_dir,

@@ -1,0 +1,99 @@
+"""Time-based checkpoints: saved when wall time (not the iteration count) says so, and harmless to results.
+
+A fake clock that advances one unit per reading makes the save points deterministic. The oracle is the
+uninterrupted run: training with extra mid-epoch checkpoints, and resuming from one of them in a fresh
+process-like setting (new model, new optimizer), must both end with bit-identical weights.
+"""
+
+import shutil
+
+import pytest
+import torch
+
+from prunelab.data import load_dataset
+from prunelab.models import build_model
+from prunelab.train import Trainer
+
+TRAIN = {"epochs": 2, "batch_size": 128, "lr": 0.05, "momentum": 0.9, "weight_decay": 1e-4,
+         "schedule": {"name": "cosine"}}
+
+
+@pytest.fixture(scope="module")
+def digits8():
+    return load_dataset({"name": "digits", "size": 8, "channels": 1, "validation": 100})
+
+
+class TickingClock:
+    """Advances by one 'second' every time it is read."""
+
+    def __init__(self):
+        self.now = 0.0
+
+    def __call__(self) -> float:
+        self.now += 1.0
+        return self.now
+
+
+class RecordingTrainer(Trainer):
+    """Keeps a copy of every checkpoint it writes, keyed by iteration."""
+
+    def __init__(self, *args, copies, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.copies = copies
+
+    def _save_state(self, iteration, *args):
+        super()._save_state(iteration, *args)
+        copy = self.copies / f"state-{iteration}.pt"
+        shutil.copy(self.state_path, copy)
+
+
+def _model(data):
+    return build_model({"name": "lenet_300_100"}, data.input_shape, data.num_classes, seed=0)
+
+
+def _train(data, tmp_path, **kwargs):
+    model = _model(data)
+    messages = []
+    trainer = RecordingTrainer(model, data, TRAIN, data_seed=0, label="run", checkpoint_every="100ep",
+                               state_path=tmp_path / "train_state.pt", copies=tmp_path, log=messages.append,
+                               **kwargs)
+    trainer.run()
+    return model.state_dict(), trainer, messages
+
+
+def test_time_based_checkpoints_fall_mid_epoch_and_do_not_change_the_weights(digits8, tmp_path):
+    reference, _, _ = _train(digits8, tmp_path / "plain")
+    assert not list((tmp_path / "plain").glob("state-*.pt"))  # checkpoint_every=100ep, no timer: no saves
+    weights, trainer, _ = _train(digits8, tmp_path, checkpoint_seconds=5, clock=TickingClock())
+    saved = sorted(int(p.stem.split("-")[1]) for p in tmp_path.glob("state-*.pt"))
+    assert len(saved) >= 3 and any(it % trainer.ipe for it in saved), saved
+    assert all(torch.equal(weights[k], reference[k]) for k in reference)
+
+
+def test_resuming_from_a_time_based_checkpoint_is_bit_identical(digits8, tmp_path):
+    reference, trainer, _ = _train(digits8, tmp_path, checkpoint_seconds=5, clock=TickingClock())
+    middle = sorted(int(p.stem.split("-")[1]) for p in tmp_path.glob("state-*.pt") if int(p.stem.split("-")[1])
+                    % trainer.ipe)[0]
+    resume_dir = tmp_path / "resume"
+    resume_dir.mkdir()
+    shutil.copy(tmp_path / f"state-{middle}.pt", resume_dir / "train_state.pt")
+    weights, _, messages = _train(digits8, resume_dir)
+    assert any(f"at iteration {middle}" in m and m.startswith("[run] resumed from") for m in messages), messages
+    assert all(torch.equal(weights[k], reference[k]) for k in reference)
+
+
+def test_rng_state_survives_a_weights_only_round_trip(tmp_path):
+    """The resume checkpoint must load with weights_only=True and restore numpy's generator exactly."""
+    import random
+
+    import numpy as np
+
+    from prunelab.storage import load_tensors, save_tensors
+    from prunelab.train import rng_state, set_rng_state
+
+    np.random.seed(7)
+    np.random.normal()  # leaves a cached Gaussian in the state
+    save_tensors(tmp_path / "rng.pt", rng_state())
+    expected = (np.random.normal(), np.random.rand(3).tolist(), random.random(), torch.rand(2).tolist())
+    set_rng_state(load_tensors(tmp_path / "rng.pt"))
+    assert (np.random.normal(), np.random.rand(3).tolist(), random.random(), torch.rand(2).tolist()) == expected
