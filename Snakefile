@@ -34,3 +34,4 @@ rule all:
         FIGURES,
         TABLES,
         RUN_PROVENANCE,
+        REPORT_PROVENANCE,
