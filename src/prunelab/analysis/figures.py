@@ -25,13 +25,11 @@ from prunelab.errors import ConfigError
 from prunelab.storage import atomic_path
 
 FIGURES: dict[str, FigureType] = {
-    figure_type.name: figure_type
-    for module in (accuracy, rethinking, lossmodel, sipp, dyniso)
-    for figure_type in module.FIGURE_TYPES
+    kind.name: kind for module in (accuracy, rethinking, lossmodel, sipp, dyniso) for kind in module.FIGURE_TYPES
 }
 
 
-def figure_type(spec: dict, name: str) -> FigureType:
+def type_of(spec: dict, name: str) -> FigureType:
     if spec.get("type") not in FIGURES:
         raise ConfigError(f"config key figures.{name}.type: {spec.get('type')!r} is unknown "
                           f"(allowed: {', '.join(FIGURES)})")
@@ -40,7 +38,7 @@ def figure_type(spec: dict, name: str) -> FigureType:
 
 def request(spec: dict, name: str) -> Request:
     """The checked request of figure ``name``: one ConfigError line for an unknown type or a bad option."""
-    kind = figure_type(spec, name)
+    kind = type_of(spec, name)
     options = resolve(kind.options, spec.get("options"), f"figures.{name}.options")
     return Request(name=name, type=kind.name, options=options, metric=spec.get("metric", "test_acc"))
 
