@@ -36,3 +36,4 @@ rule all:
         TABLES,
         RUN_PROVENANCE,
         AUDIT_REPORT,
+        REPORT_PROVENANCE,

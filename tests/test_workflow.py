@@ -12,6 +12,16 @@ from prunelab.spec import spec_hash
 
 pytestmark = pytest.mark.e2e
 TINY = ROOT / "tests" / "configs" / "tiny.yaml"
+# one figure of each paper module that the tiny one-shot table can feed (the others need runs it lacks)
+PAPER_FIGURES = {
+    "liu_table1": {"type": "rethinking_table1", "experiments": ["oneshot"],
+                   "options": {"architectures": {"magnitude": "A", "random": "B"}}},
+    "liu_weight_level": {"type": "rethinking_weight_level", "experiments": ["oneshot"],
+                         "options": {"branch_types": ["finetune"]}},
+    "laurent_loss": {"type": "lossmodel_loss_vs_accuracy", "experiments": ["oneshot"]},
+    "sipp_retained": {"type": "sipp_accuracy_vs_retained", "experiments": ["oneshot"], "options": {"retained": "all"}},
+    "wang_lr": {"type": "dyniso_finetune_lr", "experiments": ["oneshot"]},
+}
 
 
 def write_config(workdir: Path, edit=None) -> Path:
@@ -69,9 +79,34 @@ def test_editing_one_pruning_setting_reruns_only_its_jobs_and_reverting_reruns_n
     shutil.copytree(workdir, work, symlinks=True)
     edited = write_config(work, lambda c: c["pruning"]["random"].update(seed=4))
     proc = snakemake(work, "--configfile", str(edited), "-n")
-    assert planned_jobs(proc) == {"prune": 2, "branch": 2, "manifest": 1, "aggregate": 1, "figure": 1, "audit": 1,
-                                  "all": 1}
+    assert planned_jobs(proc) == {"prune": 2, "branch": 2, "manifest": 1, "aggregate": 1,
+                                  "figure_accuracy_vs_sparsity": 1, "provenance_summary": 1, "audit": 1, "all": 1}
     snakemake(work, "--configfile", str(edited), "--cores", "2")
     reverted = write_config(work)
     counts = planned_jobs(snakemake(work, "--configfile", str(reverted), "-n"))
     assert not {"train", "prune", "branch"} & set(counts), counts  # only the cheap tables/figures follow the config
+
+
+def test_report_shows_every_figure_with_its_caption_and_provenance(finished, tmp_path):
+    workdir, _ = finished
+    work = tmp_path / "report"
+    shutil.copytree(workdir, work, symlinks=True)
+    config = write_config(work, lambda c: c["figures"].update(PAPER_FIGURES))
+    expected = {f"figure_{spec['type']}": 1 for spec in PAPER_FIGURES.values()}
+    assert planned_jobs(snakemake(work, "--configfile", str(config), "-n")) == {**expected, "provenance_summary": 1,
+                                                                                 "all": 1}
+    snakemake(work, "--configfile", str(config), "--cores", "2")
+    snakemake(work, "--configfile", str(config), "--report", "results/report.html")
+    html = (work / "results" / "report.html").read_text()
+    for name in ["acc", *PAPER_FIGURES]:
+        assert f"{name}.png" in html and f"{name}.csv" in html, name
+    assert "Reproduces <strong>Table 1 of Liu et al. 2019</strong>" in html      # the type's caption
+    assert "Tables: oneshot (9 rows: 4 branch, 1 dense, 4 pruned)." in html     # the figure's summary, included
+    assert "Dense lenet: lenet_300_100 on digits, dense LR 0.05, seeds 0." in html
+    assert "runs_provenance.csv" in html and "config.yaml" in html
+    assert "Experiment <tt class=\\\"docutils literal\\\">oneshot</tt>" in html     # the suite description
+    summary = (work / "results" / "report" / "tiny" / "runs_provenance.csv").read_text().splitlines()
+    assert [line.split(",")[0] for line in summary[1:]] == ["dense", "prune", "branch", "table", "figure"]
+    # the report adds no job: a second invocation still has nothing to do
+    proc = snakemake(work, "--configfile", str(config), "-n")
+    assert planned_jobs(proc) == {} and "Nothing to be done" in proc.stdout + proc.stderr

@@ -63,4 +63,27 @@ def test_adding_a_fourth_level_schedules_only_its_jobs(finished):
     path = finished / "config4.yaml"
     path.write_text(yaml.safe_dump(config))
     counts = planned_jobs(snakemake(finished, "--configfile", str(path), "-n"))
-    assert counts == {"prune": 1, "branch": 1, "manifest": 1, "aggregate": 1, "figure": 1, "all": 1}
+    assert counts == {"prune": 1, "branch": 1, "manifest": 1, "aggregate": 1, "figure_accuracy_vs_sparsity": 1,
+                      "provenance_summary": 1, "all": 1}
+
+
+def test_liu_figures_draw_from_the_real_tables(finished, tmp_path):
+    """Table 1 (every column), weight-level and lottery figures on tables the workflow really aggregated."""
+    import pandas as pd
+
+    from prunelab.analysis.figures import draw
+
+    tables = [finished / "results" / "tables" / "branches" / f"{name}.csv" for name in ("oneshot", "imp")]
+    for kind in ("rethinking_table1", "rethinking_weight_level", "rethinking_lottery"):
+        draw({"type": kind, "experiments": ["oneshot", "imp"]}, tables, tmp_path / f"{kind}.png", tmp_path, kind)
+        assert (tmp_path / f"{kind}.png").stat().st_size > 0
+    table1 = pd.read_csv(tmp_path / "rethinking_table1.csv")
+    accuracy = table1[table1["quantity"] == "test_acc"]
+    assert sorted(accuracy["column"]) == ["finetune", "scratch_b", "scratch_e", "unpruned"]
+    assert accuracy["published_mean"].isna().all()  # lenet_300_100 on digits is not in Liu et al.'s Table 1
+    oneshot = pd.read_csv(tables[0])
+    ops = oneshot.groupby("stage")["ops"].first()
+    factor = table1[table1["quantity"] == "scratch_b_epoch_factor"]["ours_mean"].iloc[0]
+    assert factor == pytest.approx(ops["dense"] / ops["pruned"] - 1, rel=1e-5)
+    lottery = pd.read_csv(tmp_path / "rethinking_lottery.csv")
+    assert set(lottery["init"]) == {"winning ticket", "random re-init"} and set(lottery["level"]) == {0, 1, 2, 3}

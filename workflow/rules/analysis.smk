@@ -1,10 +1,25 @@
-# Runs -> tidy tables (one per experiment) -> figures. Figures read only tables.
+# Runs -> tidy tables (one per experiment) -> figures -> report. Figures read only tables; the report
+# (snakemake --report results/report.html) shows every figure with its caption, plotted values and a
+# provenance summary of the runs behind them.
+import re
+
+from prunelab.analysis.figures import check_figures, paper_of
+
+try:
+    check_figures(PLAN.figures)
+except PrunelabError as error:
+    raise WorkflowError(str(error)) from None
+
+REPORT_PROVENANCE = f"{RESULTS}/report/{SUITE}/runs_provenance.csv"
+
+
+report: "../report/workflow.rst"
 
 
 localrules:
     manifest,
     aggregate,
-    figure,
+    provenance_summary,
 
 
 rule manifest:
@@ -40,19 +55,80 @@ rule aggregate:
         "> {log} 2>&1"
 
 
-rule figure:
+# One figure rule per figure type in use: the report caption (workflow/report/<type>.rst) is fixed per rule,
+# so each type gets its own; the wildcard constraint routes each figure name to its type's rule.
+for _type in sorted({spec["type"] for spec in PLAN.figures.values()}):
+
+    rule:
+        name:
+            f"figure_{_type}"
+        input:
+            figure_tables,
+        output:
+            png=report(
+                f"{RESULTS}/figures/{{suite}}/{{figure}}.png",
+                caption=f"../report/{_type}.rst",
+                category=paper_of(_type),
+                subcategory="{figure}",
+            ),
+            csv=report(
+                f"{RESULTS}/figures/{{suite}}/{{figure}}.csv",
+                caption="../report/values.rst",
+                category=paper_of(_type),
+                subcategory="{figure}",
+            ),
+            pdf=f"{RESULTS}/figures/{{suite}}/{{figure}}.pdf",
+            summary=f"{RESULTS}/figures/{{suite}}/{{figure}}.summary.rst",
+            provenance=f"{RESULTS}/figures/{{suite}}/{{figure}}.provenance.json",
+        log:
+            f"{RESULTS}/figures/{{suite}}/logs/{{figure}}.log",
+        wildcard_constraints:
+            figure="|".join(
+                re.escape(name)
+                for name, spec in PLAN.figures.items()
+                if spec["type"] == _type
+            ),
+        localrule: True
+        conda:
+            "../envs/prunelab.yaml"
+        params:
+            spec=figure_spec,
+        shell:
+            "python -m prunelab figure --spec {params.spec:q} --tables {input} --out {output.png} "
+            "--name {wildcards.figure} > {log} 2>&1"
+
+
+# The suite's provenance for the report: the resolved config (defaults filled, i.e. what ran) and who/what
+# produced every run, table and figure. The config is a param so that editing it refreshes the copy.
+rule provenance_summary:
     input:
-        figure_tables,
+        tables=TABLES,
+        figures=FIGURES,
     output:
-        png=f"{RESULTS}/figures/{{suite}}/{{figure}}.png",
-        pdf=f"{RESULTS}/figures/{{suite}}/{{figure}}.pdf",
-        provenance=f"{RESULTS}/figures/{{suite}}/{{figure}}.provenance.json",
+        summary=report(
+            f"{RESULTS}/report/{{suite}}/runs_provenance.csv",
+            caption="../report/provenance.rst",
+            category="Provenance",
+        ),
+        config=report(
+            f"{RESULTS}/report/{{suite}}/config.yaml",
+            caption="../report/config.rst",
+            category="Provenance",
+        ),
+        provenance=f"{RESULTS}/report/{{suite}}/runs_provenance.provenance.json",
     log:
-        f"{RESULTS}/figures/{{suite}}/logs/{{figure}}.log",
-    conda:
-        "../envs/prunelab.yaml"
+        f"{RESULTS}/report/{{suite}}/logs/runs_provenance.log",
     params:
-        spec=figure_spec,
-    shell:
-        "python -m prunelab figure --spec {params.spec:q} --tables {input} --out {output.png} "
-        "--name {wildcards.figure} > {log} 2>&1"
+        config=json.dumps(config, sort_keys=True),
+    run:
+        from prunelab.analysis.provenance_summary import write_all
+
+        write_all(
+            json.loads(params.config),
+            input.tables,
+            input.figures,
+            RESULTS,
+            output.summary,
+            output.config,
+            log[0],
+        )

@@ -20,7 +20,11 @@ AUDITED_FILES = (
     + [
         f"{RESULTS}/figures/{SUITE}/{name}.{ext}"
         for name in PLAN.figures
-        for ext in ("png", "pdf", "provenance.json")
+        for ext in ("png", "pdf", "csv", "summary.rst", "provenance.json")
+    ]
+    + [
+        f"{RESULTS}/report/{SUITE}/{name}"
+        for name in ("runs_provenance.csv", "config.yaml", "runs_provenance.provenance.json")
     ]
 )
 

@@ -1,80 +1,116 @@
 """Figures drawn from tidy tables only, so they regenerate without touching any run.
 
-``draw(spec, tables, out)`` dispatches on ``spec["type"]`` and writes ``out`` (PNG) and the same name with
-``.pdf``, then a provenance sidecar listing the tables it read (which in turn list their runs).
+``draw(spec, tables, out, results, name)`` looks up ``spec["type"]`` among the registered figure types (the
+generic one and one module per paper), checks ``spec["options"]``, and writes beside ``out`` (PNG):
+
+* ``<name>.pdf`` — the same figure;
+* ``<name>.csv`` — exactly the plotted values (ours, and published plus the difference where they exist);
+* ``<name>.summary.rst`` — what was run and how it compares with the published values, for the report;
+* ``<name>.provenance.json`` — the tables read (which in turn list their runs) and the hashes of the above.
 """
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
-import matplotlib
+import pandas as pd
 
-matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402
-import pandas as pd  # noqa: E402
+from prunelab import provenance
+from prunelab.analysis import accuracy, dyniso, lossmodel, plotting, rethinking, sipp
+from prunelab.analysis.aggregate import sidecar
+from prunelab.analysis.figure_type import Drawn, FigureType, Request
+from prunelab.analysis.options import resolve
+from prunelab.errors import ConfigError
+from prunelab.storage import atomic_path
 
-from prunelab import provenance  # noqa: E402
-from prunelab.analysis.aggregate import sidecar  # noqa: E402
-from prunelab.errors import ConfigError  # noqa: E402
-from prunelab.storage import atomic_path  # noqa: E402
-
-
-def series_label(row: pd.Series) -> str:
-    if row["stage"] == "dense":
-        return "dense"
-    name = row["pruning"] if row["level"] == 0 else f"iterative {row['pruning']}"
-    after = "no retraining" if row["stage"] == "pruned" else row["branch"]
-    return f"{name} → {after}"
+FIGURES: dict[str, FigureType] = {
+    kind.name: kind for module in (accuracy, rethinking, lossmodel, sipp, dyniso) for kind in module.FIGURE_TYPES
+}
 
 
-def accuracy_vs_sparsity(ax, table: pd.DataFrame, spec: dict) -> None:
-    """Mean ± std over seeds of the chosen accuracy vs achieved sparsity, one line per (method, branch)."""
-    metric = spec.get("metric", "test_acc")
-    table = table.assign(series=table.apply(series_label, axis=1))
-    dense = table[(table["stage"] == "dense") & (table["status"] == "ok")]
-    if len(dense):
-        mean, std = dense[metric].mean(), dense[metric].std(ddof=0)
-        ax.axhline(mean, color="black", linestyle="--", linewidth=1, label=f"dense ({mean:.1f}%)")
-        ax.axhspan(mean - std, mean + std, color="black", alpha=0.08)
-    for (experiment, series), group in table[table["stage"] != "dense"].groupby(["experiment", "series"], sort=True):
-        missing = int((group["status"] != "ok").sum())
-        group = group[group["status"] == "ok"]
-        stats = (group.groupby("target_sparsity")
-                 .agg(x=("sparsity", "mean"), y=(metric, "mean"), e=(metric, "std"), n=(metric, "size"))
-                 .reset_index().sort_values("x"))
-        label = series if table["experiment"].nunique() == 1 else f"{experiment}: {series}"
-        if missing:  # diverged or skipped runs are shown as missing, never silently averaged away
-            label += f" [{missing} run(s) missing: diverged/skipped]"
-        ax.errorbar(100 * stats["x"], stats["y"], yerr=stats["e"].fillna(0), marker="o", markersize=4,
-                    capsize=3, linewidth=1.2, label=label)
-    ax.set_xlabel("sparsity of prunable weights (%)")
-    ax.set_ylabel(("best-validation " if metric == "best_test_acc" else "") + "test accuracy (%)")
-    ax.grid(True, alpha=0.3)
-    ax.legend(fontsize=7, loc="lower left")
+def type_of(spec: dict, name: str) -> FigureType:
+    if spec.get("type") not in FIGURES:
+        raise ConfigError(f"config key figures.{name}.type: {spec.get('type')!r} is unknown "
+                          f"(allowed: {', '.join(FIGURES)})")
+    return FIGURES[spec["type"]]
 
 
-FIGURES = {"accuracy_vs_sparsity": accuracy_vs_sparsity}
+def request(spec: dict, name: str) -> Request:
+    """The checked request of figure ``name``: one ConfigError line for an unknown type or a bad option."""
+    kind = type_of(spec, name)
+    options = resolve(kind.options, spec.get("options"), f"figures.{name}.options")
+    return Request(name=name, type=kind.name, options=options, metric=spec.get("metric", "test_acc"))
 
 
-def draw(spec: dict, tables: list[str | Path], out: str | Path, results: str | Path, name: str = "") -> None:
-    """Draw figure ``spec`` from ``tables`` into ``out`` (.png) and its .pdf twin, then the sidecar.
+def check_figures(figures: dict[str, dict]) -> None:
+    """Check every figure spec of a config (the workflow calls this before scheduling any job)."""
+    for name, spec in figures.items():
+        request(spec, name)
+
+
+def paper_of(figure_type_name: str) -> str:
+    """The report category of a figure type (the paper it reproduces)."""
+    return FIGURES[figure_type_name].paper
+
+
+def outputs(out: str | Path) -> dict[str, Path]:
+    """Every file ``draw`` writes for the PNG path ``out``."""
+    out = Path(out)
+    return {"png": out, "pdf": out.with_suffix(".pdf"), "csv": out.with_suffix(".csv"),
+            "summary": out.with_name(out.stem + ".summary.rst"), "provenance": sidecar(out)}
+
+
+def _ran(rows: pd.DataFrame, tables: list[str | Path]) -> list[str]:
+    """Report lines on what the figure's rows come from: tables, networks, data, seeds, unusable runs."""
+    lines = [f"Tables: {', '.join(Path(t).stem for t in tables)} ({len(rows)} rows: "
+             + ", ".join(f"{n} {stage}" for stage, n in rows["stage"].value_counts().sort_index().items()) + ")."]
+    for dense, group in rows.groupby("dense", sort=True):
+        first = group.iloc[0]
+        activation = f" ({first['activation']})" if isinstance(first["activation"], str) else ""
+        seeds = ", ".join(str(int(s)) for s in sorted(group["seed"].dropna().unique()))
+        lines.append(f"Dense {dense}: {first['model']}{activation} on {first['dataset']}, "
+                     f"dense LR {first['dense_lr']:g}, seeds {seeds}.")
+    bad = rows[rows["status"] != "ok"]
+    if len(bad):
+        counts = ", ".join(f"{status} ×{n}" for status, n in bad["status"].value_counts().sort_index().items())
+        lines.append(f"Runs shown as missing (never averaged): {counts}.")
+    return lines
+
+
+def rst_text(text: str) -> str:
+    """Plain text safe inside reStructuredText (config names like ``a_`` or ``*`` must not become markup)."""
+    return re.sub(r"([\\`*_|])", r"\\\1", text)
+
+
+def write_summary(path: Path, title: str, lines: list[str]) -> None:
+    text = f"**{rst_text(title)}**\n\n" + "".join(f"- {rst_text(line)}\n" for line in lines)
+    with atomic_path(path) as tmp:
+        tmp.write_text(text, encoding="utf-8")
+
+
+def draw(spec: dict, tables: list[str | Path], out: str | Path, results: str | Path, name: str = "") -> Drawn:
+    """Draw figure ``spec`` from ``tables`` into ``out`` (.png) and its siblings (see the module docstring).
 
     Paths in the sidecar are relative to ``results`` so the tree can be moved and still audited."""
-    if spec["type"] not in FIGURES:
-        raise ConfigError(f"figure type {spec['type']!r} is unknown (allowed: {', '.join(FIGURES)})")
+    req = request(spec, name)
     started = provenance.now()
-    out = Path(out)
-    table = pd.concat([pd.read_csv(t) for t in tables], ignore_index=True)
-    fig, ax = plt.subplots(figsize=(6.4, 4.4), constrained_layout=True)
-    FIGURES[spec["type"]](ax, table, spec)
-    ax.set_title(spec.get("title") or name.replace("_", " "), fontsize=10)
-    pdf = out.with_suffix(".pdf")
-    with atomic_path(out) as tmp_png:
-        fig.savefig(tmp_png, format="png", dpi=150)
-    with atomic_path(pdf) as tmp_pdf:
-        fig.savefig(tmp_pdf, format="pdf", metadata={"CreationDate": None, "Creator": None, "Producer": None})
-    plt.close(fig)
-    record = provenance.build({"png": out, "pdf": pdf}, inputs=list(tables), started=started,
-                              relative_to=results, extra={"figure": name, "figure_spec": spec})
-    provenance.write(sidecar(out), record)
+    paths = outputs(out)
+    rows = pd.concat([pd.read_csv(t) for t in tables], ignore_index=True)
+    drawn = FIGURES[req.type].plot(rows, req)
+    title = spec.get("title") or name.replace("_", " ")
+    plotting.finish(drawn.figure, drawn.figure.axes, title)
+    with atomic_path(paths["png"]) as tmp_png:
+        drawn.figure.savefig(tmp_png, format="png", dpi=150)
+    with atomic_path(paths["pdf"]) as tmp_pdf:
+        drawn.figure.savefig(tmp_pdf, format="pdf", metadata={"CreationDate": None, "Creator": None,
+                                                              "Producer": None})
+    plotting.pyplot().close(drawn.figure)
+    with atomic_path(paths["csv"]) as tmp_csv:
+        drawn.values.to_csv(tmp_csv, index=False, float_format="%.10g")   # published values keep every digit
+    write_summary(paths["summary"], title, _ran(rows, tables) + drawn.notes)
+    record = provenance.build({role: path for role, path in paths.items() if role != "provenance"},
+                              inputs=list(tables), started=started, relative_to=results,
+                              extra={"figure": name, "figure_spec": spec, "options": req.options})
+    provenance.write(paths["provenance"], record)
+    return drawn

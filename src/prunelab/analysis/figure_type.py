@@ -1,0 +1,65 @@
+"""What a figure type is: a plot function from tidy rows to a figure plus exactly the values it shows.
+
+Each paper module (rethinking, lossmodel, sipp, dyniso) exports ``FIGURE_TYPES``; ``figures.draw`` writes the
+figure as PNG and PDF, ``values`` as ``<name>.csv`` (ours and, where published numbers exist, published and
+the difference side by side) and ``notes`` as ``<name>.summary.rst``, which the report's caption includes.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Callable
+
+import pandas as pd
+
+from prunelab.analysis.options import Option
+from prunelab.errors import ConfigError
+
+LIU = "Liu et al. 2019: Rethinking the Value of Network Pruning"
+LAURENT = "Laurent et al. 2020: Revisiting Loss Modelling for Unstructured Pruning"
+SIPP = "Baykal, Liebenwein et al.: SiPPing Neural Networks"
+WANG = "Wang et al. 2021: Dynamical Isometry, the Missing Ingredient for Neural Network Pruning"
+GENERIC = "Accuracy vs sparsity"
+
+METRIC_LABEL = {"test_acc": "test accuracy (%)", "best_test_acc": "test accuracy at best-validation epoch (%)"}
+
+
+@dataclass(frozen=True)
+class Request:
+    """One figure of a suite: its config name, resolved options and the accuracy column it plots."""
+
+    name: str
+    type: str
+    options: dict
+    metric: str = "test_acc"
+
+    def error(self, problem: str) -> ConfigError:
+        """One line naming the figure and where to look: what the figure needs is not in its tables."""
+        return ConfigError(f"figure {self.name} ({self.type}): {problem}; check figures.{self.name}.experiments "
+                           f"and figures.{self.name}.options")
+
+    def require(self, rows: pd.DataFrame, what: str) -> pd.DataFrame:
+        """``rows`` unless empty: a figure without its rows is a config mistake, reported in one line."""
+        if rows.empty:
+            raise self.error(f"its tables have no {what}")
+        return rows
+
+    @property
+    def metric_label(self) -> str:
+        return METRIC_LABEL[self.metric]
+
+
+@dataclass
+class Drawn:
+    figure: Any                      # a matplotlib Figure
+    values: pd.DataFrame             # exactly the plotted numbers
+    notes: list[str] = field(default_factory=list)   # sentences for the report (comparison with published)
+
+
+@dataclass(frozen=True)
+class FigureType:
+    name: str
+    paper: str                       # report category
+    plot: Callable[[pd.DataFrame, Request], Drawn]
+    options: dict[str, Option]
+    doc: str

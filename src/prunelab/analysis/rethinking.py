@@ -1,0 +1,267 @@
+"""Liu et al. 2019, "Rethinking the Value of Network Pruning": Table 1, weight-level pruning, lottery tickets.
+
+* ``rethinking_table1`` — per network and pruned architecture (A/B): unpruned, fine-tuned, Scratch-E and
+  Scratch-B accuracy (mean ± std over seeds) as grouped bars, with Table 1's verified values overlaid and the
+  Scratch-B budget F_dense/F_pruned − 1 (ours from the FLOPs counter, published from Renda's transcription)
+  under each group.
+* ``rethinking_weight_level`` — unstructured (Han et al.) pruning: accuracy vs prune ratio for fine-tuning,
+  Scratch-E and Scratch-B, one panel per network.
+* ``rethinking_lottery`` — iterative pruning: winning-ticket init vs random re-init vs sparsity, one panel per
+  (network, dense learning rate): the paper's point is that the ticket helps only at the small LR.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+from prunelab.analysis import labels, overlay, plotting, references
+from prunelab.analysis.figure_type import LIU, Drawn, FigureType, Request
+from prunelab.analysis.options import PUBLISHED, Option, mapping_onto, one_of, subset_of, text_mapping
+from prunelab.analysis.stats import missing_note, summarise
+from prunelab.errors import ConfigError
+
+TABLE1_COLUMNS = ["unpruned", "finetune", "scratch_e", "scratch_b"]
+COLUMN_LABEL = {"unpruned": "unpruned", **labels.BRANCH_TYPE}
+PUBLISHED_LABEL = "published (Liu et al. 2019, Table 1)"
+
+
+# --- Table 1 ------------------------------------------------------------------------------------------------
+
+def _table1_rows(rows: pd.DataFrame, request: Request) -> pd.DataFrame:
+    """Branch rows labelled with their Table 1 column and architecture; ambiguous configs raise."""
+    columns, archs = request.options["columns"], request.options["architectures"]
+    branch = rows[rows["stage"] == "branch"].copy()
+    branch["column"] = [columns.get(b, t) for b, t in zip(branch["branch"], branch["branch_type"])]
+    branch = branch[branch["column"].isin(TABLE1_COLUMNS[1:])]
+    # one architecture per (pruning, sparsity): a pruning setting run at several sparsities gives several
+    several = branch.groupby("pruning")["target_sparsity"].nunique()
+    branch["architecture"] = [archs.get(p, p) + (f" @ {s:g}" if several[p] > 1 else "")
+                              for p, s in zip(branch["pruning"], branch["target_sparsity"])]
+    for (dense, arch, column), group in branch.groupby(["dense", "architecture", "column"]):
+        for what in ("branch", "pruning"):
+            if group[what].nunique() > 1:
+                raise ConfigError(f"config key figures.{request.name}.options: column {column} of {dense} "
+                                  f"architecture {arch} comes from several {what} values "
+                                  f"({', '.join(map(str, sorted(group[what].unique())))}); map one per column "
+                                  f"with options.columns / options.architectures")
+    return branch
+
+
+def _epoch_factors(rows: pd.DataFrame, branch: pd.DataFrame) -> pd.DataFrame:
+    """Ours F_dense/F_pruned − 1 per (dense, architecture) from the ops of each seed's dense and pruned net."""
+    dense = rows[rows["stage"] == "dense"][["dense", "seed", "ops"]].rename(columns={"ops": "dense_ops"})
+    arch = branch[["dense", "pruning", "target_sparsity", "architecture"]].drop_duplicates()
+    pruned = rows[rows["stage"] == "pruned"].merge(arch, on=["dense", "pruning", "target_sparsity"])
+    pruned = pruned.merge(dense, on=["dense", "seed"], how="left")
+    pruned["scratch_b_epoch_factor"] = pruned["dense_ops"] / pruned["ops"] - 1
+    return summarise(pruned, ["dense", "architecture"], "scratch_b_epoch_factor")
+
+
+def table1(rows: pd.DataFrame, request: Request) -> Drawn:
+    metric = request.metric
+    branch = request.require(_table1_rows(rows, request), "fine-tune / Scratch-E / Scratch-B branch rows")
+    dense_rows = rows[(rows["stage"] == "dense") & rows["dense"].isin(branch["dense"])]
+    unpruned = summarise(dense_rows, ["dense"], metric)
+    cells = summarise(branch, ["dense", "architecture", "column"], metric)
+    grid = branch[["dense", "architecture"]].drop_duplicates()
+    unpruned = grid.merge(unpruned, on="dense").assign(column="unpruned")
+    cells = pd.concat([unpruned, cells], ignore_index=True)
+    info = rows.drop_duplicates("dense").set_index("dense")
+    cells["model"] = cells["dense"].map(info["model"])
+    cells["dataset"] = cells["dense"].map(info["dataset"])
+    cells["quantity"] = "test_acc"
+    cells = cells.rename(columns={"mean": "ours_mean", "std": "ours_std"})
+    factors = _epoch_factors(rows, branch).rename(columns={"mean": "ours_mean", "std": "ours_std"})
+    factors = factors.assign(model=factors["dense"].map(info["model"]), dataset=factors["dense"].map(info["dataset"]),
+                             quantity="scratch_b_epoch_factor", column="scratch_b")
+    mode = request.options["published"]
+    on = {"model": "model", "architecture": "architecture", "column": "column"}
+    cells = overlay.attach(cells, references.liu_table1(), on, mode)
+    factors = overlay.attach(factors, references.liu_epoch_factors(), {"model": "model",
+                                                                        "architecture": "architecture"}, mode)
+    order = {c: i for i, c in enumerate(TABLE1_COLUMNS)}
+    cells = cells.sort_values(["dense", "architecture", "column"], key=lambda s: s.map(order) if s.name == "column"
+                              else s).reset_index(drop=True)
+    values = pd.concat([cells, factors], ignore_index=True)
+    keep = ["dense", "model", "dataset", "architecture", "quantity", "column", "ours_mean", "ours_std", "n",
+            "missing", "missing_why", *overlay.COLUMNS]
+    fig = _table1_bars(cells, factors, request)
+    return Drawn(fig, values[keep], _table1_notes(cells, factors))
+
+
+def _table1_bars(cells: pd.DataFrame, factors: pd.DataFrame, request: Request):
+    denses = list(dict.fromkeys(cells["dense"]))
+    most = cells.groupby("dense")["architecture"].nunique().max()
+    fig, axes = plotting.panels(1, len(denses), width=max(4.6, 1.9 * most + 1.2), height=5.0)
+    width = 0.8 / cells["column"].nunique()
+    for ax, dense in zip(axes[0], denses):
+        panel = cells[cells["dense"] == dense]
+        archs = list(dict.fromkeys(panel["architecture"]))
+        shown = []   # every plotted mean ± std, ours and published, to zoom the y axis on them
+        columns = [c for c in TABLE1_COLUMNS if c in set(cells["column"])]   # only columns the suite ran
+        for j, column in enumerate(columns):
+            bars = panel[panel["column"] == column].set_index("architecture").reindex(archs)
+            x = np.arange(len(archs)) + (j - (len(columns) - 1) / 2) * width
+            missing = ", ".join(w for w in bars["missing_why"].fillna("") if w)
+            ax.bar(x, bars["ours_mean"], width * 0.92, yerr=bars["ours_std"].fillna(0), capsize=2,
+                   color=plotting.color(TABLE1_COLUMNS.index(column)), error_kw={"linewidth": 0.8},
+                   label=COLUMN_LABEL[column] + missing_note(int(bars["missing"].fillna(0).sum()), missing))
+            shown += [bars["ours_mean"] - bars["ours_std"].fillna(0), bars["ours_mean"] + bars["ours_std"].fillna(0)]
+            for xi in x[~np.isfinite(bars["ours_mean"].to_numpy(dtype=float))]:
+                ax.annotate("n/a", (xi, 0), xycoords=("data", "axes fraction"), xytext=(0, 3),
+                            textcoords="offset points", ha="center", fontsize=6, color="red")
+            published, spread = bars["published_mean"], bars["published_std"].fillna(0)
+            if published.notna().any():
+                labelled = PUBLISHED_LABEL in ax.get_legend_handles_labels()[1]
+                # beside our bar's own error bar, so the two never hide each other
+                ax.errorbar(x + 0.28 * width, published, yerr=spread, color="black",
+                            label=None if labelled else PUBLISHED_LABEL,
+                            **{**plotting.PUBLISHED_LINE, "linestyle": "none"})
+                shown += [published - spread, published + spread]
+        plotting.zoom_accuracy(ax, shown, min_span=0.5)
+        ax.set_xticks(np.arange(len(archs)), [_arch_tick(dense, a, factors) for a in archs], fontsize=7)
+        ax.set_title(f"{labels.network(panel.iloc[0])} ({dense})", fontsize=plotting.FONT["title"])
+        ax.set_xlabel("pruned architecture (Scratch-B budget F_dense/F_pruned − 1)", fontsize=7)
+        ax.set_ylabel(request.metric_label)
+        plotting.legend_below(ax)
+    return fig
+
+
+def _arch_tick(dense: str, arch: str, factors: pd.DataFrame) -> str:
+    row = factors[(factors["dense"] == dense) & (factors["architecture"] == arch)]
+    if row.empty or not np.isfinite(row["ours_mean"].iloc[0]):
+        return arch
+    text = f"{arch}\nF−1 = {row['ours_mean'].iloc[0]:.3f}"
+    pub = row["published_mean"].iloc[0]
+    return text + (f"\n(published {pub:.3f})" if np.isfinite(pub) else "")
+
+
+def _table1_notes(cells: pd.DataFrame, factors: pd.DataFrame) -> list[str]:
+    notes = []
+    for _, c in pd.concat([cells, factors]).iterrows():
+        if not np.isfinite(c["published_mean"]):
+            continue
+        what = COLUMN_LABEL[c["column"]] if c["quantity"] == "test_acc" else "Scratch-B budget F_d/F_p − 1"
+        pub_std = f" ± {c['published_std']:.2f}" if np.isfinite(c["published_std"]) else ""
+        notes.append(f"{c['model']}-{c['architecture']} {what}: ours {c['ours_mean']:.3f} ± {c['ours_std']:.3f} "
+                     f"(n={c['n']}) vs published {c['published_mean']:.3f}{pub_std} "
+                     f"[{c['published_source'].split(' (')[0]}]: difference {c['difference']:+.3f}")
+    if not notes:
+        notes.append("No verified published value matches these networks and datasets (Table 1 lists ResNet-56/110 "
+                     "on cifar10 and ResNet-34 on imagenet; the fine-tuned column and VGG-16 are unverified and "
+                     "never drawn).")
+    else:
+        notes.append("The fine-tuned column of Table 1 is unverified (METHODS.md tag R) and is not drawn.")
+    return notes
+
+
+# --- weight-level pruning ------------------------------------------------------------------------------------
+
+def _x(rows: pd.DataFrame, stats: pd.DataFrame, keys: list[str], x: str) -> pd.Series:
+    """The x of each point of ``stats`` (grouped by ``keys``, which include target_sparsity): the target, or
+    the mean achieved sparsity (``x: sparsity``), falling back to the target where every run is missing."""
+    if x == "target_sparsity":
+        return stats["target_sparsity"]
+    return summarise(rows, keys, "sparsity")["mean"].fillna(stats["target_sparsity"])
+
+
+def weight_level(rows: pd.DataFrame, request: Request) -> Drawn:
+    metric, x = request.metric, request.options["x"]
+    branch = rows[(rows["stage"] == "branch") & rows["branch_type"].isin(request.options["branch_types"])]
+    request.require(branch, f"branch rows of type {', '.join(request.options['branch_types'])}")
+    keys = ["dense", "pruning", "branch", "branch_type", "target_sparsity"]
+    stats = summarise(branch, keys, metric)
+    stats["x"] = _x(branch, stats, keys, x)
+    denses = list(dict.fromkeys(sorted(branch["dense"])))
+    fig, axes = plotting.panels(1, len(denses))
+    several_prunings = branch["pruning"].nunique() > 1
+    for ax, dense in zip(axes[0], denses):
+        _dense_reference(ax, rows, dense, metric)
+        panel = stats[stats["dense"] == dense]
+        for i, ((pruning, name, kind), line) in enumerate(panel.groupby(["pruning", "branch", "branch_type"])):
+            label = f"{labels.BRANCH_TYPE.get(kind, kind)} ({name})" + (f" · {pruning}" if several_prunings else "")
+            label += missing_note(int(line["missing"].sum()), ", ".join(w for w in line["missing_why"] if w))
+            plotting.errorline(ax, 100 * line["x"], line, label, color=plotting.color(i), marker=plotting.MARKERS[i])
+        ax.set_title(labels.dense_title(rows, dense), fontsize=plotting.FONT["title"])
+        ax.set_xlabel("prune ratio (% of prunable weights)" if x == "target_sparsity"
+                      else "achieved sparsity (% of prunable weights)")
+        ax.set_ylabel(request.metric_label)
+        plotting.legend(ax, loc="lower left")
+    values = stats.rename(columns={"mean": "ours_mean", "std": "ours_std"})
+    return Drawn(fig, values, ["No verified published numbers for weight-level pruning (the paper's prune ratios "
+                               "and accuracies are unverified, METHODS.md §4.1); compare the trend: Scratch-B ≈ "
+                               "fine-tuned at moderate ratios, fine-tuning ahead at high ratios on some models."])
+
+
+def _dense_reference(ax, rows: pd.DataFrame, dense: str, metric: str, extra: pd.Series | None = None) -> None:
+    mask = (rows["stage"] == "dense") & (rows["dense"] == dense)
+    if extra is not None:
+        mask &= extra
+    d = summarise(rows[mask].assign(_all=0), ["_all"], metric)
+    for _, s in d.iterrows():
+        plotting.dense_band(ax, s["mean"], s["std"], f"unpruned ({s['mean']:.2f}%, n={s['n']})"
+                            + missing_note(s["missing"], s["missing_why"]))
+
+
+# --- lottery tickets -----------------------------------------------------------------------------------------
+
+TICKET = ("lottery", "rewind_weights")
+
+
+def lottery(rows: pd.DataFrame, request: Request) -> Drawn:
+    metric, x = request.metric, request.options["x"]
+    branch = rows[(rows["stage"] == "branch") & rows["branch_type"].isin([*TICKET, "reinit"])]
+    request.require(branch, "lottery / rewind_weights / reinit branch rows")
+    branch = branch.assign(init=np.where(branch["branch_type"].isin(TICKET), "winning ticket", "random re-init"))
+    keys = ["model", "dataset", "dense_lr", "init", "branch", "pruning", "level", "target_sparsity"]
+    stats = summarise(branch, keys, metric)
+    stats["x"] = _x(branch, stats, keys, x)
+    networks = list(dict.fromkeys(zip(stats["model"], stats["dataset"])))
+    lrs = sorted(stats["dense_lr"].unique(), reverse=True)
+    fig, axes = plotting.panels(len(networks), len(lrs))
+    for r, (model, dataset) in enumerate(networks):
+        for c, lr in enumerate(lrs):
+            ax = axes[r, c]
+            panel = stats[(stats["model"] == model) & (stats["dataset"] == dataset) & (stats["dense_lr"] == lr)]
+            same = (rows["model"] == model) & (rows["dataset"] == dataset) & (rows["dense_lr"] == lr)
+            for dense in rows[same & (rows["stage"] == "dense")]["dense"].unique():
+                _dense_reference(ax, rows, dense, metric)
+            drawn = {"winning ticket": 0, "random re-init": 0}   # line styles vary only within one init
+            for (init, name, _), line in panel.groupby(["init", "branch", "pruning"], sort=True):
+                line = line.sort_values("x")
+                i, drawn[init] = drawn[init], drawn[init] + 1
+                label = f"{init} ({name})" + missing_note(int(line["missing"].sum()),
+                                                          ", ".join(w for w in line["missing_why"] if w))
+                plotting.errorline(ax, 100 * line["x"], line, label, color="C3" if init == "winning ticket" else "C0",
+                                   marker="o" if init == "winning ticket" else "s",
+                                   linestyle=plotting.LINESTYLES[i % len(plotting.LINESTYLES)])
+            ax.set_title(f"{model} on {dataset}, dense {labels.lr(lr)}", fontsize=plotting.FONT["title"])
+            ax.set_xlabel("sparsity (% of prunable weights)" if x == "sparsity" else "target sparsity (%)")
+            ax.set_ylabel(request.metric_label)
+            plotting.legend(ax, loc="lower left")
+    values = stats.rename(columns={"mean": "ours_mean", "std": "ours_std"})
+    return Drawn(fig, values, ["No verified published numbers (the LR 0.01 variant and the run count are "
+                               "unverified, METHODS.md §4.1); the claim to check: at the large LR (0.1) the "
+                               "winning ticket is no better than random re-initialisation."])
+
+
+X_OPTION = Option("target_sparsity", one_of("target_sparsity", "sparsity"),
+                  "x axis: the configured prune ratio (target_sparsity) or the achieved sparsity (mean over seeds)")
+
+FIGURE_TYPES = [
+    FigureType("rethinking_table1", LIU, table1, {
+        "architectures": Option({}, text_mapping, "pruning config name → architecture label (e.g. A, B); "
+                                "Table 1 is matched on (model, dataset, label); unmapped names label themselves"),
+        "columns": Option({}, mapping_onto(*TABLE1_COLUMNS[1:]), "branch config name → Table 1 column "
+                          "(finetune, scratch_e, scratch_b); default: the branch type"),
+        "published": PUBLISHED,
+    }, "Liu et al. Table 1: unpruned / fine-tuned / Scratch-E / Scratch-B per network and pruned architecture"),
+    FigureType("rethinking_weight_level", LIU, weight_level, {
+        "branch_types": Option(["finetune", "scratch_e", "scratch_b"],
+                               subset_of(*labels.BRANCH_TYPE), "branch types drawn as lines"),
+        "x": X_OPTION,
+    }, "unstructured pruning: accuracy vs prune ratio for fine-tuning, Scratch-E and Scratch-B per network"),
+    FigureType("rethinking_lottery", LIU, lottery, {"x": X_OPTION},
+               "IMP: winning-ticket init (lottery / rewind_weights) vs random re-init vs sparsity, per dense LR"),
+]

@@ -1,0 +1,90 @@
+"""Baykal, Liebenwein et al., "SiPPing Neural Networks": test accuracy vs retained parameters.
+
+``sipp_accuracy_vs_retained``: one row of panels per network, the left panel right after pruning (stage
+pruned), the right one after retraining (stage branch); one line per pruning setting (SiPP-det/rand/hybrid,
+WT = global magnitude, SNIP, ...), retained parameters on a log axis as in the paper. The summary reports,
+per setting, the fewest retained parameters whose accuracy stays within ``tolerance`` points of the unpruned
+network ("prune ratio at commensurate accuracy"). No published numbers were verified (METHODS.md §4.4).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+from prunelab.analysis import labels, plotting
+from prunelab.analysis.figure_type import SIPP, Drawn, FigureType, Request
+from prunelab.analysis.options import Option, non_negative, one_of
+from prunelab.analysis.stats import missing_note, summarise
+
+STAGES = {"pruned": "prune only", "branch": "prune + retrain"}
+
+
+def _retained(rows: pd.DataFrame, how: str) -> pd.Series:
+    """Retained parameters (%) of each row: of the prunable weights, or of all parameters of its dense net."""
+    if how == "prunable":
+        return 100 * (1 - rows["sparsity"])
+    dense = rows[rows["stage"] == "dense"].set_index(["dense", "seed"])["params"]
+    reference = pd.Series([dense.get((d, s), np.nan) for d, s in zip(rows["dense"], rows["seed"])], index=rows.index)
+    return 100 * rows["params"] / reference
+
+
+def accuracy_vs_retained(rows: pd.DataFrame, request: Request) -> Drawn:
+    metric, tolerance = request.metric, request.options["tolerance"]
+    rows = rows.assign(retained=_retained(rows, request.options["retained"]),
+                       schedule=np.where(rows["level"].fillna(0) > 0, "iterative", "one-shot"))
+    pruned = request.require(rows[rows["stage"].isin(list(STAGES))], "pruned or branch rows")
+    keys = ["dense", "stage", "pruning", "method", "schedule", "branch", "target_sparsity"]
+    stats = summarise(pruned.assign(branch=pruned["branch"].fillna("")), keys, metric)
+    retained = summarise(pruned.assign(branch=pruned["branch"].fillna("")), keys, "retained")["mean"]
+    stats.insert(len(keys), "retained_pct", retained.fillna(100 * (1 - stats["target_sparsity"])))
+    denses = list(dict.fromkeys(sorted(pruned["dense"])))
+    unpruned = summarise(rows[rows["stage"] == "dense"], ["dense"], metric).set_index("dense")
+    fig, axes = plotting.panels(len(denses), len(STAGES), width=5.0, height=3.7)
+    prunings = sorted(pruned["pruning"].unique())
+    notes = [f"No verified published numbers (METHODS.md §4.4). Retained parameters: "
+             f"{request.options['retained']} weights. Smallest retained % within {tolerance:g} points of the "
+             f"unpruned accuracy, per setting:"]
+    for r, dense in enumerate(denses):
+        base = unpruned.loc[dense] if dense in unpruned.index else None
+        for c, (stage, stage_title) in enumerate(STAGES.items()):
+            ax = axes[r, c]
+            if base is not None:
+                plotting.dense_band(ax, base["mean"], base["std"], f"unpruned ({base['mean']:.2f}%)")
+            panel = stats[(stats["dense"] == dense) & (stats["stage"] == stage)]
+            several_branches = panel["branch"].nunique() > 1
+            for (pruning, method, schedule, branch), line in panel.groupby(["pruning", "method", "schedule",
+                                                                             "branch"], sort=True):
+                line = line.sort_values("retained_pct")
+                label = labels.pruning(pruning, method) + (f", {schedule}" if schedule != "one-shot" else "")
+                label += f" → {branch}" if several_branches else ""
+                label += missing_note(int(line["missing"].sum()), ", ".join(w for w in line["missing_why"] if w))
+                i = prunings.index(pruning)
+                plotting.errorline(ax, line["retained_pct"], line, label, color=plotting.color(i),
+                                   marker=plotting.MARKERS[i % len(plotting.MARKERS)])
+                if base is not None:
+                    notes.append(_commensurate(line, base["mean"], tolerance, dense, stage_title, label))
+            ax.set_xscale("log")
+            plotting.plain_log_ticks(ax, "x")
+            ax.set_title(f"{labels.dense_title(rows, dense)}: {stage_title}", fontsize=plotting.FONT["title"])
+            ax.set_xlabel("retained parameters (%, log scale)")
+            ax.set_ylabel(request.metric_label)
+            plotting.legend(ax, loc="lower right")
+    values = stats.rename(columns={"mean": "ours_mean", "std": "ours_std"})
+    return Drawn(fig, values, notes)
+
+
+def _commensurate(line: pd.DataFrame, dense_acc: float, tolerance: float, dense: str, stage: str, label: str) -> str:
+    within = line[line["mean"] >= dense_acc - tolerance]
+    where = f"{within['retained_pct'].min():.3g}%" if len(within) else "none of the points"
+    return f"{dense}, {stage}, {label}: {where}"
+
+
+FIGURE_TYPES = [
+    FigureType("sipp_accuracy_vs_retained", SIPP, accuracy_vs_retained, {
+        "retained": Option("prunable", one_of("prunable", "all"),
+                           "retained % of the prunable weights (1 − sparsity) or of all parameters (params column "
+                           "over the dense run's)"),
+        "tolerance": Option(1.0, non_negative, "accuracy points below unpruned still counted as commensurate"),
+    }, "accuracy vs retained parameters (log x): prune only | prune + retrain, lines per pruning setting"),
+]

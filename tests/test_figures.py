@@ -1,0 +1,324 @@
+"""Paper figures on synthetic tables: files written, plotted values (ours, published, difference) exact, and
+every bad option or missing input reported in one line."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pandas as pd
+import pytest
+
+import synthetic_tables as synthetic
+from prunelab.analysis import references
+from prunelab.analysis.figures import FIGURES, check_figures, draw, outputs
+from prunelab.analysis.lossmodel import rank_correlation
+from prunelab.analysis.stats import summarise
+from prunelab.cli import main
+from prunelab.errors import ConfigError
+
+CASES = {
+    "accuracy_vs_sparsity": (synthetic.sipp, {}),
+    "rethinking_table1": (synthetic.rethinking_table1, {"architectures": {"l1_a": "A", "l1_b": "B"}}),
+    "rethinking_weight_level": (synthetic.rethinking_weight_level, {}),
+    "rethinking_lottery": (synthetic.rethinking_lottery, {}),
+    "lossmodel_locality": (synthetic.lossmodel, {}),
+    "lossmodel_loss_vs_accuracy": (synthetic.lossmodel, {"loss": "pruned_test_loss"}),
+    "sipp_accuracy_vs_retained": (synthetic.sipp, {"retained": "all"}),
+    "dyniso_jsv": (synthetic.dyniso_jsv, {}),
+    "dyniso_finetune_lr": (synthetic.dyniso_finetune, {}),
+}
+
+
+def render(tmp_path, kind, table, options=None, name="fig", **spec):
+    path = tmp_path / f"{name}_table.csv"
+    table.to_csv(path, index=False)
+    draw({"type": kind, "experiments": ["x"], "options": options or {}, **spec}, [path], tmp_path / f"{name}.png",
+         tmp_path, name)
+    return pd.read_csv(tmp_path / f"{name}.csv")
+
+
+def ok_values(table: pd.DataFrame, mask, column="test_acc") -> np.ndarray:
+    rows = table[mask & (table["status"] == "ok")]
+    return rows[column].to_numpy(dtype=float)
+
+
+def test_every_figure_type_has_a_case():
+    assert set(CASES) == set(FIGURES)
+
+
+@pytest.mark.parametrize("kind", sorted(CASES))
+def test_each_type_writes_png_pdf_csv_summary_and_provenance(tmp_path, kind):
+    builder, options = CASES[kind]
+    values = render(tmp_path, kind, builder(), options)
+    for role, path in outputs(tmp_path / "fig.png").items():
+        assert path.stat().st_size > 0, role
+    assert outputs(tmp_path / "fig.png")["png"].read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    assert outputs(tmp_path / "fig.png")["pdf"].read_bytes()[:5] == b"%PDF-"
+    assert len(values) and {"ours_mean", "ours_std", "n", "missing"} <= set(values.columns)
+    record = json.loads(outputs(tmp_path / "fig.png")["provenance"].read_text())
+    assert {"fig.png", "fig.pdf", "fig.csv", "fig.summary.rst"} <= set(record["outputs"])
+    assert record["figure_spec"]["type"] == kind
+
+
+def test_table1_means_stds_published_and_difference(tmp_path):
+    table = synthetic.rethinking_table1()
+    values = render(tmp_path, "rethinking_table1", table, CASES["rethinking_table1"][1])
+    acc = values[values["quantity"] == "test_acc"].set_index(["dense", "architecture", "column"])
+    ours = ok_values(table, (table["dense"] == "r56") & (table["pruning"] == "l1_a") & (table["branch"] == "se"))
+    cell = acc.loc[("r56", "A", "scratch_e")]
+    assert cell["ours_mean"] == pytest.approx(ours.mean(), abs=1e-4)
+    assert cell["ours_std"] == pytest.approx(ours.std(ddof=0), abs=1e-5)
+    assert (cell["n"], cell["missing"]) == (3, 0)
+    assert (cell["published_mean"], cell["published_std"]) == (92.96, 0.26)
+    assert cell["difference"] == pytest.approx(cell["ours_mean"] - 92.96, abs=1e-4)
+    assert cell["published_source"].startswith("V:S4")
+    # the diverged Scratch-B run is counted as missing, not averaged
+    diverged = acc.loc[("r110", "B", "scratch_b")]
+    ours = ok_values(table, (table["dense"] == "r110") & (table["pruning"] == "l1_b") & (table["branch"] == "sb"))
+    assert (diverged["n"], diverged["missing"], diverged["missing_why"]) == (2, 1, "diverged ×1")
+    assert diverged["ours_mean"] == pytest.approx(ours.mean(), abs=1e-4)
+    unpruned = acc.loc[("r56", "B", "unpruned")]
+    assert unpruned["ours_mean"] == pytest.approx(
+        ok_values(table, (table["dense"] == "r56") & (table["stage"] == "dense")).mean(), abs=1e-4)
+    assert unpruned["published_mean"] == 93.14
+    # unverified (tag R) values are never overlaid: the fine-tuned column and the VGG-16 row
+    assert acc.xs("finetune", level="column")["published_mean"].isna().all()
+    assert acc.loc["vgg"]["published_mean"].isna().all()
+    factor = values[(values["quantity"] == "scratch_b_epoch_factor") & (values["dense"] == "r56")
+                    & (values["architecture"] == "B")].iloc[0]
+    assert factor["ours_mean"] == pytest.approx(0.3791, abs=1e-4)
+    assert factor["published_mean"] == pytest.approx(0.3791088785)
+
+
+def test_table1_published_matching_modes(tmp_path):
+    table = synthetic.rethinking_table1()
+    table["dataset"] = "digits"   # a proxy run: same networks, other data
+    options = dict(CASES["rethinking_table1"][1])
+    matching = render(tmp_path, "rethinking_table1", table, options, name="matching")
+    assert matching["published_mean"].isna().all()
+    anywhere = render(tmp_path, "rethinking_table1", table, {**options, "published": "any_dataset"}, name="any")
+    shown = anywhere.dropna(subset=["published_mean"])
+    # 2 nets × 2 architectures × (unpruned, Scratch-E, Scratch-B), plus 4 Scratch-B epoch factors
+    assert len(shown) == 16 and set(shown["published_dataset"]) == {"cifar10"}
+    off = render(tmp_path, "rethinking_table1", synthetic.rethinking_table1(), {**options, "published": "none"},
+                 name="none")
+    assert off["published_mean"].isna().all() and "difference" in off.columns
+
+
+def test_table1_refuses_two_branches_in_one_column(tmp_path):
+    table = synthetic.rethinking_table1()
+    extra = table[table["branch"] == "ft"].assign(branch="ft_long")
+    with pytest.raises(ConfigError, match=r"column finetune of r110 architecture A comes from several branch "
+                                          r"values \(ft, ft_long\)"):
+        render(tmp_path, "rethinking_table1", pd.concat([table, extra]), CASES["rethinking_table1"][1])
+
+
+def test_jsv_against_wang_published_runs(tmp_path):
+    table = synthetic.dyniso_jsv()
+    values = render(tmp_path, "dyniso_jsv", table).set_index(["dense", "target_sparsity"])
+    point = values.loc[("mlp7_relu", 0.1)]
+    assert point["published_mean"] == pytest.approx((1.6664 + 1.6668) / 2)
+    assert point["published_std"] == pytest.approx(0.0002)   # population std of the two runs, as the authors plot
+    ours = ok_values(table, (table["dense"] == "mlp7_relu") & np.isclose(table["target_sparsity"], 0.1), "jsv_mean")
+    assert point["ours_mean"] == pytest.approx(ours.mean(), rel=1e-5)
+    assert point["ours_std"] == pytest.approx(ours.std(ddof=0), rel=1e-4)
+    assert point["relative_difference"] == pytest.approx(point["ours_mean"] / point["published_mean"] - 1, rel=1e-4)
+    skipped = values.loc[("lenet5_relu", 0.5)]
+    assert (skipped["n"], skipped["missing"], skipped["missing_why"]) == (2, 1, "skipped ×1")
+    assert values.loc[("mlp7_linear", 0.9)]["published_std"] == 0   # run1 = run2 for MLP-7-Linear
+    assert values["published_mean"].notna().all()
+
+
+def test_jsv_on_proxy_data_overlays_only_when_asked(tmp_path):
+    table = synthetic.dyniso_jsv(dataset="digits")
+    assert render(tmp_path, "dyniso_jsv", table, name="m")["published_mean"].isna().all()
+    shown = render(tmp_path, "dyniso_jsv", table, {"published": "any_dataset"}, name="a")
+    assert shown["published_mean"].notna().all() and set(shown["published_dataset"]) == {"mnist"}
+
+
+def test_locality_places_lambda_zero_a_decade_left_and_flags_the_diverged_run(tmp_path):
+    table = synthetic.lossmodel()
+    values = render(tmp_path, "lossmodel_locality", table)
+    swept = values[values["lambda"].notna()]
+    assert (swept[swept["lambda"] == 0]["x_plotted"] == 1e-6).all()
+    assert (swept[swept["lambda"] > 0]["x_plotted"] == swept[swept["lambda"] > 0]["lambda"]).all()
+    flat = values[values["lambda"].isna()]
+    assert set(flat["method"]) == {"magnitude"}
+    broken = swept[(swept["dense"] == "vgg11") & (swept["method"] == "qm") & (swept["steps"] == 1)
+                   & (swept["lambda"] == 100)].iloc[0]
+    assert (broken["n"], broken["missing"]) == (1, 1)
+    mask = (table["dense"] == "vgg11") & (table["pruning"] == "qm_T1_l100") & (table["stage"] == "branch")
+    assert broken["ours_mean"] == pytest.approx(ok_values(table, mask).mean(), abs=1e-4)
+    pruned = render(tmp_path, "lossmodel_locality", table, {"stage": "pruned"}, name="pruned")
+    assert pruned["n"].sum() == (table["stage"] == "pruned").sum()
+
+
+def test_loss_vs_accuracy_pairs_each_setting_loss_and_accuracy(tmp_path):
+    table = synthetic.lossmodel()
+    values = render(tmp_path, "lossmodel_loss_vs_accuracy", table, {"loss": "pruned_train_loss"},
+                    metric="best_test_acc")
+    point = values[(values["dense"] == "mlp") & (values["pruning"] == "lm_T14_l0.001")].iloc[0]
+    mask = (table["dense"] == "mlp") & (table["pruning"] == "lm_T14_l0.001") & (table["stage"] == "branch")
+    assert point["pruned_train_loss_mean"] == pytest.approx(ok_values(table, mask, "pruned_train_loss").mean(),
+                                                            rel=1e-5)
+    assert point["ours_mean"] == pytest.approx(ok_values(table, mask, "best_test_acc").mean(), abs=1e-4)
+    assert point["lambda"] == 0.001
+
+
+def test_rank_correlation_is_spearman():
+    assert rank_correlation(pd.Series([1, 2, 3, 4]), pd.Series([10, 9, 5, 1])) == pytest.approx(-1)
+    # ties get average ranks: x ranks (1, 2.5, 2.5, 4), y ranks (1, 2, 3, 4) → Pearson of the ranks
+    x, y = np.array([1, 2.5, 2.5, 4]), np.array([1, 2, 3, 4])
+    expected = np.corrcoef(x, y)[0, 1]
+    assert rank_correlation(pd.Series([0.1, 0.5, 0.5, 0.9]), pd.Series([1, 2, 3, 4])) == pytest.approx(expected)
+    assert np.isnan(rank_correlation(pd.Series([1.0, np.nan]), pd.Series([2.0, 3.0])))
+
+
+def test_sipp_retained_parameters_both_ways(tmp_path):
+    table = synthetic.sipp()
+    prunable = render(tmp_path, "sipp_accuracy_vs_retained", table, name="p")
+    assert np.allclose(prunable["retained_pct"], 100 * (1 - prunable["target_sparsity"]), atol=1e-6)
+    everything = render(tmp_path, "sipp_accuracy_vs_retained", table, {"retained": "all"}, name="a")
+    point = everything[(everything["stage"] == "branch") & (everything["pruning"] == "snip")
+                       & np.isclose(everything["target_sparsity"], 0.9)].iloc[0]
+    assert point["retained_pct"] == pytest.approx(100 * (2.7e5 * 0.1 + 400) / 2.7e5, rel=1e-5)
+    assert set(everything["stage"]) == {"pruned", "branch"}
+    summary = (tmp_path / "a.summary.rst").read_text()
+    assert "within 1 points of the unpruned accuracy" in summary
+
+
+def test_finetune_lr_bars_count_the_diverged_run(tmp_path):
+    table = synthetic.dyniso_finetune()
+    values = render(tmp_path, "dyniso_finetune_lr", table).set_index(["dense", "target_sparsity", "branch"])
+    cell = values.loc[("mlp7_linear", 0.9, "ft_lr2")]
+    assert (cell["n"], cell["missing"], cell["branch_lr"], cell["isometry"]) == (2, 1, 0.01, "none")
+    mask = (table["dense"] == "mlp7_linear") & (table["target_sparsity"] == 0.9) & (table["branch"] == "ft_lr2")
+    assert cell["ours_mean"] == pytest.approx(ok_values(table, mask).mean(), abs=1e-4)
+    assert values.loc[("lenet5_relu", 0.8, "ft_lr3_orthp")]["isometry"] == "orthp"
+    assert "published_mean" not in values.columns   # no verified published accuracies for this table
+
+
+def test_lottery_and_weight_level_points(tmp_path):
+    table = synthetic.rethinking_lottery()
+    values = render(tmp_path, "rethinking_lottery", table, name="l")
+    assert set(values["dense_lr"]) == {0.1, 0.01} and set(values["init"]) == {"winning ticket", "random re-init"}
+    assert (values["n"] == 2).all() and len(values) == 2 * 2 * 6
+    level = table[(table["branch"] == "reinit") & (table["dense_lr"] == 0.01) & (table["level"] == 3)]
+    point = values[(values["init"] == "random re-init") & (values["dense_lr"] == 0.01) & (values["level"] == 3)]
+    assert point["ours_mean"].iloc[0] == pytest.approx(level["test_acc"].mean(), abs=1e-4)
+    weight = render(tmp_path, "rethinking_weight_level", synthetic.rethinking_weight_level(), {"x": "sparsity"},
+                    name="w")
+    skipped = weight[(weight["dense"] == "vgg19") & (weight["branch"] == "sb") & (weight["target_sparsity"] == 0.9)]
+    assert (skipped["n"].iloc[0], skipped["missing_why"].iloc[0]) == (2, "skipped ×1")
+
+
+def test_summarise_counts_missing_and_unmeasured_runs():
+    rows = pd.DataFrame({"g": ["a", "a", "a", "b", "b"], "v": [1.0, 3.0, np.nan, np.nan, np.nan],
+                         "status": ["ok", "ok", "ok", "diverged", "skipped"]})
+    stats = summarise(rows, ["g"], "v").set_index("g")
+    assert stats.loc["a", ["mean", "std", "n", "missing"]].tolist() == [2.0, 1.0, 2, 1]
+    assert stats.loc["a", "missing_why"] == "not measured ×1"
+    assert np.isnan(stats.loc["b", "mean"]) and stats.loc["b", "missing_why"] == "diverged ×1, skipped ×1"
+
+
+@pytest.mark.parametrize("spec,message", [
+    ({"type": "rethinking_table1", "options": {"archs": {}}},
+     "config key figures.bad.options: unknown option(s) archs (allowed: architectures, columns, published)"),
+    ({"type": "dyniso_jsv", "options": {"published": "maybe"}},
+     "config key figures.bad.options.published: 'maybe' is not one of matching, any_dataset, none"),
+    ({"type": "rethinking_table1", "options": {"columns": {"ft": "fine-tune"}}},
+     "config key figures.bad.options.columns.ft: 'fine-tune' is not one of finetune, scratch_e, scratch_b"),
+    ({"type": "sipp_accuracy_vs_retained", "options": {"tolerance": "1pp"}},
+     "config key figures.bad.options.tolerance: expected a number ≥ 0, got '1pp'"),
+    ({"type": "rethinking_weight_level", "options": {"branch_types": ["finetune", "retrain"]}},
+     "config key figures.bad.options.branch_types: expected a non-empty list drawn from finetune"),
+    ({"type": "lossmodel_loss_vs_accuracy", "options": {"log_loss": "yes"}},
+     "config key figures.bad.options.log_loss: expected true or false, got 'yes'"),
+    ({"type": "rethinking_table1", "options": ["A"]},
+     "config key figures.bad.options: expected a mapping of options, got ['A']"),
+    ({"type": "table_one"}, "config key figures.bad.type: 'table_one' is unknown (allowed: accuracy_vs_sparsity,"),
+])
+def test_bad_options_are_one_line_config_errors(spec, message):
+    with pytest.raises(ConfigError) as error:
+        check_figures({"bad": {"experiments": ["x"], **spec}})
+    assert message in str(error.value) and "\n" not in str(error.value)
+
+
+@pytest.mark.parametrize("kind,builder,options,message", [
+    ("dyniso_jsv", synthetic.sipp, {}, "figure fig (dyniso_jsv): its tables have no pruned rows with a measured JSV"),
+    ("rethinking_lottery", synthetic.sipp, {}, "its tables have no lottery / rewind_weights / reinit branch rows"),
+    ("lossmodel_locality", synthetic.sipp, {}, "no pruning setting has the hyperparameter 'lambda'"),
+    ("lossmodel_locality", synthetic.lossmodel, {"hparam": "lam"}, "no pruning setting has the hyperparameter 'lam'"),
+])
+def test_figures_without_their_rows_say_so_in_one_line(tmp_path, kind, builder, options, message):
+    with pytest.raises(ConfigError) as error:
+        render(tmp_path, kind, builder(), options)
+    assert message in str(error.value) and "\n" not in str(error.value)
+
+
+def test_cli_figure_with_a_bad_option_prints_one_line(tmp_path, capsys):
+    path = tmp_path / "t.csv"
+    synthetic.sipp().to_csv(path, index=False)
+    spec = json.dumps({"type": "sipp_accuracy_vs_retained", "experiments": ["x"], "options": {"retain": "all"}})
+    assert main(["figure", "--spec", spec, "--tables", str(path), "--out", str(tmp_path / "f.png"),
+                 "--results", str(tmp_path), "--name", "f"]) == 2
+    lines = capsys.readouterr().err.strip().splitlines()
+    assert lines == ["prunelab: config key figures.f.options: unknown option(s) retain (allowed: retained, tolerance)"]
+    assert not (tmp_path / "f.png").exists()
+
+
+def test_every_published_value_has_a_citation_and_a_source_tag():
+    everything = references.table(verified_only=False)
+    assert len(everything) == len(references.PUBLISHED)
+    for _, value in everything.iterrows():
+        assert value["paper"] and value["citation"] and value["source"]
+        assert value["unverified"] == value["source"].startswith("R ")
+        assert value["unverified"] or value["source"].startswith(("V:S4", "V:S5"))
+    recalled = everything[everything["unverified"]]
+    assert set(recalled["column"]) == {"unpruned", "finetune", "scratch_e", "scratch_b"}
+    assert set(recalled[recalled["column"] != "finetune"]["model"]) == {"vgg16"}
+    assert not references.table().empty and not references.table()["unverified"].any()
+
+
+def test_published_values_match_methods_md():
+    table1 = references.liu_table1().set_index(["model", "architecture", "column"])
+    assert (table1.loc[("resnet110", "B", "scratch_b"), ["value", "std"]] == [93.60, 0.25]).all()
+    assert table1.loc[("resnet34", "A", "scratch_e"), "value"] == 72.77
+    assert np.isnan(table1.loc[("resnet34", "A", "scratch_e"), "std"])
+    assert "finetune" not in set(table1.index.get_level_values("column"))
+    factors = references.liu_epoch_factors().set_index(["model", "architecture"])["value"]
+    assert factors[("resnet56", "A")] == 0.1156411502 and factors[("resnet110", "B")] == 0.6272741807
+    jsv = references.wang_jsv().set_index(["model", "activation", "pruning_ratio"])
+    assert len(jsv) == 4 * 6 and (jsv["runs"] == 2).all()
+    assert jsv.loc[("lenet5", "relu", 0.0), "value"] == pytest.approx((3.0128 + 2.9976) / 2)
+    assert jsv.loc[("lenet5", "relu", 0.0), "std"] == pytest.approx(abs(3.0128 - 2.9976) / 2)
+    assert jsv.loc[("mlp7", "linear", 0.9), "value"] == 0.0004
+
+
+def test_overlays_only_ever_show_verified_values(tmp_path):
+    values = render(tmp_path, "rethinking_table1", synthetic.rethinking_table1(),
+                    {**CASES["rethinking_table1"][1], "published": "any_dataset"})
+    shown = values.dropna(subset=["published_mean"])
+    assert shown["published_source"].str.startswith("V:").all()
+    assert set(shown["published_mean"]) <= set(references.table(verified_only=True)["value"])
+    everything = references.table(verified_only=False).set_index(["model", "architecture", "column"])
+    for _, row in shown[shown["quantity"] == "test_acc"].iterrows():
+        assert not everything.loc[(row["model"], row["architecture"], row["column"]), "unverified"]
+
+
+@pytest.mark.e2e
+def test_snakemake_rejects_a_bad_figure_option_before_any_job(tmp_path):
+    import yaml
+
+    from conftest import ROOT, snakemake
+
+    config = yaml.safe_load((ROOT / "tests" / "configs" / "tiny.yaml").read_text())
+    config["figures"]["acc"] = {"type": "sipp_accuracy_vs_retained", "experiments": ["oneshot"],
+                                "options": {"tolerance": -1}}
+    path = tmp_path / "bad.yaml"
+    path.write_text(yaml.safe_dump(config))
+    proc = snakemake(tmp_path, "--configfile", str(path), "-n", check=False)
+    assert proc.returncode != 0
+    assert "config key figures.acc.options.tolerance: expected a number ≥ 0, got -1" in proc.stdout + proc.stderr
+    assert not (tmp_path / "results").exists()
