@@ -93,7 +93,7 @@ def test_report_shows_every_figure_with_its_caption_and_provenance(finished, tmp
     shutil.copytree(workdir, work, symlinks=True)
     config = write_config(work, lambda c: c["figures"].update(PAPER_FIGURES))
     expected = {f"figure_{spec['type']}": 1 for spec in PAPER_FIGURES.values()}
-    assert planned_jobs(snakemake(work, "--configfile", str(config), "-n")) == {**expected, "provenance_summary": 1,
+    assert planned_jobs(snakemake(work, "--configfile", str(config), "-n")) == {**expected, "provenance_summary": 1, "audit": 1,
                                                                                  "all": 1}
     snakemake(work, "--configfile", str(config), "--cores", "2")
     snakemake(work, "--configfile", str(config), "--report", "results/report.html")
