@@ -277,6 +277,9 @@ class _Builder:
         return rows
 
     def figures(self) -> dict[str, dict]:
+        from prunelab.analysis.figures import check_figures  # pandas: only when a config is planned
+
+        check_figures(self.config.get("figures", {}))
         figures = {}
         for name, fig in self.config.get("figures", {}).items():
             for exp in fig["experiments"]:

@@ -6,6 +6,7 @@ import pandas as pd
 
 from prunelab.analysis import plotting
 from prunelab.analysis.figure_type import GENERIC, Drawn, FigureType, Request
+from prunelab.analysis.options import Option, subset_of
 from prunelab.analysis.stats import missing_note, summarise
 
 
@@ -24,7 +25,8 @@ def accuracy_vs_sparsity(rows: pd.DataFrame, request: Request) -> Drawn:
     for _, d in dense.iterrows():
         plotting.dense_band(ax, d["mean"], d["std"], f"dense ({d['mean']:.1f}%)" + missing_note(d["missing"],
                                                                                                  d["missing_why"]))
-    pruned = request.require(rows[rows["stage"] != "dense"], "pruned or branch rows")
+    stages = request.options["stages"]
+    pruned = request.require(rows[rows["stage"].isin(stages)], " or ".join(stages) + " rows")
     pruned = pruned.assign(series=pruned.apply(series_label, axis=1))
     several = pruned["experiment"].nunique() > 1
     stats = summarise(pruned, ["experiment", "series", "target_sparsity"], metric)
@@ -43,6 +45,8 @@ def accuracy_vs_sparsity(rows: pd.DataFrame, request: Request) -> Drawn:
 
 
 FIGURE_TYPES = [
-    FigureType("accuracy_vs_sparsity", GENERIC, accuracy_vs_sparsity, {},
+    FigureType("accuracy_vs_sparsity", GENERIC, accuracy_vs_sparsity,
+               {"stages": Option(["pruned", "branch"], subset_of("pruned", "branch"),
+                                 "which rows to draw: right after pruning (pruned) and/or after a branch")},
                "accuracy vs achieved sparsity, one line per (pruning setting, branch), dense baseline band"),
 ]
