@@ -31,7 +31,8 @@ def _runtime(args):
     return Runtime.from_environment(
         results=args.results, data_root=args.data_root, device=args.device, threads=args.threads,
         checkpoint_every=args.checkpoint_every, keep_train_state=True if args.keep_train_state else None,
-        deterministic=False if args.nondeterministic else None, cudnn_benchmark=True if args.cudnn_benchmark else None)
+        deterministic=False if args.nondeterministic else None, cudnn_benchmark=True if args.cudnn_benchmark else None,
+        compile=True if args.compile else None)
 
 
 def _add_runtime(p: argparse.ArgumentParser) -> None:
@@ -46,6 +47,8 @@ def _add_runtime(p: argparse.ArgumentParser) -> None:
     p.add_argument("--keep-train-state", action="store_true", help="keep train_state.pt after success")
     p.add_argument("--nondeterministic", action="store_true", help="allow non-deterministic kernels")
     p.add_argument("--cudnn-benchmark", action="store_true", help="cudnn autotuning (breaks bit-exactness)")
+    p.add_argument("--compile", action="store_true",
+                   help="torch.compile the training forward (CUDA graphs on a GPU); " + env % "COMPILE")
 
 
 def cmd_job(args) -> None:

@@ -114,7 +114,7 @@ def run_dense(spec: dict, directory: str | Path, rt: Runtime, log: Callable[[str
         label = Path(directory).name
         trainer = Trainer(model, data, spec["train"], data_seed=spec["seed"]["data"], label=label,
                           save_at=spec["train"].get("save_at", []), state_path=Path(directory) / TRAIN_STATE,
-                          checkpoint_every=rt.checkpoint_every, log=log)
+                          checkpoint_every=rt.checkpoint_every, log=log, compile=rt.compile)
         result = trainer.run()
         save_tensors(outputs.path("model.pt"), {k: v.cpu() for k, v in model.state_dict().items()})
         save_tensors(outputs.path("snapshots.pt"), result.snapshots)
@@ -207,7 +207,8 @@ def run_branch(spec: dict, directory: str | Path, rt: Runtime, log: Callable[[st
         model.load_state_dict(start.state)
         trainer = Trainer(model, data, start.train, data_seed=spec["seed"]["data"], label=Path(directory).name,
                           mask=mask, start_iteration=start.start_iteration, optimizer_state=start.optimizer_state,
-                          state_path=Path(directory) / TRAIN_STATE, checkpoint_every=rt.checkpoint_every, log=log)
+                          state_path=Path(directory) / TRAIN_STATE, checkpoint_every=rt.checkpoint_every, log=log,
+                          compile=rt.compile)
         result = trainer.run()
         save_tensors(outputs.path("model.pt"), {k: v.cpu() for k, v in model.state_dict().items()})
         mask.save(outputs.path("mask.pt"))

@@ -30,6 +30,7 @@ class Runtime:
     keep_train_state: bool = False
     deterministic: bool = True
     cudnn_benchmark: bool = False
+    compile: bool = False  # torch.compile(mode="reduce-overhead") of the training forward (CUDA graphs on a GPU)
 
     def configure(self) -> torch.device:
         if self.threads > 0:
@@ -71,7 +72,7 @@ def runtime_environment(config: dict, source: str | None = None) -> dict[str, st
     runtime = config.get("runtime", {})
     values = {"results": config.get("results", "results"), "data_root": config.get("data_root", "data"),
               **{k: runtime[k] for k in ("device", "checkpoint_every", "keep_train_state", "deterministic",
-                                         "cudnn_benchmark") if k in runtime}}
+                                         "cudnn_benchmark", "compile") if k in runtime}}
     env = {PREFIX + k.upper(): str(v) for k, v in values.items()}
     if source:
         env["PYTHONPATH"] = source

@@ -22,6 +22,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from prunelab.acceleration import TrainingStep
 from prunelab.data import TensorData
 from prunelab.data.batches import EpochPlan, eval_batches
 from prunelab.errors import ConfigError, DivergenceError
@@ -106,7 +107,7 @@ class Trainer:
                  mask: Mask | None = None, start_iteration: int = 0, end_iteration: int | None = None,
                  save_at: list | tuple = (), optimizer_state: dict | None = None,
                  state_path: str | Path | None = None, checkpoint_every: str | int = "1ep",
-                 log: Callable[[str], None] = print):
+                 log: Callable[[str], None] = print, compile: bool = False):
         self.model, self.data, self.train, self.label, self.log = model, data, train, label, log
         self.data_seed = int(data_seed)
         self.batch_size = int(train["batch_size"])
@@ -119,6 +120,7 @@ class Trainer:
         self.checkpoint_every = max(1, to_iteration(checkpoint_every, self.ipe, "runtime.checkpoint_every"))
         self.state_path = Path(state_path) if state_path else None
         self.select_on = "val_acc" if len(data.val_y) else "test_acc"  # the "best epoch" criterion
+        self.step_loss = TrainingStep(model, train, compile=compile)  # precision, channels_last, compile
         self.optimizer = build_optimizer(model, train)
         if optimizer_state is not None:
             self.optimizer.load_state_dict(optimizer_state)
@@ -204,7 +206,7 @@ class Trainer:
                 lr = learning_rate(self.train, it, self.ipe)
                 for group in self.optimizer.param_groups:
                     group["lr"] = lr
-                loss = F.cross_entropy(model(xb), yb)
+                loss = self.step_loss(xb, yb)
                 self.optimizer.zero_grad(set_to_none=True)
                 loss.backward()
                 if self.masked is not None:
