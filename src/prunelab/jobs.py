@@ -28,7 +28,7 @@ from prunelab.pruning.schedule import run_method, scoring_batches
 from prunelab.schedules import iterations_per_epoch, to_iteration
 from prunelab.spec import parent_dirs, spec_hash
 from prunelab.storage import load_json, load_tensors, save_tensors, write_json
-from prunelab.train import Trainer, evaluate
+from prunelab.train import Trainer, TrainOutcome, evaluate
 
 TRAIN_STATE = "train_state.pt"
 
@@ -71,12 +71,13 @@ def run_job(spec: dict, directory: str | Path, kind: str) -> Iterator[Outputs]:
         raise
 
 
-def _finish(outputs: Outputs, spec: dict, metrics: dict, started: str, parents: dict, seeds: dict) -> None:
+def _finish(outputs: Outputs, spec: dict, metrics: dict, started: str, parents: dict, seeds: dict,
+            extra: dict | None = None) -> None:
     write_json(outputs.path("metrics.json"), metrics)
     write_json(outputs.path("spec.json"), spec)
     record = provenance.build({name: path for name, path in outputs.files.items()}, spec=spec, parents=parents,
                               seeds=seeds, started=started, relative_to=outputs.directory,
-                              extra={"data_fingerprint": metrics.get("data_fingerprint")})
+                              extra={"data_fingerprint": metrics.get("data_fingerprint"), **(extra or {})})
     provenance.write(outputs.directory / provenance.FILENAME, record)
 
 
@@ -116,13 +117,19 @@ def run_dense(spec: dict, directory: str | Path, rt: Runtime, log: Callable[[str
                           save_at=spec["train"].get("save_at", []), state_path=Path(directory) / TRAIN_STATE,
                           checkpoint_every=rt.checkpoint_every, log=log, compile=rt.compile)
         result = trainer.run()
-        save_tensors(outputs.path("model.pt"), {k: v.cpu() for k, v in model.state_dict().items()})
-        save_tensors(outputs.path("snapshots.pt"), result.snapshots)
-        metrics = {"status": "ok", "final": result.final, "best": result.best, "history": result.history,
-                   "iterations": result.iterations, "epochs": result.epochs,
-                   "flops": count_flops(model, data.input_shape), "data_fingerprint": data.fingerprint}
-        _finish(outputs, spec, metrics, started, {}, dict(spec["seed"]))
+        finish_dense(outputs, spec, model, data, result, started)
     _drop_train_state(directory, rt)
+
+
+def finish_dense(outputs: Outputs, spec: dict, model: torch.nn.Module, data: TensorData, result: TrainOutcome,
+                 started: str, extra: dict | None = None) -> None:
+    """A dense run's outputs, provenance last; shared by the single-run and the grouped job."""
+    save_tensors(outputs.path("model.pt"), {k: v.cpu() for k, v in model.state_dict().items()})
+    save_tensors(outputs.path("snapshots.pt"), result.snapshots)
+    metrics = {"status": "ok", "final": result.final, "best": result.best, "history": result.history,
+               "iterations": result.iterations, "epochs": result.epochs,
+               "flops": count_flops(model, data.input_shape), "data_fingerprint": data.fingerprint}
+    _finish(outputs, spec, metrics, started, {}, dict(spec["seed"]), extra)
 
 
 def _drop_train_state(directory: str | Path, rt: Runtime) -> None:

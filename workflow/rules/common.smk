@@ -3,6 +3,7 @@ import json
 import os
 
 from prunelab.errors import PrunelabError
+from prunelab.grouping import MARKER as GROUP_MARKER, group_dir, seed_groups
 from prunelab.plan import OUTPUTS as RUN_FILES, build_plan
 from prunelab.spec import canonical_json
 from prunelab.runtime import runtime_environment
@@ -20,8 +21,29 @@ SUITE = config["suite"]
 # Snakefile that scheduled them (also inside conda envs that lack prunelab).
 os.environ.update(runtime_environment(config, source=f"{workflow.basedir}/src"))
 
-RUN_PROVENANCE = [
-    f"{PLAN.directory(run_hash)}/provenance.json" for run_hash in PLAN.specs
+# runtime.group_seeds: the dense runs that differ only in seed are trained by one train_group job per group.
+# train_group is a checkpoint: the members' files exist once it has run, so every consumer asks for exactly
+# the files it asks for without grouping. Downstream inputs, params and code are therefore the same either
+# way, and switching grouping on or off reruns nothing (run hashes are untouched: grouping is runtime).
+GROUP_SEEDS = bool(config.get("runtime", {}).get("group_seeds", False))
+GROUPS = seed_groups(PLAN.specs) if GROUP_SEEDS else {}
+GROUP_OF = {member: group for group, members in GROUPS.items() for member in members}
+GROUP_MARKERS = [f"{group_dir(RESULTS, group)}/{GROUP_MARKER}" for group in GROUPS]
+
+
+def run_files(run_hash, names):
+    """``names`` in the run's directory; for a grouped dense run, once its group's job has written them."""
+    if run_hash in GROUP_OF:
+        checkpoints.train_group.get(group=GROUP_OF[run_hash])
+    directory = PLAN.directory(run_hash)
+    return [f"{directory}/{name}" for name in names]
+
+
+# grouped dense runs are reached through their group's marker (the checkpoint's output)
+RUN_PROVENANCE = GROUP_MARKERS + [
+    f"{PLAN.directory(run_hash)}/provenance.json"
+    for run_hash in PLAN.specs
+    if run_hash not in GROUP_OF
 ]
 TABLES = [f"{RESULTS}/tables/{SUITE}/{name}.csv" for name in PLAN.experiments]
 FIGURES = [f"{RESULTS}/figures/{SUITE}/{name}.png" for name in PLAN.figures]
@@ -29,6 +51,7 @@ FIGURES = [f"{RESULTS}/figures/{SUITE}/{name}.png" for name in PLAN.figures]
 
 wildcard_constraints:
     hash="[0-9a-f]{16}",
+    group="[0-9a-f]{16}",
     suite=SUITE,
 
 
@@ -38,12 +61,17 @@ def spec_param(wildcards):
 
 
 def parent_inputs(wildcards):
-    """Every output of every parent run (provenance last, so its presence means the parent finished)."""
+    """Every parent's spec and provenance (written last, so its presence means the parent finished)."""
     return [
-        f"{directory}/{name}"
-        for directory in PLAN.parent_dirs(wildcards.hash).values()
-        for name in ("spec.json", "provenance.json")
+        path
+        for link in PLAN.specs[wildcards.hash].get("parents", {}).values()
+        for path in run_files(link.split("/")[1], ("spec.json", "provenance.json"))
     ]
+
+
+def group_specs_param(wildcards):
+    """The hashed forms of a seed group's member specs, as one JSON list (the params rerun trigger)."""
+    return "[" + ",".join(canonical_json(PLAN.specs[h]) for h in GROUPS[wildcards.group]) + "]"
 
 
 def run_dir(wildcards, output):
@@ -56,9 +84,9 @@ def experiment_rows(wildcards):
 
 def experiment_runs(wildcards):
     return [
-        f"{RESULTS}/runs/{row['kind']}/{row['run']}/{name}"
+        path
         for row in PLAN.experiments[wildcards.experiment]
-        for name in ("metrics.json", "provenance.json")
+        for path in run_files(row["run"], ("metrics.json", "provenance.json"))
     ]
 
 
