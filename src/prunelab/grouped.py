@@ -13,8 +13,9 @@ on the stacked tensors. Each model keeps what makes it itself:
 * its BatchNorm running statistics — buffers are stacked too and updated in place under ``vmap`` in train mode;
 * its optimizer state — :class:`StackedSGD` reproduces ``torch.optim.SGD`` (momentum, Nesterov, weight decay)
   element for element, and hands out per-model ``torch.optim.SGD`` state dicts for snapshots;
-* its mask — gradients and weights are multiplied by the stacked mask exactly as ``MaskedParameters`` does,
-  so pruned weights stay exactly zero.
+* its mask — gradients are multiplied by the stacked mask before every step, as the single-run loop does,
+  so pruned weights and their momentum stay exactly zero: SGD's update of an entry whose weight, gradient
+  and momentum are 0 is exactly 0, so no second pass over the weights is needed.
 
 The learning-rate schedule is shared (:func:`prunelab.schedules.learning_rate`): grouping requires the same
 training settings. Per-epoch evaluation, snapshots and the returned :class:`~prunelab.train.TrainOutcome` per
@@ -172,10 +173,7 @@ class GroupedTrainer:
         masked = [self.params[n] for n in self.masked_names]
         if masked:
             torch._foreach_mul_([p.grad for p in masked], self.factors)
-        self.sgd.step(params, [p.grad for p in params], lr)
-        if masked:
-            with torch.no_grad():
-                torch._foreach_mul_(masked, self.factors)
+        self.sgd.step(params, [p.grad for p in params], lr)  # zero grad, weight and momentum stay zero
         self.lr = lr
         return losses.detach()
 

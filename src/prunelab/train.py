@@ -209,11 +209,9 @@ class Trainer:
                 loss = self.step_loss(xb, yb)
                 self.optimizer.zero_grad(set_to_none=True)
                 loss.backward()
-                if self.masked is not None:
-                    self.masked.mask_gradients()
+                if self.masked is not None:  # zero grads keep pruned weights and their SGD/Adam state at
+                    self.masked.mask_gradients()  # exactly 0, so no weight pass is needed after the step
                 self.optimizer.step()
-                if self.masked is not None:
-                    self.masked.apply()
                 epoch_losses.append(loss.detach())
                 it += 1
                 if it in self.save_points:
