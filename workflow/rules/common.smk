@@ -31,19 +31,26 @@ GROUP_OF = {member: group for group, members in GROUPS.items() for member in mem
 GROUP_MARKERS = [f"{group_dir(RESULTS, group)}/{GROUP_MARKER}" for group in GROUPS]
 
 
+# run directories as strings, computed once: the input functions below run for every job of the DAG
+RUN_DIRS = {run_hash: str(PLAN.directory(run_hash)) for run_hash in PLAN.specs}
+
+
 def run_files(run_hash, names):
     """``names`` in the run's directory; for a grouped dense run, once its group's job has written them."""
     if run_hash in GROUP_OF:
         checkpoints.train_group.get(group=GROUP_OF[run_hash])
-    directory = PLAN.directory(run_hash)
-    return [f"{directory}/{name}" for name in names]
+    return [f"{RUN_DIRS[run_hash]}/{name}" for name in names]
 
 
-# grouped dense runs are reached through their group's marker (the checkpoint's output)
+# What `all` needs beyond the tables. Every run of the plan is a row of some experiment, and each table
+# already depends on its rows' provenance, so listing all runs again here only doubled Snakemake's work on
+# a large DAG (one more file lookup per run); the runs that no table covers are listed, which is none for
+# plans built from experiments. Group markers are listed so that every seed group's job is scheduled at once.
+TABLED = {row["run"] for rows in PLAN.experiments.values() for row in rows}
 RUN_PROVENANCE = GROUP_MARKERS + [
-    f"{PLAN.directory(run_hash)}/provenance.json"
-    for run_hash in PLAN.specs
-    if run_hash not in GROUP_OF
+    f"{directory}/provenance.json"
+    for run_hash, directory in RUN_DIRS.items()
+    if run_hash not in GROUP_OF and run_hash not in TABLED
 ]
 TABLES = [f"{RESULTS}/tables/{SUITE}/{name}.csv" for name in PLAN.experiments]
 FIGURES = [f"{RESULTS}/figures/{SUITE}/{name}.png" for name in PLAN.figures]
