@@ -9,8 +9,9 @@ runs trains nothing. The group's marker ``results/groups/{hash}/group.json`` is 
 member's provenance and is the only file Snakemake tracks for the group.
 
 The members still to train are trained in lockstep by :class:`~prunelab.grouped.GroupedTrainer` when there
-are at least two and their training settings allow it (SGD, no channels_last); otherwise each is trained by
-the single-run job, whose provenance then is that of an ordinary run.
+are at least two, their training settings allow it (SGD, no channels_last) and it is faster on the device
+(not for convolutional nets on a CPU); otherwise each is trained by the single-run job, whose provenance is
+then that of an ordinary run. The group marker records which (``mode``) and why (``reason``).
 """
 
 from __future__ import annotations
@@ -23,7 +24,7 @@ from typing import Callable
 from prunelab import jobs, provenance
 from prunelab.data import load_dataset
 from prunelab.errors import ConfigError
-from prunelab.grouped import GroupedTrainer, unsupported
+from prunelab.grouped import GroupedTrainer, slower_than_sequential, unsupported
 from prunelab.grouping import MARKER, group_hash, without_seed
 from prunelab.models import build_model
 from prunelab.runtime import Runtime
@@ -77,10 +78,9 @@ def run_dense_group(specs: list[dict], directory: str | Path, rt: Runtime, log: 
     pending = [(h, s) for h, s in zip(hashes, specs) if not is_complete(dirs[h], h)]
     reason = unsupported(specs[0]["train"])
     if len(pending) >= 2 and reason is None:
-        mode = "vmap"
-        _train_together(pending, dirs, directory, rt, _member_logs(dirs, log))
-    else:
-        mode = "separate" if pending else "reused"
+        reason = _train_together(pending, dirs, directory, rt, _member_logs(dirs, log))
+    mode = "vmap" if len(pending) >= 2 and reason is None else "separate" if pending else "reused"
+    if mode == "separate":
         if len(pending) >= 2:
             log(f"[group {directory.name}] training {len(pending)} runs one by one: {reason}")
         for h, spec in pending:
@@ -94,19 +94,23 @@ def run_dense_group(specs: list[dict], directory: str | Path, rt: Runtime, log: 
 
 
 def _train_together(pending: list[tuple[str, dict]], dirs: dict[str, Path], directory: Path, rt: Runtime,
-                    log: Callable[[str], None]) -> None:
+                    log: Callable[[str], None]) -> str | None:
+    """Train ``pending`` in lockstep, or return why that would be slower (before writing anything)."""
     started = provenance.now()
     device = rt.configure()
-    if rt.compile:
-        log(f"[group {directory.name}] runtime.compile applies to single runs; the group trains eagerly")
     members = [h for h, _ in pending]
     first = pending[0][1]
+    data = load_dataset(first["dataset"], rt.data_root, device)
+    models = [build_model(spec["model"], data.input_shape, data.num_classes, seed=spec["seed"]["init"]).to(device)
+              for _, spec in pending]
+    slower = slower_than_sequential(models[0], device)
+    if slower:
+        return slower
+    if rt.compile:
+        log(f"[group {directory.name}] runtime.compile applies to single runs; the group trains eagerly")
     grouped = {"group": directory.name, "k": len(pending), "members": members, "mode": "vmap"}
     with ExitStack() as stack:
         outputs = [stack.enter_context(jobs.run_job(spec, dirs[h], "dense")) for h, spec in pending]
-        data = load_dataset(first["dataset"], rt.data_root, device)
-        models = [build_model(spec["model"], data.input_shape, data.num_classes, seed=spec["seed"]["init"]).to(device)
-                  for _, spec in pending]
         state = directory / TRAIN_STATE
         trainer = GroupedTrainer(models, data, first["train"], data_seeds=[s["seed"]["data"] for _, s in pending],
                                  labels=members, save_at=first["train"].get("save_at", []), state_path=state,
@@ -116,3 +120,4 @@ def _train_together(pending: list[tuple[str, dict]], dirs: dict[str, Path], dire
             jobs.finish_dense(out, spec, model, data, result, started, extra={"grouped": grouped})
     if state.exists() and not rt.keep_train_state:
         state.unlink()
+    return None

@@ -54,6 +54,19 @@ def unsupported(train: dict) -> str | None:
     return None
 
 
+def slower_than_sequential(model: nn.Module, device: torch.device) -> str | None:
+    """Why vmapping copies of ``model`` on ``device`` would lose to training them one by one (None if not).
+
+    On a CPU, vmap turns every convolution into a grouped convolution, which oneDNN runs several times
+    slower than the K ordinary ones (ResNet-20 ×8 at 0.4×, LeNet-5 ×8 at 0.6× of sequential speed on 2 cores;
+    see benchmarks/README.md); there are no kernel launches to save on a CPU. Linear layers become batched
+    matrix products, which cost about what K products do.
+    """
+    if device.type == "cpu" and any(isinstance(m, nn.Conv2d) for m in model.modules()):
+        return "convolutions on a CPU (vmap makes them grouped convolutions, several times slower there)"
+    return None
+
+
 class StackedSGD:
     """``torch.optim.SGD`` (dampening 0, no maximize) on stacked parameters, one momentum buffer per tensor.
 
