@@ -72,13 +72,14 @@ def parent_inputs(wildcards):
     return [
         path
         for link in PLAN.specs[wildcards.hash].get("parents", {}).values()
-        for path in run_files(link.split("/")[1], ("spec.json", "provenance.json"))
+        for path in run_files(os.path.basename(link), ("spec.json", "provenance.json"))
     ]
 
 
 def group_specs_param(wildcards):
     """The hashed forms of a seed group's member specs, as one JSON list (the params rerun trigger)."""
-    return "[" + ",".join(canonical_json(PLAN.specs[h]) for h in GROUPS[wildcards.group]) + "]"
+    members = (canonical_json(PLAN.specs[h]) for h in GROUPS[wildcards.group])
+    return "[" + ",".join(members) + "]"
 
 
 def run_dir(wildcards, output):
