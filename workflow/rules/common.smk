@@ -45,12 +45,14 @@ def run_files(run_hash, names):
 # What `all` needs beyond the tables. Every run of the plan is a row of some experiment, and each table
 # already depends on its rows' provenance, so listing all runs again here only doubled Snakemake's work on
 # a large DAG (one more file lookup per run); the runs that no table covers are listed, which is none for
-# plans built from experiments. Group markers are listed so that every seed group's job is scheduled at once.
+# plans built from experiments. With seed groups, every group marker is listed so that all group jobs are
+# scheduled at once, and so are the runs after them: a table's inputs wait behind the group checkpoints,
+# and listing the runs keeps `snakemake -n` showing every job of a fresh grouped tree.
 TABLED = {row["run"] for rows in PLAN.experiments.values() for row in rows}
 RUN_PROVENANCE = GROUP_MARKERS + [
     f"{directory}/provenance.json"
     for run_hash, directory in RUN_DIRS.items()
-    if run_hash not in GROUP_OF and run_hash not in TABLED
+    if run_hash not in GROUP_OF and (GROUP_SEEDS or run_hash not in TABLED)
 ]
 TABLES = [f"{RESULTS}/tables/{SUITE}/{name}.csv" for name in PLAN.experiments]
 FIGURES = [f"{RESULTS}/figures/{SUITE}/{name}.png" for name in PLAN.figures]
