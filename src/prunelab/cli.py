@@ -32,12 +32,16 @@ def _runtime(args):
         results=args.results, data_root=args.data_root, device=args.device, threads=args.threads,
         checkpoint_every=args.checkpoint_every, keep_train_state=True if args.keep_train_state else None,
         deterministic=False if args.nondeterministic else None, cudnn_benchmark=True if args.cudnn_benchmark else None,
-        on_divergence=args.on_divergence)
+        on_divergence=args.on_divergence, compile=True if args.compile else None)
 
 
 def _add_runtime(p: argparse.ArgumentParser) -> None:
     p.add_argument("--spec", required=True, help="resolved run spec: JSON text or @file")
     p.add_argument("--run-dir", required=True, help="results/runs/{kind}/{hash}")
+    _add_runtime_options(p)
+
+
+def _add_runtime_options(p: argparse.ArgumentParser) -> None:
     env = "default from PRUNELAB_%s (set by the workflow from config.runtime)"
     p.add_argument("--results", help="results root, where parents are found; " + env % "RESULTS")
     p.add_argument("--data-root", help=env % "DATA_ROOT")
@@ -48,6 +52,8 @@ def _add_runtime(p: argparse.ArgumentParser) -> None:
     p.add_argument("--nondeterministic", action="store_true", help="allow non-deterministic kernels")
     p.add_argument("--cudnn-benchmark", action="store_true", help="cudnn autotuning (breaks bit-exactness)")
     p.add_argument("--on-divergence", choices=["fail", "record"], help=env % "ON_DIVERGENCE")
+    p.add_argument("--compile", action="store_true",
+                   help="torch.compile the training forward (CUDA graphs on a GPU); " + env % "COMPILE")
 
 
 def cmd_job(args) -> None:
@@ -55,6 +61,15 @@ def cmd_job(args) -> None:
 
     runner = {"train": jobs.run_dense, "prune": jobs.run_prune, "branch": jobs.run_branch}[args.command]
     runner(_spec_arg(args.spec), args.run_dir, _runtime(args))
+
+
+def cmd_train_group(args) -> None:
+    from prunelab.group_job import run_dense_group
+
+    specs = _spec_arg(args.specs)
+    if not isinstance(specs, list):
+        raise ConfigError("--specs: expected a JSON list of dense run specs")
+    run_dense_group(specs, args.group_dir, _runtime(args))
 
 
 def cmd_aggregate(args) -> None:
@@ -177,6 +192,11 @@ def build_parser() -> argparse.ArgumentParser:
         p = sub.add_parser(name, help=text)
         _add_runtime(p)
         p.set_defaults(func=cmd_job)
+    p = sub.add_parser("train-group", help="train dense runs that differ only in seed together (group_seeds)")
+    p.add_argument("--specs", required=True, help="JSON list of the member specs, or @file")
+    p.add_argument("--group-dir", required=True, help="results/groups/{group hash}")
+    _add_runtime_options(p)
+    p.set_defaults(func=cmd_train_group)
     p = sub.add_parser("aggregate", help="runs of one experiment -> tidy CSV")
     p.add_argument("--manifest", required=True)
     p.add_argument("--results", default=os.environ.get("PRUNELAB_RESULTS", "results"))

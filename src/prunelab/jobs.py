@@ -29,7 +29,7 @@ from prunelab.pruning.schedule import run_method, scoring_batches
 from prunelab.schedules import iterations_per_epoch, to_iteration
 from prunelab.spec import parent_dirs, spec_hash
 from prunelab.storage import TEMP_PREFIX, load_json, load_tensors, save_tensors, write_json
-from prunelab.train import Trainer, evaluate
+from prunelab.train import Trainer, TrainOutcome, evaluate
 
 TRAIN_STATE = "train_state.pt"
 
@@ -75,13 +75,14 @@ def run_job(spec: dict, directory: str | Path, kind: str, device: torch.device) 
         raise
 
 
-def _finish(outputs: Outputs, spec: dict, metrics: dict, started: str, parents: dict, seeds: dict) -> None:
+def _finish(outputs: Outputs, spec: dict, metrics: dict, started: str, parents: dict, seeds: dict,
+            extra: dict | None = None) -> None:
     write_json(outputs.path("metrics.json"), metrics)
     write_json(outputs.path("spec.json"), spec)
     record = provenance.build({name: path for name, path in outputs.files.items()}, spec=spec, parents=parents,
                               seeds=seeds, started=started, relative_to=outputs.directory,
                               extra={"data_fingerprint": metrics.get("data_fingerprint"),
-                                     "device": str(outputs.device)})
+                                     "device": str(outputs.device), **(extra or {})})
     provenance.write(outputs.directory / provenance.FILENAME, record)
 
 
@@ -160,7 +161,7 @@ def run_dense(spec: dict, directory: str | Path, rt: Runtime, log: Callable[[str
         trainer = Trainer(model, data, spec["train"], data_seed=spec["seed"]["data"], label=label,
                           save_at=spec["train"].get("save_at", []), state_path=Path(directory) / TRAIN_STATE,
                           checkpoint_every=rt.checkpoint_every,
-                          checkpoint_seconds=60 * rt.checkpoint_minutes, log=log)
+                          checkpoint_seconds=60 * rt.checkpoint_minutes, log=log, compile=rt.compile)
         initial = {k: v.detach().cpu().clone() for k, v in model.state_dict().items()}
         try:
             result = trainer.run()
@@ -170,13 +171,19 @@ def run_dense(spec: dict, directory: str | Path, rt: Runtime, log: Callable[[str
             _record_divergence(outputs, spec, exc, initial, Path(directory), started, {}, dict(spec["seed"]),
                                extra_files={"snapshots.pt": {}})
             return
-        save_tensors(outputs.path("model.pt"), {k: v.cpu() for k, v in model.state_dict().items()})
-        save_tensors(outputs.path("snapshots.pt"), result.snapshots)
-        metrics = {"status": "ok", "final": result.final, "best": result.best, "history": result.history,
-                   "iterations": result.iterations, "epochs": result.epochs,
-                   "flops": count_flops(model, data.input_shape), "data_fingerprint": data.fingerprint}
-        _finish(outputs, spec, metrics, started, {}, dict(spec["seed"]))
+        finish_dense(outputs, spec, model, data, result, started)
     _drop_train_state(directory, rt)
+
+
+def finish_dense(outputs: Outputs, spec: dict, model: torch.nn.Module, data: TensorData, result: TrainOutcome,
+                 started: str, extra: dict | None = None) -> None:
+    """A dense run's outputs, provenance last; shared by the single-run and the grouped job."""
+    save_tensors(outputs.path("model.pt"), {k: v.cpu() for k, v in model.state_dict().items()})
+    save_tensors(outputs.path("snapshots.pt"), result.snapshots)
+    metrics = {"status": "ok", "final": result.final, "best": result.best, "history": result.history,
+               "iterations": result.iterations, "epochs": result.epochs,
+               "flops": count_flops(model, data.input_shape), "data_fingerprint": data.fingerprint}
+    _finish(outputs, spec, metrics, started, {}, dict(spec["seed"]), extra)
 
 
 def _drop_train_state(directory: str | Path, rt: Runtime) -> None:
@@ -276,7 +283,7 @@ def run_branch(spec: dict, directory: str | Path, rt: Runtime, log: Callable[[st
         trainer = Trainer(model, data, start.train, data_seed=spec["seed"]["data"], label=Path(directory).name,
                           mask=mask, start_iteration=start.start_iteration, optimizer_state=start.optimizer_state,
                           state_path=Path(directory) / TRAIN_STATE, checkpoint_every=rt.checkpoint_every,
-                          checkpoint_seconds=60 * rt.checkpoint_minutes, log=log)
+                          checkpoint_seconds=60 * rt.checkpoint_minutes, log=log, compile=rt.compile)
         try:
             result = trainer.run()
         except DivergenceError as exc:

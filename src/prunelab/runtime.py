@@ -32,6 +32,7 @@ class Runtime:
     deterministic: bool = True
     cudnn_benchmark: bool = False
     on_divergence: str = "fail"   # "fail": stop, no outputs; "record": outputs marked diverged, children skipped
+    compile: bool = False  # torch.compile(mode="reduce-overhead") of the training forward (CUDA graphs on a GPU)
 
     def configure(self) -> torch.device:
         """Apply threads and determinism settings; return the device jobs compute on."""
@@ -77,7 +78,8 @@ def runtime_environment(config: dict, source: str | None = None) -> dict[str, st
     runtime = config.get("runtime", {})
     values = {"results": config.get("results", "results"), "data_root": config.get("data_root", "data"),
               **{k: runtime[k] for k in ("device", "checkpoint_every", "checkpoint_minutes", "keep_train_state",
-                                         "deterministic", "cudnn_benchmark", "on_divergence") if k in runtime}}
+                                         "deterministic", "cudnn_benchmark", "on_divergence", "compile")
+                 if k in runtime}}
     env = {PREFIX + k.upper(): str(v) for k, v in values.items()}
     if source:
         env["PYTHONPATH"] = source

@@ -24,6 +24,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from prunelab.acceleration import TrainingStep
 from prunelab.data import TensorData
 from prunelab.data.batches import EpochPlan, eval_batches
 from prunelab.errors import ConfigError, DivergenceError
@@ -115,7 +116,7 @@ class Trainer:
                  save_at: list | tuple = (), optimizer_state: dict | None = None,
                  state_path: str | Path | None = None, checkpoint_every: str | int = "1ep",
                  checkpoint_seconds: float = 0.0, clock: Callable[[], float] = time.monotonic,
-                 log: Callable[[str], None] = print):
+                 log: Callable[[str], None] = print, compile: bool = False):
         self.model, self.data, self.train, self.label, self.log = model, data, train, label, log
         self.data_seed = int(data_seed)
         self.batch_size = int(train["batch_size"])
@@ -129,6 +130,7 @@ class Trainer:
         self.state_path = Path(state_path) if state_path else None
         self.checkpoint_seconds, self.clock = float(checkpoint_seconds), clock
         self.select_on = "val_acc" if len(data.val_y) else "test_acc"  # the "best epoch" criterion
+        self.step_loss = TrainingStep(model, train, compile=compile)  # precision, channels_last, compile
         self.optimizer = build_optimizer(model, train)
         if optimizer_state is not None:
             self.optimizer.load_state_dict(optimizer_state)
@@ -229,14 +231,12 @@ class Trainer:
                 lr = learning_rate(self.train, it, self.ipe)
                 for group in self.optimizer.param_groups:
                     group["lr"] = lr
-                loss = F.cross_entropy(model(xb), yb)
+                loss = self.step_loss(xb, yb)
                 self.optimizer.zero_grad(set_to_none=True)
                 loss.backward()
-                if self.masked is not None:
-                    self.masked.mask_gradients()
+                if self.masked is not None:  # zero grads keep pruned weights and their SGD/Adam state at
+                    self.masked.mask_gradients()  # exactly 0, so no weight pass is needed after the step
                 self.optimizer.step()
-                if self.masked is not None:
-                    self.masked.apply()
                 epoch_losses.append(loss.detach())
                 it += 1
                 if it in self.save_points:

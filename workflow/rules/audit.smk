@@ -24,7 +24,11 @@ AUDITED_FILES = (
     ]
     + [
         f"{RESULTS}/report/{SUITE}/{name}"
-        for name in ("runs_provenance.csv", "config.yaml", "runs_provenance.provenance.json")
+        for name in (
+            "runs_provenance.csv",
+            "config.yaml",
+            "runs_provenance.provenance.json",
+        )
     ]
 )
 

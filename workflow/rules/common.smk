@@ -3,6 +3,7 @@ import json
 import os
 
 from prunelab.errors import PrunelabError
+from prunelab.grouping import MARKER as GROUP_MARKER, group_dir, seed_groups
 from prunelab.plan import OUTPUTS as RUN_FILES, build_plan, check_datasets
 from prunelab.resources import dense_spec_of, estimate, wants_gpu
 from prunelab.spec import canonical_json
@@ -23,8 +24,38 @@ SUITE = config["suite"]
 # Snakefile that scheduled them (also inside conda envs that lack prunelab).
 os.environ.update(runtime_environment(config, source=f"{workflow.basedir}/src"))
 
-RUN_PROVENANCE = [
-    f"{PLAN.directory(run_hash)}/provenance.json" for run_hash in PLAN.specs
+# runtime.group_seeds: the dense runs that differ only in seed are trained by one train_group job per group.
+# train_group is a checkpoint: the members' files exist once it has run, so every consumer asks for exactly
+# the files it asks for without grouping. Downstream inputs, params and code are therefore the same either
+# way, and switching grouping on or off reruns nothing (run hashes are untouched: grouping is runtime).
+GROUP_SEEDS = bool(config.get("runtime", {}).get("group_seeds", False))
+GROUPS = seed_groups(PLAN.specs) if GROUP_SEEDS else {}
+GROUP_OF = {member: group for group, members in GROUPS.items() for member in members}
+GROUP_MARKERS = [f"{group_dir(RESULTS, group)}/{GROUP_MARKER}" for group in GROUPS]
+
+
+# run directories as strings, computed once: the input functions below run for every job of the DAG
+RUN_DIRS = {run_hash: str(PLAN.directory(run_hash)) for run_hash in PLAN.specs}
+
+
+def run_files(run_hash, names):
+    """``names`` in the run's directory; for a grouped dense run, once its group's job has written them."""
+    if run_hash in GROUP_OF:
+        checkpoints.train_group.get(group=GROUP_OF[run_hash])
+    return [f"{RUN_DIRS[run_hash]}/{name}" for name in names]
+
+
+# What `all` needs beyond the tables. Every run of the plan is a row of some experiment, and each table
+# already depends on its rows' provenance, so listing all runs again here only doubled Snakemake's work on
+# a large DAG (one more file lookup per run); the runs that no table covers are listed, which is none for
+# plans built from experiments. With seed groups, every group marker is listed so that all group jobs are
+# scheduled at once, and so are the runs after them: a table's inputs wait behind the group checkpoints,
+# and listing the runs keeps `snakemake -n` showing every job of a fresh grouped tree.
+TABLED = {row["run"] for rows in PLAN.experiments.values() for row in rows}
+RUN_PROVENANCE = GROUP_MARKERS + [
+    f"{directory}/provenance.json"
+    for run_hash, directory in RUN_DIRS.items()
+    if run_hash not in GROUP_OF and (GROUP_SEEDS or run_hash not in TABLED)
 ]
 TABLES = [f"{RESULTS}/tables/{SUITE}/{name}.csv" for name in PLAN.experiments]
 FIGURES = [f"{RESULTS}/figures/{SUITE}/{name}.png" for name in PLAN.figures]
@@ -32,6 +63,7 @@ FIGURES = [f"{RESULTS}/figures/{SUITE}/{name}.png" for name in PLAN.figures]
 
 wildcard_constraints:
     hash="[0-9a-f]{16}",
+    group="[0-9a-f]{16}",
     suite=SUITE,
 
 
@@ -41,12 +73,18 @@ def spec_param(wildcards):
 
 
 def parent_inputs(wildcards):
-    """Every output of every parent run (provenance last, so its presence means the parent finished)."""
+    """Every parent's spec and provenance (written last, so its presence means the parent finished)."""
     return [
-        f"{directory}/{name}"
-        for directory in PLAN.parent_dirs(wildcards.hash).values()
-        for name in ("spec.json", "provenance.json")
+        path
+        for link in PLAN.specs[wildcards.hash].get("parents", {}).values()
+        for path in run_files(os.path.basename(link), ("spec.json", "provenance.json"))
     ]
+
+
+def group_specs_param(wildcards):
+    """The hashed forms of a seed group's member specs, as one JSON list (the params rerun trigger)."""
+    members = (canonical_json(PLAN.specs[h]) for h in GROUPS[wildcards.group])
+    return "[" + ",".join(members) + "]"
 
 
 def run_dir(wildcards, output):
@@ -59,9 +97,9 @@ def experiment_rows(wildcards):
 
 def experiment_runs(wildcards):
     return [
-        f"{RESULTS}/runs/{row['kind']}/{row['run']}/{name}"
+        path
         for row in PLAN.experiments[wildcards.experiment]
-        for name in ("metrics.json", "provenance.json")
+        for path in run_files(row["run"], ("metrics.json", "provenance.json"))
     ]
 
 

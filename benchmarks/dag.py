@@ -1,0 +1,107 @@
+"""How long Snakemake takes to plan a large suite: a dry run from scratch and a dry run over finished results.
+
+A synthetic suite of two dense configs × 16 seeds, 4 pruning settings × 10 sparsities and 3 branches after
+every mask is > 5,000 jobs. ``dry-run`` times ``snakemake -n`` with nothing done (config parse, plan, DAG);
+``no-op rerun`` times it again after every job's outputs exist (what a user waits for before "Nothing to be
+done"). The outputs are created empty, parents before children, without Snakemake metadata records, so the
+rerun triggers find nothing to compare (after real runs, add reading one small record per output).
+``startup`` is ``snakemake --version``: the part of both numbers that is Snakemake and its plugins loading,
+before our Snakefile runs. Prints one line; ``--keep DIR`` leaves the work directory for profiling.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import re
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import yaml
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT / "src"))
+
+from prunelab.config import validate_config  # noqa: E402
+from prunelab.plan import build_plan  # noqa: E402
+
+SEEDS = 16
+
+
+def suite() -> dict:
+    dense = {"dataset": {"name": "digits", "size": 28, "channels": 1, "validation": 100},
+             "train": {"epochs": 2, "batch_size": 128, "lr": 0.05, "save_at": ["0it"]}, "seeds": list(range(SEEDS))}
+    return {
+        "suite": "dagbench",
+        "dense": {"mlp": {**dense, "model": {"name": "lenet_300_100"}}, "conv": {**dense, "model": {"name": "lenet5"}}},
+        "pruning": {"magnitude": {"method": "magnitude"}, "magnitude_layer": {"method": "magnitude", "scope": "layerwise"},
+                    "random": {"method": "random", "seed": 1}, "random_init": {"method": "random", "at": "init"}},
+        "branches": {"finetune": {"type": "finetune"}, "lottery": {"type": "lottery"}, "scratch": {"type": "scratch_e"}},
+        "experiments": {"oneshot": {"dense": ["mlp", "conv"], "pruning": ["magnitude", "magnitude_layer", "random",
+                                                                          "random_init"],
+                                    "sparsities": [round(0.1 * i, 1) for i in range(1, 10)] + [0.95],
+                                    "branches": ["finetune", "lottery", "scratch"]}},
+    }
+
+
+def snakemake(workdir: Path, *args: str) -> tuple[float, str]:
+    bin_dir = Path(sys.executable).parent
+    cmd = [str(bin_dir / "snakemake"), "--snakefile", str(ROOT / "Snakefile"), "--directory", str(workdir),
+           "--configfile", str(workdir / "config.yaml"), *args]
+    env = {**os.environ, "PATH": f"{bin_dir}{os.pathsep}{os.environ.get('PATH', '')}", "PYTHONPATH": str(ROOT / "src")}
+    start = time.perf_counter()
+    proc = subprocess.run(cmd, capture_output=True, text=True, env=env)
+    seconds = time.perf_counter() - start
+    if proc.returncode != 0:
+        raise SystemExit(f"snakemake {' '.join(args)} failed:\n{proc.stderr[-3000:]}")
+    return seconds, proc.stdout + proc.stderr
+
+
+def planned_total(text: str) -> int:
+    match = re.search(r"^total\s+(\d+)", text, re.MULTILINE)
+    return int(match.group(1)) if match else 0
+
+
+def create_outputs(workdir: Path, config: dict) -> None:
+    """Every job's outputs as empty files, parents before children (so no input is newer than an output)."""
+    plan = build_plan(validate_config(config))
+    os.chdir(workdir)
+    for kind in ("dense", "prune", "branch"):
+        for run_hash in plan.hashes(kind):
+            for path in plan.outputs(run_hash):
+                Path(path).parent.mkdir(parents=True, exist_ok=True)
+                Path(path).touch()
+    tables = Path(plan.results) / "tables" / config["suite"]
+    tables.mkdir(parents=True, exist_ok=True)
+    for name in plan.experiments:
+        for suffix in (".manifest.json", ".csv", ".provenance.json"):
+            (tables / f"{name}{suffix}").touch()
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--keep", help="work directory to use and keep")
+    args = parser.parse_args()
+    workdir = Path(args.keep) if args.keep else Path(tempfile.mkdtemp(prefix="prunelab-dag-"))
+    workdir.mkdir(parents=True, exist_ok=True)
+    config = suite()
+    (workdir / "config.yaml").write_text(yaml.safe_dump(config, sort_keys=False))
+    dry, text = snakemake(workdir, "-n")
+    jobs = planned_total(text)
+    create_outputs(workdir, config)
+    noop, text = snakemake(workdir, "-n")
+    left = planned_total(text)
+    startup, _ = snakemake(workdir, "--version")
+    print(f"dag [{os.cpu_count()} cores, load {os.getloadavg()[0]:.1f}] jobs {jobs}: dry-run {dry:.1f}s, "
+          f"no-op rerun {noop:.1f}s ({left} jobs left), of which Snakemake startup {startup:.1f}s")
+    if not args.keep:
+        import shutil
+
+        shutil.rmtree(workdir, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,123 @@
+"""The grouped dense job: train a seed group's runs together, write each into its own run directory.
+
+Each member ends up with exactly the files of a single ``train`` job (``model.pt``, ``snapshots.pt``,
+``metrics.json``, ``spec.json``, ``provenance.json`` last, ``logs/train.log``), and its provenance records
+``grouped: {group, k, members, mode}``. Members that are already complete (their ``provenance.json`` names
+their hash and every output it lists exists) are reused, not retrained: a run is a function of its spec, so
+growing a group from seeds [0, 1] to [0, 1, 2] trains seed 2 only, and turning grouping on over finished
+runs trains nothing. The group's marker ``results/groups/{hash}/group.json`` is written after every
+member's provenance and is the only file Snakemake tracks for the group.
+
+The members still to train are trained in lockstep by :class:`~prunelab.grouped.GroupedTrainer` when there
+are at least two, their training settings allow it (SGD, no channels_last) and it is faster on the device
+(not for convolutional nets on a CPU); otherwise each is trained by the single-run job, whose provenance is
+then that of an ordinary run. The group marker records which (``mode``) and why (``reason``).
+"""
+
+from __future__ import annotations
+
+import json
+from contextlib import ExitStack
+from pathlib import Path
+from typing import Callable
+
+from prunelab import jobs, provenance
+from prunelab.data import load_dataset
+from prunelab.errors import ConfigError
+from prunelab.grouped import GroupedTrainer, slower_than_sequential, unsupported
+from prunelab.grouping import MARKER, group_hash, without_seed
+from prunelab.models import build_model
+from prunelab.runtime import Runtime
+from prunelab.spec import run_dir, spec_hash
+from prunelab.storage import sha256_file, write_json
+
+TRAIN_STATE = "train_state.pt"
+
+
+def is_complete(directory: Path, run_hash: str) -> bool:
+    """A finished run: its provenance names ``run_hash`` and every output it lists is present."""
+    try:
+        record = json.loads((directory / provenance.FILENAME).read_text(encoding="utf-8"))
+    except (OSError, json.JSONDecodeError):
+        return False
+    return record.get("hash") == run_hash and all((directory / name).is_file() for name in record.get("outputs", {}))
+
+
+def _check_group(specs: list[dict], directory: Path) -> list[str]:
+    hashes = [spec_hash(s) for s in specs]
+    if not specs or any(s.get("kind") != "dense" for s in specs):
+        raise ConfigError(f"{directory}: a seed group is a non-empty list of dense specs")
+    if len({without_seed(s) for s in specs}) != 1:
+        raise ConfigError(f"{directory}: the specs of a seed group may differ only in 'seed'")
+    if directory.name != group_hash(hashes):
+        raise ConfigError(f"{directory}: the member specs hash to group {group_hash(hashes)}, not to the "
+                          f"directory name")
+    return hashes
+
+
+def _member_logs(directories: dict[str, Path], log: Callable[[str], None]) -> Callable[[str], None]:
+    """Log to the group log, and each ``[run hash] ...`` line also to that member's ``logs/train.log``."""
+    def route(line: str) -> None:
+        log(line)
+        label = line[1:line.find("]")] if line.startswith("[") else ""
+        if label in directories:
+            path = directories[label] / "logs" / "train.log"
+            path.parent.mkdir(parents=True, exist_ok=True)
+            with open(path, "a", encoding="utf-8") as handle:
+                handle.write(line + "\n")
+    return route
+
+
+def run_dense_group(specs: list[dict], directory: str | Path, rt: Runtime, log: Callable[[str], None] = jobs.log
+                    ) -> None:
+    """Train the not-yet-complete members of the seed group ``specs``, then write the group marker."""
+    started = provenance.now()
+    directory = Path(directory)
+    hashes = _check_group(specs, directory)
+    dirs = {h: run_dir(rt.results, "dense", h) for h in hashes}
+    pending = [(h, s) for h, s in zip(hashes, specs) if not is_complete(dirs[h], h)]
+    reason = unsupported(specs[0]["train"])
+    if len(pending) >= 2 and reason is None:
+        reason = _train_together(pending, dirs, directory, rt, _member_logs(dirs, log))
+    mode = "vmap" if len(pending) >= 2 and reason is None else "separate" if pending else "reused"
+    if mode == "separate":
+        if len(pending) >= 2:
+            log(f"[group {directory.name}] training {len(pending)} runs one by one: {reason}")
+        for h, spec in pending:
+            jobs.run_dense(spec, dirs[h], rt, _member_logs(dirs, log))
+    trained = {h for h, _ in pending}
+    write_json(directory / MARKER, {
+        "group": directory.name, "mode": mode, "k": len(pending), "reason": reason if pending else None,
+        "members": [{"run": h, "trained": h in trained,
+                     "provenance_sha256": sha256_file(dirs[h] / provenance.FILENAME)} for h in hashes],
+        "started": started, "finished": provenance.now()})
+
+
+def _train_together(pending: list[tuple[str, dict]], dirs: dict[str, Path], directory: Path, rt: Runtime,
+                    log: Callable[[str], None]) -> str | None:
+    """Train ``pending`` in lockstep, or return why that would be slower (before writing anything)."""
+    started = provenance.now()
+    device = rt.configure()
+    members = [h for h, _ in pending]
+    first = pending[0][1]
+    data = load_dataset(first["dataset"], rt.data_root, device)
+    models = [build_model(spec["model"], data.input_shape, data.num_classes, seed=spec["seed"]["init"]).to(device)
+              for _, spec in pending]
+    slower = slower_than_sequential(models[0], device)
+    if slower:
+        return slower
+    if rt.compile:
+        log(f"[group {directory.name}] runtime.compile applies to single runs; the group trains eagerly")
+    grouped = {"group": directory.name, "k": len(pending), "members": members, "mode": "vmap"}
+    with ExitStack() as stack:
+        outputs = [stack.enter_context(jobs.run_job(spec, dirs[h], "dense", device)) for h, spec in pending]
+        state = directory / TRAIN_STATE
+        trainer = GroupedTrainer(models, data, first["train"], data_seeds=[s["seed"]["data"] for _, s in pending],
+                                 labels=members, save_at=first["train"].get("save_at", []), state_path=state,
+                                 checkpoint_every=rt.checkpoint_every, log=log)
+        results = trainer.run()
+        for (h, spec), out, model, result in zip(pending, outputs, models, results):
+            jobs.finish_dense(out, spec, model, data, result, started, extra={"grouped": grouped})
+    if state.exists() and not rt.keep_train_state:
+        state.unlink()
+    return None
