@@ -100,7 +100,7 @@ def test_clean_tree_exits_zero_with_no_lines_and_hashes_each_file_once(tree, cap
     report = json.loads(capsys.readouterr().out)
     files = [p for area in ("runs", "tables", "figures") for p in (results / area).rglob("*")
              if p.is_file() and "logs" not in p.parts]
-    assert report["files_hashed"] == len(files) == 47
+    assert report["files_hashed"] == len(files) == 49  # runs, tables, and the figure (png, pdf, csv, summary, sidecar)
 
 
 def test_logs_and_resume_state_are_not_outputs(tree, capsys):

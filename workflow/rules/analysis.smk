@@ -119,7 +119,7 @@ rule provenance_summary:
     log:
         f"{RESULTS}/report/{{suite}}/logs/runs_provenance.log",
     params:
-        config=json.dumps(config, sort_keys=True),
+        config=RESULT_CONFIG,
     run:
         from prunelab.analysis.provenance_summary import write_all
 

@@ -10,9 +10,8 @@ localrules:
 
 
 AUDIT_REPORT = f"{RESULTS}/audit/{SUITE}.txt"
-AUDITED_FILES = (
-    [path for run_hash in PLAN.specs for path in PLAN.outputs(run_hash)]
-    + [
+ANALYSIS_FILES = (
+    [
         f"{RESULTS}/tables/{SUITE}/{name}.{ext}"
         for name in PLAN.experiments
         for ext in ("csv", "manifest.json", "provenance.json")
@@ -33,9 +32,22 @@ AUDITED_FILES = (
 )
 
 
+def audited_files(wildcards):
+    """Every output of every planned run (grouped dense runs once their group has written them), then the
+    tables, figures and report files."""
+    runs = [
+        path
+        for run_hash in PLAN.specs
+        for path in run_files(
+            run_hash, (*RUN_FILES[PLAN.kind(run_hash)], "provenance.json")
+        )
+    ]
+    return runs + ANALYSIS_FILES
+
+
 rule audit:
     input:
-        AUDITED_FILES,
+        audited_files,
     output:
         text=f"{RESULTS}/audit/{{suite}}.txt",
         json=f"{RESULTS}/audit/{{suite}}.json",
@@ -44,7 +56,7 @@ rule audit:
     conda:
         "../envs/prunelab.yaml"
     params:
-        config=json.dumps(config, sort_keys=True),
+        config=RESULT_CONFIG,
     shell:
         "python -m prunelab audit --config {params.config:q} --out-text {output.text} "
         "--out-json {output.json} > {log} 2>&1"

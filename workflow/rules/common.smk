@@ -17,6 +17,11 @@ except PrunelabError as error:
     raise WorkflowError(str(error)) from None
 
 RESULTS = PLAN.results
+# the config minus `runtime` (how jobs run, never what they compute), as params of the rules that record or
+# check the config: switching the device or seed grouping must not rerun them
+RESULT_CONFIG = json.dumps(
+    {k: v for k, v in config.items() if k != "runtime"}, sort_keys=True
+)
 SUITE = config["suite"]
 # How jobs run (device, checkpointing, paths) is not part of any result, so it reaches the jobs through the
 # environment rather than params: changing it must not rerun anything. Jobs on other hosts re-parse this
