@@ -24,7 +24,6 @@ from prunelab.masks import Mask, prunable_parameters
 from prunelab.metrics.flops import count as count_flops
 from prunelab.metrics.jsv import measure as measure_jsv
 from prunelab.models import build_model
-from prunelab.pruning import get_method
 from prunelab.pruning.schedule import run_method, scoring_batches
 from prunelab.schedules import iterations_per_epoch, to_iteration
 from prunelab.spec import parent_dirs, spec_hash
@@ -226,11 +225,9 @@ def run_prune(spec: dict, directory: str | Path, rt: Runtime, log: Callable[[str
             return
         state, previous = load_source(spec, rt, data)
         model.load_state_dict(state)
-        method = get_method(spec["method"])
-        batches = None
-        if method.needs_data:
-            scoring = spec["scoring"]
-            batches = scoring_batches(data, scoring["examples"], scoring["batch_size"], scoring["seed"])
+        scoring = spec.get("scoring")  # only methods that score on batches carry it (see Method.data_source)
+        batches = scoring_batches(data, scoring["examples"], scoring["batch_size"], scoring["seed"]) if scoring \
+            else None
         log(f"[{Path(directory).name}] {spec['method']} to sparsity {spec['sparsity']} in {spec['steps']} step(s)")
         outcome = run_method(model, spec["method"], spec["hparams"], spec["sparsity"], scope=spec["scope"],
                              steps=spec["steps"], schedule=spec["step_schedule"], previous=previous,
