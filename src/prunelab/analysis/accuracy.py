@@ -36,7 +36,9 @@ def accuracy_vs_sparsity(rows: pd.DataFrame, request: Request) -> Drawn:
         line = line.sort_values("target_sparsity")
         label = f"{experiment}: {series}" if several else series
         label += missing_note(int(line["missing"].sum()), ", ".join(w for w in line["missing_why"] if w))
-        plotting.errorline(ax, 100 * line["sparsity"], line, label, color=plotting.color(i), marker="o")
+        plotting.errorline(ax, 100 * line["sparsity"], line, label, color=plotting.color(i),
+                           marker=plotting.MARKERS[i // 10 % len(plotting.MARKERS)],
+                           linestyle=plotting.LINESTYLES[i // 10 % len(plotting.LINESTYLES)])  # >10 lines stay apart
     ax.set_xlabel("sparsity of prunable weights (%)")
     ax.set_ylabel(request.metric_label)
     plotting.legend(ax, loc="lower left")
