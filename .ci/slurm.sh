@@ -56,7 +56,7 @@ trap "exit 130" INT TERM  # a CI timeout still stops the cluster (via the EXIT t
 log "starting the local cluster ($SCRIPTS/start-local-slurm.sh)"
 timeout 900 "$SCRIPTS/start-local-slurm.sh" >"$WORK/start.log" 2>&1 \
   || { tail -n 20 "$WORK/start.log"; fail "the local SLURM cluster did not start"; }
-log "$(grep -o 'SLURM is up.*s\.' "$WORK/start.log" | head -n 1) $(sinfo -h -o '%P %c CPUs %m MB %G' | head -n 1)"
+log "$(grep -o 'SLURM is up.*s\.' "$WORK/start.log" | sed -n 1p) $(sinfo -h -o '%P %c CPUs %m MB %G' | sed -n 1p)"
 # the pre-flight's live test, skipped in the main pytest run because no controller answered then
 timeout 300 python -m pytest -q -p no:cacheprovider tests/test_slurm.py -k live >"$WORK/pytest.log" 2>&1 \
   && grep -q "1 passed" "$WORK/pytest.log" || { tail -n 20 "$WORK/pytest.log"; fail "live sbatch --test-only test"; }
@@ -113,7 +113,7 @@ EOF
 ) || fail "outputs or provenance incomplete (work dir $SUITE)"
 read -r runs packed_jobs <<<"$packed"
 [[ $packed_jobs =~ ^[0-9]+$ ]] || fail "the $runs small runs were not packed into one allocation (jobs: $packed_jobs)"
-gres=$(timeout 15 scontrol show job -d "$packed_jobs" 2>/dev/null | grep -o 'JOB_GRES=[^ ]*' | head -n 1 || true)
+gres=$(timeout 15 scontrol show job -d "$packed_jobs" 2>/dev/null | grep -o 'JOB_GRES=[^ ]*' | sed -n 1p || true)
 [[ $gres == "JOB_GRES=gpu:1" ]] || fail "the packed allocation $packed_jobs did not hold the GPU (got '$gres')"
 log "suite: $runs runs + table + figure in ${seconds}s, all $runs in SLURM job $packed_jobs ($gres):" \
   "$((runs * 3600 / seconds)) run jobs/hour; submitted: $(submitted "$SUITE/snakemake.log" | tr '\n' ' ')"
@@ -136,7 +136,7 @@ BACKGROUND=$!
 timeout 300 bash -c "until [[ -e '$run_dir/train_state.pt' ]] || ! kill -0 $BACKGROUND 2>/dev/null; do sleep 0.5; done" \
   || fail "no checkpoint within 300 s ($RESUME/snakemake.log)"
 [[ -e $run_dir/train_state.pt ]] || { tail -n 30 "$RESUME/snakemake.log"; fail "training ended before a checkpoint"; }
-first=$(submitted "$RESUME/snakemake.log" | head -n 1)
+first=$(submitted "$RESUME/snakemake.log" | sed -n 1p)
 timeout 30 scancel "$first" || fail "scancel $first failed"
 log "resume: cancelled SLURM job $first after its first checkpoint ($(grep -c ' it ' "$run_dir/logs/train.log" || true) epochs logged)"
 status=0

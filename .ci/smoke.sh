@@ -42,7 +42,7 @@ done
 
 # audit the whole tree (all suites side by side) clean, then once more after flipping one byte of a mask
 timeout 600 python -m prunelab audit "$WORK/results" >"$WORK/audit.txt" 2>&1 || { cat "$WORK/audit.txt"; fail "audit of the clean tree"; }
-mask=$(find "$WORK/results/runs/prune" -name mask.pt | head -n 1)
+mask=$(find "$WORK/results/runs/prune" -name mask.pt -print -quit)
 python - "$mask" <<'PY'
 import sys
 path = sys.argv[1]

@@ -11,7 +11,8 @@ from prunelab.models import build_model
 from prunelab.plan import build_plan
 from prunelab.resources import (
     CONV_MODELS, CPU_THREADS, GPU_MACS_PER_SECOND, GPU_SECONDS_PER_LAYER, GPU_THREADS, MIN_RUNTIME_MINUTES,
-    SAFETY, STARTUP_SECONDS, dense_spec_of, estimate, input_shape, model_size, wants_gpu,
+    SAFETY, STARTUP_SECONDS, BASE_MEM_MB, dense_spec_of, estimate, group_request, input_shape, model_size,
+    wants_gpu,
 )
 
 
@@ -100,6 +101,20 @@ def test_retries_double_the_wall_time_and_add_half_the_memory():
     assert (second.runtime, third.runtime) == (2 * first.runtime, 4 * first.runtime)
     assert first.mem_mb < second.mem_mb < third.mem_mb
     assert third.mem_mb >= 2 * first.mem_mb - 256  # base + 2 × base/2, rounded to 256 MB steps
+
+
+def test_a_seed_group_asks_for_its_members_together():
+    """K members in one job: wall time bounded by their sum (sequential fallback), K models in memory."""
+    spec = {"kind": "dense", "dataset": {"name": "cifar10"}, "model": {"name": "resnet20"},
+            "train": {"epochs": 10, "batch_size": 128}}
+    one = estimate(spec, spec, gpu=True)
+    group = group_request([one] * 4)
+    assert group.runtime == 4 * one.runtime and (group.gpu, group.threads) == (1, one.threads)
+    assert group.seconds == pytest.approx(STARTUP_SECONDS + 4 * (one.seconds - STARTUP_SECONDS))
+    assert group.mem_mb >= BASE_MEM_MB + 4 * (one.mem_mb - BASE_MEM_MB) and group.mem_mb % 256 == 0
+    assert not group.packable
+    retried = group_request([estimate(spec, spec, gpu=True, attempt=2)] * 4)
+    assert retried.runtime == 2 * group.runtime
 
 
 def test_prune_cost_grows_with_scoring_examples_and_steps():

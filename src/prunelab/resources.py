@@ -184,6 +184,21 @@ def estimate(spec: dict, dense: dict, *, gpu: bool, attempt: int = 1) -> Request
                    gpu=1 if gpu else 0, packable=packable, seconds=seconds)
 
 
+def group_request(members: list[Request]) -> Request:
+    """The request of one job that trains a seed group's ``members`` (``runtime.group_seeds``).
+
+    The members train in lockstep, or one after another where lockstep is slower (conv nets on a CPU), so
+    the job is bounded by the sum of their wall times; the K models, their optimizer state and batches are
+    held together, so memory is one process's base plus every member's share. Never packed: it already is a
+    pack of its own.
+    """
+    seconds = STARTUP_SECONDS + sum(m.seconds - STARTUP_SECONDS for m in members)
+    mem = BASE_MEM_MB + sum(m.mem_mb - BASE_MEM_MB for m in members)
+    return Request(threads=max(m.threads for m in members), mem_mb=-(-mem // MEM_STEP_MB) * MEM_STEP_MB,
+                   runtime=sum(m.runtime for m in members), gpu=max(m.gpu for m in members), packable=False,
+                   seconds=seconds)
+
+
 def wants_gpu(device: str, on_cluster: bool) -> bool:
     """Whether run jobs request a GPU: always for ``runtime.device: cuda``, on a cluster for ``auto``."""
     return device == "cuda" or (device == "auto" and on_cluster)

@@ -5,7 +5,7 @@ import os
 from prunelab.errors import PrunelabError
 from prunelab.grouping import MARKER as GROUP_MARKER, group_dir, seed_groups
 from prunelab.plan import OUTPUTS as RUN_FILES, build_plan, check_datasets
-from prunelab.resources import dense_spec_of, estimate, wants_gpu
+from prunelab.resources import dense_spec_of, estimate, group_request, wants_gpu
 from prunelab.spec import canonical_json
 from prunelab.runtime import runtime_environment
 
@@ -137,7 +137,11 @@ DEVICE = config.get("runtime", {}).get("device", "auto")
 
 
 def _request(wildcards, attempt=1):
-    spec = PLAN.specs[wildcards.hash]
+    return _run_request(wildcards.hash, attempt)
+
+
+def _run_request(run_hash, attempt=1):
+    spec = PLAN.specs[run_hash]
     on_cluster = workflow.non_local_exec or workflow.remote_exec
     return estimate(
         spec,
@@ -145,6 +149,26 @@ def _request(wildcards, attempt=1):
         gpu=wants_gpu(DEVICE, on_cluster),
         attempt=attempt,
     )
+
+
+def _group_request(wildcards, attempt=1):
+    return group_request([_run_request(h, attempt) for h in GROUPS[wildcards.group]])
+
+
+def group_threads(wildcards):
+    return _group_request(wildcards).threads
+
+
+def group_mem_mb(wildcards, attempt):
+    return _group_request(wildcards, attempt).mem_mb
+
+
+def group_runtime(wildcards, attempt):
+    return _group_request(wildcards, attempt).runtime
+
+
+def group_gpu(wildcards):
+    return _group_request(wildcards).gpu
 
 
 def job_threads(wildcards):

@@ -11,7 +11,11 @@ if GROUP_SEEDS:
             f"{RESULTS}/groups/{{group}}/logs/train_group.log",
         conda:
             "../envs/prunelab.yaml"
-        threads: 1
+        threads: group_threads
+        resources:
+            mem_mb=group_mem_mb,
+            runtime=group_runtime,
+            gpu=group_gpu,
         params:
             specs=group_specs_param,
             group_dir=lambda wildcards, output: os.path.dirname(output[0]),
