@@ -16,7 +16,7 @@ import time
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
-BENCHMARKS = ("train_loop", "masked_step", "grouped", "precision", "dag")
+BENCHMARKS = ("train_loop", "masked_step", "grouped", "precision", "scoring", "dag")
 
 
 def main(argv: list[str]) -> int:

@@ -149,10 +149,9 @@ def main() -> None:
             continue
         model = fresh() if name in AT_INIT else trained
         hparams = resolve_hparams(name, given)
-        sparsity = None if methods()[name].own_sparsity else SPARSITY
         try:
             with PeakMemory(dev) as peak:
-                seconds = timed(lambda: run_method(model, name, hparams, sparsity, batches=batches, data=data,
+                seconds = timed(lambda: run_method(model, name, hparams, SPARSITY, batches=batches, data=data,
                                                    seed=0, at_init=name in AT_INIT, **options), dev)
         except PrunelabError as error:
             print(f"{label} refused: {error}")

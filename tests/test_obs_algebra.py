@@ -145,6 +145,17 @@ def test_woodbury_recursion_equals_the_direct_inverse(rank, chunk):
     torch.testing.assert_close(got, direct_fisher_inverse(g, damp), rtol=1e-8, atol=0)
 
 
+@pytest.mark.parametrize("chunk", [1, 7, 20])
+def test_accumulated_inverse_equals_the_direct_inverse_and_the_recursion(chunk):
+    g, damp = gradients(20, 6), 1e-2
+    chunks = [g[i:i + chunk] for i in range(0, 20, chunk)]
+    got = obs.accumulated_inverse(iter(chunks), 20, damp, (6,))
+    torch.testing.assert_close(got, direct_fisher_inverse(g, damp), rtol=1e-8, atol=0)
+    torch.testing.assert_close(got, obs.woodbury_inverse(iter(chunks), 20, damp, (6,)), rtol=1e-8, atol=0)
+    with pytest.raises(PrunelabError, match="expected 21"):
+        obs.accumulated_inverse(iter(chunks), 21, damp, (6,))
+
+
 def test_one_sherman_morrison_step_equals_the_direct_inverse():
     g, damp = gradients(1, 5), 0.3
     f0_inv = torch.eye(5, dtype=D) / damp

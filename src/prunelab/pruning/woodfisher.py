@@ -3,8 +3,11 @@
 Curvature F̂ = λI + (1/N) Σ_n g_n g_nᵀ, where g_n is the gradient of the mean loss over the n-th mini-batch
 of ``fisher_mini_bsz`` scoring examples (N = ``num_grads``), multiplied by the current mask. F̂ is kept
 block-diagonal: contiguous blocks of ``block_size`` entries inside each tensor's flattened weights (a
-tensor's last block may be shorter; it is padded with decoupled entries). Each block's inverse is built by
-the Sherman–Morrison recursion from λ⁻¹I (:func:`~prunelab.pruning.obs_algebra.woodbury_inverse`).
+tensor's last block may be shorter; it is padded with decoupled entries). With fewer gradients than block
+entries (N < B), each block's inverse is built by the Sherman–Morrison/Woodbury recursion from λ⁻¹I
+(:func:`~prunelab.pruning.obs_algebra.woodbury_inverse`, N·B² per block); otherwise the outer products are
+summed and each block inverted once (:func:`~prunelab.pruning.obs_algebra.accumulated_inverse`, about half
+the work at N ≥ B). Both give the same matrix; the tests hold each to the direct inverse.
 
 Score (lower = prune first): the OBS loss increase θ_q²/(2[F̂⁻¹]_qq) (the authors drop the ½; the ranking
 is the same). The shared selector picks the mask (scope, nesting, exact counts). Then the surviving
@@ -25,7 +28,8 @@ from prunelab.curvature import FlatModel, minibatch_gradients
 from prunelab.masks import Mask
 from prunelab.pruning import hparam_rules as rules
 from prunelab.pruning.base import Method, PruneContext
-from prunelab.pruning.obs_algebra import independent_update, joint_update, saliency, woodbury_inverse
+from prunelab.pruning.obs_algebra import (accumulated_inverse, independent_update, joint_update, saliency,
+                                           woodbury_inverse)
 from prunelab.pruning.select import select
 
 UPDATES = ("joint", "independent", "none")
@@ -52,8 +56,8 @@ class BlockLayout:
 
     def blocks(self, flat: torch.Tensor) -> torch.Tensor:
         """(..., P) → (..., blocks, B)."""
-        padded = torch.cat([flat, flat.new_zeros(*flat.shape[:-1], 1)], dim=-1)
-        return padded[..., self.index]
+        padded = torch.nn.functional.pad(flat, (0, 1))
+        return padded.index_select(-1, self.index.flatten()).view(*flat.shape[:-1], *self.shape)
 
     def flat(self, blocks: torch.Tensor) -> torch.Tensor:
         """(blocks, B) → (P,), dropping the padding."""
@@ -65,9 +69,12 @@ class BlockLayout:
 def inverse_fisher_blocks(fm: FlatModel, ctx: PruneContext, layout: BlockLayout, num_grads: int,
                           mini_batch: int, damp: float) -> torch.Tensor:
     """(blocks, B, B): the inverse of each diagonal block of λI + (1/N)Σ g gᵀ, masked gradients."""
-    keep = fm.flatten(ctx.mask).to(device=fm.theta.device, dtype=torch.float64)
-    chunks = (layout.blocks(g.double() * keep).transpose(0, 1)
+    keep = fm.flatten(ctx.mask).to(device=fm.theta.device)
+    # masked and gathered in the gradients' dtype (exact: a 0/1 mask and a copy), then one float64 copy
+    chunks = (layout.blocks(g * keep).transpose(0, 1).to(torch.float64, memory_format=torch.contiguous_format)
               for g in minibatch_gradients(fm, ctx.batches, mini_batch, num_grads))
+    if num_grads >= layout.shape[1]:   # enough gradients to amortise one B×B inverse per block: sum, then invert
+        return accumulated_inverse(chunks, num_grads, damp, layout.shape, device=fm.theta.device)
     rank = max(8, min(32, layout.shape[1] // 4))     # fastest measured on CPU for B = 32 and B = 128
     return woodbury_inverse(chunks, num_grads, damp, layout.shape, device=fm.theta.device, rank=rank)
 
@@ -100,4 +107,4 @@ METHOD = Method(name="woodfisher",
                 hparams={"num_grads": 1000, "fisher_mini_bsz": 1, "block_size": 128, "damp": 1e-5,
                          "update": "joint"},
                 prune=prune, needs_data=True, updates_weights=True, check=check,
-                doc="OBS with a block-diagonal empirical Fisher inverted by Sherman–Morrison (WoodFisher)")
+                doc="OBS with a block-diagonal empirical Fisher, inverted by Woodbury updates or blockwise (WoodFisher)")
