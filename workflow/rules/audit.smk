@@ -9,42 +9,6 @@ localrules:
     audit,
 
 
-AUDIT_REPORT = f"{RESULTS}/audit/{SUITE}.txt"
-ANALYSIS_FILES = (
-    [
-        f"{RESULTS}/tables/{SUITE}/{name}.{ext}"
-        for name in PLAN.experiments
-        for ext in ("csv", "manifest.json", "provenance.json")
-    ]
-    + [
-        f"{RESULTS}/figures/{SUITE}/{name}.{ext}"
-        for name in PLAN.figures
-        for ext in ("png", "pdf", "csv", "summary.rst", "provenance.json")
-    ]
-    + [
-        f"{RESULTS}/report/{SUITE}/{name}"
-        for name in (
-            "runs_provenance.csv",
-            "config.yaml",
-            "runs_provenance.provenance.json",
-        )
-    ]
-)
-
-
-def audited_files(wildcards):
-    """Every output of every planned run (grouped dense runs once their group has written them), then the
-    tables, figures and report files."""
-    runs = [
-        path
-        for run_hash in PLAN.specs
-        for path in run_files(
-            run_hash, (*RUN_FILES[PLAN.kind(run_hash)], "provenance.json")
-        )
-    ]
-    return runs + ANALYSIS_FILES
-
-
 rule audit:
     input:
         audited_files,
