@@ -188,6 +188,25 @@ def test_sipp_retained_parameters_both_ways(tmp_path):
     assert "within 1 points of the unpruned accuracy" in summary
 
 
+def test_sipp_panel_without_runs_says_so_instead_of_empty_axes():
+    """A network that was only pruned (never retrained) gets a labelled blank, not an empty plot."""
+    from prunelab.analysis.figure_type import Request
+    from prunelab.analysis.sipp import accuracy_vs_retained
+
+    table = synthetic.sipp()
+    table = table[~((table["dense"] == "resnet20") & (table["stage"] == "branch"))]
+    drawn = accuracy_vs_retained(table, Request("f", "sipp_accuracy_vs_retained",
+                                                {"retained": "prunable", "tolerance": 1.0}))
+    axes = drawn.figure.axes
+    blank = [ax for ax in axes if not ax.axison]
+    assert len(axes) == 4 and len(blank) == 1
+    assert "no 'prune + retrain' runs" in blank[0].texts[0].get_text() and "resnet20" in blank[0].get_title()
+    only_pruned = table[table["stage"] != "branch"]
+    drawn = accuracy_vs_retained(only_pruned, Request("f", "sipp_accuracy_vs_retained",
+                                                      {"retained": "prunable", "tolerance": 1.0}))
+    assert len(drawn.figure.axes) == 2 and all(ax.axison for ax in drawn.figure.axes)  # no empty column
+
+
 def test_finetune_lr_bars_count_the_diverged_run(tmp_path):
     table = synthetic.dyniso_finetune()
     values = render(tmp_path, "dyniso_finetune_lr", table).set_index(["dense", "target_sparsity", "branch"])

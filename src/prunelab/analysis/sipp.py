@@ -40,18 +40,25 @@ def accuracy_vs_retained(rows: pd.DataFrame, request: Request) -> Drawn:
     stats.insert(len(keys), "retained_pct", retained.fillna(100 * (1 - stats["target_sparsity"])))
     denses = list(dict.fromkeys(sorted(pruned["dense"])))
     unpruned = summarise(rows[rows["stage"] == "dense"], ["dense"], metric).set_index("dense")
-    fig, axes = plotting.panels(len(denses), len(STAGES), width=5.0, height=3.7)
+    stages = {stage: title for stage, title in STAGES.items() if (stats["stage"] == stage).any()}
+    fig, axes = plotting.panels(len(denses), len(stages), width=5.0, height=3.7)
     prunings = sorted(pruned["pruning"].unique())
     notes = [f"No verified published numbers (METHODS.md §4.4). Retained parameters: "
              f"{request.options['retained']} weights. Smallest retained % within {tolerance:g} points of the "
              f"unpruned accuracy, per setting:"]
     for r, dense in enumerate(denses):
         base = unpruned.loc[dense] if dense in unpruned.index else None
-        for c, (stage, stage_title) in enumerate(STAGES.items()):
+        for c, (stage, stage_title) in enumerate(stages.items()):
             ax = axes[r, c]
+            ax.set_title(f"{labels.dense_title(rows, dense)}: {stage_title}", fontsize=plotting.FONT["title"])
+            panel = stats[(stats["dense"] == dense) & (stats["stage"] == stage)]
+            if panel.empty:   # e.g. a network only pruned, never retrained, in these experiments
+                ax.text(0.5, 0.5, f"no '{stage_title}' runs of this network\nin the figure's experiments",
+                        ha="center", va="center", transform=ax.transAxes, fontsize=plotting.FONT["title"])
+                ax.set_axis_off()
+                continue
             if base is not None:
                 plotting.dense_band(ax, base["mean"], base["std"], f"unpruned ({base['mean']:.2f}%)")
-            panel = stats[(stats["dense"] == dense) & (stats["stage"] == stage)]
             several_branches = panel["branch"].nunique() > 1
             for (pruning, method, schedule, branch), line in panel.groupby(["pruning", "method", "schedule",
                                                                              "branch"], sort=True):
@@ -66,7 +73,6 @@ def accuracy_vs_retained(rows: pd.DataFrame, request: Request) -> Drawn:
                     notes.append(_commensurate(line, base["mean"], tolerance, dense, stage_title, label))
             ax.set_xscale("log")
             plotting.plain_log_ticks(ax, "x")
-            ax.set_title(f"{labels.dense_title(rows, dense)}: {stage_title}", fontsize=plotting.FONT["title"])
             ax.set_xlabel("retained parameters (%, log scale)")
             ax.set_ylabel(request.metric_label)
             plotting.legend(ax, loc="lower right")
