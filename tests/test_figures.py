@@ -4,6 +4,7 @@ every bad option or missing input reported in one line."""
 from __future__ import annotations
 
 import json
+import math
 
 import numpy as np
 import pandas as pd
@@ -68,7 +69,7 @@ def test_table1_means_stds_published_and_difference(tmp_path):
     ours = ok_values(table, (table["dense"] == "r56") & (table["pruning"] == "l1_a") & (table["branch"] == "se"))
     cell = acc.loc[("r56", "A", "scratch_e")]
     assert cell["ours_mean"] == pytest.approx(ours.mean(), abs=1e-4)
-    assert cell["ours_std"] == pytest.approx(ours.std(ddof=0), abs=1e-5)
+    assert cell["ours_std"] == pytest.approx(ours.std(ddof=1), abs=1e-5)
     assert (cell["n"], cell["missing"]) == (3, 0)
     assert (cell["published_mean"], cell["published_std"]) == (92.96, 0.26)
     assert cell["difference"] == pytest.approx(cell["ours_mean"] - 92.96, abs=1e-4)
@@ -122,7 +123,7 @@ def test_jsv_against_wang_published_runs(tmp_path):
     assert point["published_std"] == pytest.approx(0.0002)   # population std of the two runs, as the authors plot
     ours = ok_values(table, (table["dense"] == "mlp7_relu") & np.isclose(table["target_sparsity"], 0.1), "jsv_mean")
     assert point["ours_mean"] == pytest.approx(ours.mean(), rel=1e-5)
-    assert point["ours_std"] == pytest.approx(ours.std(ddof=0), rel=1e-4)
+    assert point["ours_std"] == pytest.approx(ours.std(ddof=1), rel=1e-4)
     assert point["relative_difference"] == pytest.approx(point["ours_mean"] / point["published_mean"] - 1, rel=1e-4)
     skipped = values.loc[("lenet5_relu", 0.5)]
     assert (skipped["n"], skipped["missing"], skipped["missing_why"]) == (2, 1, "skipped ×1")
@@ -236,7 +237,7 @@ def test_summarise_counts_missing_and_unmeasured_runs():
     rows = pd.DataFrame({"g": ["a", "a", "a", "b", "b"], "v": [1.0, 3.0, np.nan, np.nan, np.nan],
                          "status": ["ok", "ok", "ok", "diverged", "skipped"]})
     stats = summarise(rows, ["g"], "v").set_index("g")
-    assert stats.loc["a", ["mean", "std", "n", "missing"]].tolist() == [2.0, 1.0, 2, 1]
+    assert stats.loc["a", ["mean", "std", "n", "missing"]].tolist() == [2.0, math.sqrt(2.0), 2, 1]   # sample std (ddof 1) of 1 and 3
     assert stats.loc["a", "missing_why"] == "not measured ×1"
     assert np.isnan(stats.loc["b", "mean"]) and stats.loc["b", "missing_why"] == "diverged ×1, skipped ×1"
 

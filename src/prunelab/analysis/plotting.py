@@ -42,10 +42,16 @@ def panels(rows: int, cols: int, width: float = 4.6, height: float = 3.4, **kwar
 
 
 def errorline(ax, x, stats: pd.DataFrame, label: str, published: bool = False, **style):
-    """Mean ± std of ``stats`` (columns mean, std) at ``x``; no bar where std is undefined."""
+    """Mean of ``stats`` at ``x`` with its error bar: the 95 % interval (columns ci_low/ci_high) where ``stats``
+    has one, else ± std (published values, which come as mean ± std); no bar where either is undefined."""
     look = {**(PUBLISHED_LINE if published else OURS_LINE), **style}
-    yerr = stats["std"].fillna(0).to_numpy() if "std" in stats else None
-    return ax.errorbar(np.asarray(x, dtype=float), stats["mean"].to_numpy(dtype=float), yerr=yerr, label=label,
+    mean = stats["mean"].to_numpy(dtype=float)
+    if "ci_low" in stats:
+        yerr = np.vstack([mean - stats["ci_low"].to_numpy(dtype=float), stats["ci_high"].to_numpy(dtype=float) - mean])
+        yerr = np.nan_to_num(yerr, nan=0.0)
+    else:
+        yerr = stats["std"].fillna(0).to_numpy() if "std" in stats else None
+    return ax.errorbar(np.asarray(x, dtype=float), mean, yerr=yerr, label=label,
                        **look)
 
 

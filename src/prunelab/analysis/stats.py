@@ -1,17 +1,23 @@
-"""Mean ± std over seeds, with the runs that did not finish counted instead of averaged away.
+"""Mean, sample std and 95 % t-interval over seeds, with unfinished runs counted instead of averaged away.
 
-Every figure reduces its rows the same way: per group, the mean and the population std (ddof=0, the
-convention of the one published plotting script we could read, Wang et al.'s) of the rows whose status is
-``ok`` and whose value was measured; ``n`` counts those rows and ``missing`` the others, with ``missing_why``
-saying what they were (diverged, skipped, not measured). A group whose every run is missing stays in the
-result with a NaN mean, so figures and CSVs show the gap.
+Every figure reduces its rows the same way: per group, over the rows whose status is ``ok`` and whose value
+was measured, the mean, the sample std (ddof=1: the seeds are a sample of the seeds one could have drawn)
+and the two-sided 95 % Student-t interval of the mean (``ci_low``/``ci_high``; undefined, NaN, for n < 2).
+``n`` counts those rows and ``missing`` the others, with ``missing_why`` saying what they were (diverged,
+skipped, not measured). A group whose every run is missing stays in the result with a NaN mean, so figures
+and CSVs show the gap. Figures draw the interval as their error bar and say so.
 """
 
 from __future__ import annotations
 
 import json
 
+import numpy as np
 import pandas as pd
+from scipy import stats as scipy_stats
+
+CONFIDENCE = 0.95
+ERROR_BAR = "95 % t-interval of the mean over seeds"
 
 
 def _why(statuses: pd.Series) -> str:
@@ -20,19 +26,29 @@ def _why(statuses: pd.Series) -> str:
 
 
 def summarise(rows: pd.DataFrame, keys: list[str], value: str) -> pd.DataFrame:
-    """Per ``keys`` group: mean, std (ddof=0), n (usable runs), missing and missing_why."""
+    """Per ``keys`` group: mean, std (ddof=1), ci_low/ci_high (95 % t), n (usable runs), missing, missing_why."""
     measured = rows[value].notna()
     usable = rows["status"].eq("ok") & measured
     reason = rows["status"].where(~rows["status"].eq("ok") | measured, "not measured")
     frame = rows.assign(_value=rows[value].where(usable), _usable=usable, _reason=reason.where(~usable))
     groups = frame.groupby(keys, dropna=False, sort=True)
     out = groups.agg(mean=("_value", "mean"), n=("_usable", "sum"), runs=("_usable", "size"))
-    out["std"] = groups["_value"].std(ddof=0)
+    out["std"] = groups["_value"].std(ddof=1)
+    half = t_half_width(out["std"], out["n"])
+    out["ci_low"], out["ci_high"] = out["mean"] - half, out["mean"] + half
     out["missing"] = out["runs"] - out["n"]
     out["missing_why"] = groups["_reason"].agg(lambda r: _why(r.dropna()))
     out["n"] = out["n"].astype(int)
     out["missing"] = out["missing"].astype(int)
-    return out.drop(columns="runs").reset_index()[[*keys, "mean", "std", "n", "missing", "missing_why"]]
+    return out.drop(columns="runs").reset_index()[[*keys, "mean", "std", "ci_low", "ci_high", "n", "missing",
+                                                       "missing_why"]]
+
+
+def t_half_width(std, n, confidence: float = CONFIDENCE):
+    """Half-width of the two-sided Student-t interval of a mean from its sample std and n (NaN for n < 2)."""
+    n = np.asarray(n, dtype=float)
+    dof = np.where(n >= 2, n - 1, np.nan)
+    return scipy_stats.t.ppf(0.5 + confidence / 2, dof) * np.asarray(std, dtype=float) / np.sqrt(n)
 
 
 def missing_note(missing: int, why: str) -> str:
