@@ -186,6 +186,7 @@ stop_slurm_daemons() {
       # shellcheck disable=SC2086
       timeout 20 scancel $jobs 2>/dev/null || true
       # job steps must end before slurmd goes, or they outlive it
+      # shellcheck disable=SC2016  # $(...) is for the inner shell
       timeout 60 bash -c 'while [[ -n $(squeue -h -t R,CG -o %A 2>/dev/null) ]]; do sleep 1; done' \
         || say "jobs still running after 60 s: $(squeue -h 2>/dev/null | tr '\n' ';')"
     fi
@@ -244,7 +245,8 @@ status() {
     if [[ $name == munged ]]; then pid=$(live_pid "$MUNGE_PID" munged || true); else pid=$(live_pid "$RUN_DIR/$name.pid" "$name" || true); fi
     if [[ -n $pid ]]; then echo "$name: running (pid $pid)"; else echo "$name: not running"; fi
   done
-  if controller_up; then show_partition; fi
+  controller_up || die "no slurmctld answers (scripts/local-slurm.sh start starts the cluster)"
+  show_partition
   node_ready || die "node $NODE is not ready (state '$(node_state || true)')"
   echo "node $NODE: $(node_state)"
 }
