@@ -40,7 +40,8 @@ target=$root/FashionMNIST/raw
 mkdir -p "$target" || die "cannot create $target"
 for name in "${files[@]}"; do
   [[ -s $target/$name ]] && continue
-  gunzip -c "$source_dir/$name.gz" >"$target/.$name.partial" || { rm -f "$target/.$name.partial"; die "cannot unpack $source_dir/$name.gz into $target"; }
-  mv "$target/.$name.partial" "$target/$name"
+  partial=$target/.$name.partial
+  gunzip -c "$source_dir/$name.gz" >"$partial" || { rm -f "$partial"; die "cannot unpack $source_dir/$name.gz into $target"; }
+  mv "$partial" "$target/$name"
 done
 echo "Fashion-MNIST (60,000 train / 10,000 test) ready in $target"

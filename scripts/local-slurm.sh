@@ -240,9 +240,10 @@ stop() {
 }
 
 status() {
-  local name pid
+  local name pid pidfile
   for name in munged slurmctld slurmd; do
-    if [[ $name == munged ]]; then pid=$(live_pid "$MUNGE_PID" munged || true); else pid=$(live_pid "$RUN_DIR/$name.pid" "$name" || true); fi
+    if [[ $name == munged ]]; then pidfile=$MUNGE_PID; else pidfile=$RUN_DIR/$name.pid; fi
+    pid=$(live_pid "$pidfile" "$name" || true)
     if [[ -n $pid ]]; then echo "$name: running (pid $pid)"; else echo "$name: not running"; fi
   done
   controller_up || die "no slurmctld answers (scripts/local-slurm.sh start starts the cluster)"

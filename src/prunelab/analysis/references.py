@@ -1,4 +1,4 @@
-"""Published numbers of the four papers, each with its citation and the evidence tag of docs/methods.md §0 (the values: §4).
+"""Published numbers of the four papers, each with its citation and its evidence tag (docs/methods.md §0, §4).
 
 Only what someone has checked against a source may be drawn as "published": values tagged ``V:Sx`` (read in
 a source file) have ``unverified=False``; values recalled from a paper (tag ``R``) are kept for whoever gets

@@ -190,8 +190,9 @@ def weight_level(rows: pd.DataFrame, request: Request) -> Drawn:
         plotting.legend(ax, loc="lower left")
     values = stats.rename(columns={"mean": "ours_mean", "std": "ours_std"})
     return Drawn(fig, values, ["No verified published numbers for weight-level pruning (the paper's prune ratios "
-                               "and accuracies are unverified, docs/methods.md §4.1); compare the trend: Scratch-B ≈ "
-                               "fine-tuned at moderate ratios, fine-tuning ahead at high ratios on some models."])
+                               "and accuracies are unverified, docs/methods.md §4.1); compare the trend: "
+                               "Scratch-B ≈ fine-tuned at moderate ratios, fine-tuning ahead at high ratios on "
+                               "some models."])
 
 
 def _dense_reference(ax, rows: pd.DataFrame, dense: str, metric: str, extra: pd.Series | None = None) -> None:
