@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
-# .ci/slurm.sh - the workflow on a real SLURM cluster: a local single-node one (munge + slurmctld + slurmd,
-# started by ../shared/slurm/start-local-slurm.sh beside the checkout), driven through
-# `snakemake --workflow-profile workflow/profiles/slurm` with the local account/partition.
+# .ci/slurm.sh - the workflow on a real SLURM cluster: the local single-node one of scripts/local-slurm.sh
+# (munge + slurmctld + slurmd), driven through `snakemake --workflow-profile workflow/profiles/slurm` with the
+# local account/partition.
 #   1. tests/configs/slurm.yaml: every output and provenance (with its SLURM job id); the small runs
 #      must have been packed into one allocation holding the node's (fake) GPU.
 #   2. the same again: nothing to do, nothing submitted.
@@ -9,24 +9,21 @@
 #      retry must resume it ("resumed from ... at iteration N") in a new SLURM job and finish.
 #   4. bad input: the profile's account/partition placeholders, and a rule asking for 4 GPUs on a 1-GPU
 #      node, must each fail fast with SLURM's refusal in one line naming the rule (plus the live
-#      sbatch --test-only test of tests/test_slurm.py, which the main pytest run skips).
+#      sbatch --test-only test of tests/test_slurm.py).
 # Runs inside the CI venv (installs snakemake-executor-plugin-slurm via the [slurm] extra if missing).
-# Skips (exit 0) when the cluster scripts are absent or it is not run as root. Every wait is bounded.
-# PRUNELAB_LOCAL_SLURM overrides where the start/stop scripts are.
+# Needs root (the cluster's daemons). Outside CI it skips (exit 0) without root; in CI (CI=true) that fails.
+# The cluster is stopped at the end whatever happened. Every wait is bounded.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ROOT=$PWD
-SCRIPTS=${PRUNELAB_LOCAL_SLURM:-$ROOT/../shared/slurm}
+CLUSTER=$ROOT/scripts/local-slurm.sh
 t0=$(date +%s)
 log() { echo "[slurm +$(($(date +%s) - t0))s] $*"; }
 fail() { echo "[slurm] FAIL: $*" >&2; exit 1; }
 
-if [[ ! -x $SCRIPTS/start-local-slurm.sh || ! -x $SCRIPTS/stop-local-slurm.sh ]]; then
-  echo "[slurm] SKIP: no local SLURM scripts in $SCRIPTS (set PRUNELAB_LOCAL_SLURM to their directory)"
-  exit 0
-fi
 if [[ $(id -u) -ne 0 ]]; then
-  echo "[slurm] SKIP: starting the local SLURM cluster needs root"
+  [[ ${CI:-} != true ]] || fail "CI=true but not root: scripts/local-slurm.sh needs root to start the cluster"
+  echo "[slurm] SKIP: starting the local SLURM cluster (scripts/local-slurm.sh) needs root"
   exit 0
 fi
 
@@ -42,7 +39,7 @@ cleanup() {
     kill -INT "$BACKGROUND" 2>/dev/null || true  # snakemake cancels its SLURM jobs on SIGINT
     timeout 60 tail --pid="$BACKGROUND" -f /dev/null || kill -KILL "$BACKGROUND" 2>/dev/null || true
   fi
-  timeout 120 "$SCRIPTS/stop-local-slurm.sh" >"$WORK/stop.log" 2>&1 \
+  timeout 120 "$CLUSTER" stop >"$WORK/stop.log" 2>&1 \
     || { tail -n 5 "$WORK/stop.log"; echo "[slurm] FAIL: the cluster did not stop cleanly" >&2; status=1; }
   echo "[slurm] $([[ $status -eq 0 ]] && echo PASS || echo "FAILED (logs in $WORK)") in $(($(date +%s) - t0))s;" \
     "SLURM job ids: $(cat "$WORK"/*/snakemake.log 2>/dev/null \
@@ -53,12 +50,12 @@ cleanup() {
 trap cleanup EXIT
 trap "exit 130" INT TERM  # a CI timeout still stops the cluster (via the EXIT trap)
 
-log "starting the local cluster ($SCRIPTS/start-local-slurm.sh)"
-timeout 900 "$SCRIPTS/start-local-slurm.sh" >"$WORK/start.log" 2>&1 \
+log "starting the local cluster (scripts/local-slurm.sh start)"
+timeout 900 "$CLUSTER" start >"$WORK/start.log" 2>&1 \
   || { tail -n 20 "$WORK/start.log"; fail "the local SLURM cluster did not start"; }
-log "$(grep -o 'SLURM is up.*s\.' "$WORK/start.log" | sed -n 1p) $(sinfo -h -o '%P %c CPUs %m MB %G' | sed -n 1p)"
-# the pre-flight's live test, skipped in the main pytest run because no controller answered then
-timeout 300 python -m pytest -q -p no:cacheprovider tests/test_slurm.py -k live >"$WORK/pytest.log" 2>&1 \
+log "$(grep -o 'SLURM is up.*' "$WORK/start.log" | sed -n 1p) $(sinfo -h -o '%P %c CPUs %m MB %G' | sed -n 1p)"
+# the pre-flight's live test against this cluster (CI=true makes it fail rather than skip without one)
+timeout 300 python -m pytest -q -n 0 -p no:cacheprovider tests/test_slurm.py -k live >"$WORK/pytest.log" 2>&1 \
   && grep -q "1 passed" "$WORK/pytest.log" || { tail -n 20 "$WORK/pytest.log"; fail "live sbatch --test-only test"; }
 log "live pre-flight test: $(tail -n 1 "$WORK/pytest.log")"
 

@@ -3,7 +3,7 @@
 Both sides train the same 8 models (seeds 0–7, each with its own data order) for the same iterations at
 batch 128 with SGD and evaluate each model once at the end: ``sequential`` is 8 :class:`prunelab.train.Trainer`
 runs, ``grouped`` one :class:`prunelab.grouped.GroupedTrainer`. Throughput ratio = sequential / grouped
-(target ≥ 3 on a GPU, where small models are launch-bound; DESIGN.md measured 9.5× for K = 8 on an H100).
+(target ≥ 3 on a GPU, where small models are launch-bound; docs/architecture.md §7: 9.5× for K = 8 on an H100).
 LeNet-300-100 (MLP), LeNet-5 (conv) and ResNet-20 on digits. Prints one line.
 """
 

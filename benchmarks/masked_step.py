@@ -8,7 +8,7 @@ of 128, so that only the step itself is timed. The three variants, at 90% global
   optimizer step (zero gradients keep pruned weights and optimizer state exactly zero, so there is no
   second pass over the weights; target masked/dense ≤ 1.02);
 * ``hooks`` — ``torch.nn.utils.prune.custom_from_mask``, which re-derives ``weight = weight_orig * mask`` in a
-  forward pre-hook on every call (DESIGN.md measured hooks/masked = 1.33 on an H100).
+  forward pre-hook on every call (docs/architecture.md §7: hooks/masked = 1.33 on an H100).
 
 LeNet-300-100 (1×28×28) and ResNet-20 (3×32×32). Prints one line.
 """

@@ -3,7 +3,7 @@
 # packing: RUNS independent tiny dense trainings (digits, LeNet-300-100, 1 epoch) through the slurm profile,
 # once with --group-components pack=1 (one allocation per run) and once with pack=RUNS (one allocation).
 # DEVICE is the suite's runtime.device: cpu (no GPU requested) or auto (each run asks for the GPU).
-# Needs the cluster up (e.g. ../shared/slurm/start-local-slurm.sh) and the venv with the slurm plugin on PATH.
+# Needs the cluster up (scripts/local-slurm.sh start, as root) and the venv with the slurm plugin on PATH.
 # Prints one summary line.
 set -euo pipefail
 cd "$(dirname "$0")/.."

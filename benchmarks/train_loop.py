@@ -8,7 +8,7 @@ evaluate on the validation and test splits after every epoch:
 * ``hand`` — the least code that does the same work on the same device tensors (randperm, index, crop and
   flip by index arithmetic, step), i.e. the floor for this approach; target trainer/hand ≤ 1.2;
 * ``dataloader`` — torchvision transforms on PIL images in a ``DataLoader(num_workers=4)``, copied to the
-  device per batch; target dataloader/trainer ≥ 3 on a GPU (DESIGN.md measured 5× for LeNet on an H100).
+  device per batch; target dataloader/trainer ≥ 3 on a GPU (docs/architecture.md §7: 5× for LeNet on an H100).
 
 LeNet-300-100 runs on digits at 1×28×28 without augmentation, ResNet-20 on digits at 3×32×32 with
 random crop (padding 4) and flip. Prints one line.

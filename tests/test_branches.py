@@ -1,4 +1,4 @@
-"""Branch oracles (METHODS.md §5 oracles 6 and 16): rewinding is bit-exact, masks stay nested and exact,
+"""Branch oracles (docs/methods.md §5 oracles 6 and 16): rewinding is bit-exact, masks stay nested and exact,
 Scratch-B stretches by the FLOPs ratio, LR schedules are the documented ones, pruned weights stay zero."""
 
 import copy

@@ -1,4 +1,4 @@
-"""Curvature oracles (METHODS.md §5 oracle 7, and the references for 8–10): every quantity of
+"""Curvature oracles (docs/methods.md §5 oracle 7, and the references for 8–10): every quantity of
 prunelab.curvature against an independent reference on tiny float64 networks."""
 
 import math

@@ -1,4 +1,4 @@
-"""Contract of the data-driven methods (METHODS.md §5 oracle 3 and §1.3): they leave the model untouched,
+"""Contract of the data-driven methods (docs/methods.md §5 oracle 3 and §1.3): they leave the model untouched,
 repeat themselves for a seed, and give the exact pruned count through ``run_method`` on LeNet-300-100."""
 
 import hashlib

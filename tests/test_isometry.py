@@ -1,4 +1,4 @@
-"""Jacobian singular values, OrthP and masked approximate isometry (METHODS.md §5 oracle 15), and the
+"""Jacobian singular values, OrthP and masked approximate isometry (docs/methods.md §5 oracle 15), and the
 structured L1 neuron/filter selector of Wang et al.'s JSV study."""
 
 import copy

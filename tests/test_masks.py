@@ -1,4 +1,4 @@
-"""Mask invariant (METHODS.md §5 oracle 2): pruned weights and optimizer state stay exactly zero."""
+"""Mask invariant (docs/methods.md §5 oracle 2): pruned weights and optimizer state stay exactly zero."""
 
 import copy
 

@@ -1,4 +1,4 @@
-"""OBS linear algebra against KKT solves (METHODS.md §5 oracle 9) and the Woodbury / block inverses of
+"""OBS linear algebra against KKT solves (docs/methods.md §5 oracle 9) and the Woodbury / block inverses of
 WoodFisher (oracle 10), on random symmetric positive definite matrices in float64."""
 
 import pytest

@@ -1,4 +1,4 @@
-"""Selector oracle (METHODS.md §5 oracle 1) and the magnitude / random baselines (oracles 4, 5)."""
+"""Selector oracle (docs/methods.md §5 oracle 1) and the magnitude / random baselines (oracles 4, 5)."""
 
 import math
 

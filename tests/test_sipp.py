@@ -1,4 +1,4 @@
-"""SiPP oracles (METHODS.md §5 oracle 14): sensitivities, |S|, allocation, sampling, selection, exact counts."""
+"""SiPP oracles (docs/methods.md §5 oracle 14): sensitivities, |S|, allocation, sampling, selection, exact counts."""
 
 import copy
 import itertools

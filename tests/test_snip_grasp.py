@@ -1,4 +1,4 @@
-"""SNIP (METHODS.md §5 oracle 12) and GraSP (oracle 13) against explicit references on tiny float64 MLPs."""
+"""SNIP (docs/methods.md §5 oracle 12) and GraSP (oracle 13) against explicit references on tiny float64 MLPs."""
 
 import math
 

@@ -1,5 +1,5 @@
 """Liu et al.'s predefined structured pruning of CIFAR ResNets (l1_blocks) against the published architecture
-statistics (METHODS.md §4.1: Renda's parameter densities and Scratch-B epoch factors, loose ±2 % check)."""
+statistics (docs/methods.md §4.1: Renda's parameter densities and Scratch-B epoch factors, loose ±2 % check)."""
 
 import math
 

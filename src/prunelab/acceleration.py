@@ -5,7 +5,7 @@ channels_last picks different convolution kernels), so they are hashed like any 
 ``runtime.compile`` only changes how the same computation is launched and is a runtime switch. Keeping all
 three here leaves the training loop a single call, ``loss = step(xb, yb)``, whatever is switched on.
 
-Why each exists (DESIGN.md, "Training speed"): small models at batch 128 are launch-bound on a GPU, and
+Why each exists (docs/architecture.md §7): small models at batch 128 are launch-bound on a GPU, and
 ``torch.compile(mode="reduce-overhead")`` replays the step as CUDA graphs; bf16 halves the memory traffic of
 the larger CIFAR models on tensor-core GPUs; channels_last lets cuDNN use its NHWC kernels, which is what
 tensor cores want. On a CPU none of them is guaranteed to help (``benchmarks/precision.py`` measures it).

@@ -1,4 +1,4 @@
-"""Branches: what is trained after a mask is chosen (METHODS.md §3).
+"""Branches: what is trained after a mask is chosen (docs/methods.md §3).
 
 | type           | starting weights                         | schedule                         | length        |
 |----------------|------------------------------------------|----------------------------------|---------------|

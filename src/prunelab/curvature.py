@@ -1,4 +1,4 @@
-"""Curvature of the scoring loss with respect to the prunable weights (METHODS.md §2.4–§2.6), via torch.func.
+"""Curvature of the scoring loss with respect to the prunable weights (docs/methods.md §2.4–§2.6), via torch.func.
 
 Everything here sees the network through :class:`FlatModel`: a deep copy in eval mode (or, when scoring at
 initialisation, train-mode BatchNorm that normalises with batch statistics and updates nothing), written as

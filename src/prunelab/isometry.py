@@ -1,6 +1,6 @@
 """Restoring dynamical isometry after pruning, before fine-tuning (Wang et al. 2021; Lee et al. 2020).
 
-METHODS.md §2.10. Both functions change the model *in place*: call them on the copy a branch is about to
+docs/methods.md §2.10. Both functions change the model *in place*: call them on the copy a branch is about to
 fine-tune.
 
 - :func:`orthp_` — Wang's OrthP, "exact isometry based on existing weights": each Conv/Linear weight,

@@ -3,7 +3,7 @@
 Prunable parameters are the ``weight`` of every ``nn.Conv2d`` and ``nn.Linear`` (never biases or BatchNorm),
 in ``named_parameters()`` order, minus any names listed in ``exclude``. True means kept.
 
-The training invariant (METHODS.md §1.5): pruned weights are exactly 0.0 for the rest of training. Installing
+The training invariant (docs/methods.md §1.5): pruned weights are exactly 0.0 for the rest of training. Installing
 a mask zeroes the weights and the optimizer state at pruned entries; each step then masks the gradients with
 one ``torch._foreach_mul_`` (so momentum and Adam moments stay 0 there). With weight, gradient and state at 0,
 SGD, Adam and AdamW update a pruned entry by exactly 0, so the training loop skips the weight pass

@@ -1,7 +1,7 @@
 """Learning-rate schedules as pure functions of the absolute iteration, and training-length arithmetic.
 
 A schedule that depends only on the iteration has no state to checkpoint, and LR rewinding is just
-evaluating it from iteration k onwards (METHODS.md §3: LR(t) = schedule(k + t)). Milestones and warm-up are
+evaluating it from iteration k onwards (docs/methods.md §3: LR(t) = schedule(k + t)). Milestones and warm-up are
 given in epochs in the config and converted with the run's iterations per epoch.
 """
 

@@ -124,7 +124,7 @@ def finetune_lr(rows: pd.DataFrame, request: Request) -> Drawn:
         ax.set_title(labels.dense_title(rows, dense), fontsize=plotting.FONT["title"])
         plotting.legend_below(ax, ncol=1)  # one column: the labels are long, the panels narrow
     return Drawn(fig, stats, ["No verified published accuracies (Wang et al.'s tables are unverified, "
-                              "METHODS.md §6.3); the claim to check: with isometry recovery the gap between "
+                              "docs/methods.md §6.3); the claim to check: with isometry recovery the gap between "
                               "LR 1e-2 and 1e-3 closes.", *_lr_notes(stats)])
 
 

@@ -7,7 +7,7 @@
   retraining, one colour per criterion, with the rank correlation: the paper's point is that the criterion
   that best preserves the loss is not necessarily the one that retrains best.
 
-No published numbers were verified for this paper (METHODS.md §4.2): both figures show our runs only.
+No published numbers were verified for this paper (docs/methods.md §4.2): both figures show our runs only.
 """
 
 from __future__ import annotations
@@ -20,7 +20,7 @@ from prunelab.analysis.figure_type import LAURENT, Drawn, FigureType, Request
 from prunelab.analysis.options import Option, boolean, name, one_of
 from prunelab.analysis.stats import hparam, missing_note, other_hparams, summarise
 
-NO_PUBLISHED = ("No verified published numbers for this paper (METHODS.md §4.2); the replication target is the "
+NO_PUBLISHED = ("No verified published numbers for this paper (docs/methods.md §4.2); the replication target is the "
                 "trend.")
 
 

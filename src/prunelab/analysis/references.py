@@ -1,4 +1,4 @@
-"""Published numbers of the four papers, each with its citation and the provenance tag of METHODS.md §4.
+"""Published numbers of the four papers, each with its citation and its evidence tag (docs/methods.md §0, §4).
 
 Only what someone has checked against a source may be drawn as "published": values tagged ``V:Sx`` (read in
 a source file) have ``unverified=False``; values recalled from a paper (tag ``R``) are kept for whoever gets
@@ -20,7 +20,7 @@ LIU = "Liu et al. 2019, Rethinking the Value of Network Pruning (ICLR)"
 RENDA = "Renda et al. 2020, Comparing Rewinding and Fine-tuning in Neural Network Pruning (ICLR)"
 WANG = "Wang et al. 2021, Dynamical Isometry: The Missing Ingredient for Neural Network Pruning"
 
-# METHODS.md §0 sources behind the tags
+# docs/methods.md §0: the sources behind the tags
 S4_GEN = "V:S4 (Renda et al. transcription of Liu Table 1: lottery-ticket/rewinding-iclr20-public @273e67d8b4f9 " \
          "vision/plot/gen.py)"
 S5_JSV = "V:S5 (MingSun-Tse/Smile-Pruning @03c071b93d67 tools/iccv21_latex_plots/plot_jsv_wrt_pruning_ratio.py, " \
@@ -38,7 +38,7 @@ class Published:
     std: float | None
     paper: str
     citation: str                 # where in the paper (table / figure)
-    source: str                   # METHODS.md tag and the file it was read from
+    source: str                   # docs/methods.md §0 tag and the file it was read from
     unverified: bool
 
     def row(self) -> dict:
@@ -54,7 +54,7 @@ def _liu(model: str, dataset: str, architecture: str, column: str, value: float,
 
 
 # Liu et al. Table 1 (L1-norm filter pruning, test accuracy %, mean ± std). The fine-tuned column and the
-# VGG-16 row were never checked against the paper (METHODS.md §4.1): tagged R.
+# VGG-16 row were never checked against the paper (docs/methods.md §4.1): tagged R.
 _LIU_TABLE1 = [
     ("resnet56", "cifar10", "A", 93.14, 0.12, (92.97, 0.17), (92.96, 0.26), (93.09, 0.14)),
     ("resnet56", "cifar10", "B", 93.14, 0.12, (92.67, 0.14), (92.54, 0.19), (93.05, 0.18)),

@@ -152,7 +152,7 @@ def _table1_notes(cells: pd.DataFrame, factors: pd.DataFrame) -> list[str]:
                      "on cifar10 and ResNet-34 on imagenet; the fine-tuned column and VGG-16 are unverified and "
                      "never drawn).")
     else:
-        notes.append("The fine-tuned column of Table 1 is unverified (METHODS.md tag R) and is not drawn.")
+        notes.append("The fine-tuned column of Table 1 is unverified (docs/methods.md §0 tag R) and is not drawn.")
     return notes
 
 
@@ -190,8 +190,9 @@ def weight_level(rows: pd.DataFrame, request: Request) -> Drawn:
         plotting.legend(ax, loc="lower left")
     values = stats.rename(columns={"mean": "ours_mean", "std": "ours_std"})
     return Drawn(fig, values, ["No verified published numbers for weight-level pruning (the paper's prune ratios "
-                               "and accuracies are unverified, METHODS.md §4.1); compare the trend: Scratch-B ≈ "
-                               "fine-tuned at moderate ratios, fine-tuning ahead at high ratios on some models."])
+                               "and accuracies are unverified, docs/methods.md §4.1); compare the trend: "
+                               "Scratch-B ≈ fine-tuned at moderate ratios, fine-tuning ahead at high ratios on "
+                               "some models."])
 
 
 def _dense_reference(ax, rows: pd.DataFrame, dense: str, metric: str, extra: pd.Series | None = None) -> None:
@@ -242,7 +243,7 @@ def lottery(rows: pd.DataFrame, request: Request) -> Drawn:
             plotting.legend(ax, loc="lower left")
     values = stats.rename(columns={"mean": "ours_mean", "std": "ours_std"})
     return Drawn(fig, values, ["No verified published numbers (the LR 0.01 variant and the run count are "
-                               "unverified, METHODS.md §4.1); the claim to check: at the large LR (0.1) the "
+                               "unverified, docs/methods.md §4.1); the claim to check: at the large LR (0.1) the "
                                "winning ticket is no better than random re-initialisation."])
 
 

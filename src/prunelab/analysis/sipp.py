@@ -4,7 +4,7 @@
 pruned), the right one after retraining (stage branch); one line per pruning setting (SiPP-det/rand/hybrid,
 WT = global magnitude, SNIP, ...), retained parameters on a log axis as in the paper. The summary reports,
 per setting, the fewest retained parameters whose accuracy stays within ``tolerance`` points of the unpruned
-network ("prune ratio at commensurate accuracy"). No published numbers were verified (METHODS.md §4.4).
+network ("prune ratio at commensurate accuracy"). No published numbers were verified (docs/methods.md §4.4).
 """
 
 from __future__ import annotations
@@ -43,7 +43,7 @@ def accuracy_vs_retained(rows: pd.DataFrame, request: Request) -> Drawn:
     stages = {stage: title for stage, title in STAGES.items() if (stats["stage"] == stage).any()}
     fig, axes = plotting.panels(len(denses), len(stages), width=5.0, height=3.7)
     prunings = sorted(pruned["pruning"].unique())
-    notes = [f"No verified published numbers (METHODS.md §4.4). Retained parameters: "
+    notes = [f"No verified published numbers (docs/methods.md §4.4). Retained parameters: "
              f"{request.options['retained']} weights. Smallest retained % within {tolerance:g} points of the "
              f"unpruned accuracy, per setting:"]
     for r, dense in enumerate(denses):

@@ -41,7 +41,7 @@ def check_present(name: str, root: str | Path, key: str = "data_root") -> None:
     directory, files = expected_files(name, root)
     missing = [f for f in files if not (directory / f).is_file()]
     if missing:
-        hint = ("run ../shared/data/get-fashion-mnist.sh ROOT or set download: true"
+        hint = ("on Debian, scripts/fashion-mnist-debian.sh ROOT lays it out; or set download: true"
                 if name == "fashion_mnist" else "download it there, or set download: true on a machine online")
         raise DataError(f"dataset '{name}' not found: {directory} lacks {', '.join(missing)} "
                         f"(config key {key}={root}; {hint})")

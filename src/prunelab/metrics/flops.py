@@ -1,6 +1,6 @@
 """Multiply-accumulates, operation counts and parameter counts of dense and masked networks.
 
-Counting follows Liu et al.'s ``count_model_param_flops`` (METHODS.md §3): a conv contributes
+Counting follows Liu et al.'s ``count_model_param_flops`` (docs/methods.md §3): a conv contributes
 nnz(W)·H_out·W_out multiply-accumulates (only surviving weights count under an unstructured mask) plus one
 add per output for its bias; a linear layer nnz(W) (+ bias); BatchNorm 2 ops per output element; ReLU one;
 pooling k² per output element (adaptive pooling: one per input element). ``macs`` is the conv+linear part,

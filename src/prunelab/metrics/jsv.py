@@ -1,6 +1,6 @@
 """Jacobian singular values of the input→logits map: Wang et al.'s measure of dynamical isometry.
 
-METHODS.md §2.10. For each example x, J(x) = ∂z/∂x ∈ R^{C×D} (logits by the flattened input), computed
+docs/methods.md §2.10. For each example x, J(x) = ∂z/∂x ∈ R^{C×D} (logits by the flattened input), computed
 with ``torch.func.jacrev`` vectorised over the batch by ``vmap``, on an eval-mode copy of the model so
 BatchNorm uses its running statistics and the caller's model is untouched. Its C singular values per
 example are pooled over all given batches. For a linear MLP J = W_L⋯W_1 for every x, which the tests use.

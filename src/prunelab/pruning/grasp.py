@@ -1,6 +1,6 @@
 """GraSP (Wang, Zhang & Grosse 2020): keep the weights whose removal least reduces the gradient flow.
 
-METHODS.md §2.8, following the authors' code: on a deep copy, optionally re-initialise every ``Linear``
+docs/methods.md §2.8, following the authors' code: on a deep copy, optionally re-initialise every ``Linear``
 weight Xavier-normal (``reinit``, default on as in their code; the mask still applies to the original net),
 draw ``samples_per_class`` training examples per class, split them into two halves, and with logits
 divided by the temperature T compute

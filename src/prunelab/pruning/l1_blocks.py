@@ -1,6 +1,6 @@
 """Structured L1-norm filter pruning inside residual blocks (Li et al. 2017, as Liu et al. 2019 rerun it).
 
-METHODS.md §4.1. In a residual block only the first conv's filters can go without touching the shortcut:
+docs/methods.md §4.1. In a residual block only the first conv's filters can go without touching the shortcut:
 the filters with the smallest L1 norm of conv1 are removed together with the matching input channels of
 conv2. Convs are numbered from 1 (the stem) in network order, so block b (0-based) has its conv1 at id
 2 + 2b (Liu's even ids); ``skip`` lists ids left intact and ``stage_ratios`` gives the pruned fraction p per

@@ -1,6 +1,6 @@
 """Structured L1-norm neuron/filter pruning (Li et al. 2017) as Wang et al. use it for their JSV study.
 
-METHODS.md §2.10. In every pruned layer, the output units (Linear rows, Conv filters) with the smallest
+docs/methods.md §2.10. In every pruned layer, the output units (Linear rows, Conv filters) with the smallest
 incoming L1 norm are removed, and so are the matching inputs of the next prunable layer. prunelab keeps the
 dense architecture and expresses this as an unstructured Mask: the removed rows of W_l and the matching
 input columns of W_{l+1} (for a Conv→Linear step, the block of flattened features of each removed filter)

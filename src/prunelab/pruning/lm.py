@@ -1,4 +1,4 @@
-"""LM, the linear loss model of Laurent et al. (METHODS.md §2.5).
+"""LM, the linear loss model of Laurent et al. (docs/methods.md §2.5).
 
 Pruning q is the step Δθ = −θ_q e_q, whose first-order predicted loss change is −g_qθ_q, with g the mean
 gradient of the scoring loss on the current masked network (eval mode). Score (lower = prune first):

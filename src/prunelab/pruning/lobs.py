@@ -1,4 +1,4 @@
-"""Layer-wise OBS (Dong, Chen & Pan 2017) (METHODS.md §2.6).
+"""Layer-wise OBS (Dong, Chen & Pan 2017) (docs/methods.md §2.6).
 
 Each layer is pruned to preserve its own output. For a layer with flattened weight W (rows = output units
 or channels, columns = inputs or unfolded patch entries) and inputs x collected on the current network,

@@ -1,4 +1,4 @@
-"""Optimal Brain Damage (LeCun et al. 1989) with a choice of curvature diagonal (METHODS.md §2.4, §2.5).
+"""Optimal Brain Damage (LeCun et al. 1989) with a choice of curvature diagonal (docs/methods.md §2.4, §2.5).
 
 At a minimum the gradient vanishes, so a second-order Taylor model with a diagonal curvature h predicts the
 loss increase of zeroing weight q as ½h_qθ_q². Score (lower = prune first):

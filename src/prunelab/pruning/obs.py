@@ -1,4 +1,4 @@
-"""Exact Optimal Brain Surgeon (Hassibi & Stork 1992) for tiny networks (METHODS.md §2.6).
+"""Exact Optimal Brain Surgeon (Hassibi & Stork 1992) for tiny networks (docs/methods.md §2.6).
 
 Builds the dense float64 curvature H over all prunable weights (the GGN, default, or the Hessian of the
 mean scoring loss), damps it (H + damp·I, damp absolute, in loss units), inverts it restricted to the

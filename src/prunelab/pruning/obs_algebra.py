@@ -1,4 +1,4 @@
-"""Optimal Brain Surgeon linear algebra shared by exact OBS, L-OBS and WoodFisher (METHODS.md §2.6).
+"""Optimal Brain Surgeon linear algebra shared by exact OBS, L-OBS and WoodFisher (docs/methods.md §2.6).
 
 With a quadratic model ΔL(δ) = ½δᵀHδ around weights θ (gradient assumed zero), removing a set Q of weights
 means minimising ½δᵀHδ subject to θ_Q + δ_Q = 0. Its solution, from the KKT conditions, is

@@ -1,4 +1,4 @@
-"""QM, the quadratic loss model of Laurent et al. (METHODS.md §2.5).
+"""QM, the quadratic loss model of Laurent et al. (docs/methods.md §2.5).
 
 Pruning q is the step Δθ = −θ_q e_q; with the diagonal GGN h standing in for the Hessian, the second-order
 predicted loss change is −g_qθ_q + ½h_qθ_q², separable per weight. Score (lower = prune first):

@@ -1,4 +1,4 @@
-"""Run a method over T pruning steps (METHODS.md §1.8): sparsity schedule, re-scoring, weight updates.
+"""Run a method over T pruning steps (docs/methods.md §1.8): sparsity schedule, re-scoring, weight updates.
 
 At step t the method scores the network θ ⊙ m_{t−1} (with any weight update of earlier steps applied) and
 the selector extends the mask to s_t; no training happens between steps. T = 1 is one-shot pruning.

@@ -1,6 +1,6 @@
 """The network a data-driven scorer differentiates: a deep copy of the context's model in the right mode.
 
-Scorers must never mutate ``ctx.model`` (METHODS.md §1.5). Scoring at initialisation (SNIP, GraSP; §1.7)
+Scorers must never mutate ``ctx.model`` (docs/methods.md §1.5). Scoring at initialisation (SNIP, GraSP; §1.7)
 runs BatchNorm in train mode so it normalises with batch statistics, as the untrained net would see them;
 the copy's running-statistics updates are thrown away with the copy. Scoring a trained net uses eval mode.
 """

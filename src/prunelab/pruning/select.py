@@ -1,7 +1,7 @@
 """The one selector every scorer feeds: scores → Mask with exact counts and deterministic ties.
 
-METHODS.md §1.3: global scope prunes exactly K = ⌊s·N + ½⌋ entries, layer-wise scope K_l = ⌊s·N_l + ½⌋ per
-tensor. Candidates are ordered by (score ascending, global flat index ascending) with a stable sort, where
+docs/methods.md §1.3: global scope prunes exactly K = ⌊s·N + ½⌋ entries, layer-wise scope K_l = ⌊s·N_l + ½⌋
+per tensor. Candidates are ordered by (score ascending, global flat index ascending) with a stable sort, where
 the flat index concatenates the tensors in ``named_parameters()`` order, each flattened row-major. Entries
 a previous mask already pruned get score −∞, so masks are nested and those entries count towards K.
 """

@@ -1,6 +1,6 @@
 """SiPP (Baykal, Liebenwein et al., "SiPPing Neural Networks"): sensitivity-informed pruning, three variants.
 
-METHODS.md §2.9, following torchprune's code:
+docs/methods.md §2.9, following torchprune's code:
 
 - ``sipp_det``: score = ŝ (mean over conv patches); the shared selector keeps the global top (1−s)N.
 - ``sipp_rand``: each (neuron, sign side) group keeps m weights, m from the convex allocation of

@@ -1,6 +1,6 @@
 """SiPP-rand's sample allocation: how many weights each (neuron, sign side) keeps, under one global budget.
 
-METHODS.md §2.9 step 2. Each group g (an output neuron's positive or negative incoming weights) has the
+docs/methods.md §2.9 step 2. Each group g (an output neuron's positive or negative incoming weights) has the
 error bound
 
     ε(m; α) = ½[√((α/3m)² + 2α/m) + α/3m],   α = 2·S_g·C·ln(8(P_l+1)κ_l/δ),

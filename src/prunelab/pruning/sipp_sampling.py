@@ -1,6 +1,6 @@
 """SiPP-rand's importance sampling of one group's weights, and its unbiased reweighting.
 
-METHODS.md §2.9 steps 3–4. A group (one neuron's weights of one sign) with probabilities p_j ∝ ŝ_j should
+docs/methods.md §2.9 steps 3–4. A group (one neuron's weights of one sign) with probabilities p_j ∝ ŝ_j should
 keep m distinct weights. Drawing m′ times with replacement keeps Σ_j [1 − (1−p_j)^{m′}] distinct ones in
 expectation; m′ is the smallest integer whose expectation reaches m (integer bisection, as torchprune's
 ``adapt_sample_size``). A kept weight becomes ŵ_j = W_j·count_j/(m′p_j), so E[ŵ] = W and every

@@ -1,6 +1,6 @@
 """SiPP's empirical sensitivities ŝ and the set S they are measured on (Baykal, Liebenwein et al.).
 
-METHODS.md §2.9. For a layer with weight W (rows = output neurons or filters) and non-negative inputs a,
+docs/methods.md §2.9. For a layer with weight W (rows = output neurons or filters) and non-negative inputs a,
 split W by sign; each weight's share of its neuron's same-signed pre-activation,
 
     g_ij(x) = W_ij a_j(x) / z_i^{sign(W_ij)}(x),   z_i^±(x) = Σ_k W^±_ik a_k(x)  (bias excluded),

@@ -1,6 +1,6 @@
 """SNIP (Lee et al. 2019): connection sensitivity |∂L(c⊙θ)/∂c_q| at c = 1, which equals |g_q θ_q|.
 
-METHODS.md §2.7. The gradient is that of the *sum* of the batch-mean losses over all scoring batches,
+docs/methods.md §2.7. The gradient is that of the *sum* of the batch-mean losses over all scoring batches,
 accumulated before the absolute value is taken (Synaptic-Flow does the same), so batches can cancel. The
 scores are normalised to sum to 1, as in the paper; normalisation does not change the ranking. Works at
 initialisation (BatchNorm in train mode on a copy) and on trained nets (torchprune's SNIP baseline).

@@ -1,4 +1,4 @@
-"""WoodFisher (Singh & Alistarh 2020): OBS with a block-diagonal empirical Fisher (METHODS.md §2.6).
+"""WoodFisher (Singh & Alistarh 2020): OBS with a block-diagonal empirical Fisher (docs/methods.md §2.6).
 
 Curvature F̂ = λI + (1/N) Σ_n g_n g_nᵀ, where g_n is the gradient of the mean loss over the n-th mini-batch
 of ``fisher_mini_bsz`` scoring examples (N = ``num_grads``), multiplied by the current mask. F̂ is kept
