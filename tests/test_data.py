@@ -77,14 +77,20 @@ def write_idx(path: Path, array: np.ndarray):
         f.write(array.astype(np.uint8).tobytes())
 
 
-def test_mnist_loads_from_idx_files(tmp_path):
-    raw = tmp_path / "MNIST" / "raw"
+def write_mnist(root: Path, folder: str = "MNIST", n_train=12, n_test=4) -> Path:
+    """Random images and labels in the idx files torchvision's MNIST (or FashionMNIST) reads."""
+    raw = root / folder / "raw"
     raw.mkdir(parents=True)
     rng = np.random.default_rng(1)
-    write_idx(raw / "train-images-idx3-ubyte", rng.integers(0, 256, (12, 28, 28)))
-    write_idx(raw / "train-labels-idx1-ubyte", rng.integers(0, 10, 12))
-    write_idx(raw / "t10k-images-idx3-ubyte", rng.integers(0, 256, (4, 28, 28)))
-    write_idx(raw / "t10k-labels-idx1-ubyte", rng.integers(0, 10, 4))
+    write_idx(raw / "train-images-idx3-ubyte", rng.integers(0, 256, (n_train, 28, 28)))
+    write_idx(raw / "train-labels-idx1-ubyte", rng.integers(0, 10, n_train))
+    write_idx(raw / "t10k-images-idx3-ubyte", rng.integers(0, 256, (n_test, 28, 28)))
+    write_idx(raw / "t10k-labels-idx1-ubyte", rng.integers(0, 10, n_test))
+    return raw
+
+
+def test_mnist_loads_from_idx_files(tmp_path):
+    write_mnist(tmp_path)
     data = load_dataset({"name": "mnist", "size": 32, "validation": 2}, root=tmp_path)
     assert data.input_shape == (1, 32, 32) and len(data.train_y) == 10 and len(data.test_y) == 4
 
@@ -92,7 +98,7 @@ def test_mnist_loads_from_idx_files(tmp_path):
 @pytest.mark.parametrize("name,expected", [("mnist", "MNIST/raw lacks train-images-idx3-ubyte"),
                                            ("cifar10", "cifar-10-batches-py lacks data_batch_1"),
                                            ("cifar100", "cifar-100-python lacks train, test, meta"),
-                                           ("fashion_mnist", "get-fashion-mnist.sh")])
+                                           ("fashion_mnist", "scripts/fashion-mnist-debian.sh")])
 def test_missing_dataset_is_one_line_naming_directory_and_files(tmp_path, name, expected):
     with pytest.raises(DataError) as info:
         load_dataset({"name": name}, root=tmp_path / "nowhere")

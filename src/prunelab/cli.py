@@ -72,6 +72,14 @@ def cmd_train_group(args) -> None:
     run_dense_group(specs, args.group_dir, _runtime(args))
 
 
+def cmd_data(args) -> None:
+    from prunelab.data.vision import VISION_SETS, provide
+
+    if args.dataset not in VISION_SETS:
+        raise ConfigError(f"data: '{args.dataset}' is no torchvision dataset (known: {', '.join(VISION_SETS)})")
+    provide(args.dataset, args.data_root, args.download)
+
+
 def cmd_aggregate(args) -> None:
     from prunelab.analysis.aggregate import write_table
 
@@ -197,6 +205,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--group-dir", required=True, help="results/groups/{group hash}")
     _add_runtime_options(p)
     p.set_defaults(func=cmd_train_group)
+    p = sub.add_parser("data", help="the workflow's data step: download a dataset, or check that it is in place")
+    p.add_argument("dataset", help="mnist, fashion_mnist, cifar10 or cifar100")
+    p.add_argument("--data-root", required=True, help="the config's data_root")
+    p.add_argument("--download", action="store_true", help="download with torchvision (else only check)")
+    p.set_defaults(func=cmd_data)
     p = sub.add_parser("aggregate", help="runs of one experiment -> tidy CSV")
     p.add_argument("--manifest", required=True)
     p.add_argument("--results", default=os.environ.get("PRUNELAB_RESULTS", "results"))

@@ -23,7 +23,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from prunelab.data.tensors import train_size
-from prunelab.data.vision import check_present
 from prunelab.errors import ConfigError
 from prunelab.pruning import get_method, resolve_hparams
 from prunelab.schedules import iterations_per_epoch, to_iteration, total_iterations
@@ -299,13 +298,18 @@ def _iterations(point: str, dense_cfg: dict) -> int:
     return to_iteration(point, ipe)
 
 
-def check_datasets(plan: Plan, data_root: str) -> None:
-    """Fail before any job runs if a real dataset the plan trains on is not under ``data_root``."""
-    used = sorted({d for exp in plan.config["experiments"].values() for d in exp["dense"]})
-    for dense_name in used:
-        dataset = plan.config["dense"][dense_name]["dataset"]
-        if dataset["name"] != "digits" and not dataset.get("download"):
-            check_present(dataset["name"], data_root)
+def real_datasets(config: dict) -> dict[str, bool]:
+    """The torchvision datasets the experiments train on, each with whether a dense config may download it.
+
+    The workflow makes one data job per entry; ``digits`` is embedded and needs none.
+    """
+    used = {d for exp in config["experiments"].values() for d in exp["dense"]}
+    datasets: dict[str, bool] = {}
+    for dense_name in sorted(used):
+        dataset = config["dense"][dense_name]["dataset"]
+        if dataset["name"] != "digits":
+            datasets[dataset["name"]] = datasets.get(dataset["name"], False) or bool(dataset.get("download"))
+    return datasets
 
 
 def _sort_point(point: str) -> tuple[int, int]:
