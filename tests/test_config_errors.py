@@ -97,6 +97,7 @@ def test_cli_reports_one_line(tmp_path, capsys, name, edit, expected):
     lines = capsys.readouterr().err.strip().splitlines()
     assert len(lines) == 1, lines
     assert expected in lines[0]
+    assert lines[0].startswith(f"prunelab: {path}: key "), lines[0]  # always the file, then the key
 
 
 @pytest.mark.parametrize("case", [0, 2, 9, 13])
@@ -105,7 +106,7 @@ def test_snakemake_stops_before_any_job_and_writes_nothing(tmp_path, case):
     path = bad_config(tmp_path, edit)
     proc = snakemake(tmp_path, "--configfile", str(path), "--cores", "1", check=False)
     assert proc.returncode != 0
-    assert expected in proc.stdout + proc.stderr
+    assert f"{path}: {expected}" in proc.stdout + proc.stderr  # the file, then the key
     assert not (tmp_path / "results").exists()
 
 

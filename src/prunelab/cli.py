@@ -97,7 +97,7 @@ def cmd_validate(args) -> None:
     from prunelab.config import load_config
     from prunelab.plan import build_plan
 
-    plan = build_plan(load_config(args.config))
+    plan = build_plan(load_config(args.config), args.config)
     counts = {kind: len(plan.hashes(kind)) for kind in ("dense", "prune", "branch")}
     print(f"{args.config}: valid; runs: " + ", ".join(f"{n} {k}" for k, n in counts.items())
           + f"; {len(plan.experiments)} experiment table(s), {len(plan.figures)} figure(s)")
@@ -107,7 +107,7 @@ def cmd_plan(args) -> None:
     from prunelab.config import load_config
     from prunelab.plan import build_plan
 
-    plan = build_plan(load_config(args.config))
+    plan = build_plan(load_config(args.config), args.config)
     for run_hash, spec in plan.specs.items():
         if args.kind and spec["kind"] != args.kind:
             continue
@@ -140,13 +140,14 @@ def cmd_audit(args) -> int:
         from prunelab.plan import build_plan
 
         if args.config.lstrip().startswith("{"):  # the workflow passes the config it runs as JSON text
+            source = "--config"
             try:
-                config = validate_config(json.loads(args.config), "--config")
+                config = validate_config(json.loads(args.config), source)
             except json.JSONDecodeError as exc:
                 raise ConfigError(f"--config: not a JSON config ({exc})") from None
         else:
-            config = load_config(args.config)
-        plan = build_plan(config)
+            source, config = args.config, load_config(args.config)
+        plan = build_plan(config, source)
     root = args.path or (plan.results if plan else "results")
     report = audit(root, plan)
     report.write(args.out_text, args.out_json)

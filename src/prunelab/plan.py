@@ -317,10 +317,21 @@ def _sort_point(point: str) -> tuple[int, int]:
     return (0 if match.group(2) == "it" else 1, int(match.group(1))) if match else (2, 0)
 
 
-def build_plan(config: dict) -> Plan:
-    """The full DAG of ``config`` (already schema-validated, defaults filled)."""
+def build_plan(config: dict, source: str = "config") -> Plan:
+    """The full DAG of ``config`` (already schema-validated, defaults filled).
+
+    A semantic error names ``source`` (the config file) and then the key, like a schema error does.
+    """
     builder = _Builder(config)
-    for name, exp in config["experiments"].items():
-        builder.plan.experiments[name] = builder.experiment(name, exp)
-    builder.plan.figures = builder.figures()
+    try:
+        for name, exp in config["experiments"].items():
+            builder.plan.experiments[name] = builder.experiment(name, exp)
+        builder.plan.figures = builder.figures()
+    except ConfigError as error:
+        raise ConfigError(in_file(source, str(error))) from None
     return builder.plan
+
+
+def in_file(source: str, message: str) -> str:
+    """``source: key K: ...`` from a checker's ``config key K: ...``: the file already says it is the config."""
+    return f"{source}: {message.removeprefix('config ')}"

@@ -11,7 +11,7 @@ from prunelab.spec import canonical_json
 from prunelab.runtime import runtime_environment
 
 try:
-    PLAN = build_plan(config)
+    PLAN = build_plan(config, CONFIG_SOURCE)
 except PrunelabError as error:
     raise WorkflowError(str(error)) from None
 
