@@ -34,12 +34,15 @@ P > ``MAX_DENSE`` with a one-line error that names the scalable variant.
 from __future__ import annotations
 
 import copy
+import functools
+import warnings
 from dataclasses import dataclass
 from typing import Callable, Iterator
 
 import torch
 import torch.nn.functional as F
 from torch import nn
+from torch.autograd import forward_ad
 from torch.func import functional_call, grad, jvp, replace_all_batch_norm_modules_, vjp, vmap
 
 from prunelab.errors import ConfigError, PrunelabError
@@ -411,11 +414,27 @@ def ggn_matrix(fm: FlatModel, batches: Batches) -> torch.Tensor:
 # --------------------------------------------------------------------------------------------------
 # Hessian
 # --------------------------------------------------------------------------------------------------
+@functools.cache
+def _load_forward_ad_decompositions() -> None:
+    """Load torch's forward-mode AD decompositions with its own deprecation warning silenced, once.
+
+    torch loads them on the first dual tensor (the first ``jvp``) and registers them through
+    ``torch.jit.script``, which warns that ``torch.jit.script`` is deprecated: torch's use, not ours, and
+    nothing a prunelab user can act on. Making that first dual tensor here, under a filter for exactly that
+    message, keeps every other warning, including the same one from anywhere else.
+    """
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message=r"`torch\.jit\.script` is deprecated", category=FutureWarning)
+        with forward_ad.dual_level():
+            forward_ad.make_dual(torch.zeros(1), torch.zeros(1))
+
+
 def hessian_vector_product(fm: FlatModel, batches: Batches, v: torch.Tensor) -> torch.Tensor:
     """H v for the Hessian of the mean scoring loss, by forward-over-reverse differentiation.
 
     ``v`` may carry leading batch dimensions (k, P); the products are then vmapped.
     """
+    _load_forward_ad_decompositions()
     n = _count(batches)
 
     def one(vec: torch.Tensor) -> torch.Tensor:
