@@ -13,15 +13,19 @@ if not config:
     configfile: "config.yaml"
 
 
+# errors name the config file, then the key (the last --configfile wins where several are given)
+CONFIG_SOURCE = workflow.configfiles[-1] if workflow.configfiles else "config"
+
 try:
     validate(config, "workflow/schemas/config.schema.yaml")
 except WorkflowError as error:
     from prunelab.config import validation_error_line
 
-    raise WorkflowError(validation_error_line(error)) from None
+    raise WorkflowError(validation_error_line(error, CONFIG_SOURCE)) from None
 
 
 include: "workflow/rules/common.smk"
+include: "workflow/rules/data.smk"
 include: "workflow/rules/train.smk"
 include: "workflow/rules/prune.smk"
 include: "workflow/rules/branch.smk"

@@ -47,8 +47,11 @@ def audit(capsys, *args, keep_dirty=False):
     The tree was made by this checkout, so while it has uncommitted changes every output carries a
     dirty-tree warning; that line is dropped unless a test is about it."""
     status = main(["audit", *map(str, args)])
-    out = capsys.readouterr().out
-    return status, [line for line in out.splitlines() if line and (keep_dirty or DIRTY not in line)]
+    captured = capsys.readouterr()
+    assert captured.err == ""  # results and verdict all go to stdout
+    *problems, summary = captured.out.splitlines()
+    assert summary.startswith("audit ") and summary.endswith(" warnings"), summary
+    return status, [line for line in problems if line and (keep_dirty or DIRTY not in line)]
 
 
 def runs(results: Path, kind: str) -> list[Path]:
@@ -322,8 +325,108 @@ def test_list_filters_by_method_and_sparsity(tree, capsys):
     results, _ = tree
     assert main(["list", "--results", str(results), "--method", "magnitude", "--sparsity", "0.9"]) == 0
     lines = capsys.readouterr().out.splitlines()
-    assert lines[0].split()[:6] == ["kind", "run", "dataset", "model", "method", "sparsity"]
+    assert lines[0].split()[:7] == ["kind", "run", "dataset", "model", "method", "sparsity", "scope"]
     assert [line.split()[0] for line in lines[1:]] == ["prune", "branch"]
     assert all("magnitude" in line and " 0.9 " in line for line in lines[1:])
     assert main(["list", "--results", str(results), "--kind", "dense", "--dataset", "digits"]) == 0
     assert len(capsys.readouterr().out.splitlines()) == 2
+
+
+def test_audit_verdict_survives_redirecting_stdout(tree, capsys):
+    results, _ = tree
+    (runs(results, "prune")[0] / "notes.txt").write_text("hand-written")
+    assert main(["audit", str(results)]) == 1
+    captured = capsys.readouterr()
+    assert captured.err == ""
+    assert captured.out.splitlines()[-1].startswith(f"audit {results}: runs 9, tables 1, figures 1;")
+    assert captured.out.splitlines()[-1].endswith(" warnings") and " 1 errors" in captured.out.splitlines()[-1]
+
+
+def test_lineage_of_a_file_that_does_not_exist_says_so(tree, capsys):
+    results, _ = tree
+    assert main(["lineage", str(results / "figures/tiny/nope.png")]) == 2
+    assert capsys.readouterr().err.startswith(f"prunelab: {results}/figures/tiny/nope.png: no such file")
+    assert main(["lineage", "0123abcd", "--results", str(results)]) == 2
+    assert "no run under" in capsys.readouterr().err  # a hash prefix is still looked up among the runs
+
+
+# -- plan, list and gc against the tree ------------------------------------------------------------------------
+def plan_lines(capsys, config, results, *args):
+    assert main(["plan", str(config), "--results", str(results), *args]) == 0
+    header, *lines = capsys.readouterr().out.splitlines()
+    assert header.split()[:3] == ["kind", "run", "status"]
+    return {line.split()[1]: line for line in lines}
+
+
+def test_plan_says_done_stale_or_missing_per_run(tree, capsys):
+    results, config = tree
+    lines = plan_lines(capsys, config, results)
+    assert len(lines) == 9 and all(line.split()[2] == "done" for line in lines.values())
+    truncated, removed, edited = runs(results, "prune")[0], runs(results, "branch")[0], runs(results, "branch")[1]
+    (truncated / "mask.pt").unlink()
+    shutil.rmtree(removed)
+    metrics = json.loads((edited / "metrics.json").read_text())
+    metrics["final"]["test_acc"] = 100.0
+    (edited / "metrics.json").write_text(json.dumps(metrics))
+    status = {run_hash: line.split()[2] for run_hash, line in plan_lines(capsys, config, results).items()}
+    assert status.pop(truncated.name) == "stale" and status.pop(edited.name) == "stale"
+    assert status.pop(removed.name) == "missing"
+    assert set(status.values()) == {"done"}
+
+
+def test_runs_differing_only_in_scope_print_differently(tree, capsys):
+    results, config = tree
+    edited = yaml.safe_load(config.read_text())
+    edited["pruning"]["layerwise"] = {"method": "magnitude", "scope": "layerwise"}
+    edited["experiments"]["oneshot"]["pruning"].append("layerwise")
+    edited_path = config.with_name("scopes.yaml")
+    edited_path.write_text(yaml.safe_dump(edited))
+    what = [line.split(None, 3)[3] for line in plan_lines(capsys, edited_path, results).values()]
+    assert len(what) == 13 and len(set(what)) == len(what)
+    assert "magnitude to sparsity 0.5 (layerwise), seed 0" in what
+    assert any(w.startswith("finetune after magnitude (layerwise) at sparsity 0.5") for w in what)
+
+    prune = runs(results, "prune")[0]  # the same run with layer-wise scope, as `list` reads it
+    twin = prune.parent / ("f" * 16)
+    shutil.copytree(prune, twin)
+    spec = json.loads((twin / "spec.json").read_text())
+    spec["scope"] = "layerwise"
+    (twin / "spec.json").write_text(json.dumps(spec))
+    assert main(["list", "--results", str(results), "--kind", "prune"]) == 0
+    rows = [line.split() for line in capsys.readouterr().out.splitlines()[1:]]
+    pair = [row for row in rows if row[1] in (prune.name, twin.name)]
+    assert sorted(row[6] for row in pair) == ["global", "layerwise"]
+
+
+def test_gc_lists_unplanned_runs_and_keeps_those_a_table_depends_on(tree, capsys):
+    results, config = tree
+    edited = yaml.safe_load(config.read_text())
+    edited["pruning"]["random"]["seed"] = 4
+    edited_path = config.with_name("edited.yaml")
+    edited_path.write_text(yaml.safe_dump(edited))
+    old, new = (build_plan(load_config(p)) for p in (config, edited_path))
+    gone = {str(results / "runs" / s["kind"] / h) for h, s in old.specs.items() if h not in new.specs}
+    before = sorted(p for p in (results / "runs").rglob("*"))
+
+    assert main(["gc", str(edited_path), "--results", str(results), "--delete"]) == 0
+    *lines, summary = capsys.readouterr().out.splitlines()
+    assert {line.split()[1] for line in lines} == gone and all(line.startswith("keep ") for line in lines)
+    assert all("tables/tiny/oneshot.provenance.json" in line for line in lines)
+    assert "4 run(s) that no given config plans; 0 deleted, 4 kept" in summary
+    assert sorted(p for p in (results / "runs").rglob("*")) == before
+
+    for area in ("tables", "figures", "report"):  # once nothing depends on them, they may go
+        shutil.rmtree(results / area, ignore_errors=True)
+    assert main(["gc", str(edited_path), "--results", str(results)]) == 0
+    *lines, summary = capsys.readouterr().out.splitlines()
+    assert {line.split()[1] for line in lines} == gone and all(line.startswith("delete ") for line in lines)
+    assert summary.endswith("4 to delete, 0 kept because a table, figure or report depends on them; dry run, "
+                            "--delete removes them")
+    assert sorted(p for p in (results / "runs").rglob("*")) == before
+    assert main(["gc", str(edited_path), str(config), "--results", str(results)]) == 0  # both configs: nothing
+    assert capsys.readouterr().out.startswith(f"gc {results}: 0 run(s)")
+    assert main(["gc", str(edited_path), "--results", str(results), "--delete"]) == 0
+    capsys.readouterr()
+    assert not any(Path(path).exists() for path in gone)
+    assert {f"{run.parent.name}/{run.name}" for kind in ("dense", "prune", "branch") for run in runs(results, kind)} \
+        == {f"{s['kind']}/{h}" for h, s in new.specs.items() if h in old.specs}

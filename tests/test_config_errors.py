@@ -97,6 +97,7 @@ def test_cli_reports_one_line(tmp_path, capsys, name, edit, expected):
     lines = capsys.readouterr().err.strip().splitlines()
     assert len(lines) == 1, lines
     assert expected in lines[0]
+    assert lines[0].startswith(f"prunelab: {path}: key "), lines[0]  # always the file, then the key
 
 
 @pytest.mark.parametrize("case", [0, 2, 9, 13])
@@ -105,7 +106,7 @@ def test_snakemake_stops_before_any_job_and_writes_nothing(tmp_path, case):
     path = bad_config(tmp_path, edit)
     proc = snakemake(tmp_path, "--configfile", str(path), "--cores", "1", check=False)
     assert proc.returncode != 0
-    assert expected in proc.stdout + proc.stderr
+    assert f"{path}: {expected}" in proc.stdout + proc.stderr  # the file, then the key
     assert not (tmp_path / "results").exists()
 
 
@@ -129,3 +130,16 @@ def test_missing_config_file_and_broken_yaml(tmp_path):
     broken.write_text("dense: [unclosed\n")
     proc = subprocess.run([str(BIN / "prunelab"), "validate", str(broken)], capture_output=True, text=True)
     assert proc.returncode == 2 and "not valid YAML" in proc.stderr and len(proc.stderr.strip().splitlines()) == 1
+
+
+def test_help_has_no_markup_and_every_results_option_says_what_it_is(capsys):
+    from prunelab.cli import build_parser
+
+    parser = build_parser()
+    assert "``" not in parser.format_help() and "prunelab command line" in parser.format_help()
+    subparsers = next(a for a in parser._actions if a.choices and "audit" in a.choices).choices
+    for name, sub in subparsers.items():
+        for action in sub._actions:
+            assert "``" not in (action.help or "")
+            if "--results" in action.option_strings:
+                assert action.help, f"prunelab {name} --results has no help"

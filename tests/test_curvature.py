@@ -263,3 +263,17 @@ def test_layer_input_moments_are_input_and_patch_second_moments():
         hidden = torch.tanh(model[1](images)).flatten(1)
     torch.testing.assert_close(moments["4.weight"], hidden.T @ hidden / len(x), rtol=1e-12, atol=1e-14)
     assert math.isclose(float(torch.trace(moments["4.weight"])), float(hidden.pow(2).sum(1).mean()), rel_tol=1e-12)
+
+
+def test_hessian_vector_products_raise_no_torch_jit_deprecation_warning():
+    """torch scripts its forward-AD decompositions on the first jvp of a process; that warning is torch's own
+    and silenced at the source (a fresh interpreter, since it is loaded once per process)."""
+    import subprocess
+    import sys
+
+    code = ("import torch; from torch import nn; from prunelab import curvature as cv\n"
+            "model = nn.Linear(3, 2); fm = cv.FlatModel(model, ['weight'])\n"
+            "batches = [(torch.randn(4, 3), torch.tensor([0, 1, 0, 1]))]\n"
+            "cv.hessian_vector_product(fm, batches, torch.ones(fm.size))\n")
+    proc = subprocess.run([sys.executable, "-W", "error::FutureWarning", "-c", code], capture_output=True, text=True)
+    assert proc.returncode == 0, proc.stderr[-2000:]

@@ -77,14 +77,20 @@ def write_idx(path: Path, array: np.ndarray):
         f.write(array.astype(np.uint8).tobytes())
 
 
-def test_mnist_loads_from_idx_files(tmp_path):
-    raw = tmp_path / "MNIST" / "raw"
+def write_mnist(root: Path, folder: str = "MNIST", n_train=12, n_test=4) -> Path:
+    """Random images and labels in the idx files torchvision's MNIST (or FashionMNIST) reads."""
+    raw = root / folder / "raw"
     raw.mkdir(parents=True)
     rng = np.random.default_rng(1)
-    write_idx(raw / "train-images-idx3-ubyte", rng.integers(0, 256, (12, 28, 28)))
-    write_idx(raw / "train-labels-idx1-ubyte", rng.integers(0, 10, 12))
-    write_idx(raw / "t10k-images-idx3-ubyte", rng.integers(0, 256, (4, 28, 28)))
-    write_idx(raw / "t10k-labels-idx1-ubyte", rng.integers(0, 10, 4))
+    write_idx(raw / "train-images-idx3-ubyte", rng.integers(0, 256, (n_train, 28, 28)))
+    write_idx(raw / "train-labels-idx1-ubyte", rng.integers(0, 10, n_train))
+    write_idx(raw / "t10k-images-idx3-ubyte", rng.integers(0, 256, (n_test, 28, 28)))
+    write_idx(raw / "t10k-labels-idx1-ubyte", rng.integers(0, 10, n_test))
+    return raw
+
+
+def test_mnist_loads_from_idx_files(tmp_path):
+    write_mnist(tmp_path)
     data = load_dataset({"name": "mnist", "size": 32, "validation": 2}, root=tmp_path)
     assert data.input_shape == (1, 32, 32) and len(data.train_y) == 10 and len(data.test_y) == 4
 
@@ -135,3 +141,32 @@ def test_epoch_plan_is_a_pure_function_of_seed_and_epoch():
     assert all(torch.equal(a[0], b[0]) and torch.equal(a[1], b[1]) for a, b in zip(first, again))
     assert all(torch.equal(a[0], b[0]) for a, b in zip(first[4:], resumed))
     assert not torch.equal(first[0][1], other[0][1])
+
+
+def test_data_step_checks_in_place_files_and_names_missing_ones(tmp_path, capsys):
+    from prunelab.cli import main
+
+    assert main(["data", "mnist", "--data-root", str(tmp_path)]) == 2
+    (line,) = capsys.readouterr().err.splitlines()
+    assert line.startswith(f"prunelab: dataset 'mnist' not found: {tmp_path}/MNIST/raw lacks train-images-idx3-ubyte")
+    write_mnist(tmp_path)
+    assert main(["data", "mnist", "--data-root", str(tmp_path)]) == 0
+    assert main(["data", "imagenet", "--data-root", str(tmp_path)]) == 2
+    assert "'imagenet' is no torchvision dataset" in capsys.readouterr().err
+
+
+def test_data_step_downloads_both_splits_through_torchvision(tmp_path, monkeypatch):
+    import prunelab.data.vision as vision
+
+    calls = []
+
+    class Downloader:  # stands in for torchvision's MNIST: writes its files when asked to download
+        def __init__(self, root, train, download):
+            calls.append((root, train, download))
+            if download and not (Path(root) / "MNIST").exists():
+                write_mnist(Path(root))
+
+    monkeypatch.setattr(vision, "_torchvision_class", lambda name, verify_checksums: Downloader)
+    vision.provide("mnist", tmp_path, download=True)
+    assert calls == [(str(tmp_path), True, True), (str(tmp_path), False, True)]
+    assert all(path.is_file() for path in vision.dataset_files("mnist", tmp_path))

@@ -340,5 +340,5 @@ def test_snakemake_rejects_a_bad_figure_option_before_any_job(tmp_path):
     path.write_text(yaml.safe_dump(config))
     proc = snakemake(tmp_path, "--configfile", str(path), "-n", check=False)
     assert proc.returncode != 0
-    assert "config key figures.acc.options.tolerance: expected a number ≥ 0, got -1" in proc.stdout + proc.stderr
+    assert f"{path}: key figures.acc.options.tolerance: expected a number ≥ 0, got -1" in proc.stdout + proc.stderr
     assert not (tmp_path / "results").exists()

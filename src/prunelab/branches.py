@@ -39,6 +39,7 @@ class BranchStart:
     start_iteration: int
     optimizer_state: dict | None
     notes: dict                     # recorded in metrics (e.g. Scratch-B epochs, FLOPs ratio)
+    origin: str                     # where the weights and the schedule start, in words (the job logs it)
 
 
 def sparse_scaled_init_(model: nn.Module, mask: Mask) -> None:
@@ -117,22 +118,26 @@ def branch_start(spec: dict, dense_spec: dict, data, mask: Mask, pruned_state: d
     ipe = iterations_per_epoch(len(data.train_y), int(train["batch_size"]))
     notes: dict = {}
     if kind == "finetune":
-        return BranchStart(pruned_state, train, 0, None, notes)
+        return BranchStart(pruned_state, train, 0, None, notes, "the pruned weights, schedule from iteration 0")
     if kind in ("rewind_weights", "rewind_lr", "lottery"):
         k = to_iteration(spec["rewind"], ipe, "branches.rewind")
         if k > total_iterations(train, ipe):
             raise ConfigError(f"branch rewind point {spec['rewind']} (iteration {k}) is past the end of training "
                               f"({total_iterations(train, ipe)} iterations)")
         notes["rewind_iteration"] = k
+        at = f"iteration {k} (epoch {k / ipe:.3g}, {spec['rewind']})"
         if kind == "rewind_lr":
-            return BranchStart(pruned_state, train, k, None, notes)
+            return BranchStart(pruned_state, train, k, None, notes,
+                               f"the pruned weights, learning-rate schedule rewound to {at}")
         if snapshots is None or k not in snapshots:
             saved = sorted(snapshots or {})
             raise CheckpointError(f"branch '{kind}' needs the dense run's weights at iteration {k} "
                                   f"({spec['rewind']}), but it saved only iterations {saved}; add "
                                   f"'{spec['rewind']}' to the dense config's train.save_at (its hash changes)")
         opt_state = snapshots[k]["optimizer"] if spec.get("optimizer_state") == "rewind" else None
-        return BranchStart(snapshots[k]["model"], train, k, opt_state, notes)
+        return BranchStart(snapshots[k]["model"], train, k, opt_state, notes,
+                           f"weights rewound to {at}: the dense run's snapshot of iteration {k}, with "
+                           + ("its optimizer state" if opt_state is not None else "a fresh optimizer state"))
     if kind in ("reinit", "scratch_e", "scratch_b"):
         fresh = build_model(dense_spec["model"], data.input_shape, data.num_classes, seed=spec["seed"]["init"])
         if kind != "reinit":
@@ -143,5 +148,6 @@ def branch_start(spec: dict, dense_spec: dict, data, mask: Mask, pruned_state: d
             dense_ops = count_flops(fresh, data.input_shape)["ops"]
             pruned_ops = count_flops(fresh, data.input_shape, mask)["ops"]
             train, notes = scratch_b_train(train, dense_ops, pruned_ops)
-        return BranchStart(fresh.state_dict(), train, 0, None, notes)
+        return BranchStart(fresh.state_dict(), train, 0, None, notes,
+                           f"a fresh initialisation (seed {spec['seed']['init']}), schedule from iteration 0")
     raise ConfigError(f"branch type {kind!r} is unknown")

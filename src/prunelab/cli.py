@@ -1,7 +1,8 @@
-"""``prunelab`` command line: the job steps Snakemake runs, plus tools for people (validate, plan, methods).
+"""``prunelab`` command line: the job steps Snakemake runs, plus tools for people (validate, plan, audit, gc ...).
 
 Every subcommand that fails for a reason the user can fix prints one line ``prunelab: <what and where>``
-and exits with status 2; anything else is a bug and keeps its traceback.
+and exits with status 2; anything else is a bug and keeps its traceback. Results go to stdout, so that
+``> file`` keeps all of them; stderr is for the tool's own failures.
 """
 
 from __future__ import annotations
@@ -72,6 +73,14 @@ def cmd_train_group(args) -> None:
     run_dense_group(specs, args.group_dir, _runtime(args))
 
 
+def cmd_data(args) -> None:
+    from prunelab.data.vision import VISION_SETS, provide
+
+    if args.dataset not in VISION_SETS:
+        raise ConfigError(f"data: '{args.dataset}' is no torchvision dataset (known: {', '.join(VISION_SETS)})")
+    provide(args.dataset, args.data_root, args.download)
+
+
 def cmd_aggregate(args) -> None:
     from prunelab.analysis.aggregate import write_table
 
@@ -89,7 +98,7 @@ def cmd_validate(args) -> None:
     from prunelab.config import load_config
     from prunelab.plan import build_plan
 
-    plan = build_plan(load_config(args.config))
+    plan = build_plan(load_config(args.config), args.config)
     counts = {kind: len(plan.hashes(kind)) for kind in ("dense", "prune", "branch")}
     print(f"{args.config}: valid; runs: " + ", ".join(f"{n} {k}" for k, n in counts.items())
           + f"; {len(plan.experiments)} experiment table(s), {len(plan.figures)} figure(s)")
@@ -98,21 +107,23 @@ def cmd_validate(args) -> None:
 def cmd_plan(args) -> None:
     from prunelab.config import load_config
     from prunelab.plan import build_plan
+    from prunelab.records import ResultsTree
+    from prunelab.runinfo import describe_spec, plan_status
 
-    plan = build_plan(load_config(args.config))
+    plan = build_plan(load_config(args.config), args.config)
+    tree = ResultsTree(args.results or plan.results)
+    if not args.json:
+        print(f"{'kind':<7} {'run':<16}  {'status':<7}  what (status against {tree.root}/runs)")
     for run_hash, spec in plan.specs.items():
         if args.kind and spec["kind"] != args.kind:
             continue
-        print(json.dumps({"hash": run_hash, **spec}, sort_keys=True) if args.json
-              else f"{spec['kind']:<7} {run_hash}  {_describe(spec)}")
-
-
-def _describe(spec: dict) -> str:
-    if spec["kind"] == "dense":
-        return f"{spec['model']['name']} on {spec['dataset']['name']} seed {spec['seed']['init']}"
-    if spec["kind"] == "prune":
-        return f"{spec['method']} to {spec['sparsity']:.4g} from {spec['parents']['source']}"
-    return f"{spec['type']} after {spec['parents']['prune']}"
+        status = plan_status(tree, tree.run(f"{spec['kind']}/{run_hash}"))
+        if args.json:
+            print(json.dumps({"hash": run_hash, "status": status, **spec}, sort_keys=True))
+            continue
+        prune_link = (spec.get("parents") or {}).get("prune")
+        prune = plan.specs[prune_link.split("/")[1]] if prune_link else None
+        print(f"{spec['kind']:<7} {run_hash}  {status:<7}  {describe_spec(spec, prune)}")
 
 
 def cmd_methods(args) -> None:
@@ -132,23 +143,56 @@ def cmd_audit(args) -> int:
         from prunelab.plan import build_plan
 
         if args.config.lstrip().startswith("{"):  # the workflow passes the config it runs as JSON text
+            source = "--config"
             try:
-                config = validate_config(json.loads(args.config), "--config")
+                config = validate_config(json.loads(args.config), source)
             except json.JSONDecodeError as exc:
                 raise ConfigError(f"--config: not a JSON config ({exc})") from None
         else:
-            config = load_config(args.config)
-        plan = build_plan(config)
+            source, config = args.config, load_config(args.config)
+        plan = build_plan(config, source)
     root = args.path or (plan.results if plan else "results")
     report = audit(root, plan)
     report.write(args.out_text, args.out_json)
     if args.json:
         print(json.dumps(report.as_dict(), indent=2, sort_keys=True))
     else:
-        for line in report.lines():
+        for line in report.lines():  # every result on stdout, so `> file` keeps the verdict too
             print(line)
-        print(report.summary(), file=sys.stderr)
+        print(report.summary())
     return 0 if report.ok else 1
+
+
+def cmd_gc(args) -> None:
+    from prunelab.config import load_config
+    from prunelab.gc import delete, unplanned
+    from prunelab.plan import build_plan
+    from prunelab.records import ResultsTree
+    from prunelab.runinfo import describe
+
+    plans = [build_plan(load_config(path), path) for path in args.configs]
+    tree = ResultsTree(args.results or plans[0].results)
+    if not (tree.root / "runs").is_dir():
+        raise ConfigError(f"{tree.root}: not a results tree (no runs/ folder)")
+    planned = {f"{spec['kind']}/{run_hash}" for plan in plans for run_hash, spec in plan.specs.items()}
+    found = unplanned(tree, planned)
+    removable = [entry for entry in found if entry.deletable]
+    lines = []  # described before anything is deleted, printed once it is
+    for entry in found:
+        if entry.deletable:
+            verb = "deleted" if args.delete else "delete "
+            lines.append(f"{verb}  {entry.run.path}  {describe(tree, entry.run)}")
+        else:
+            more = f" and {len(entry.held_by) - 1} more" if len(entry.held_by) > 1 else ""
+            lines.append(f"keep     {entry.run.path}  {entry.held_by[0]}{more} still depends on it")
+    if args.delete:
+        delete(found)
+    for line in lines:
+        print(line)
+    kept = len(found) - len(removable)
+    print(f"gc {tree.root}: {len(found)} run(s) that no given config plans; "
+          f"{len(removable)} {'deleted' if args.delete else 'to delete'}, {kept} kept because a table, figure or "
+          f"report depends on them" + ("" if args.delete or not removable else "; dry run, --delete removes them"))
 
 
 def cmd_lineage(args) -> None:
@@ -180,12 +224,24 @@ def cmd_list(args) -> None:
         print("no runs match", file=sys.stderr)
         return
     with pd.option_context("display.width", 250, "display.max_rows", None, "display.max_columns", None):
-        print(table.fillna({c: "-" for c in ("dataset", "model", "method", "branch", "code", "device")})
+        print(table.fillna({c: "-" for c in ("dataset", "model", "method", "scope", "branch", "code", "device")})
               .to_string(index=False, float_format=lambda v: f"{v:.4g}"))
 
 
+def _add_results(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--results", default=os.environ.get("PRUNELAB_RESULTS", "results"),
+                   help="results root, the folder holding runs/, tables/ and figures/ "
+                        "(default: $PRUNELAB_RESULTS, else results)")
+
+
+def plain(text: str) -> str:
+    """Docstring text as a terminal shows it: reStructuredText's literal markup (double backquotes) removed."""
+    return text.replace("``", "")
+
+
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="prunelab", description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(prog="prunelab", description=plain(__doc__),
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
     sub = parser.add_subparsers(dest="command", required=True)
     for name, text in (("train", "train a dense run"), ("prune", "prune a trained (or initial) network"),
                        ("branch", "train after pruning (fine-tune, rewind, scratch ...)")):
@@ -197,23 +253,29 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--group-dir", required=True, help="results/groups/{group hash}")
     _add_runtime_options(p)
     p.set_defaults(func=cmd_train_group)
+    p = sub.add_parser("data", help="the workflow's data step: download a dataset, or check that it is in place")
+    p.add_argument("dataset", help="mnist, fashion_mnist, cifar10 or cifar100")
+    p.add_argument("--data-root", required=True, help="the config's data_root")
+    p.add_argument("--download", action="store_true", help="download with torchvision (else only check)")
+    p.set_defaults(func=cmd_data)
     p = sub.add_parser("aggregate", help="runs of one experiment -> tidy CSV")
     p.add_argument("--manifest", required=True)
-    p.add_argument("--results", default=os.environ.get("PRUNELAB_RESULTS", "results"))
+    _add_results(p)
     p.add_argument("--out", required=True)
     p.set_defaults(func=cmd_aggregate)
     p = sub.add_parser("figure", help="tables -> PNG + PDF figure, CSV of its values, report summary")
     p.add_argument("--spec", required=True, help="figure spec: JSON text or @file")
     p.add_argument("--tables", nargs="+", required=True)
     p.add_argument("--out", required=True, help="PNG path; the PDF, CSV, summary and provenance go beside it")
-    p.add_argument("--results", default=os.environ.get("PRUNELAB_RESULTS", "results"))
+    _add_results(p)
     p.add_argument("--name", default="")
     p.set_defaults(func=cmd_figure)
     p = sub.add_parser("validate", help="check a suite config and count its runs")
     p.add_argument("config")
     p.set_defaults(func=cmd_validate)
-    p = sub.add_parser("plan", help="list the runs a suite config defines")
+    p = sub.add_parser("plan", help="list the runs a suite config defines, each done, stale or missing")
     p.add_argument("config")
+    p.add_argument("--results", help="results root to check the runs against (default: the config's results)")
     p.add_argument("--kind", choices=["dense", "prune", "branch"])
     p.add_argument("--json", action="store_true")
     p.set_defaults(func=cmd_plan)
@@ -227,7 +289,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--out-text", help="also write the text report (problem lines + summary) here")
     p.add_argument("--out-json", help="also write the JSON report here")
     p.set_defaults(func=cmd_audit)
-    results_root = os.environ.get("PRUNELAB_RESULTS", "results")
+    p = sub.add_parser("gc", help="run directories that no given config plans any more (dry unless --delete)")
+    p.add_argument("configs", nargs="+", metavar="CONFIG", help="every suite config whose runs are to stay")
+    p.add_argument("--results", help="results root (default: the first config's results)")
+    p.add_argument("--delete", action="store_true",
+                   help="remove them; runs a table, figure or report still depends on are always kept")
+    p.set_defaults(func=cmd_gc)
     p = sub.add_parser("lineage", help="the tree from a figure or table down to its dense training runs")
     p.add_argument("target", help="a figure (.png/.pdf), a table (.csv), their sidecar, or a run")
     p.add_argument("--results", help="results root (default: found above TARGET, else results/)")
@@ -235,10 +302,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=cmd_lineage)
     p = sub.add_parser("show", help="one run: spec, key metrics, provenance")
     p.add_argument("run", help="hash prefix or run directory")
-    p.add_argument("--results", default=results_root)
+    _add_results(p)
     p.set_defaults(func=cmd_show)
     p = sub.add_parser("list", help="runs under the results tree as a table")
-    p.add_argument("--results", default=results_root)
+    _add_results(p)
     p.add_argument("--kind", choices=["dense", "prune", "branch"])
     p.add_argument("--method")
     p.add_argument("--sparsity", type=float, help="target sparsity, e.g. 0.9")

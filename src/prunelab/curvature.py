@@ -34,15 +34,19 @@ P > ``MAX_DENSE`` with a one-line error that names the scalable variant.
 from __future__ import annotations
 
 import copy
+import functools
+import warnings
 from dataclasses import dataclass
 from typing import Callable, Iterator
 
 import torch
 import torch.nn.functional as F
 from torch import nn
+from torch.autograd import forward_ad
 from torch.func import functional_call, grad, jvp, replace_all_batch_norm_modules_, vjp, vmap
 
 from prunelab.errors import ConfigError, PrunelabError
+from prunelab.progress import tick
 
 MAX_DENSE = 10_000          # largest P for which a P×P matrix (800 MB in float64) is built
 CHUNK_ELEMENTS = 2 ** 25    # per-example rows materialised at once: 128 MiB of float32
@@ -316,6 +320,7 @@ def _squares_over_batches(fm: FlatModel, batches: Batches, cotangents_of) -> tor
     total = torch.zeros(fm.size, dtype=torch.float64, device=fm.theta.device)
     for b, (x, _) in enumerate(batches):
         for part in _chunks(len(x), fm.size):
+            tick(lambda: f"curvature diagonal: batch {b + 1}/{len(batches)}")
             total += squared_gradient_sum(fm, x[part], lambda z, b=b, part=part: cotangents_of(b, part, z))
     return total
 
@@ -399,7 +404,8 @@ def ggn_matrix(fm: FlatModel, batches: Batches) -> torch.Tensor:
     """(1/n) Σ_i J_iᵀΛ_iJ_i as a dense float64 P×P matrix (tiny nets only)."""
     _require_dense(fm.size, "GGN matrix", "the GGN diagonal (ggn) or block-diagonal WoodFisher")
     total = torch.zeros(fm.size, fm.size, dtype=torch.float64, device=fm.theta.device)
-    for x, _ in _example_chunks(fm, batches, _classes(fm, batches)):
+    for done, (x, _) in enumerate(_example_chunks(fm, batches, _classes(fm, batches))):
+        tick(lambda: f"GGN matrix: {done} example chunk(s) of {fm.size} weights")
         r = ggn_rows(fm, x).double().flatten(0, 1)
         total += r.T @ r
     return total / _count(batches)
@@ -408,11 +414,27 @@ def ggn_matrix(fm: FlatModel, batches: Batches) -> torch.Tensor:
 # --------------------------------------------------------------------------------------------------
 # Hessian
 # --------------------------------------------------------------------------------------------------
+@functools.cache
+def _load_forward_ad_decompositions() -> None:
+    """Load torch's forward-mode AD decompositions with its own deprecation warning silenced, once.
+
+    torch loads them on the first dual tensor (the first ``jvp``) and registers them through
+    ``torch.jit.script``, which warns that ``torch.jit.script`` is deprecated: torch's use, not ours, and
+    nothing a prunelab user can act on. Making that first dual tensor here, under a filter for exactly that
+    message, keeps every other warning, including the same one from anywhere else.
+    """
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message=r"`torch\.jit\.script` is deprecated", category=FutureWarning)
+        with forward_ad.dual_level():
+            forward_ad.make_dual(torch.zeros(1), torch.zeros(1))
+
+
 def hessian_vector_product(fm: FlatModel, batches: Batches, v: torch.Tensor) -> torch.Tensor:
     """H v for the Hessian of the mean scoring loss, by forward-over-reverse differentiation.
 
     ``v`` may carry leading batch dimensions (k, P); the products are then vmapped.
     """
+    _load_forward_ad_decompositions()
     n = _count(batches)
 
     def one(vec: torch.Tensor) -> torch.Tensor:
@@ -439,6 +461,7 @@ def hessian_matrix(fm: FlatModel, batches: Batches) -> torch.Tensor:
     _require_dense(fm.size, "Hessian matrix", "the GGN diagonal (ggn), hutchinson or block-diagonal WoodFisher")
     h = torch.empty(fm.size, fm.size, dtype=torch.float64, device=fm.theta.device)
     for start, e in _unit_vector_chunks(fm):
+        tick(lambda: f"Hessian matrix: {start}/{fm.size} columns")
         h[start:start + len(e)] = hessian_vector_product(fm, batches, e).double()
     return 0.5 * (h + h.T)
 
@@ -448,6 +471,7 @@ def hessian_diagonal(fm: FlatModel, batches: Batches) -> torch.Tensor:
     _require_dense(fm.size, "exact Hessian diagonal", "curvature: hutchinson (Rademacher estimate)")
     out = torch.empty(fm.size, dtype=torch.float64, device=fm.theta.device)
     for start, e in _unit_vector_chunks(fm):
+        tick(lambda: f"Hessian diagonal: {start}/{fm.size} weights")
         hv = hessian_vector_product(fm, batches, e).double()
         out[start:start + len(e)] = hv[torch.arange(len(e)), torch.arange(start, start + len(e))]
     return out
@@ -460,6 +484,7 @@ def hutchinson_diagonal(fm: FlatModel, batches: Batches, samples: int, generator
     Probes are drawn and multiplied ``probes_at_once`` at a time (vmapped Hessian-vector products)."""
     total = torch.zeros(fm.size, dtype=torch.float64, device=fm.theta.device)
     for start in range(0, samples, probes_at_once):
+        tick(lambda: f"Hutchinson diagonal: {start}/{samples} probes")
         count = min(probes_at_once, samples - start)
         v = torch.randint(0, 2, (count, fm.size), generator=generator).to(fm.theta) * 2 - 1
         total += (v * hessian_vector_product(fm, batches, v)).double().sum(0)

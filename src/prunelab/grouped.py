@@ -40,6 +40,7 @@ from prunelab.data import TensorData
 from prunelab.data.batches import EpochPlan, random_crop
 from prunelab.errors import CheckpointError, ConfigError, DivergenceError
 from prunelab.masks import Mask
+from prunelab.progress import Progress
 from prunelab.schedules import iterations_per_epoch, learning_rate, to_iteration, total_iterations
 from prunelab.storage import load_tensors, save_tensors
 from prunelab.train import TrainOutcome, _cpu_copy, build_optimizer, evaluate
@@ -293,6 +294,7 @@ class GroupedTrainer:
             for snaps, snap in zip(snapshots, self._snapshots()):
                 snaps[it] = snap
         started = time.perf_counter()
+        progress = Progress(f"group {', '.join(self.labels)}", self.log)  # a line at least every 10 s
         while it < self.end:
             epoch, first = divmod(it, self.ipe)
             plans = [EpochPlan.make(len(data.train_y), self.batch_size, seed, epoch, data.augment)
@@ -301,6 +303,7 @@ class GroupedTrainer:
             for xb, yb in stacked_batches(plans, data.train_x, data.train_y, start=first):
                 epoch_losses.append(self._step(xb, yb, learning_rate(self.train, it, self.ipe)))
                 it += 1
+                progress.tick(lambda: f"epoch {epoch + 1}/{self.end / self.ipe:g} it {it}/{self.end}")
                 if it in self.save_points:
                     for snaps, snap in zip(snapshots, self._snapshots()):
                         snaps[it] = snap
@@ -318,6 +321,7 @@ class GroupedTrainer:
                         best.update(row)
                 epoch_losses = []
                 started = time.perf_counter()
+                progress.logged()
             if it < self.end and it % self.checkpoint_every == 0:
                 self._check_finite(epoch_losses, epoch_first_it, epoch + 1)
                 self._save_state(it, epoch_losses, histories, bests, snapshots)

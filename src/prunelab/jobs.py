@@ -24,6 +24,7 @@ from prunelab.masks import Mask, prunable_parameters
 from prunelab.metrics.flops import count as count_flops
 from prunelab.metrics.jsv import measure as measure_jsv
 from prunelab.models import build_model
+from prunelab.progress import Progress, reporting
 from prunelab.pruning.schedule import run_method, scoring_batches
 from prunelab.schedules import iterations_per_epoch, to_iteration
 from prunelab.spec import parent_dirs, spec_hash
@@ -229,10 +230,11 @@ def run_prune(spec: dict, directory: str | Path, rt: Runtime, log: Callable[[str
         batches = scoring_batches(data, scoring["examples"], scoring["batch_size"], scoring["seed"]) if scoring \
             else None
         log(f"[{Path(directory).name}] {spec['method']} to sparsity {spec['sparsity']} in {spec['steps']} step(s)")
-        outcome = run_method(model, spec["method"], spec["hparams"], spec["sparsity"], scope=spec["scope"],
-                             steps=spec["steps"], schedule=spec["step_schedule"], previous=previous,
-                             exclude=spec["exclude"], data=data, batches=batches, seed=spec["seed"],
-                             at_init=spec["at"] == "0it")
+        with reporting(Progress(Path(directory).name, log)):  # pruning and curvature loops tick it
+            outcome = run_method(model, spec["method"], spec["hparams"], spec["sparsity"], scope=spec["scope"],
+                                 steps=spec["steps"], schedule=spec["step_schedule"], previous=previous,
+                                 exclude=spec["exclude"], data=data, batches=batches, seed=spec["seed"],
+                                 at_init=spec["at"] == "0it")
         outcome.mask.save(outputs.path("mask.pt"))
         if outcome.updated:
             save_tensors(outputs.path("model.pt"), {k: v.cpu() for k, v in outcome.model.state_dict().items()})
@@ -275,6 +277,8 @@ def run_branch(spec: dict, directory: str | Path, rt: Runtime, log: Callable[[st
         snapshots = load_tensors(dirs["dense"] / "snapshots.pt", producer="train") if needs_snapshots else None
         start = branch_start(spec, dense_spec, data, mask, pruned_state(dirs["prune"], rt, data, mask), snapshots)
         model.load_state_dict(start.state)
+        source = f" of {dirs['dense'] / 'snapshots.pt'}" if needs_snapshots else ""
+        log(f"[{Path(directory).name}] {spec['type']} starts from {start.origin}{source}")
         if spec.get("isometry"):
             start.notes["isometry"] = restore_isometry(model, mask, spec["isometry"], dense_spec["model"])
         trainer = Trainer(model, data, start.train, data_seed=spec["seed"]["data"], label=Path(directory).name,

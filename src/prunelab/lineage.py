@@ -90,6 +90,9 @@ def find_root(path: Path) -> Path | None:
 def lineage(target: str, results: str | Path | None = None) -> Lineage:
     """The lineage of a figure or table (any of its files or its sidecar) or of a run (path or hash prefix)."""
     path = Path(target)
+    if not path.exists() and (path.suffix or len(path.parts) > 1):  # a path, not a hash prefix
+        raise ConfigError(f"{path}: no such file or directory (give a figure, a table, a run directory or a hash "
+                          "prefix)")
     root = Path(results) if results else (find_root(path) if path.exists() else None) or Path("results")
     tree = ResultsTree(root)
     nodes: dict[str, Node] = {}

@@ -23,7 +23,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from prunelab.data.tensors import train_size
-from prunelab.data.vision import check_present
 from prunelab.errors import ConfigError
 from prunelab.pruning import get_method, resolve_hparams
 from prunelab.schedules import iterations_per_epoch, to_iteration, total_iterations
@@ -299,13 +298,18 @@ def _iterations(point: str, dense_cfg: dict) -> int:
     return to_iteration(point, ipe)
 
 
-def check_datasets(plan: Plan, data_root: str) -> None:
-    """Fail before any job runs if a real dataset the plan trains on is not under ``data_root``."""
-    used = sorted({d for exp in plan.config["experiments"].values() for d in exp["dense"]})
-    for dense_name in used:
-        dataset = plan.config["dense"][dense_name]["dataset"]
-        if dataset["name"] != "digits" and not dataset.get("download"):
-            check_present(dataset["name"], data_root)
+def real_datasets(config: dict) -> dict[str, bool]:
+    """The torchvision datasets the experiments train on, each with whether a dense config may download it.
+
+    The workflow makes one data job per entry; ``digits`` is embedded and needs none.
+    """
+    used = {d for exp in config["experiments"].values() for d in exp["dense"]}
+    datasets: dict[str, bool] = {}
+    for dense_name in sorted(used):
+        dataset = config["dense"][dense_name]["dataset"]
+        if dataset["name"] != "digits":
+            datasets[dataset["name"]] = datasets.get(dataset["name"], False) or bool(dataset.get("download"))
+    return datasets
 
 
 def _sort_point(point: str) -> tuple[int, int]:
@@ -313,10 +317,21 @@ def _sort_point(point: str) -> tuple[int, int]:
     return (0 if match.group(2) == "it" else 1, int(match.group(1))) if match else (2, 0)
 
 
-def build_plan(config: dict) -> Plan:
-    """The full DAG of ``config`` (already schema-validated, defaults filled)."""
+def build_plan(config: dict, source: str = "config") -> Plan:
+    """The full DAG of ``config`` (already schema-validated, defaults filled).
+
+    A semantic error names ``source`` (the config file) and then the key, like a schema error does.
+    """
     builder = _Builder(config)
-    for name, exp in config["experiments"].items():
-        builder.plan.experiments[name] = builder.experiment(name, exp)
-    builder.plan.figures = builder.figures()
+    try:
+        for name, exp in config["experiments"].items():
+            builder.plan.experiments[name] = builder.experiment(name, exp)
+        builder.plan.figures = builder.figures()
+    except ConfigError as error:
+        raise ConfigError(in_file(source, str(error))) from None
     return builder.plan
+
+
+def in_file(source: str, message: str) -> str:
+    """``source: key K: ...`` from a checker's ``config key K: ...``: the file already says it is the config."""
+    return f"{source}: {message.removeprefix('config ')}"

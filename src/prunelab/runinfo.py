@@ -18,7 +18,7 @@ from prunelab.errors import ConfigError
 from prunelab.records import SPEC, ResultsTree, Run, code_label, device_label, environment_label, link_keys
 from prunelab.spec import RUN_KINDS
 
-LIST_COLUMNS = ["kind", "run", "dataset", "model", "method", "sparsity", "branch", "seed", "test_acc", "code",
+LIST_COLUMNS = ["kind", "run", "dataset", "model", "method", "sparsity", "scope", "branch", "seed", "test_acc", "code",
                 "device", "status"]
 
 
@@ -77,23 +77,36 @@ def _seed_text(seed) -> str:
 
 
 def describe(tree: ResultsTree, run: Run) -> str:
-    """One line of what the run did: model and data, method and sparsity, branch type, seeds."""
+    """One line of what the run did: model and data, method, scope and sparsity, branch type, seeds."""
     if not run.path.is_dir():
         return "(missing)"
     spec = spec_of(tree, run)
     if spec is None:
         return "(spec unreadable)"
+    return describe_spec(spec, _prune_spec(tree, spec) if spec.get("kind") == "branch" else None)
+
+
+def describe_spec(spec: dict, prune: dict | None = None) -> str:
+    """:func:`describe` of a spec; ``prune`` is a branch's prune parent (where its method and sparsity live).
+
+    Every setting that makes two runs of one experiment differ is named, scope included, so that runs which
+    differ only in global vs layer-wise pruning never print as the same line."""
     if spec.get("kind") == "dense":
         return (f"{spec['model'].get('name')} on {spec['dataset'].get('name')}, "
                 f"{spec['train'].get('epochs')} epochs, seed {_seed_text(spec.get('seed'))}")
     if spec.get("kind") == "prune":
         at = "" if spec.get("at") == "final" else f" at {spec.get('at')}"
-        return (f"{spec.get('method')} to sparsity {spec.get('sparsity'):.4g} ({spec.get('scope')}{at}), "
+        return (f"{spec.get('method')} to {_sparsity_text(spec)} ({spec.get('scope')}{at}), "
                 f"seed {_seed_text(spec.get('seed'))}")
-    prune = _prune_spec(tree, spec) or {}
+    prune = prune or {}
     rewind = f" to {spec['rewind']}" if spec.get("rewind") else ""
-    return (f"{spec.get('type')}{rewind} after {prune.get('method', '?')} at sparsity "
-            f"{prune.get('sparsity', float('nan')):.4g}, seed {_seed_text(spec.get('seed'))}")
+    return (f"{spec.get('type')}{rewind} after {prune.get('method', '?')} ({prune.get('scope', '?')}) at "
+            f"{_sparsity_text(prune)}, seed {_seed_text(spec.get('seed'))}")
+
+
+def _sparsity_text(prune: dict) -> str:
+    sparsity = prune.get("sparsity", math.nan)
+    return "its own sparsity" if sparsity is None else f"sparsity {sparsity:.4g}"
 
 
 def provenance_text(tree: ResultsTree, run: Run) -> str:
@@ -114,11 +127,28 @@ def row(tree: ResultsTree, run: Run) -> dict:
     return {"kind": run.kind, "run": run.name, "dataset": (dense.get("dataset") or {}).get("name"),
             "model": (dense.get("model") or {}).get("name"),
             "method": prune.get("method") if prune else None,
-            "sparsity": float(prune.get("sparsity", math.nan)) if prune else 0.0,
+            "sparsity": _sparsity_value(prune) if prune else 0.0, "scope": prune.get("scope") if prune else None,
             "branch": spec.get("type") if run.kind == "branch" else None,
             "seed": (dense.get("seed") or {}).get("init"), "test_acc": _test_acc(tree, run),
             "code": code_label(record.data) if record.ok else None,
             "device": device_label(record.data) if record.ok else None, "status": status}
+
+
+def _sparsity_value(prune: dict) -> float:
+    value = prune.get("sparsity", math.nan)
+    return math.nan if value is None else float(value)
+
+
+def plan_status(tree: ResultsTree, run: Run) -> str:
+    """``done`` (provenance verifies: outputs, spec hash, parent links), ``stale`` (the directory exists but a
+    file is missing or its provenance does not verify) or ``missing`` (no directory)."""
+    from prunelab.audit import audit_run
+
+    if not run.path.is_dir():
+        return "missing"
+    if not tree.provenance(run).ok:
+        return "stale"
+    return "stale" if any(f.severity == "error" for f in audit_run(tree, run)) else "done"
 
 
 def _test_acc(tree: ResultsTree, run: Run) -> float:
@@ -142,7 +172,7 @@ def run_table(tree: ResultsTree, kind: str | None = None, method: str | None = N
         table = table[(table["sparsity"] - sparsity).abs() <= 1e-9]
     order = {k: i for i, k in enumerate(RUN_KINDS)}
     return (table.assign(_kind=table["kind"].map(order))
-            .sort_values(["_kind", "dataset", "model", "method", "sparsity", "branch", "seed", "run"],
+            .sort_values(["_kind", "dataset", "model", "method", "sparsity", "scope", "branch", "seed", "run"],
                          na_position="first", kind="stable")
             .drop(columns="_kind").reset_index(drop=True))
 

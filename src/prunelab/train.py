@@ -29,6 +29,7 @@ from prunelab.data import TensorData
 from prunelab.data.batches import EpochPlan, eval_batches
 from prunelab.errors import ConfigError, DivergenceError
 from prunelab.masks import Mask, MaskedParameters
+from prunelab.progress import Progress
 from prunelab.schedules import iterations_per_epoch, learning_rate, to_iteration, total_iterations
 from prunelab.storage import load_tensors, save_tensors
 
@@ -129,6 +130,7 @@ class Trainer:
         self.checkpoint_every = max(1, to_iteration(checkpoint_every, self.ipe, "runtime.checkpoint_every"))
         self.state_path = Path(state_path) if state_path else None
         self.checkpoint_seconds, self.clock = float(checkpoint_seconds), clock
+        self.progress = Progress(label, log, clock=clock)  # a line at least every 10 s inside long epochs
         self.select_on = "val_acc" if len(data.val_y) else "test_acc"  # the "best epoch" criterion
         self.step_loss = TrainingStep(model, train, compile=compile)  # precision, channels_last, compile
         self.optimizer = build_optimizer(model, train)
@@ -239,6 +241,8 @@ class Trainer:
                 self.optimizer.step()
                 epoch_losses.append(loss.detach())
                 it += 1
+                self.progress.tick(lambda: f"epoch {epoch + 1}/{self.end / self.ipe:g} it {it}/{self.end} "
+                                           f"loss {float(loss.detach()):.4f}")
                 if it in self.save_points:
                     snapshots[it] = self._snapshot()
                 save_due = self._save_due(last_save)
@@ -252,6 +256,7 @@ class Trainer:
                 row = self._evaluate_epoch(-(-it // self.ipe), it, epoch_losses, lr,
                                            time.perf_counter() - started)
                 history.append(row)
+                self.progress.logged()
                 if not best or row[self.select_on] > best[self.select_on]:
                     best = dict(row)
                 epoch_losses = []

@@ -4,15 +4,14 @@ import os
 
 from prunelab.errors import PrunelabError
 from prunelab.grouping import MARKER as GROUP_MARKER, group_dir, seed_groups
-from prunelab.plan import OUTPUTS as RUN_FILES, build_plan, check_datasets
+from prunelab.data.vision import dataset_files, missing_message
+from prunelab.plan import OUTPUTS as RUN_FILES, build_plan, real_datasets
 from prunelab.resources import dense_spec_of, estimate, group_request, wants_gpu
 from prunelab.spec import canonical_json
 from prunelab.runtime import runtime_environment
 
 try:
-    PLAN = build_plan(config)
-    if config["runtime"]["check_data"]:
-        check_datasets(PLAN, config["data_root"])
+    PLAN = build_plan(config, CONFIG_SOURCE)
 except PrunelabError as error:
     raise WorkflowError(str(error)) from None
 
@@ -37,6 +36,48 @@ GROUP_SEEDS = bool(config.get("runtime", {}).get("group_seeds", False))
 GROUPS = seed_groups(PLAN.specs) if GROUP_SEEDS else {}
 GROUP_OF = {member: group for group, members in GROUPS.items() for member in members}
 GROUP_MARKERS = [f"{group_dir(RESULTS, group)}/{GROUP_MARKER}" for group in GROUPS]
+
+
+# -- data: one job per torchvision dataset the experiments train on (rules/data.smk), whose outputs are the
+# files torchvision reads under data_root. Nothing is checked while parsing, so `snakemake -n` shows the whole
+# DAG on a machine without the data; a real run checks in `onstart` below, before any job starts.
+DATA_ROOT = config["data_root"]
+DATASETS = real_datasets(config)
+DATA_FILES = {
+    name: [str(path) for path in dataset_files(name, DATA_ROOT)] for name in DATASETS
+}
+
+
+def data_inputs(run_hashes):
+    """The dataset files the dense runs read, as `ancient`: laying the same files out again (a fresh copy,
+    a restored backup) must not retrain anything."""
+    names = {PLAN.specs[h]["dataset"]["name"] for h in run_hashes}
+    return [
+        ancient(path) for name in sorted(names) for path in DATA_FILES.get(name, [])
+    ]
+
+
+def dense_data(wildcards):
+    return data_inputs([wildcards.hash])
+
+
+def group_data(wildcards):
+    return data_inputs(GROUPS[wildcards.group])
+
+
+def missing_data(dag):
+    """One line per dataset whose data job would run although it may not download: the files to place."""
+    needed = {job.rule.name for job in dag.needrun_jobs()}
+    lines = (
+        missing_message(name, DATA_ROOT)
+        for name, download in DATASETS.items()
+        if data_rule(name) in needed and not download
+    )
+    return [line for line in lines if line]
+
+
+def data_rule(name):
+    return f"data_{name}"
 
 
 # run directories as strings, computed once: the input functions below run for every job of the DAG
@@ -212,6 +253,11 @@ def _submissions(dag, as_groups):
 
 
 onstart:
+    # A dataset that must be placed by hand stops a real run here, before any job (dry runs skip onstart):
+    # otherwise the jobs of datasets that are present would start and the suite would fail half way.
+    missing = missing_data(workflow.dag)
+    if missing:
+        raise WorkflowError("\n".join(missing))
     # SLURM refusals (bad account/partition, more GPUs/CPUs than a node has) as one line per cause, before
     # anything is submitted; a packed group's refusal would otherwise reach the user without SLURM's reason.
     if (

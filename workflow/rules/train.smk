@@ -5,6 +5,8 @@
 if GROUP_SEEDS:
 
     checkpoint train_group:
+        input:
+            group_data,
         output:
             f"{RESULTS}/groups/{{group}}/{GROUP_MARKER}",
         log:
@@ -26,6 +28,8 @@ if GROUP_SEEDS:
 else:
 
     rule train:
+        input:
+            dense_data,
         output:
             run_outputs("dense"),
         log:

@@ -28,6 +28,8 @@ VISION_SETS = {
                 [f"data_batch_{i}" for i in range(1, 6)] + ["test_batch", "batches.meta"], 10),
     "cifar100": ("CIFAR100", "cifar-100-python", ["train", "test", "meta"], 100),
 }
+# lays Debian's dataset-fashion-mnist package out in torchvision's format (scripts/ of this repository)
+FASHION_MNIST_SCRIPT = "scripts/fashion-mnist-debian.sh"
 
 
 def expected_files(name: str, root: str | Path) -> tuple[Path, list[str]]:
@@ -36,15 +38,46 @@ def expected_files(name: str, root: str | Path) -> tuple[Path, list[str]]:
     return Path(root) / sub, files
 
 
-def check_present(name: str, root: str | Path, key: str = "data_root") -> None:
-    """Raise a one-line :class:`DataError` naming the directory and missing files, if any are missing."""
+def dataset_files(name: str, root: str | Path) -> list[Path]:
+    """Every file torchvision reads for ``name`` under ``root``: the outputs of the workflow's data job."""
+    directory, files = expected_files(name, root)
+    return [directory / f for f in files]
+
+
+def missing_message(name: str, root: str | Path, key: str = "data_root") -> str | None:
+    """One line naming the directory and the files still to be placed there, or None when all are present."""
     directory, files = expected_files(name, root)
     missing = [f for f in files if not (directory / f).is_file()]
-    if missing:
-        hint = ("on Debian, scripts/fashion-mnist-debian.sh ROOT lays it out; or set download: true"
-                if name == "fashion_mnist" else "download it there, or set download: true on a machine online")
-        raise DataError(f"dataset '{name}' not found: {directory} lacks {', '.join(missing)} "
-                        f"(config key {key}={root}; {hint})")
+    if not missing:
+        return None
+    hint = (f"lay it out with {FASHION_MNIST_SCRIPT} {root} (Debian's dataset-fashion-mnist), or set download: true"
+            if name == "fashion_mnist" else "download it there, or set download: true on a machine online")
+    return (f"dataset '{name}' not found: {directory} lacks {', '.join(missing)} "
+            f"(config key {key}={root}; {hint})")
+
+
+def check_present(name: str, root: str | Path, key: str = "data_root") -> None:
+    """Raise a one-line :class:`DataError` naming the directory and missing files, if any are missing."""
+    message = missing_message(name, root, key)
+    if message:
+        raise DataError(message)
+
+
+def provide(name: str, root: str | Path, download: bool) -> None:
+    """The workflow's data step: download ``name`` into ``root`` with torchvision, or check that it is there.
+
+    Checksums are always verified on download (torchvision does), so a downloaded tree is the published one.
+    """
+    if not download:
+        check_present(name, root)
+        return
+    cls = _torchvision_class(name, verify_checksums=True)
+    try:
+        for train in (True, False):
+            cls(str(root), train=train, download=True)
+    except (RuntimeError, OSError) as exc:  # offline, or a server refusing
+        raise DataError(f"dataset '{name}' could not be downloaded into {root}: {exc}") from None
+    check_present(name, root)
 
 
 def _torchvision_class(name: str, verify_checksums: bool):

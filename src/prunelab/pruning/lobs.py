@@ -22,6 +22,7 @@ import torch
 from prunelab.curvature import layer_input_moments
 from prunelab.errors import PrunelabError
 from prunelab.masks import Mask
+from prunelab.progress import tick
 from prunelab.pruning import hparam_rules as rules
 from prunelab.pruning.base import Method, PruneContext
 from prunelab.pruning.obs_algebra import independent_update, joint_update_vector, saliency
@@ -53,6 +54,7 @@ def prune(ctx: PruneContext, **hparams) -> tuple[Mask, dict | None]:
         return mask, None
     updates = {}
     for name, param in ctx.params.items():
+        tick(lambda: f"L-OBS: updating {name}")
         w, inv = rows[name], inverses[name]
         kept = mask[name].reshape(w.shape).to(w.device)
         if hparams["update"] == "joint":

@@ -25,6 +25,7 @@ from typing import Iterable
 import torch
 
 from prunelab.errors import PrunelabError
+from prunelab.progress import tick
 
 
 def spd_solve(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
@@ -127,7 +128,9 @@ def greedy_removal(h_inv: torch.Tensor, theta: torch.Tensor, alive: torch.Tensor
     updated θ and the new alive mask.
     """
     h_inv, theta, alive, quota = h_inv.clone(), theta.clone(), alive.clone(), quota.clone()
-    for _ in range(int(quota.sum())):
+    total = int(quota.sum())
+    for removed in range(total):
+        tick(lambda: f"OBS: removed {removed}/{total} weights one at a time")
         candidates = alive & (quota[group] > 0)
         scores = saliency(torch.diagonal(h_inv), theta)
         scores = torch.where(candidates, scores, torch.full_like(scores, float("inf")))
@@ -153,6 +156,7 @@ def accumulated_inverse(gradients: Iterable[torch.Tensor], count: int, damp: flo
     fisher = torch.zeros(math.prod(blocks), size, size, dtype=dtype, device=device)
     seen = 0
     for chunk in gradients:
+        tick(lambda: f"Fisher blocks: {seen}/{count} gradients accumulated")
         chunk = chunk.to(dtype).reshape(-1, *chunk.shape[-2:])
         fisher.baddbmm_(chunk.transpose(-1, -2), chunk, alpha=1.0 / count)
         seen += chunk.shape[-2]
@@ -182,6 +186,7 @@ def woodbury_inverse(gradients: Iterable[torch.Tensor], count: int, damp: float,
     for chunk in gradients:
         chunk = chunk.to(dtype).reshape(-1, *chunk.shape[-2:])
         for start in range(0, chunk.shape[-2], rank):
+            tick(lambda: f"Fisher inverse (Woodbury): {seen}/{count} gradients applied")
             g = chunk[:, start:start + rank]
             fg = inverse @ g.transpose(-1, -2)                            # (blocks, B, k)
             inner = g @ fg + count * torch.eye(g.shape[-2], dtype=dtype, device=device)

@@ -15,6 +15,7 @@ from torch import nn
 from prunelab.data import TensorData
 from prunelab.errors import ConfigError
 from prunelab.masks import Mask, prunable_parameters
+from prunelab.progress import tick
 from prunelab.pruning.base import PruneContext, get_method, resolve_hparams
 from prunelab.pruning.select import prune_count, select
 
@@ -77,6 +78,7 @@ def run_method(model: nn.Module, method_name: str, hparams: dict, sparsity: floa
     log = []
     targets = [None] if sparsity is None else step_sparsities(sparsity, steps, schedule, start)
     for step, target in enumerate(targets, start=1):
+        tick(lambda: f"{method_name}: step {step}/{len(targets)} to sparsity {target}")
         with torch.no_grad():
             for name, p in params.items():
                 p.mul_(mask[name].to(p.dtype))
