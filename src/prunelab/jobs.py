@@ -95,7 +95,7 @@ def _dense_of(spec: dict, results: Path) -> tuple[dict, Path]:
 
 
 def _model_and_data(dense_spec: dict, rt: Runtime, device: torch.device) -> tuple[torch.nn.Module, TensorData]:
-    data = load_dataset(dense_spec["dataset"], rt.data_root, device)
+    data = load_dataset(dense_spec["dataset"], rt.data_root, device, workers=rt.loader_workers)
     model = build_model(dense_spec["model"], data.input_shape, data.num_classes,
                         seed=dense_spec["seed"]["init"]).to(device)
     return model, data

@@ -23,6 +23,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from prunelab.data.tensors import train_size
+from prunelab.data import stream
 from prunelab.data.vision import check_present
 from prunelab.errors import ConfigError
 from prunelab.pruning import get_method, resolve_hparams
@@ -30,7 +31,7 @@ from prunelab.schedules import iterations_per_epoch, to_iteration, total_iterati
 from prunelab.spec import parent_dirs, run_dir, spec_hash
 
 # the dense-run keys that decide results (download/verify_checksums only decide where bytes come from)
-DATASET_KEYS = ("name", "size", "channels", "validation", "split_seed", "normalize", "augment")
+DATASET_KEYS = ("name", "path", "size", "channels", "validation", "split_seed", "normalize", "augment")
 REINIT_SEED_SHIFT = 1_000_003   # re-initialised branches draw their init from dense init seed + this
 BRANCH_TYPES = ("finetune", "rewind_weights", "rewind_lr", "lottery", "reinit", "scratch_e", "scratch_b")
 FINETUNE_DEFAULTS = {"epochs": 5, "lr": 0.001, "schedule": {"name": "constant", "milestones": [], "gamma": 0.1,
@@ -304,7 +305,9 @@ def check_datasets(plan: Plan, data_root: str) -> None:
     used = sorted({d for exp in plan.config["experiments"].values() for d in exp["dense"]})
     for dense_name in used:
         dataset = plan.config["dense"][dense_name]["dataset"]
-        if dataset["name"] != "digits" and not dataset.get("download"):
+        if dataset["name"] in stream.STREAMED:
+            stream.check_present(dataset, data_root)
+        elif dataset["name"] != "digits" and not dataset.get("download"):
             check_present(dataset["name"], data_root)
 
 

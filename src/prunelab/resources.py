@@ -27,7 +27,12 @@ DATASETS: dict[str, tuple[int, int, tuple[int, int, int]]] = {
     "fashion_mnist": (60000, 10000, (1, 28, 28)),
     "cifar10": (50000, 10000, (3, 32, 32)),
     "cifar100": (50000, 10000, (3, 32, 32)),
+    "imagenet": (1281167, 50000, (3, 224, 224)),  # ILSVRC-2012 train / val, streamed at the 224 crop
 }
+# read from disk while training (prunelab.data.stream), never held in memory; an image folder's sizes are
+# counted in its listing
+STREAMED = ("imagenet", "image_folder")
+STREAM_PREFETCH_BATCHES = 4 * 4  # loader workers × batches each prefetches, as uint8 images in host memory
 
 
 @dataclass(frozen=True)
@@ -50,11 +55,15 @@ CONV_MODELS: dict[str, ModelSize] = {
     "resnet56": ModelSize(853018, 125485696, 56, (3, 32, 32), True),
     "resnet110": ModelSize(1727962, 252887680, 110, (3, 32, 32), True),
     "preact_resnet18": ModelSize(11172170, 555422720, 21, (3, 32, 32), True),
+    "resnet18": ModelSize(11181642, 1813566464, 21, (3, 224, 224), True),
+    "resnet34": ModelSize(21289802, 3663254528, 37, (3, 224, 224), True),
+    "resnet50": ModelSize(23528522, 4087156736, 54, (3, 224, 224), True),
     "vgg11": ModelSize(9228362, 152769536, 9, (3, 32, 32), True),
     "vgg16": ModelSize(14724042, 313201664, 14, (3, 32, 32), True),
     "vgg19": ModelSize(20035018, 398136320, 17, (3, 32, 32), True),
 }
 RESNET_BASE_WIDTH = 16
+IMAGENET_RESNETS = ("resnet18", "resnet34", "resnet50")  # first-stage width 64
 
 # Cost model. Training costs about 3 forward passes (forward, input and weight gradients); every layer adds
 # a fixed per-iteration overhead (kernel launches on a GPU, dispatch on a CPU), which dominates small nets.
@@ -84,9 +93,18 @@ class Request:
     seconds: float  # the unpadded estimate the request was derived from (for reports and tests)
 
 
+def _dataset_table(dataset: dict) -> tuple[int, int, tuple[int, int, int]]:
+    """(train, test, native shape) of a dataset; an image folder's counts come from its listing (torch)."""
+    if dataset["name"] == "image_folder":
+        from prunelab.data.stream import split_sizes
+
+        return (*split_sizes(dataset), DATASETS["imagenet"][2])
+    return DATASETS[dataset["name"]]
+
+
 def input_shape(dataset: dict) -> tuple[int, int, int]:
     """(C, H, W) after the dataset spec's ``channels`` / ``size`` overrides."""
-    channels, height, width = DATASETS[dataset["name"]][2]
+    channels, height, width = _dataset_table(dataset)[2]
     if dataset.get("channels"):
         channels = int(dataset["channels"])
     if dataset.get("size"):
@@ -104,7 +122,8 @@ def model_size(model: dict, shape: tuple[int, int, int], classes: int = 10) -> M
         return ModelSize(sum((i + 1) * o for i, o in pairs), sum(i * o for i, o in pairs), len(pairs), shape, False)
     ref = CONV_MODELS[name]
     scale = (shape[1] * shape[2]) / (ref.reference[1] * ref.reference[2]) if ref.scales_with_area else 1.0
-    width = (model.get("width", RESNET_BASE_WIDTH) / RESNET_BASE_WIDTH) ** 2 if name.startswith("resnet") else 1.0
+    base = 64 if name in IMAGENET_RESNETS else RESNET_BASE_WIDTH
+    width = (model.get("width", base) / base) ** 2 if name.startswith("resnet") else 1.0
     return ModelSize(int(ref.params * width), int(ref.macs * scale * width), ref.layers, shape, ref.scales_with_area)
 
 
@@ -119,7 +138,7 @@ def dense_spec_of(spec: dict, specs: Mapping[str, dict]) -> dict:
 
 
 def _split_sizes(dataset: dict) -> tuple[int, int]:
-    train, test, _ = DATASETS[dataset["name"]]
+    train, test, _ = _dataset_table(dataset)
     return train - int(dataset.get("validation", 0)), test + int(dataset.get("validation", 0))
 
 
@@ -152,7 +171,10 @@ def _scoring_seconds(spec: dict, dataset: dict, size: ModelSize, gpu: bool) -> f
 
 def _memory_mb(dataset: dict, size: ModelSize, batch: int, gpu: bool) -> int:
     n_train, n_eval = _split_sizes(dataset)
-    data = 2 * (n_train + n_eval) * math.prod(input_shape(dataset)) * 4  # raw + standardised float32 copies
+    if dataset["name"] in STREAMED:  # decoded batches in flight, not the dataset
+        data = STREAM_PREFETCH_BATCHES * batch * math.prod(input_shape(dataset))
+    else:
+        data = 2 * (n_train + n_eval) * math.prod(input_shape(dataset)) * 4  # raw + standardised float32 copies
     model = 10 * size.params * 4  # weights, grads, momentum, snapshots, checkpoint copies
     activations = 0 if gpu else 4 * batch * size.macs // 40  # CPU keeps the autograd graph in host memory
     return BASE_MEM_MB + (data + model + activations) // 2**20
