@@ -30,11 +30,12 @@ def without_seed(spec: dict) -> str:
 def seed_groups(specs: dict[str, dict]) -> dict[str, list[str]]:
     """``{group hash: sorted member run hashes}`` over the dense specs of ``specs`` (hash → spec).
 
-    Every dense run is in exactly one group; a run without seed siblings is a group of one.
+    Every trained dense run is in exactly one group; a run without seed siblings is a group of one. Imported
+    dense runs (``checkpoint``) train nothing and keep their own job.
     """
     by_shared: dict[str, list[str]] = {}
     for run_hash, spec in specs.items():
-        if spec["kind"] == "dense":
+        if spec["kind"] == "dense" and "checkpoint" not in spec:
             by_shared.setdefault(without_seed(spec), []).append(run_hash)
     return {group_hash(members): sorted(members) for members in by_shared.values()}
 

@@ -24,6 +24,7 @@ from pathlib import Path
 
 from prunelab.data.tensors import train_size
 from prunelab.data import stream
+from prunelab.imported import checkpoint_spec
 from prunelab.data.vision import check_present
 from prunelab.errors import ConfigError
 from prunelab.pruning import get_method, resolve_hparams
@@ -111,8 +112,12 @@ class _Builder:
         dataset = {k: copy.deepcopy(cfg["dataset"][k]) for k in DATASET_KEYS if k in cfg["dataset"]}
         train = copy.deepcopy(cfg["train"])
         train["save_at"] = sorted({_point(p) for p in train.get("save_at", [])}, key=_sort_point)
-        return {"kind": "dense", "dataset": dataset, "model": copy.deepcopy(cfg["model"]), "train": train,
+        spec = {"kind": "dense", "dataset": dataset, "model": copy.deepcopy(cfg["model"]), "train": train,
                 "seed": _seed_pair(seed)}
+        if cfg.get("checkpoint"):  # imported weights: the file's sha256 names the run (absent key: old hashes)
+            train["save_at"] = []  # nothing is trained, so there are no snapshots (not even the default 0it)
+            spec["checkpoint"] = checkpoint_spec(cfg["checkpoint"], f"dense.{name}.checkpoint")
+        return spec
 
     def prune_spec(self, pruning_name: str, sparsity: float, source_hash: str, source_kind: str,
                    dense_name: str, key: str, variant: dict | None = None) -> dict:
@@ -170,6 +175,9 @@ class _Builder:
 
     def _require_saved(self, dense_name: str, point: str, key: str) -> None:
         cfg = self.config["dense"][dense_name]
+        if cfg.get("checkpoint"):
+            raise ConfigError(f"config key {key}: needs the checkpoint at '{point}', but dense '{dense_name}' "
+                              f"imports its weights (dense.{dense_name}.checkpoint) and has no training snapshots")
         iteration, end = _iterations(point, cfg), _iterations("end", cfg)
         if iteration > end:
             raise ConfigError(f"config key {key}: '{point}' (iteration {iteration}) is past the end of dense "

@@ -192,6 +192,9 @@ def estimate(spec: dict, dense: dict, *, gpu: bool, attempt: int = 1) -> Request
     if spec["kind"] == "prune":
         work = _scoring_seconds(spec, dataset, size, gpu)
         batch = int((spec.get("scoring") or {}).get("batch_size", 100))
+    elif spec.get("checkpoint"):  # imported dense weights: one evaluation pass, no training
+        work = sum(_split_sizes(dataset)) * size.macs / _throughput(gpu)[0]
+        batch = int(spec["train"]["batch_size"])
     else:
         work = _training_seconds(spec["train"], dataset, size, gpu)
         batch = int(spec["train"]["batch_size"])
