@@ -32,7 +32,9 @@ DATASETS: dict[str, tuple[int, int, tuple[int, int, int]]] = {
 # read from disk while training (prunelab.data.stream), never held in memory; an image folder's sizes are
 # counted in its listing
 STREAMED = ("imagenet", "image_folder")
-STREAM_PREFETCH_BATCHES = 4 * 4  # loader workers × batches each prefetches, as uint8 images in host memory
+STREAM_WORKERS = 4  # runtime.loader_workers' default: CPU cores a streamed run decodes images on
+STREAM_PREFETCH_BATCHES = STREAM_WORKERS * 4  # batches in flight (4 per worker), as uint8 images in host memory
+STREAM_WORKER_MB = 400  # each worker's own Python, torch and PIL
 
 
 @dataclass(frozen=True)
@@ -75,6 +77,10 @@ STARTUP_SECONDS = 60.0          # interpreter, torch and Snakemake start, datase
 SCORING_PASSES = 20             # data-driven scorers: per-example gradients / HVPs, in backward-pass units
 SAFETY = 3.0                    # requested wall time = SAFETY × estimate, before escalation
 MIN_RUNTIME_MINUTES = 5
+# Longest wall time requested: the common 48 h limit of GPU partitions, which sbatch refuses to exceed. A run
+# that needs longer (90 ImageNet epochs on one GPU) checkpoints every runtime.checkpoint_minutes, is stopped
+# at the limit and resumes from train_state.pt when Snakemake resubmits it (profile retries).
+MAX_RUNTIME_MINUTES = 48 * 60
 PACK_LIMIT_SECONDS = 300.0      # runs estimated below this share allocations (group "pack")
 BASE_MEM_MB = 1500              # the job's Python + torch, plus the Snakemake processes around it
 MEM_STEP_MB = 256
@@ -171,8 +177,8 @@ def _scoring_seconds(spec: dict, dataset: dict, size: ModelSize, gpu: bool) -> f
 
 def _memory_mb(dataset: dict, size: ModelSize, batch: int, gpu: bool) -> int:
     n_train, n_eval = _split_sizes(dataset)
-    if dataset["name"] in STREAMED:  # decoded batches in flight, not the dataset
-        data = STREAM_PREFETCH_BATCHES * batch * math.prod(input_shape(dataset))
+    if dataset["name"] in STREAMED:  # decoded batches in flight and the workers, not the dataset
+        data = STREAM_PREFETCH_BATCHES * batch * math.prod(input_shape(dataset)) + STREAM_WORKERS * STREAM_WORKER_MB * 2**20
     else:
         data = 2 * (n_train + n_eval) * math.prod(input_shape(dataset)) * 4  # raw + standardised float32 copies
     model = 10 * size.params * 4  # weights, grads, momentum, snapshots, checkpoint copies
@@ -200,9 +206,12 @@ def estimate(spec: dict, dense: dict, *, gpu: bool, attempt: int = 1) -> Request
         batch = int(spec["train"]["batch_size"])
     packable = STARTUP_SECONDS + work <= PACK_LIMIT_SECONDS
     threads = GPU_THREADS if gpu else (SMALL_THREADS if packable else CPU_THREADS)
+    if dataset["name"] in STREAMED:  # the loader workers decode on cores of their own
+        threads += STREAM_WORKERS
     seconds = STARTUP_SECONDS + (work if gpu else work / threads)
     growth = max(1, int(attempt))
-    minutes = max(MIN_RUNTIME_MINUTES, math.ceil(SAFETY * seconds / 60)) * 2 ** (growth - 1)
+    minutes = min(MAX_RUNTIME_MINUTES,
+                  max(MIN_RUNTIME_MINUTES, math.ceil(SAFETY * seconds / 60)) * 2 ** (growth - 1))
     base_mem = _memory_mb(dataset, size, batch, gpu)
     mem = base_mem + (growth - 1) * base_mem // 2
     return Request(threads=threads, mem_mb=-(-mem // MEM_STEP_MB) * MEM_STEP_MB, runtime=minutes,
@@ -220,7 +229,7 @@ def group_request(members: list[Request]) -> Request:
     seconds = STARTUP_SECONDS + sum(m.seconds - STARTUP_SECONDS for m in members)
     mem = BASE_MEM_MB + sum(m.mem_mb - BASE_MEM_MB for m in members)
     return Request(threads=max(m.threads for m in members), mem_mb=-(-mem // MEM_STEP_MB) * MEM_STEP_MB,
-                   runtime=sum(m.runtime for m in members), gpu=max(m.gpu for m in members), packable=False,
+                   runtime=min(MAX_RUNTIME_MINUTES, sum(m.runtime for m in members)), gpu=max(m.gpu for m in members), packable=False,
                    seconds=seconds)
 
 
