@@ -127,3 +127,26 @@ def test_an_image_folder_trains_prunes_and_branches_through_snakemake(tmp_path):
     assert scratch_b["status"] == "ok" and notes["flops_ratio"] > 1  # half of each block's filters gone
     assert scratch_b["epochs"] == notes["scratch_b_epochs"] == int(2 * notes["flops_ratio"])
     assert {m["data_fingerprint"] for kind in runs.values() for m in kind} == {dense["data_fingerprint"]}
+
+
+def test_scorers_get_the_chosen_images_with_the_evaluation_transform(folder):
+    from prunelab.pruning.schedule import scoring_batches
+
+    data = _data(folder, 0)
+    batches = scoring_batches(data, examples=6, batch_size=4, seed=2)
+    assert [len(y) for _, y in batches] == [4, 2]
+    chosen = torch.randperm(20, generator=torch.Generator().manual_seed(2))[:6].tolist()
+    expected = torch.cat([x for x, _ in data.train_x.eval_batches(6, chosen)])
+    assert torch.equal(torch.cat([x for x, _ in batches]), expected)
+    assert torch.equal(torch.cat([y for _, y in batches]), data.train_y[chosen])
+
+
+def test_seed_groups_refuse_streamed_and_imported_runs():
+    from prunelab.grouping import seed_groups
+
+    spec = {"kind": "dense", "dataset": {"name": "imagenet"}, "seed": {"init": 0, "data": 0}}
+    with pytest.raises(ConfigError, match="runtime.group_seeds: dense run abc streams 'imagenet'"):
+        seed_groups({"abc": spec})
+    imported = {**spec, "dataset": {"name": "digits"}, "checkpoint": {"path": "w.pt", "sha256": "0" * 64}}
+    with pytest.raises(ConfigError, match="dense run abc imports its weights"):
+        seed_groups({"abc": imported})

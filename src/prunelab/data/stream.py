@@ -184,10 +184,20 @@ class ImageSplit:
         for images, labels in self._loader(keys, batch_size, self.augment, seed):
             yield self._standardise(images), labels.to(self.device, non_blocking=True)
 
-    def eval_batches(self, batch_size: int) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
-        """Sequential batches with the evaluation transform (resize, centre crop)."""
-        for images, labels in self._loader([(0, i) for i in range(len(self))], batch_size, None, 0):
+    def eval_batches(self, batch_size: int, indices: list[int] | None = None
+                     ) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
+        """Batches of ``indices`` (default: all, in order) with the evaluation transform (resize, centre crop)."""
+        keys = [(0, i) for i in (range(len(self)) if indices is None else indices)]
+        for images, labels in self._loader(keys, batch_size, None, 0):
             yield self._standardise(images), labels.to(self.device, non_blocking=True)
+
+    def index_select(self, dim: int, index: torch.Tensor) -> torch.Tensor:
+        """The images at ``index``, decoded with the evaluation transform into one device tensor: what an
+        in-memory split gives the data-driven scorers (SNIP, GraSP, OBD …), which draw a few examples."""
+        if dim != 0:
+            raise ValueError("a streamed split selects images along dimension 0 only")
+        chunks = [x for x, _ in self.eval_batches(256, index.tolist())]
+        return torch.cat(chunks) if chunks else torch.empty(0, 3, self.size, self.size, device=self.device)
 
 
 @dataclass
