@@ -88,6 +88,18 @@ def test_resized_crop_boxes_fit_and_respect_the_area_range(shape):
             assert 0.2 <= h * w / (height * width) <= 1.0
 
 
+@pytest.mark.parametrize("workers", [0, 1])
+def test_an_unreadable_image_is_one_line_naming_it(folder, tmp_path, workers):
+    broken = tmp_path / "broken"
+    shutil.copytree(folder, broken)
+    bad = broken / "val" / "class_1" / "img_0.jpg"
+    bad.write_bytes(b"\xff\xd8 truncated")
+    data = load_dataset({**SPEC, "path": str(broken)}, workers=workers)
+    with pytest.raises(DataError) as info:
+        list(data.test_x.eval_batches(4))
+    assert str(info.value).startswith(f"{bad}: not a readable image") and "\n" not in str(info.value)
+
+
 def test_missing_folder_and_padding_crop_are_one_clear_line(folder, tmp_path):
     with pytest.raises(DataError, match=f"{tmp_path / 'absent' / 'train'} is not a directory"):
         load_dataset({**SPEC, "path": str(tmp_path / "absent")})

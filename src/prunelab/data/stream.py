@@ -134,7 +134,7 @@ class _Decoded(torch.utils.data.Dataset):
         try:
             with Image.open(path) as raw:
                 image = raw.convert("RGB")
-        except OSError as exc:
+        except (OSError, SyntaxError, ValueError) as exc:  # PIL's ways of saying "not an image I can decode"
             raise DataError(f"{path}: not a readable image ({exc})") from None
         augment = self.augment or {}
         gen = sample_generator(self.seed, epoch, index)
@@ -169,6 +169,16 @@ class ImageSplit:
             generator=torch.Generator().manual_seed(0),  # workers' base seed: never the global RNG
             persistent_workers=False, prefetch_factor=4 if self.workers else None)
 
+    def _batches(self, keys: list[tuple[int, int]], batch_size: int, augment: dict | None, seed: int
+                 ) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
+        """Standardised device batches; an unreadable image is one line even when a worker hit it (the
+        DataLoader re-raises a worker's error with the worker's whole traceback as its message)."""
+        try:
+            for images, labels in self._loader(keys, batch_size, augment, seed):
+                yield self._standardise(images), labels.to(self.device, non_blocking=True)
+        except DataError as exc:
+            raise DataError(str(exc).strip().splitlines()[-1].split("DataError: ", 1)[-1]) from None
+
     def _standardise(self, images: torch.Tensor) -> torch.Tensor:
         x = images.to(self.device, non_blocking=True).float().div_(255.0)
         if self.normalize:
@@ -181,15 +191,13 @@ class ImageSplit:
                 ) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
         """Training batches ``start``… of an epoch whose sample order is ``order``."""
         keys = [(epoch, int(i)) for i in order[start * batch_size:]]
-        for images, labels in self._loader(keys, batch_size, self.augment, seed):
-            yield self._standardise(images), labels.to(self.device, non_blocking=True)
+        return self._batches(keys, batch_size, self.augment, seed)
 
     def eval_batches(self, batch_size: int, indices: list[int] | None = None
                      ) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
         """Batches of ``indices`` (default: all, in order) with the evaluation transform (resize, centre crop)."""
         keys = [(0, i) for i in (range(len(self)) if indices is None else indices)]
-        for images, labels in self._loader(keys, batch_size, None, 0):
-            yield self._standardise(images), labels.to(self.device, non_blocking=True)
+        return self._batches(keys, batch_size, None, 0)
 
     def index_select(self, dim: int, index: torch.Tensor) -> torch.Tensor:
         """The images at ``index``, decoded with the evaluation transform into one device tensor: what an
