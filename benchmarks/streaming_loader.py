@@ -76,7 +76,7 @@ def main() -> None:
         times = interleaved({"streaming": streaming, "plain": plain}, dev, args.repeats)
     print(f"streaming_loader {n} JPEGs 300-500 px -> {SIZE}, {args.workers} workers: "
           f"streaming {n / times['streaming']:.0f} img/s, plain {n / times['plain']:.0f} img/s, "
-          f"streaming/plain throughput {times['plain'] / times['streaming']:.2f}x; {describe(dev)}")
+          f"streaming/plain throughput {times.ratio('plain', 'streaming', dev)}; {describe(dev)}")
 
 
 if __name__ == "__main__":

@@ -180,12 +180,11 @@ class ImageSplit:
             raise DataError(str(exc).strip().splitlines()[-1].split("DataError: ", 1)[-1]) from None
 
     def _standardise(self, images: torch.Tensor) -> torch.Tensor:
-        x = images.to(self.device, non_blocking=True).float().div_(255.0)
-        if self.normalize:
-            mean = torch.tensor(IMAGENET_MEAN, device=self.device).view(1, 3, 1, 1)
-            std = torch.tensor(IMAGENET_STD, device=self.device).view(1, 3, 1, 1)
-            x = (x - mean) / std
-        return x
+        """uint8 → (x/255 − mean)/std as one in-place scale and shift (no temporaries on a CPU device)."""
+        x = images.to(self.device, non_blocking=True).float()
+        mean = torch.tensor(IMAGENET_MEAN if self.normalize else (0.0,) * 3, device=self.device).view(1, 3, 1, 1)
+        std = torch.tensor(IMAGENET_STD if self.normalize else (1.0,) * 3, device=self.device).view(1, 3, 1, 1)
+        return x.mul_(1.0 / (255.0 * std)).sub_(mean / std)
 
     def batches(self, order: torch.Tensor, batch_size: int, seed: int, epoch: int, start: int = 0
                 ) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
