@@ -107,6 +107,8 @@ def test_missing_folder_and_padding_crop_are_one_clear_line(folder, tmp_path):
         load_dataset({"name": "image_folder"})
     with pytest.raises(ConfigError, match="augment.crop_padding is for in-memory datasets"):
         load_dataset({**SPEC, "path": str(folder), "augment": {"crop_padding": 4}})
+    with pytest.raises(ConfigError, match="dataset.channels=1: 'image_folder' images are decoded as RGB"):
+        load_dataset({**SPEC, "path": str(folder), "channels": 1})
 
 
 def test_an_image_folder_trains_prunes_and_branches_through_snakemake(tmp_path):

@@ -272,6 +272,8 @@ def load_stream(spec: dict, root: str | Path, device: torch.device | str, worker
     if augment.get("crop_padding"):
         raise ConfigError(f"dataset.augment.crop_padding is for in-memory datasets; '{spec['name']}' streams "
                           f"from disk and uses augment.resized_crop: [min_area, max_area]")
+    if spec.get("channels") not in (None, 3):
+        raise ConfigError(f"dataset.channels={spec['channels']}: '{spec['name']}' images are decoded as RGB (3)")
     size, normalize = int(spec.get("size") or 224), bool(spec.get("normalize", True))
 
     def split(samples) -> tuple[ImageSplit, torch.Tensor]:
