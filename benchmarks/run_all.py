@@ -16,7 +16,8 @@ import time
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
-BENCHMARKS = ("train_loop", "masked_step", "grouped", "precision", "scoring", "dag", "audit_scale")
+BENCHMARKS = ("train_loop", "masked_step", "grouped", "precision", "scoring", "dag", "audit_scale",
+              "streaming_loader")
 
 
 def main(argv: list[str]) -> int:

@@ -12,6 +12,8 @@ from __future__ import annotations
 import hashlib
 from pathlib import Path
 
+from prunelab.errors import ConfigError
+from prunelab.resources import STREAMED
 from prunelab.spec import HASH_LENGTH, canonical_json
 
 MARKER = "group.json"
@@ -30,10 +32,16 @@ def without_seed(spec: dict) -> str:
 def seed_groups(specs: dict[str, dict]) -> dict[str, list[str]]:
     """``{group hash: sorted member run hashes}`` over the dense specs of ``specs`` (hash → spec).
 
-    Every dense run is in exactly one group; a run without seed siblings is a group of one.
+    Every dense run is in exactly one group; a run without seed siblings is a group of one. Lockstep training
+    is for small in-memory nets: an imported dense run (``checkpoint``) trains nothing and a streamed dataset
+    (ImageNet) fills a GPU alone, so either is refused with one line.
     """
     by_shared: dict[str, list[str]] = {}
     for run_hash, spec in specs.items():
+        if spec["kind"] == "dense" and ("checkpoint" in spec or spec["dataset"]["name"] in STREAMED):
+            reason = "imports its weights" if "checkpoint" in spec else f"streams '{spec['dataset']['name']}'"
+            raise ConfigError(f"runtime.group_seeds: dense run {run_hash} {reason}, which seed groups do not "
+                              f"support; set runtime.group_seeds: false")
         if spec["kind"] == "dense":
             by_shared.setdefault(without_seed(spec), []).append(run_hash)
     return {group_hash(members): sorted(members) for members in by_shared.values()}

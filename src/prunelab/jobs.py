@@ -19,6 +19,7 @@ from prunelab import provenance
 from prunelab.branches import branch_start, restore_isometry
 from prunelab.data import TensorData, load_dataset
 from prunelab.errors import CheckpointError, ConfigError, DivergenceError
+from prunelab.imported import load_into
 from prunelab.runtime import Runtime
 from prunelab.masks import Mask, prunable_parameters
 from prunelab.metrics.flops import count as count_flops
@@ -96,7 +97,7 @@ def _dense_of(spec: dict, results: Path) -> tuple[dict, Path]:
 
 
 def _model_and_data(dense_spec: dict, rt: Runtime, device: torch.device) -> tuple[torch.nn.Module, TensorData]:
-    data = load_dataset(dense_spec["dataset"], rt.data_root, device)
+    data = load_dataset(dense_spec["dataset"], rt.data_root, device, workers=rt.loader_workers)
     model = build_model(dense_spec["model"], data.input_shape, data.num_classes,
                         seed=dense_spec["seed"]["init"]).to(device)
     return model, data
@@ -158,7 +159,11 @@ def run_dense(spec: dict, directory: str | Path, rt: Runtime, log: Callable[[str
     with run_job(spec, directory, "dense", device) as outputs:
         model, data = _model_and_data(spec, rt, device)
         label = Path(directory).name
+        imported = spec.get("checkpoint")
+        if imported:  # released weights: evaluated by the same loop, zero iterations
+            load_into(model, imported)
         trainer = Trainer(model, data, spec["train"], data_seed=spec["seed"]["data"], label=label,
+                          end_iteration=0 if imported else None,
                           save_at=spec["train"].get("save_at", []), state_path=Path(directory) / TRAIN_STATE,
                           checkpoint_every=rt.checkpoint_every,
                           checkpoint_seconds=60 * rt.checkpoint_minutes, log=log, compile=rt.compile)
@@ -171,7 +176,8 @@ def run_dense(spec: dict, directory: str | Path, rt: Runtime, log: Callable[[str
             _record_divergence(outputs, spec, exc, initial, Path(directory), started, {}, dict(spec["seed"]),
                                extra_files={"snapshots.pt": {}})
             return
-        finish_dense(outputs, spec, model, data, result, started)
+        finish_dense(outputs, spec, model, data, result, started,
+                     extra={"imported_checkpoint": imported} if imported else None)
     _drop_train_state(directory, rt)
 
 

@@ -23,13 +23,15 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from prunelab.data.tensors import train_size
+from prunelab.imported import checkpoint_spec
 from prunelab.errors import ConfigError
+from prunelab.resources import STREAMED
 from prunelab.pruning import get_method, resolve_hparams
 from prunelab.schedules import iterations_per_epoch, to_iteration, total_iterations
 from prunelab.spec import parent_dirs, run_dir, spec_hash
 
 # the dense-run keys that decide results (download/verify_checksums only decide where bytes come from)
-DATASET_KEYS = ("name", "size", "channels", "validation", "split_seed", "normalize", "augment")
+DATASET_KEYS = ("name", "path", "size", "channels", "validation", "split_seed", "normalize", "augment")
 REINIT_SEED_SHIFT = 1_000_003   # re-initialised branches draw their init from dense init seed + this
 BRANCH_TYPES = ("finetune", "rewind_weights", "rewind_lr", "lottery", "reinit", "scratch_e", "scratch_b")
 FINETUNE_DEFAULTS = {"epochs": 5, "lr": 0.001, "schedule": {"name": "constant", "milestones": [], "gamma": 0.1,
@@ -109,8 +111,12 @@ class _Builder:
         dataset = {k: copy.deepcopy(cfg["dataset"][k]) for k in DATASET_KEYS if k in cfg["dataset"]}
         train = copy.deepcopy(cfg["train"])
         train["save_at"] = sorted({_point(p) for p in train.get("save_at", [])}, key=_sort_point)
-        return {"kind": "dense", "dataset": dataset, "model": copy.deepcopy(cfg["model"]), "train": train,
+        spec = {"kind": "dense", "dataset": dataset, "model": copy.deepcopy(cfg["model"]), "train": train,
                 "seed": _seed_pair(seed)}
+        if cfg.get("checkpoint"):  # imported weights: the file's sha256 names the run (absent key: old hashes)
+            train["save_at"] = []  # nothing is trained, so there are no snapshots (not even the default 0it)
+            spec["checkpoint"] = checkpoint_spec(cfg["checkpoint"], f"dense.{name}.checkpoint")
+        return spec
 
     def prune_spec(self, pruning_name: str, sparsity: float, source_hash: str, source_kind: str,
                    dense_name: str, key: str, variant: dict | None = None) -> dict:
@@ -168,6 +174,9 @@ class _Builder:
 
     def _require_saved(self, dense_name: str, point: str, key: str) -> None:
         cfg = self.config["dense"][dense_name]
+        if cfg.get("checkpoint"):
+            raise ConfigError(f"config key {key}: needs the checkpoint at '{point}', but dense '{dense_name}' "
+                              f"imports its weights (dense.{dense_name}.checkpoint) and has no training snapshots")
         iteration, end = _iterations(point, cfg), _iterations("end", cfg)
         if iteration > end:
             raise ConfigError(f"config key {key}: '{point}' (iteration {iteration}) is past the end of dense "
@@ -301,15 +310,24 @@ def _iterations(point: str, dense_cfg: dict) -> int:
 def real_datasets(config: dict) -> dict[str, bool]:
     """The torchvision datasets the experiments train on, each with whether a dense config may download it.
 
-    The workflow makes one data job per entry; ``digits`` is embedded and needs none.
+    The workflow makes one data job per entry; ``digits`` is embedded and needs none, and streamed image
+    folders (``STREAMED``) are placed by hand and checked at workflow start instead (`streamed_datasets`).
     """
-    used = {d for exp in config["experiments"].values() for d in exp["dense"]}
     datasets: dict[str, bool] = {}
-    for dense_name in sorted(used):
-        dataset = config["dense"][dense_name]["dataset"]
-        if dataset["name"] != "digits":
+    for dataset in _used_datasets(config):
+        if dataset["name"] != "digits" and dataset["name"] not in STREAMED:
             datasets[dataset["name"]] = datasets.get(dataset["name"], False) or bool(dataset.get("download"))
     return datasets
+
+
+def streamed_datasets(config: dict) -> list[dict]:
+    """The dataset entries of streamed image folders the experiments train on (checked at workflow start)."""
+    return [dataset for dataset in _used_datasets(config) if dataset["name"] in STREAMED]
+
+
+def _used_datasets(config: dict) -> list[dict]:
+    used = {d for exp in config["experiments"].values() for d in exp["dense"]}
+    return [config["dense"][dense_name]["dataset"] for dense_name in sorted(used)]
 
 
 def _sort_point(point: str) -> tuple[int, int]:

@@ -27,7 +27,14 @@ DATASETS: dict[str, tuple[int, int, tuple[int, int, int]]] = {
     "fashion_mnist": (60000, 10000, (1, 28, 28)),
     "cifar10": (50000, 10000, (3, 32, 32)),
     "cifar100": (50000, 10000, (3, 32, 32)),
+    "imagenet": (1281167, 50000, (3, 224, 224)),  # ILSVRC-2012 train / val, streamed at the 224 crop
 }
+# read from disk while training (prunelab.data.stream), never held in memory; an image folder's sizes are
+# counted in its listing
+STREAMED = ("imagenet", "image_folder")
+STREAM_WORKERS = 4  # runtime.loader_workers' default: CPU cores a streamed run decodes images on
+STREAM_PREFETCH_BATCHES = STREAM_WORKERS * 4  # batches in flight (4 per worker), as uint8 images in host memory
+STREAM_WORKER_MB = 400  # each worker's own Python, torch and PIL
 
 
 @dataclass(frozen=True)
@@ -50,11 +57,15 @@ CONV_MODELS: dict[str, ModelSize] = {
     "resnet56": ModelSize(853018, 125485696, 56, (3, 32, 32), True),
     "resnet110": ModelSize(1727962, 252887680, 110, (3, 32, 32), True),
     "preact_resnet18": ModelSize(11172170, 555422720, 21, (3, 32, 32), True),
+    "resnet18": ModelSize(11181642, 1813566464, 21, (3, 224, 224), True),
+    "resnet34": ModelSize(21289802, 3663254528, 37, (3, 224, 224), True),
+    "resnet50": ModelSize(23528522, 4087156736, 54, (3, 224, 224), True),
     "vgg11": ModelSize(9228362, 152769536, 9, (3, 32, 32), True),
     "vgg16": ModelSize(14724042, 313201664, 14, (3, 32, 32), True),
     "vgg19": ModelSize(20035018, 398136320, 17, (3, 32, 32), True),
 }
 RESNET_BASE_WIDTH = 16
+IMAGENET_RESNETS = ("resnet18", "resnet34", "resnet50")  # first-stage width 64
 
 # Cost model. Training costs about 3 forward passes (forward, input and weight gradients); every layer adds
 # a fixed per-iteration overhead (kernel launches on a GPU, dispatch on a CPU), which dominates small nets.
@@ -66,6 +77,10 @@ STARTUP_SECONDS = 60.0          # interpreter, torch and Snakemake start, datase
 SCORING_PASSES = 20             # data-driven scorers: per-example gradients / HVPs, in backward-pass units
 SAFETY = 3.0                    # requested wall time = SAFETY × estimate, before escalation
 MIN_RUNTIME_MINUTES = 5
+# Longest wall time requested: the common 48 h limit of GPU partitions, which sbatch refuses to exceed. A run
+# that needs longer (90 ImageNet epochs on one GPU) checkpoints every runtime.checkpoint_minutes, is stopped
+# at the limit and resumes from train_state.pt when Snakemake resubmits it (profile retries).
+MAX_RUNTIME_MINUTES = 48 * 60
 PACK_LIMIT_SECONDS = 300.0      # runs estimated below this share allocations (group "pack")
 BASE_MEM_MB = 1500              # the job's Python + torch, plus the Snakemake processes around it
 MEM_STEP_MB = 256
@@ -84,9 +99,18 @@ class Request:
     seconds: float  # the unpadded estimate the request was derived from (for reports and tests)
 
 
+def _dataset_table(dataset: dict) -> tuple[int, int, tuple[int, int, int]]:
+    """(train, test, native shape) of a dataset; an image folder's counts come from its listing (torch)."""
+    if dataset["name"] == "image_folder":
+        from prunelab.data.stream import split_sizes
+
+        return (*split_sizes(dataset), DATASETS["imagenet"][2])
+    return DATASETS[dataset["name"]]
+
+
 def input_shape(dataset: dict) -> tuple[int, int, int]:
     """(C, H, W) after the dataset spec's ``channels`` / ``size`` overrides."""
-    channels, height, width = DATASETS[dataset["name"]][2]
+    channels, height, width = _dataset_table(dataset)[2]
     if dataset.get("channels"):
         channels = int(dataset["channels"])
     if dataset.get("size"):
@@ -104,7 +128,8 @@ def model_size(model: dict, shape: tuple[int, int, int], classes: int = 10) -> M
         return ModelSize(sum((i + 1) * o for i, o in pairs), sum(i * o for i, o in pairs), len(pairs), shape, False)
     ref = CONV_MODELS[name]
     scale = (shape[1] * shape[2]) / (ref.reference[1] * ref.reference[2]) if ref.scales_with_area else 1.0
-    width = (model.get("width", RESNET_BASE_WIDTH) / RESNET_BASE_WIDTH) ** 2 if name.startswith("resnet") else 1.0
+    base = 64 if name in IMAGENET_RESNETS else RESNET_BASE_WIDTH
+    width = (model.get("width", base) / base) ** 2 if name.startswith("resnet") else 1.0
     return ModelSize(int(ref.params * width), int(ref.macs * scale * width), ref.layers, shape, ref.scales_with_area)
 
 
@@ -119,7 +144,7 @@ def dense_spec_of(spec: dict, specs: Mapping[str, dict]) -> dict:
 
 
 def _split_sizes(dataset: dict) -> tuple[int, int]:
-    train, test, _ = DATASETS[dataset["name"]]
+    train, test, _ = _dataset_table(dataset)
     return train - int(dataset.get("validation", 0)), test + int(dataset.get("validation", 0))
 
 
@@ -152,7 +177,10 @@ def _scoring_seconds(spec: dict, dataset: dict, size: ModelSize, gpu: bool) -> f
 
 def _memory_mb(dataset: dict, size: ModelSize, batch: int, gpu: bool) -> int:
     n_train, n_eval = _split_sizes(dataset)
-    data = 2 * (n_train + n_eval) * math.prod(input_shape(dataset)) * 4  # raw + standardised float32 copies
+    if dataset["name"] in STREAMED:  # decoded batches in flight and the workers, not the dataset
+        data = STREAM_PREFETCH_BATCHES * batch * math.prod(input_shape(dataset)) + STREAM_WORKERS * STREAM_WORKER_MB * 2**20
+    else:
+        data = 2 * (n_train + n_eval) * math.prod(input_shape(dataset)) * 4  # raw + standardised float32 copies
     model = 10 * size.params * 4  # weights, grads, momentum, snapshots, checkpoint copies
     activations = 0 if gpu else 4 * batch * size.macs // 40  # CPU keeps the autograd graph in host memory
     return BASE_MEM_MB + (data + model + activations) // 2**20
@@ -170,14 +198,20 @@ def estimate(spec: dict, dense: dict, *, gpu: bool, attempt: int = 1) -> Request
     if spec["kind"] == "prune":
         work = _scoring_seconds(spec, dataset, size, gpu)
         batch = int((spec.get("scoring") or {}).get("batch_size", 100))
+    elif spec.get("checkpoint"):  # imported dense weights: one evaluation pass, no training
+        work = sum(_split_sizes(dataset)) * size.macs / _throughput(gpu)[0]
+        batch = int(spec["train"]["batch_size"])
     else:
         work = _training_seconds(spec["train"], dataset, size, gpu)
         batch = int(spec["train"]["batch_size"])
     packable = STARTUP_SECONDS + work <= PACK_LIMIT_SECONDS
     threads = GPU_THREADS if gpu else (SMALL_THREADS if packable else CPU_THREADS)
+    if dataset["name"] in STREAMED:  # the loader workers decode on cores of their own
+        threads += STREAM_WORKERS
     seconds = STARTUP_SECONDS + (work if gpu else work / threads)
     growth = max(1, int(attempt))
-    minutes = max(MIN_RUNTIME_MINUTES, math.ceil(SAFETY * seconds / 60)) * 2 ** (growth - 1)
+    minutes = min(MAX_RUNTIME_MINUTES,
+                  max(MIN_RUNTIME_MINUTES, math.ceil(SAFETY * seconds / 60)) * 2 ** (growth - 1))
     base_mem = _memory_mb(dataset, size, batch, gpu)
     mem = base_mem + (growth - 1) * base_mem // 2
     return Request(threads=threads, mem_mb=-(-mem // MEM_STEP_MB) * MEM_STEP_MB, runtime=minutes,
@@ -195,7 +229,7 @@ def group_request(members: list[Request]) -> Request:
     seconds = STARTUP_SECONDS + sum(m.seconds - STARTUP_SECONDS for m in members)
     mem = BASE_MEM_MB + sum(m.mem_mb - BASE_MEM_MB for m in members)
     return Request(threads=max(m.threads for m in members), mem_mb=-(-mem // MEM_STEP_MB) * MEM_STEP_MB,
-                   runtime=sum(m.runtime for m in members), gpu=max(m.gpu for m in members), packable=False,
+                   runtime=min(MAX_RUNTIME_MINUTES, sum(m.runtime for m in members)), gpu=max(m.gpu for m in members), packable=False,
                    seconds=seconds)
 
 

@@ -26,7 +26,7 @@ from torch import nn
 
 from prunelab.acceleration import TrainingStep
 from prunelab.data import TensorData
-from prunelab.data.batches import EpochPlan, eval_batches
+from prunelab.data.batches import eval_batches
 from prunelab.errors import ConfigError, DivergenceError
 from prunelab.masks import Mask, MaskedParameters
 from prunelab.progress import Progress
@@ -227,9 +227,8 @@ class Trainer:
         while it < self.end:
             save_due = False
             epoch, first = divmod(it, self.ipe)
-            plan = EpochPlan.make(len(data.train_y), self.batch_size, self.data_seed, epoch, data.augment)
             epoch_first_it = it - len(epoch_losses)
-            for xb, yb in plan.batches(data.train_x, data.train_y, start=first):
+            for xb, yb in data.epoch_batches(self.batch_size, self.data_seed, epoch, start=first):
                 lr = learning_rate(self.train, it, self.ipe)
                 for group in self.optimizer.param_groups:
                     group["lr"] = lr

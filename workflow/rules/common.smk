@@ -5,7 +5,12 @@ import os
 from prunelab.errors import PrunelabError
 from prunelab.grouping import MARKER as GROUP_MARKER, group_dir, seed_groups
 from prunelab.data.vision import dataset_files, missing_message
-from prunelab.plan import OUTPUTS as RUN_FILES, build_plan, real_datasets
+from prunelab.plan import (
+    OUTPUTS as RUN_FILES,
+    build_plan,
+    real_datasets,
+    streamed_datasets,
+)
 from prunelab.resources import dense_spec_of, estimate, group_request, wants_gpu
 from prunelab.spec import canonical_json
 from prunelab.runtime import runtime_environment
@@ -66,13 +71,22 @@ def group_data(wildcards):
 
 
 def missing_data(dag):
-    """One line per dataset whose data job would run although it may not download: the files to place."""
+    """One line per dataset whose data job would run although it may not download (the files to place), and
+    per streamed image folder whose train or val directory is absent."""
+    from prunelab.data.stream import check_present as check_folder
+    from prunelab.errors import DataError
+
     needed = {job.rule.name for job in dag.needrun_jobs()}
-    lines = (
+    lines = [
         missing_message(name, DATA_ROOT)
         for name, download in DATASETS.items()
         if data_rule(name) in needed and not download
-    )
+    ]
+    for dataset in streamed_datasets(config):
+        try:
+            check_folder(dataset, DATA_ROOT)
+        except DataError as error:
+            lines.append(str(error))
     return [line for line in lines if line]
 
 

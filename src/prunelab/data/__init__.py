@@ -1,4 +1,5 @@
-"""Datasets as in-memory tensors with fixed, seeded train/validation/test splits.
+"""Datasets as in-memory tensors (or, for ImageNet-sized image folders, streamed from disk) with fixed,
+seeded train/validation/test splits.
 
 Every dataset, embedded or from torchvision, is turned into the same :class:`~prunelab.data.tensors.TensorData`:
 float tensors on the training device, standardised per channel with statistics of the training split,
@@ -8,6 +9,7 @@ plus a fingerprint of the raw bytes for provenance. Batches come from
 
 from __future__ import annotations
 
+from prunelab.data.stream import StreamData
 from prunelab.data.tensors import TensorData, load_dataset, DATASETS
 
-__all__ = ["TensorData", "load_dataset", "DATASETS"]
+__all__ = ["TensorData", "StreamData", "load_dataset", "DATASETS"]

@@ -74,7 +74,10 @@ def random_crop(x: torch.Tensor, offsets: torch.Tensor, pad: int) -> torch.Tenso
     return out.permute(0, 3, 1, 2).contiguous()
 
 
-def eval_batches(x: torch.Tensor, y: torch.Tensor, batch_size: int) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
-    """Sequential, unaugmented batches for evaluation and scoring."""
+def eval_batches(x, y: torch.Tensor, batch_size: int) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
+    """Sequential, unaugmented batches for evaluation and scoring (a streamed split decodes its own)."""
+    if not isinstance(x, torch.Tensor):
+        yield from x.eval_batches(batch_size)
+        return
     for start in range(0, len(y), batch_size):
         yield x[start:start + batch_size], y[start:start + batch_size]

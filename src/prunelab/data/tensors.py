@@ -9,11 +9,13 @@ from pathlib import Path
 import torch
 import torch.nn.functional as F
 
+from prunelab.data.batches import EpochPlan
 from prunelab.data.digits import DIGITS_SIZE, TEST_FRACTION, load_digits_arrays, split_train_test
+from prunelab.data.stream import STREAMED, StreamData, load_stream, split_sizes
 from prunelab.data.vision import TRAIN_SIZES, VISION_SETS, load_vision_arrays
 from prunelab.errors import ConfigError
 
-DATASETS = ("digits",) + tuple(VISION_SETS)
+DATASETS = ("digits",) + tuple(VISION_SETS) + STREAMED
 
 
 @dataclass
@@ -40,6 +42,11 @@ class TensorData:
             setattr(self, key, getattr(self, key).to(device))
         return self
 
+    def epoch_batches(self, batch_size: int, seed: int, epoch: int, start: int = 0):
+        """The training batches of ``epoch`` from batch index ``start`` (see :class:`EpochPlan`)."""
+        plan = EpochPlan.make(len(self.train_y), batch_size, seed, epoch, self.augment)
+        return plan.batches(self.train_x, self.train_y, start=start)
+
 
 def _fingerprint(*tensors: torch.Tensor) -> str:
     digest = hashlib.sha256()
@@ -64,18 +71,26 @@ def train_size(spec: dict) -> int:
     """Examples in the training split of ``spec`` (after the test and validation hold-outs), without loading."""
     if spec["name"] == "digits":
         total = DIGITS_SIZE - int(round(TEST_FRACTION * DIGITS_SIZE))
+    elif spec["name"] in STREAMED:
+        total = split_sizes(spec)[0]
     else:
         total = TRAIN_SIZES[spec["name"]]
     return total - int(spec.get("validation", 0))
 
 
-def load_dataset(spec: dict, root: str | Path = "data", device: torch.device | str = "cpu") -> TensorData:
+def load_dataset(spec: dict, root: str | Path = "data", device: torch.device | str = "cpu", workers: int = 0
+                 ) -> TensorData | StreamData:
     """Load ``spec`` (the dataset part of a run spec) as :class:`TensorData` on ``device``.
+
+    ImageNet and image folders are not loaded but streamed (:class:`StreamData`, decoded by ``workers``
+    DataLoader processes); they offer the same split names and ``epoch_batches`` to the training loop.
 
     The validation split is the last ``validation`` examples of a seeded permutation of the training set
     (seed ``split_seed``), so it is the same for every run with the same dataset spec.
     """
     name = spec["name"]
+    if name in STREAMED:
+        return load_stream(spec, root, device, workers)
     if name == "digits":
         images, labels, classes = load_digits_arrays()
         train_idx, test_idx = split_train_test(len(labels), spec.get("split_seed", 0))

@@ -15,6 +15,7 @@ from prunelab.models.init import initialize
 from prunelab.models.lenet import LeNet5, LeNet5Caffe
 from prunelab.models.mlp import MLP
 from prunelab.models.resnet_cifar import CifarResNet, PreActResNet18
+from prunelab.models.resnet_imagenet import ImageNetResNet
 from prunelab.models.vgg_cifar import CifarVGG
 
 
@@ -35,6 +36,9 @@ MODELS = {
     "resnet32": lambda s, shape, c: CifarResNet(32, shape, c, s.get("width", 16)),
     "resnet56": lambda s, shape, c: CifarResNet(56, shape, c, s.get("width", 16)),
     "resnet110": lambda s, shape, c: CifarResNet(110, shape, c, s.get("width", 16)),
+    "resnet18": lambda s, shape, c: ImageNetResNet(18, shape, c, s.get("width", 64)),
+    "resnet34": lambda s, shape, c: ImageNetResNet(34, shape, c, s.get("width", 64)),
+    "resnet50": lambda s, shape, c: ImageNetResNet(50, shape, c, s.get("width", 64)),
     "preact_resnet18": lambda s, shape, c: PreActResNet18(shape, c, s.get("width", 64)),
     "vgg11": lambda s, shape, c: CifarVGG(11, shape, c, s.get("hidden", []), s.get("width_divisor", 1)),
     "vgg16": lambda s, shape, c: CifarVGG(16, shape, c, s.get("hidden", []), s.get("width_divisor", 1)),
