@@ -99,7 +99,7 @@ def draw(spec: dict, tables: list[str | Path], out: str | Path, results: str | P
     rows = pd.concat([pd.read_csv(t) for t in tables], ignore_index=True)
     drawn = FIGURES[req.type].plot(rows, req)
     title = spec.get("title") or name.replace("_", " ")
-    plotting.finish(drawn.figure, drawn.figure.axes, title)
+    plotting.finish(drawn.figure, drawn.figure.axes, title, plotting.caption(drawn.values))
     with atomic_path(paths["png"]) as tmp_png:
         drawn.figure.savefig(tmp_png, format="png", dpi=150)
     with atomic_path(paths["pdf"]) as tmp_pdf:

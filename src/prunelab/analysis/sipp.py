@@ -42,7 +42,13 @@ def accuracy_vs_retained(rows: pd.DataFrame, request: Request) -> Drawn:
     unpruned = summarise(rows[rows["stage"] == "dense"], ["dense"], metric).set_index("dense")
     stages = {stage: title for stage, title in STAGES.items() if (stats["stage"] == stage).any()}
     fig, axes = plotting.panels(len(denses), len(stages), width=5.0, height=3.7)
+    names, branch_names = labels.pruning_settings(pruned), labels.branches(pruned)
     prunings = sorted(pruned["pruning"].unique())
+    # colour per pruning setting, marker and dash per (schedule, branch) within it, the same in every panel;
+    # the branch counts only where the legend names it (several branches), so equal labels look the same
+    several_branches = stats[stats["stage"] == "branch"]["branch"].nunique() > 1
+    stats["variant"] = list(zip(stats["schedule"], stats["branch"] if several_branches else [""] * len(stats)))
+    variants = sorted(set(stats["variant"]))
     notes = [f"No verified published numbers (METHODS.md §4.4). Retained parameters: "
              f"{request.options['retained']} weights. Smallest retained % within {tolerance:g} points of the "
              f"unpruned accuracy, per setting:"]
@@ -58,25 +64,23 @@ def accuracy_vs_retained(rows: pd.DataFrame, request: Request) -> Drawn:
                 ax.set_axis_off()
                 continue
             if base is not None:
-                plotting.dense_band(ax, base["mean"], base["std"], f"unpruned ({base['mean']:.2f}%)")
-            several_branches = panel["branch"].nunique() > 1
+                plotting.dense_band(ax, base, f"unpruned ({base['mean']:.2f}%, n = {base['n']})")
             for (pruning, method, schedule, branch), line in panel.groupby(["pruning", "method", "schedule",
                                                                              "branch"], sort=True):
                 line = line.sort_values("retained_pct")
-                label = labels.pruning(pruning, method) + (f", {schedule}" if schedule != "one-shot" else "")
-                label += f" → {branch}" if several_branches else ""
+                label = names[pruning] + (f", {schedule}" if schedule != "one-shot" else "")
+                label += f" → {branch_names[branch]}" if several_branches and branch else ""
                 label += missing_note(int(line["missing"].sum()), ", ".join(w for w in line["missing_why"] if w))
-                i = prunings.index(pruning)
-                plotting.errorline(ax, line["retained_pct"], line, label, color=plotting.color(i),
-                                   marker=plotting.MARKERS[i % len(plotting.MARKERS)])
+                plotting.errorline(ax, line["retained_pct"], line, label, **plotting.grouped_style(
+                    prunings.index(pruning), variants.index(line["variant"].iloc[0]), len(variants)))
                 if base is not None:
                     notes.append(_commensurate(line, base["mean"], tolerance, dense, stage_title, label))
             ax.set_xscale("log")
             plotting.plain_log_ticks(ax, "x")
             ax.set_xlabel("retained parameters (%, log scale)")
             ax.set_ylabel(request.metric_label)
-            plotting.legend(ax, loc="lower right")
-    values = stats.rename(columns={"mean": "ours_mean", "std": "ours_std"})
+        plotting.legend_outside(axes[r, len(stages) - 1], also=axes[r, :-1])
+    values = stats.drop(columns="variant").rename(columns={"mean": "ours_mean", "std": "ours_std"})
     return Drawn(fig, values, notes)
 
 
