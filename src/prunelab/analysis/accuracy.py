@@ -14,6 +14,8 @@ from prunelab.analysis.figure_type import GENERIC, Drawn, FigureType, Request
 from prunelab.analysis.options import Option, subset_of
 from prunelab.analysis.stats import ERROR_BAR, missing_note, summarise
 
+MIN_SPAN = 0.5   # accuracy points: the zoomed panel is never shorter (seed noise of the small demo nets)
+
 
 def series_labels(rows: pd.DataFrame) -> pd.Series:
     """The legend text of each pruned/branch row: what pruned it, and what was trained after (if anything);
@@ -38,9 +40,10 @@ def accuracy_vs_sparsity(rows: pd.DataFrame, request: Request) -> Drawn:
     achieved = summarise(pruned, keys, "sparsity")
     stats["sparsity"] = achieved["mean"].fillna(stats["target_sparsity"])  # all runs missing: at the target
     dense = summarise(rows[rows["stage"] == "dense"].assign(all="dense"), ["all"], metric)
-    band = plotting.top_band(stats["mean"], stats["ci_high"], min_span=0.5)
-    fig, axes = plotting.panels(1, 2 if band else 1, width=5.2, height=4.4)
-    for ax in axes[0]:
+    band = plotting.top_band(stats["mean"], stats["ci_high"], MIN_SPAN) is not None
+    fig, axes, zooms = plotting.panels_with_zoom(1, 1, band, width=5.2, height=4.4)
+    targets = [axes[0, 0]] + ([zooms[0, 0]] if band else [])
+    for ax in targets:
         for _, d in dense.iterrows():
             plotting.dense_band(ax, d, f"dense ({d['mean']:.2f}%, n = {d['n']})"
                                 + missing_note(d["missing"], d["missing_why"]))
@@ -51,25 +54,12 @@ def accuracy_vs_sparsity(rows: pd.DataFrame, request: Request) -> Drawn:
         ax.set_xlabel("sparsity of prunable weights (%)")
         ax.set_ylabel(request.metric_label)
     if band:
-        _zoom(axes[0], band, stats, dense)
-    plotting.figure_legend(fig, axes[0])
+        axes[0, 0].set_title("all points", fontsize=plotting.FONT["title"])
+        plotting.zoom_on(axes[0, 0], zooms[0, 0], stats["mean"], stats["ci_high"], MIN_SPAN,
+                         dense["mean"].iloc[0] if len(dense) else None)
+    plotting.figure_legend(fig, targets)
     values = stats.rename(columns={"mean": "ours_mean", "std": "ours_std"})
     return Drawn(fig, values, [f"{len(stats)} points, mean and {ERROR_BAR} per point."])
-
-
-def _zoom(axes, band: tuple[float, float], stats: pd.DataFrame, dense: pd.DataFrame) -> None:
-    full, zoom = axes
-    low, high = band
-    below = int((stats["mean"] < low).sum())
-    full.set_title("all points", fontsize=plotting.FONT["title"])
-    zoom.set_title(f"zoom on the upper points ({below} of {stats['mean'].notna().sum()} lie below, see left)",
-                   fontsize=plotting.FONT["title"])
-    zoom.set_ylim(low, high)
-    full.axhspan(low, high, facecolor="none", edgecolor="grey", linestyle="--", linewidth=0.8)
-    if len(dense) and pd.notna(dense["mean"].iloc[0]):
-        reference = float(dense["mean"].iloc[0])
-        right = zoom.secondary_yaxis("right", functions=(lambda y: y - reference, lambda d: d + reference))
-        right.set_ylabel("difference to the dense mean (points)")
 
 
 FIGURE_TYPES = [

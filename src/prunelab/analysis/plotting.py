@@ -163,6 +163,36 @@ def top_band(means: pd.Series, highs: pd.Series, min_span: float) -> tuple[float
     return low, high
 
 
+def panels_with_zoom(rows: int, cols: int, zoom: bool, **kwargs):
+    """``panels(rows, cols)``, or with ``zoom`` each panel followed by a twin for :func:`zoom_on`: returns the
+    figure, the ``rows × cols`` main axes and the twins (None without ``zoom``)."""
+    if not zoom:
+        fig, axes = panels(rows, cols, **kwargs)
+        return fig, axes, None
+    fig, axes = panels(rows, 2 * cols, **kwargs)
+    return fig, axes[:, 0::2], axes[:, 1::2]
+
+
+def zoom_on(full, zoom, means: pd.Series, highs: pd.Series, min_span: float, reference: float | None) -> bool:
+    """Make ``zoom`` (drawn like ``full``) resolve the upper points (:func:`top_band`), outline that window on
+    ``full`` and, given the ``reference`` (dense) mean, add a right axis in points relative to it (only where
+    no legend sits right of ``zoom``: constrained layout does not move an axes legend past that axis). Hides
+    ``zoom`` and returns False where the band would add nothing."""
+    band = top_band(means, highs, min_span)
+    if band is None:
+        zoom.set_visible(False)
+        return False
+    low, high = band
+    zoom.set_ylim(low, high)
+    below = int((means.dropna() < low).sum())
+    zoom.set_title(f"zoom on the upper points ({below} of {means.notna().sum()} lie below)", fontsize=FONT["title"])
+    full.axhspan(low, high, facecolor="none", edgecolor="grey", linestyle="--", linewidth=0.8)
+    if reference is not None and math.isfinite(reference):
+        right = zoom.secondary_yaxis("right", functions=(lambda y: y - reference, lambda d: d + reference))
+        right.set_ylabel("difference to the dense mean (points)")
+    return True
+
+
 def log_positions_with_zero(values: pd.Series) -> tuple[pd.Series, float | None]:
     """Positions on a log axis for values ≥ 0: zero sits one decade below the smallest positive value.
 
@@ -251,7 +281,7 @@ def finish(fig, axes, title: str, note: str = "") -> None:
     for ax in np.ravel(axes):
         if not ax.has_data() and not ax.texts:   # a spare grid cell (a cell with a note stays)
             ax.set_visible(False)
-        else:
+        elif ax.get_visible():
             visible.append(ax)
         ax.grid(True, alpha=0.3)
     renderer = fig.canvas.get_renderer()

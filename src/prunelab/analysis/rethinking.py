@@ -24,6 +24,7 @@ from prunelab.errors import ConfigError
 TABLE1_COLUMNS = ["unpruned", "finetune", "scratch_e", "scratch_b"]
 COLUMN_LABEL = {"unpruned": "unpruned", **labels.BRANCH_TYPE}
 PUBLISHED_LABEL = "published (Liu et al. 2019, Table 1)"
+ZOOM_SPAN = 0.5   # accuracy points: a zoomed twin panel is never shorter
 
 
 # --- Table 1 ------------------------------------------------------------------------------------------------
@@ -174,22 +175,26 @@ def weight_level(rows: pd.DataFrame, request: Request) -> Drawn:
     stats = summarise(branch, keys, metric)
     stats["x"] = _x(branch, stats, keys, x)
     denses = list(dict.fromkeys(sorted(branch["dense"])))
-    fig, axes = plotting.panels(1, len(denses), width=6.6)   # the legend takes ~2 of its inches
+    zoom = any(plotting.top_band(p["mean"], p["ci_high"], ZOOM_SPAN) for _, p in stats.groupby("dense"))
+    fig, axes, zooms = plotting.panels_with_zoom(1, len(denses), zoom, width=6.6 if not zoom else 4.8)
     several_prunings = branch["pruning"].nunique() > 1
     prunings, branches = labels.pruning_settings(branch), labels.branches(branch)
     series = list(dict.fromkeys(zip(stats["pruning"], stats["branch"])))   # one style per series in every panel
-    for ax, dense in zip(axes[0], denses):
-        _dense_reference(ax, rows, dense, metric)
+    for c, dense in enumerate(denses):
         panel = stats[stats["dense"] == dense]
-        for (pruning, name), line in panel.groupby(["pruning", "branch"]):
-            label = branches[name] + (f" · {prunings[pruning]}" if several_prunings else "")
-            label += missing_note(int(line["missing"].sum()), ", ".join(w for w in line["missing_why"] if w))
-            plotting.errorline(ax, 100 * line["x"], line, label, **plotting.style(series.index((pruning, name))))
-        ax.set_title(labels.dense_title(rows, dense), fontsize=plotting.FONT["title"])
-        ax.set_xlabel("prune ratio (% of prunable weights)" if x == "target_sparsity"
-                      else "achieved sparsity (% of prunable weights)")
-        ax.set_ylabel(request.metric_label)
-        plotting.legend_outside(ax)
+        targets = [axes[0, c]] + ([zooms[0, c]] if zoom else [])
+        for ax in targets:
+            _dense_reference(ax, rows, dense, metric)
+            for (pruning, name), line in panel.groupby(["pruning", "branch"]):
+                label = branches[name] + (f" · {prunings[pruning]}" if several_prunings else "")
+                label += missing_note(int(line["missing"].sum()), ", ".join(w for w in line["missing_why"] if w))
+                plotting.errorline(ax, 100 * line["x"], line, label, **plotting.style(series.index((pruning, name))))
+            ax.set_title(labels.dense_title(rows, dense), fontsize=plotting.FONT["title"])
+            ax.set_xlabel("prune ratio (% of prunable weights)" if x == "target_sparsity"
+                          else "achieved sparsity (% of prunable weights)")
+            ax.set_ylabel(request.metric_label)
+        zoomed = zoom and plotting.zoom_on(targets[0], targets[1], panel["mean"], panel["ci_high"], ZOOM_SPAN, None)
+        plotting.legend_outside(targets[-1] if zoomed else targets[0])
     values = stats.rename(columns={"mean": "ours_mean", "std": "ours_std"})
     return Drawn(fig, values, ["No verified published numbers for weight-level pruning (the paper's prune ratios "
                                "and accuracies are unverified, METHODS.md §4.1); compare the trend: Scratch-B ≈ "
@@ -225,27 +230,34 @@ def lottery(rows: pd.DataFrame, request: Request) -> Drawn:
     prunings, branches = labels.pruning_settings(branch), labels.branches(branch)
     several_prunings = branch["pruning"].nunique() > 1
     series = {init: sorted(set(zip(group["branch"], group["pruning"]))) for init, group in stats.groupby("init")}
-    fig, axes = plotting.panels(len(networks), len(lrs), width=6.6)
+    cells = {(r, c): stats[(stats["model"] == model) & (stats["dataset"] == dataset) & (stats["dense_lr"] == lr)]
+             for r, (model, dataset) in enumerate(networks) for c, lr in enumerate(lrs)}
+    zoom = any(plotting.top_band(p["mean"], p["ci_high"], ZOOM_SPAN) for p in cells.values())
+    fig, axes, zooms = plotting.panels_with_zoom(len(networks), len(lrs), zoom, width=6.6 if not zoom else 4.8)
     for r, (model, dataset) in enumerate(networks):
         for c, lr in enumerate(lrs):
-            ax = axes[r, c]
-            panel = stats[(stats["model"] == model) & (stats["dataset"] == dataset) & (stats["dense_lr"] == lr)]
+            panel = cells[r, c]
+            targets = [axes[r, c]] + ([zooms[r, c]] if zoom else [])
             same = (rows["model"] == model) & (rows["dataset"] == dataset) & (rows["dense_lr"] == lr)
-            for dense in rows[same & (rows["stage"] == "dense")]["dense"].unique():
-                _dense_reference(ax, rows, dense, metric)
-            for (init, name, pruning), line in panel.groupby(["init", "branch", "pruning"], sort=True):
-                line = line.sort_values("x")
-                label = branches[name] + (" (winning ticket)" if init == "winning ticket" else "")
-                label += (f" · {prunings[pruning]}" if several_prunings else "") + missing_note(
-                    int(line["missing"].sum()), ", ".join(w for w in line["missing_why"] if w))
-                members = series[init]   # colour says the init; marker and dash tell its branches apart
-                plotting.errorline(ax, 100 * line["x"], line, label,
-                                   **plotting.grouped_style(INITS.index(init), members.index((name, pruning)),
-                                                            len(members)))
-            ax.set_title(f"{model} on {dataset}, dense {labels.lr(lr)}", fontsize=plotting.FONT["title"])
-            ax.set_xlabel("sparsity (% of prunable weights)" if x == "sparsity" else "target sparsity (%)")
-            ax.set_ylabel(request.metric_label)
-            plotting.legend_outside(ax)
+            denses = rows[same & (rows["stage"] == "dense")]["dense"].unique()
+            for ax in targets:
+                for dense in denses:
+                    _dense_reference(ax, rows, dense, metric)
+                for (init, name, pruning), line in panel.groupby(["init", "branch", "pruning"], sort=True):
+                    line = line.sort_values("x")
+                    label = branches[name] + (" (winning ticket)" if init == "winning ticket" else "")
+                    label += (f" · {prunings[pruning]}" if several_prunings else "") + missing_note(
+                        int(line["missing"].sum()), ", ".join(w for w in line["missing_why"] if w))
+                    members = series[init]   # colour says the init; marker and dash tell its branches apart
+                    plotting.errorline(ax, 100 * line["x"], line, label,
+                                       **plotting.grouped_style(INITS.index(init), members.index((name, pruning)),
+                                                                len(members)))
+                ax.set_title(f"{model} on {dataset}, dense {labels.lr(lr)}", fontsize=plotting.FONT["title"])
+                ax.set_xlabel("sparsity (% of prunable weights)" if x == "sparsity" else "target sparsity (%)")
+                ax.set_ylabel(request.metric_label)
+            zoomed = zoom and plotting.zoom_on(targets[0], targets[1], panel["mean"], panel["ci_high"], ZOOM_SPAN,
+                                               None)
+            plotting.legend_outside(targets[-1] if zoomed else targets[0])
     values = stats.rename(columns={"mean": "ours_mean", "std": "ours_std"})
     return Drawn(fig, values, ["No verified published numbers (the LR 0.01 variant and the run count are "
                                "unverified, METHODS.md §4.1); the claim to check: at the large LR (0.1) the "
