@@ -47,8 +47,8 @@ def accuracy_vs_sparsity(rows: pd.DataFrame, request: Request) -> Drawn:
         for _, d in dense.iterrows():
             plotting.dense_band(ax, d, f"dense ({d['mean']:.2f}%, n = {d['n']})"
                                 + missing_note(d["missing"], d["missing_why"]))
-        for i, (series, line) in enumerate(stats.groupby("series", sort=True)):
-            line = line.sort_values("target_sparsity")
+        for i, series in enumerate(sorted(stats["series"].unique(), key=str.casefold)):
+            line = stats[stats["series"] == series].sort_values("target_sparsity")
             label = series + missing_note(int(line["missing"].sum()), ", ".join(w for w in line["missing_why"] if w))
             plotting.errorline(ax, 100 * line["sparsity"], line, label, **plotting.style(i))
         ax.set_xlabel("sparsity of prunable weights (%)")

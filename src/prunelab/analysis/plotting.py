@@ -124,10 +124,13 @@ def legend_outside(ax, also=()) -> None:
 
 
 def figure_legend(fig, axes) -> None:
-    """One legend for panels that show the same series, right of all of them (outside every axes)."""
+    """One legend for panels that show the same series, right of all of them (outside every axes); the figure
+    grows by the legend's width, so long labels never squeeze the panels."""
     handles, texts = _unique_handles(axes)
     if handles:
-        fig.legend(handles, texts, fontsize=FONT["legend"], loc="outside right upper")
+        legend = fig.legend(handles, texts, fontsize=FONT["legend"], loc="outside right upper")
+        width = legend.get_window_extent(fig.canvas.get_renderer()).width / fig.dpi
+        fig.set_figwidth(fig.get_figwidth() + width)
 
 
 def legend_below(ax, ncol: int = 2) -> None:
