@@ -228,10 +228,10 @@ def test_top_band_zooms_on_the_upper_half_and_only_when_it_helps():
     from prunelab.analysis.plotting import top_band
 
     means = pd.Series([97.0, 97.2, 97.4, 60.0, 10.0])
-    low, high = top_band(means, means + 0.1, min_span=0.5)
-    # top 97.5, median 97.0: span max(0.5, 0.5); window 97.5 − 1.25 · 0.5 … 97.5 + 0.1 · 0.5
-    assert (low, high) == pytest.approx((96.875, 97.55))
-    assert top_band(pd.Series([97.0, 96.8, 96.9]), pd.Series([97.1, 96.9, 97.0]), min_span=0.5) is None
+    low, high = top_band(means, min_span=0.5)
+    # top 97.4, median 97.0: span max(0.4, 0.5); window 97.4 − 1.25 · 0.5 … 97.4 + 0.25 · 0.5
+    assert (low, high) == pytest.approx((96.775, 97.525))
+    assert top_band(pd.Series([97.0, 96.8, 96.9]), min_span=0.5) is None
 
 
 def test_generic_figure_adds_a_zoomed_panel_where_the_points_spread(drawn):

@@ -40,7 +40,7 @@ def accuracy_vs_sparsity(rows: pd.DataFrame, request: Request) -> Drawn:
     achieved = summarise(pruned, keys, "sparsity")
     stats["sparsity"] = achieved["mean"].fillna(stats["target_sparsity"])  # all runs missing: at the target
     dense = summarise(rows[rows["stage"] == "dense"].assign(all="dense"), ["all"], metric)
-    band = plotting.top_band(stats["mean"], stats["ci_high"], MIN_SPAN) is not None
+    band = plotting.top_band(stats["mean"], MIN_SPAN) is not None
     fig, axes, zooms = plotting.panels_with_zoom(1, 1, band, width=5.2, height=4.4)
     targets = [axes[0, 0]] + ([zooms[0, 0]] if band else [])
     for ax in targets:
@@ -53,9 +53,10 @@ def accuracy_vs_sparsity(rows: pd.DataFrame, request: Request) -> Drawn:
             plotting.errorline(ax, 100 * line["sparsity"], line, label, **plotting.style(i))
         ax.set_xlabel("sparsity of prunable weights (%)")
         ax.set_ylabel(request.metric_label)
+        plotting.percent_axis(ax)
     if band:
         axes[0, 0].set_title("all points", fontsize=plotting.FONT["title"])
-        plotting.zoom_on(axes[0, 0], zooms[0, 0], stats["mean"], stats["ci_high"], MIN_SPAN,
+        plotting.zoom_on(axes[0, 0], zooms[0, 0], stats["mean"], MIN_SPAN,
                          dense["mean"].iloc[0] if len(dense) else None)
     plotting.figure_legend(fig, targets)
     values = stats.rename(columns={"mean": "ours_mean", "std": "ours_std"})

@@ -151,19 +151,27 @@ def zoom_accuracy(ax, shown: list[pd.Series], min_span: float) -> None:
     ax.set_ylim(max(low - 0.3 * span, 0.0), min(high + 0.3 * span, 100.0 + 0.02 * span))
 
 
-def top_band(means: pd.Series, highs: pd.Series, min_span: float) -> tuple[float, float] | None:
+def top_band(means: pd.Series, min_span: float) -> tuple[float, float] | None:
     """y limits that resolve the upper half of the points: from the median mean (less a quarter of the span)
-    to the highest interval end, at least ``min_span`` tall. None when that window would already show every
-    point at a scale not much finer than the full axis (then a zoomed panel adds nothing)."""
-    means, highs = means.dropna(), highs.fillna(means).dropna()
+    to just above the highest mean, at least ``min_span`` tall. Means, not interval ends: with n = 2 a 95 %
+    t-interval is ±12.7 std and would set the scale. None when that window would already show every point at
+    a scale not much finer than the full axis (then a zoomed panel adds nothing)."""
+    means = means.dropna()
     if len(means) < 2:
         return None
-    top = float(max(highs.max(), means.max()))
+    top = float(means.max())
     span = max(top - float(means.median()), min_span)
-    low, high = top - 1.25 * span, top + 0.1 * span
+    low, high = top - 1.25 * span, top + 0.25 * span
     if float(means.min()) >= low - 0.5 * span:
         return None
     return low, high
+
+
+def percent_axis(ax) -> None:
+    """Keep an accuracy axis within 0–100 % (plus a margin): a wide interval (n = 2) must not stretch it past
+    values accuracy cannot take; the bars are clipped at the edge instead."""
+    low, high = ax.get_ylim()
+    ax.set_ylim(max(low, -2.0), min(high, 102.0))
 
 
 def panels_with_zoom(rows: int, cols: int, zoom: bool, **kwargs):
@@ -176,12 +184,12 @@ def panels_with_zoom(rows: int, cols: int, zoom: bool, **kwargs):
     return fig, axes[:, 0::2], axes[:, 1::2]
 
 
-def zoom_on(full, zoom, means: pd.Series, highs: pd.Series, min_span: float, reference: float | None) -> bool:
+def zoom_on(full, zoom, means: pd.Series, min_span: float, reference: float | None) -> bool:
     """Make ``zoom`` (drawn like ``full``) resolve the upper points (:func:`top_band`), outline that window on
     ``full`` and, given the ``reference`` (dense) mean, add a right axis in points relative to it (only where
     no legend sits right of ``zoom``: constrained layout does not move an axes legend past that axis). Hides
     ``zoom`` and returns False where the band would add nothing."""
-    band = top_band(means, highs, min_span)
+    band = top_band(means, min_span)
     if band is None:
         zoom.set_visible(False)
         return False

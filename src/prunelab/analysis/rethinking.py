@@ -175,7 +175,7 @@ def weight_level(rows: pd.DataFrame, request: Request) -> Drawn:
     stats = summarise(branch, keys, metric)
     stats["x"] = _x(branch, stats, keys, x)
     denses = list(dict.fromkeys(sorted(branch["dense"])))
-    zoom = any(plotting.top_band(p["mean"], p["ci_high"], ZOOM_SPAN) for _, p in stats.groupby("dense"))
+    zoom = any(plotting.top_band(p["mean"], ZOOM_SPAN) for _, p in stats.groupby("dense"))
     fig, axes, zooms = plotting.panels_with_zoom(1, len(denses), zoom, width=6.6 if not zoom else 4.8)
     several_prunings = branch["pruning"].nunique() > 1
     prunings, branches = labels.pruning_settings(branch), labels.branches(branch)
@@ -193,7 +193,8 @@ def weight_level(rows: pd.DataFrame, request: Request) -> Drawn:
             ax.set_xlabel("prune ratio (% of prunable weights)" if x == "target_sparsity"
                           else "achieved sparsity (% of prunable weights)")
             ax.set_ylabel(request.metric_label)
-        zoomed = zoom and plotting.zoom_on(targets[0], targets[1], panel["mean"], panel["ci_high"], ZOOM_SPAN, None)
+            plotting.percent_axis(ax)
+        zoomed = zoom and plotting.zoom_on(targets[0], targets[1], panel["mean"], ZOOM_SPAN, None)
         plotting.legend_outside(targets[-1] if zoomed else targets[0])
     values = stats.rename(columns={"mean": "ours_mean", "std": "ours_std"})
     return Drawn(fig, values, ["No verified published numbers for weight-level pruning (the paper's prune ratios "
@@ -232,7 +233,7 @@ def lottery(rows: pd.DataFrame, request: Request) -> Drawn:
     series = {init: sorted(set(zip(group["branch"], group["pruning"]))) for init, group in stats.groupby("init")}
     cells = {(r, c): stats[(stats["model"] == model) & (stats["dataset"] == dataset) & (stats["dense_lr"] == lr)]
              for r, (model, dataset) in enumerate(networks) for c, lr in enumerate(lrs)}
-    zoom = any(plotting.top_band(p["mean"], p["ci_high"], ZOOM_SPAN) for p in cells.values())
+    zoom = any(plotting.top_band(p["mean"], ZOOM_SPAN) for p in cells.values())
     fig, axes, zooms = plotting.panels_with_zoom(len(networks), len(lrs), zoom, width=6.6 if not zoom else 4.8)
     for r, (model, dataset) in enumerate(networks):
         for c, lr in enumerate(lrs):
@@ -255,7 +256,8 @@ def lottery(rows: pd.DataFrame, request: Request) -> Drawn:
                 ax.set_title(f"{model} on {dataset}, dense {labels.lr(lr)}", fontsize=plotting.FONT["title"])
                 ax.set_xlabel("sparsity (% of prunable weights)" if x == "sparsity" else "target sparsity (%)")
                 ax.set_ylabel(request.metric_label)
-            zoomed = zoom and plotting.zoom_on(targets[0], targets[1], panel["mean"], panel["ci_high"], ZOOM_SPAN,
+                plotting.percent_axis(ax)
+            zoomed = zoom and plotting.zoom_on(targets[0], targets[1], panel["mean"], ZOOM_SPAN,
                                                None)
             plotting.legend_outside(targets[-1] if zoomed else targets[0])
     values = stats.rename(columns={"mean": "ours_mean", "std": "ours_std"})

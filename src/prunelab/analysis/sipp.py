@@ -49,7 +49,7 @@ def accuracy_vs_retained(rows: pd.DataFrame, request: Request) -> Drawn:
     variants = sorted(set(stats["variant"]))
     cells = {(dense, stage): stats[(stats["dense"] == dense) & (stats["stage"] == stage)]
              for dense in denses for stage in stages}
-    zoom = any(plotting.top_band(p["mean"], p["ci_high"], ZOOM_SPAN) for p in cells.values())
+    zoom = any(plotting.top_band(p["mean"], ZOOM_SPAN) for p in cells.values())
     fig, axes, zooms = plotting.panels_with_zoom(len(denses), len(stages), zoom, width=4.4 if zoom else 5.0,
                                                  height=3.7)
     names, branch_names = labels.pruning_settings(pruned), labels.branches(pruned)
@@ -87,8 +87,9 @@ def accuracy_vs_retained(rows: pd.DataFrame, request: Request) -> Drawn:
                 plotting.plain_log_ticks(ax, "x")
                 ax.set_xlabel("retained parameters (%, log scale)")
                 ax.set_ylabel(request.metric_label)
+                plotting.percent_axis(ax)
             if zoom and not panel.empty:
-                plotting.zoom_on(targets[0], targets[1], panel["mean"], panel["ci_high"], ZOOM_SPAN, None)
+                plotting.zoom_on(targets[0], targets[1], panel["mean"], ZOOM_SPAN, None)
             row_axes += [ax for ax in targets if ax.get_visible() and ax.axison]
         if row_axes:
             plotting.legend_outside(row_axes[-1], also=row_axes[:-1])
