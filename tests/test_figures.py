@@ -241,6 +241,19 @@ def test_generic_figure_adds_a_zoomed_panel_where_the_points_spread(drawn):
     assert "zoom" in zoom.get_title()
 
 
+def test_a_dense_run_shared_by_two_experiments_counts_once(tmp_path):
+    table = synthetic.demo_like()
+    dense = table["stage"] == "dense"
+    table.loc[dense, "run"] = [f"dense{seed}" for seed in table.loc[dense, "seed"]]
+    twice = pd.concat([table, table[dense].assign(experiment="branches")], ignore_index=True)
+    twice.to_csv(tmp_path / "t.csv", index=False)
+    result = draw({"type": "accuracy_vs_sparsity", "experiments": ["x"]}, [tmp_path / "t.csv"],
+                  tmp_path / "f.png", tmp_path, "f")
+    texts = [t.get_text() for t in result.figure.legends[0].get_texts()]
+    mean = table.loc[dense, "test_acc"].mean()
+    assert f"dense ({mean:.2f}%, n = 3)" in texts
+
+
 def test_labels_add_scope_then_config_name_only_where_needed():
     rows = pd.DataFrame({"pruning": ["a", "b", "c", "d", "d"], "method": ["magnitude", "magnitude", "obd", "lm", "lm"],
                          "scope": ["global", "layerwise", None, None, None]})
