@@ -5,21 +5,22 @@ from __future__ import annotations
 
 import json
 import math
+import re
 
 import numpy as np
 import pandas as pd
 import pytest
 
 import synthetic_tables as synthetic
-from prunelab.analysis import references
+from prunelab.analysis import labels, references
 from prunelab.analysis.figures import FIGURES, check_figures, draw, outputs
 from prunelab.analysis.lossmodel import rank_correlation
-from prunelab.analysis.stats import summarise
+from prunelab.analysis.stats import ERROR_BAR, summarise
 from prunelab.cli import main
 from prunelab.errors import ConfigError
 
 CASES = {
-    "accuracy_vs_sparsity": (synthetic.sipp, {}),
+    "accuracy_vs_sparsity": (synthetic.demo_like, {}),
     "rethinking_table1": (synthetic.rethinking_table1, {"architectures": {"l1_a": "A", "l1_b": "B"}}),
     "rethinking_weight_level": (synthetic.rethinking_weight_level, {}),
     "rethinking_lottery": (synthetic.rethinking_lottery, {}),
@@ -48,18 +49,228 @@ def test_every_figure_type_has_a_case():
     assert set(CASES) == set(FIGURES)
 
 
+LONG_TITLE = ("A figure title long enough that at this size it cannot fit on one line of any of the figures, so "
+              "it has to wrap instead of running off both edges, which is what a long title did before: some "
+              "suites name the network, the data, the schedule and the branch in it")
+
+
+@pytest.fixture(scope="module")
+def drawn(tmp_path_factory):
+    """``kind`` → (its Drawn, its folder): each figure type of CASES drawn once, through ``draw``, per module."""
+    cache = {}
+
+    def get(kind):
+        if kind not in cache:
+            builder, options = CASES[kind]
+            folder = tmp_path_factory.mktemp(kind)
+            builder().to_csv(folder / "table.csv", index=False)
+            spec = {"type": kind, "experiments": ["x"], "options": options, "title": LONG_TITLE}
+            cache[kind] = draw(spec, [folder / "table.csv"], folder / "fig.png", folder, "fig"), folder
+        return cache[kind]
+    return get
+
+
 @pytest.mark.parametrize("kind", sorted(CASES))
-def test_each_type_writes_png_pdf_csv_summary_and_provenance(tmp_path, kind):
-    builder, options = CASES[kind]
-    values = render(tmp_path, kind, builder(), options)
-    for role, path in outputs(tmp_path / "fig.png").items():
+def test_each_type_writes_png_pdf_csv_summary_and_provenance(drawn, kind):
+    folder = drawn(kind)[1]
+    values = pd.read_csv(folder / "fig.csv")
+    for role, path in outputs(folder / "fig.png").items():
         assert path.stat().st_size > 0, role
-    assert outputs(tmp_path / "fig.png")["png"].read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
-    assert outputs(tmp_path / "fig.png")["pdf"].read_bytes()[:5] == b"%PDF-"
+    assert outputs(folder / "fig.png")["png"].read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    assert outputs(folder / "fig.png")["pdf"].read_bytes()[:5] == b"%PDF-"
     assert len(values) and {"ours_mean", "ours_std", "n", "missing"} <= set(values.columns)
-    record = json.loads(outputs(tmp_path / "fig.png")["provenance"].read_text())
+    record = json.loads(outputs(folder / "fig.png")["provenance"].read_text())
     assert {"fig.png", "fig.pdf", "fig.csv", "fig.summary.rst"} <= set(record["outputs"])
     assert record["figure_spec"]["type"] == kind
+
+
+# --- readability: what a reader needs to tell the series apart without the CSV ---------------------------------
+
+def _laid_out(fig):
+    """The renderer of ``fig`` after a fresh layout (``draw`` closed the figure: give it a canvas again)."""
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+
+    FigureCanvasAgg(fig).draw()
+    return fig.canvas.get_renderer()
+
+
+def _legends(fig) -> list:
+    return [ax.get_legend() for ax in fig.axes if ax.get_legend()] + list(fig.legends)
+
+
+def _drawn_inside(ax, renderer):
+    """Display-coordinate points of every line and error bar of ``ax``, and the boxes of its bars and bands,
+    as far as they are drawn (clipped to the axes)."""
+    from matplotlib.collections import LineCollection
+    from matplotlib.transforms import Bbox
+
+    box = ax.get_window_extent(renderer)
+    points = [line.get_transform().transform(line.get_xydata()) for line in ax.lines]
+    points += [collection.get_transform().transform(segment) for collection in ax.collections
+               if isinstance(collection, LineCollection) for segment in collection.get_segments() if len(segment)]
+    points = np.vstack(points) if points else np.empty((0, 2))
+    points = points[np.isfinite(points).all(axis=1)]
+    points = points[(points[:, 0] >= box.x0) & (points[:, 0] <= box.x1) & (points[:, 1] >= box.y0)
+                    & (points[:, 1] <= box.y1)]
+    boxes = [Bbox.intersection(patch.get_window_extent(renderer), box) for patch in ax.patches]
+    return points, [b for b in boxes if b is not None and b.width > 0 and b.height > 0]
+
+
+@pytest.mark.parametrize("kind", sorted(CASES))
+def test_legends_never_cover_a_plotted_point(drawn, kind):
+    fig = drawn(kind)[0].figure
+    renderer = _laid_out(fig)
+    legends = _legends(fig)
+    assert legends
+    for legend in legends:
+        frame = legend.get_window_extent(renderer)
+        for ax in fig.axes:
+            points, boxes = _drawn_inside(ax, renderer)
+            inside = ((points[:, 0] > frame.x0) & (points[:, 0] < frame.x1) & (points[:, 1] > frame.y0)
+                      & (points[:, 1] < frame.y1))
+            assert not inside.any(), f"legend covers {inside.sum()} point(s) of {ax.get_title()!r}"
+            assert not any(frame.overlaps(b) for b in boxes), f"legend covers a bar of {ax.get_title()!r}"
+
+
+def _look(handle) -> tuple:
+    from matplotlib.colors import to_hex
+    from matplotlib.container import BarContainer, ErrorbarContainer
+
+    if isinstance(handle, BarContainer):
+        bar = handle.patches[0]
+        return "bar", to_hex(bar.get_facecolor(), keep_alpha=True), bar.get_hatch()
+    line = handle.lines[0] if isinstance(handle, ErrorbarContainer) else handle
+    return "line", to_hex(line.get_color()), str(line.get_marker()), str(line.get_linestyle())
+
+
+@pytest.mark.parametrize("kind", sorted(CASES))
+def test_no_two_legend_entries_look_alike_and_a_label_looks_the_same_everywhere(drawn, kind):
+    fig = drawn(kind)[0].figure
+    looks: dict[str, tuple] = {}
+    for ax in fig.axes:
+        for handle, text in zip(*ax.get_legend_handles_labels()):
+            assert looks.setdefault(text, _look(handle)) == _look(handle), f"{text!r} is drawn two ways"
+    for legend in _legends(fig):
+        entries = [looks[t.get_text()] for t in legend.get_texts()]
+        assert len(set(entries)) == len(entries), [t.get_text() for t in legend.get_texts()]
+
+
+def test_style_schemes_never_repeat_a_triple():
+    from prunelab.analysis.plotting import grouped_style, style
+
+    triples = [tuple(style(i).values()) for i in range(440)]
+    assert len(set(triples)) == 440
+    assert len({t[0] for t in triples[:10]}) == 10   # distinct colours first
+    assert style(10)["color"] == style(0)["color"] and style(10)["marker"] != style(0)["marker"]
+    for members in (1, 2, 5, 11):
+        grouped = [tuple(grouped_style(g, m, members).values()) for g in range(30) for m in range(members)]
+        assert len(set(grouped)) == len(grouped)
+    assert grouped_style(0, 0, 2)["marker"] != grouped_style(1, 0, 2)["marker"]   # groups differ beyond colour
+
+
+RAW_NAMES = [name for name in [*labels.METHOD, *labels.BRANCH_TYPE, *synthetic.DEMO_METHODS, *synthetic.DEMO_BRANCHES]
+             if "_" in name]
+
+
+@pytest.mark.parametrize("kind", sorted(CASES))
+def test_legends_name_methods_and_branches_from_the_label_table(drawn, kind):
+    fig = drawn(kind)[0].figure
+    texts = [t.get_text() for legend in _legends(fig) for t in legend.get_texts()]
+    assert texts
+    for text in texts:
+        assert not [name for name in RAW_NAMES if re.search(rf"\b{name}\b", text)], text
+
+
+def test_generic_figure_on_demo_names_reads_like_the_label_table(drawn):
+    texts = {t.get_text() for t in drawn("accuracy_vs_sparsity")[0].figure.legends[0].get_texts()}
+    assert "magnitude, layer-wise → fine-tuned" in texts and "random → fine-tuned" in texts
+    # the same setting in two experiments: the experiment's name tells them apart
+    assert {"methods: magnitude, global → fine-tuned", "branches: magnitude, global → fine-tuned"} <= texts
+    assert "magnitude, global → LR rewinding" in texts and "magnitude, global → Scratch-B" in texts
+    assert "magnitude, global → trained from θ0 ⊙ m" in texts
+    assert "iterative magnitude, global → trained from θk ⊙ m (weight rewinding)" in texts
+    assert not any("_" in text for text in texts)
+
+
+@pytest.mark.parametrize("kind", sorted(CASES))
+def test_titles_wrap_to_the_width_they_have(drawn, kind):
+    fig = drawn(kind)[0].figure
+    renderer = _laid_out(fig)
+    title = fig._suptitle
+    assert title.get_text().replace("\n", " ") == LONG_TITLE and "\n" in title.get_text()
+    assert title.get_window_extent(renderer).x0 >= 0
+    assert title.get_window_extent(renderer).x1 <= fig.get_figwidth() * fig.dpi
+    for ax in fig.axes:
+        if ax.get_visible() and ax.get_title():
+            assert ax.title.get_window_extent(renderer).width <= ax.get_window_extent(renderer).width + 1
+
+
+@pytest.mark.parametrize("kind", sorted(CASES))
+def test_figure_states_n_and_what_its_error_bars_are(drawn, kind):
+    result, folder = drawn(kind)
+    note = result.figure._supxlabel.get_text().replace("\n", " ")
+    n = pd.read_csv(folder / "fig.csv")["n"]
+    n = n[n > 0]
+    seeds = f"n = {n.min()} seeds" if n.min() == n.max() else f"n = {n.min()}–{n.max()} seeds"
+    assert seeds in note and ERROR_BAR in note
+
+
+def test_caption_counts_seeds_and_names_published_spread():
+    from prunelab.analysis.plotting import caption
+
+    assert caption(pd.DataFrame({"n": [3, 3]})) == f"Points: mean over n = 3 seeds; error bars and bands: {ERROR_BAR}."
+    text = caption(pd.DataFrame({"n": [1, 3, 0], "published_mean": [np.nan, 93.1, np.nan]}))
+    assert text.startswith("Points: mean over n = 1–3 seeds (fewer where runs are missing)")
+    assert "(none where n = 1)" in text and text.endswith("Published values: mean ± std as reported.")
+
+
+def test_top_band_zooms_on_the_upper_half_and_only_when_it_helps():
+    from prunelab.analysis.plotting import top_band
+
+    means = pd.Series([97.0, 97.2, 97.4, 60.0, 10.0])
+    low, high = top_band(means, min_span=0.5)
+    # top 97.4, median 97.0: span max(0.4, 0.5); window 97.4 − 1.25 · 0.5 … 97.4 + 0.25 · 0.5
+    assert (low, high) == pytest.approx((96.775, 97.525))
+    assert top_band(pd.Series([97.0, 96.8, 96.9]), min_span=0.5) is None
+
+
+def test_generic_figure_adds_a_zoomed_panel_where_the_points_spread(drawn):
+    fig = drawn("accuracy_vs_sparsity")[0].figure
+    full, zoom = [ax for ax in fig.axes if ax.get_visible()]
+    assert zoom.get_ylim()[1] - zoom.get_ylim()[0] < 0.2 * (full.get_ylim()[1] - full.get_ylim()[0])
+    assert "zoom" in zoom.get_title()
+
+
+def test_a_dense_run_shared_by_two_experiments_counts_once(tmp_path):
+    table = synthetic.demo_like()
+    dense = table["stage"] == "dense"
+    table.loc[dense, "run"] = [f"dense{seed}" for seed in table.loc[dense, "seed"]]
+    twice = pd.concat([table, table[dense].assign(experiment="branches")], ignore_index=True)
+    twice.to_csv(tmp_path / "t.csv", index=False)
+    result = draw({"type": "accuracy_vs_sparsity", "experiments": ["x"]}, [tmp_path / "t.csv"],
+                  tmp_path / "f.png", tmp_path, "f")
+    texts = [t.get_text() for t in result.figure.legends[0].get_texts()]
+    mean = table.loc[dense, "test_acc"].mean()
+    assert f"dense ({mean:.2f}%, n = 3)" in texts
+
+
+def test_labels_add_scope_then_config_name_only_where_needed():
+    rows = pd.DataFrame({"pruning": ["a", "b", "c", "d", "d"], "method": ["magnitude", "magnitude", "obd", "lm", "lm"],
+                         "scope": ["global", "layerwise", None, None, None]})
+    assert labels.pruning_settings(rows) == {"a": "magnitude, global", "b": "magnitude, layer-wise", "c": "OBD",
+                                             "d": "LM"}
+    twins = pd.DataFrame({"branch": ["ft_short", "ft_long", "lr_rewind"],
+                          "branch_type": ["finetune", "finetune", "rewind_lr"]})
+    assert labels.branches(twins) == {"ft_long": "fine-tuned [ft_long]", "ft_short": "fine-tuned [ft_short]",
+                                      "lr_rewind": "LR rewinding"}
+
+
+def test_every_pruning_method_and_branch_type_has_a_label():
+    from prunelab.pruning import methods
+
+    assert set(labels.METHOD) == set(methods())
+    assert set(labels.BRANCH_TYPE) == {"finetune", "rewind_weights", "rewind_lr", "lottery", "reinit", "scratch_e",
+                                       "scratch_b"}
 
 
 def test_table1_means_stds_published_and_difference(tmp_path):
@@ -198,14 +409,16 @@ def test_sipp_panel_without_runs_says_so_instead_of_empty_axes():
     table = table[~((table["dense"] == "resnet20") & (table["stage"] == "branch"))]
     drawn = accuracy_vs_retained(table, Request("f", "sipp_accuracy_vs_retained",
                                                 {"retained": "prunable", "tolerance": 1.0}))
-    axes = drawn.figure.axes
+    axes = [ax for ax in drawn.figure.axes if ax.get_visible()]
     blank = [ax for ax in axes if not ax.axison]
-    assert len(axes) == 4 and len(blank) == 1
+    # 2 networks × 2 stages, each with its zoomed twin, less the blank panel's twin
+    assert len(axes) == 7 and len(blank) == 1
     assert "no 'prune + retrain' runs" in blank[0].texts[0].get_text() and "resnet20" in blank[0].get_title()
     only_pruned = table[table["stage"] != "branch"]
     drawn = accuracy_vs_retained(only_pruned, Request("f", "sipp_accuracy_vs_retained",
                                                       {"retained": "prunable", "tolerance": 1.0}))
-    assert len(drawn.figure.axes) == 2 and all(ax.axison for ax in drawn.figure.axes)  # no empty column
+    axes = [ax for ax in drawn.figure.axes if ax.get_visible()]
+    assert len(axes) == 4 and all(ax.axison for ax in axes)  # no empty column
 
 
 def test_finetune_lr_bars_count_the_diverged_run(tmp_path):

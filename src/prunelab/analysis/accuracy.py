@@ -1,49 +1,66 @@
-"""The generic figure: accuracy vs achieved sparsity for any experiment, one line per (pruning, branch)."""
+"""The generic figure: accuracy vs achieved sparsity for any experiment, one line per (pruning, branch).
+
+Methods that all keep the accuracy within a point of each other would merge into one line on an axis that
+also has to show the collapsed ones, so when the points spread far, a second panel zooms on the upper half
+of them, with a right-hand axis in points relative to the dense network.
+"""
 
 from __future__ import annotations
 
 import pandas as pd
 
-from prunelab.analysis import plotting
+from prunelab.analysis import labels, plotting
 from prunelab.analysis.figure_type import GENERIC, Drawn, FigureType, Request
 from prunelab.analysis.options import Option, subset_of
-from prunelab.analysis.stats import missing_note, summarise
+from prunelab.analysis.stats import ERROR_BAR, missing_note, summarise
+
+MIN_SPAN = 0.5   # accuracy points: the zoomed panel is never shorter (seed noise of the small demo nets)
 
 
-def series_label(row: pd.Series) -> str:
-    name = row["pruning"] if row["level"] == 0 else f"iterative {row['pruning']}"
-    after = "no retraining" if row["stage"] == "pruned" else row["branch"]
-    return f"{name} → {after}"
+def series_labels(rows: pd.DataFrame) -> pd.Series:
+    """The legend text of each pruned/branch row: what pruned it, and what was trained after (if anything);
+    the experiment's name is added only where two experiments would otherwise share a label."""
+    prunings, branches = labels.pruning_settings(rows), labels.branches(rows)
+    text = pd.Series([("iterative " if level > 0 else "") + prunings[pruning]
+                      + (f", {labels.NO_RETRAINING}" if stage == "pruned" else f" → {branches[branch]}")
+                      for pruning, level, stage, branch in zip(rows["pruning"], rows["level"].fillna(0),
+                                                               rows["stage"], rows["branch"])], index=rows.index)
+    shared = text.groupby(text).transform(lambda same: rows.loc[same.index, "experiment"].nunique() > 1)
+    return text.where(~shared.astype(bool), rows["experiment"] + ": " + text)
 
 
 def accuracy_vs_sparsity(rows: pd.DataFrame, request: Request) -> Drawn:
-    """Mean ± std over seeds of the chosen accuracy vs achieved sparsity, one line per (method, branch)."""
+    """Mean and 95 % interval over seeds of the chosen accuracy vs achieved sparsity, one line per series."""
     metric = request.metric
-    fig, axes = plotting.panels(1, 1, width=6.4, height=4.4)
-    ax = axes[0, 0]
-    dense = summarise(rows[rows["stage"] == "dense"].assign(all="dense"), ["all"], metric)
-    for _, d in dense.iterrows():
-        plotting.dense_band(ax, d["mean"], d["std"], f"dense ({d['mean']:.1f}%)" + missing_note(d["missing"],
-                                                                                                 d["missing_why"]))
     stages = request.options["stages"]
     pruned = request.require(rows[rows["stage"].isin(stages)], " or ".join(stages) + " rows")
-    pruned = pruned.assign(series=pruned.apply(series_label, axis=1))
-    several = pruned["experiment"].nunique() > 1
-    stats = summarise(pruned, ["experiment", "series", "target_sparsity"], metric)
-    achieved = summarise(pruned, ["experiment", "series", "target_sparsity"], "sparsity")
+    pruned = pruned.assign(series=series_labels(pruned))
+    keys = ["experiment", "series", "target_sparsity"]
+    stats = summarise(pruned, keys, metric)
+    achieved = summarise(pruned, keys, "sparsity")
     stats["sparsity"] = achieved["mean"].fillna(stats["target_sparsity"])  # all runs missing: at the target
-    for i, ((experiment, series), line) in enumerate(stats.groupby(["experiment", "series"], sort=True)):
-        line = line.sort_values("target_sparsity")
-        label = f"{experiment}: {series}" if several else series
-        label += missing_note(int(line["missing"].sum()), ", ".join(w for w in line["missing_why"] if w))
-        plotting.errorline(ax, 100 * line["sparsity"], line, label, color=plotting.color(i),
-                           marker=plotting.MARKERS[i // 10 % len(plotting.MARKERS)],
-                           linestyle=plotting.LINESTYLES[i // 10 % len(plotting.LINESTYLES)])  # >10 lines stay apart
-    ax.set_xlabel("sparsity of prunable weights (%)")
-    ax.set_ylabel(request.metric_label)
-    plotting.legend(ax, loc="lower left")
+    dense = summarise(rows[rows["stage"] == "dense"].assign(all="dense"), ["all"], metric)
+    band = plotting.top_band(stats["mean"], MIN_SPAN) is not None
+    fig, axes, zooms = plotting.panels_with_zoom(1, 1, band, width=5.2, height=4.4)
+    targets = [axes[0, 0]] + ([zooms[0, 0]] if band else [])
+    for ax in targets:
+        for _, d in dense.iterrows():
+            plotting.dense_band(ax, d, f"dense ({d['mean']:.2f}%, n = {d['n']})"
+                                + missing_note(d["missing"], d["missing_why"]))
+        for i, series in enumerate(sorted(stats["series"].unique(), key=str.casefold)):
+            line = stats[stats["series"] == series].sort_values("target_sparsity")
+            label = series + missing_note(int(line["missing"].sum()), ", ".join(w for w in line["missing_why"] if w))
+            plotting.errorline(ax, 100 * line["sparsity"], line, label, **plotting.style(i))
+        ax.set_xlabel("sparsity of prunable weights (%)")
+        ax.set_ylabel(request.metric_label)
+        plotting.percent_axis(ax)
+    if band:
+        axes[0, 0].set_title("all points", fontsize=plotting.FONT["title"])
+        plotting.zoom_on(axes[0, 0], zooms[0, 0], stats["mean"], MIN_SPAN,
+                         dense["mean"].iloc[0] if len(dense) else None)
+    plotting.figure_legend(fig, targets)
     values = stats.rename(columns={"mean": "ours_mean", "std": "ours_std"})
-    return Drawn(fig, values, [f"{len(stats)} points, mean ± std over seeds."])
+    return Drawn(fig, values, [f"{len(stats)} points, mean and {ERROR_BAR} per point."])
 
 
 FIGURE_TYPES = [

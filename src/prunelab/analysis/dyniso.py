@@ -1,7 +1,7 @@
 """Wang et al. 2021, "Dynamical Isometry": mean JSV after pruning, and fine-tuning LR with/without isometry.
 
 * ``dyniso_jsv`` — mean Jacobian singular value right after pruning vs the pruning ratio (the run's target
-  sparsity, which for ``l1_filter`` is Wang's per-layer unit ratio), log y, mean ± std over seeds per
+  sparsity, which for ``l1_filter`` is Wang's per-layer unit ratio), log y, mean and 95 % interval over seeds per
   (network, activation), with the authors' two published runs (mean ± std) overlaid for MLP-7 and LeNet-5,
   linear and ReLU. The CSV adds the difference and the relative difference (target: within about 20%).
 * ``dyniso_finetune_lr`` — test accuracy after fine-tuning at LR 1e-2 vs 1e-3, without and with isometry
@@ -34,23 +34,24 @@ def jsv(rows: pd.DataFrame, request: Request) -> Drawn:
     fig, axes = plotting.panels(1, 1, width=10.5, height=4.8)
     ax = axes[0, 0]
     several_prunings = stats["pruning"].nunique() > 1
+    prunings = labels.pruning_settings(pruned)
     for i, ((_, pruning), line) in enumerate(values.groupby(["dense", "pruning"], sort=True)):
         line = line.sort_values("target_sparsity")
-        name = labels.network(line.iloc[0]) + (f" · {pruning}" if several_prunings else "")
+        name = labels.network(line.iloc[0]) + (f" · {prunings[pruning]}" if several_prunings else "")
         label = f"{name} (ours, n={line['n'].max()})" + missing_note(
             int(line["missing"].sum()), ", ".join(w for w in line["missing_why"] if w))
         plotting.errorline(ax, line["target_sparsity"], line.rename(columns={"ours_mean": "mean", "ours_std": "std"}),
-                           label, color=plotting.color(i), marker=plotting.MARKERS[i % len(plotting.MARKERS)])
+                           label, **plotting.style(i))
         pub = line.dropna(subset=["published_mean"])
         if len(pub):
-            plotting.errorline(ax, pub["target_sparsity"], pub.rename(columns={"published_mean": "mean",
-                                                                               "published_std": "std"}),
+            plotting.errorline(ax, pub["target_sparsity"], pd.DataFrame({"mean": pub["published_mean"],
+                                                                         "std": pub["published_std"]}),
                                f"{labels.network(pub.iloc[0]).split(' on ')[0]} {PUBLISHED_LABEL}", published=True,
                                color=plotting.color(i))
     ax.set_yscale("log")
     ax.set_xlabel("pruning ratio (target sparsity of the pruning setting)")
     ax.set_ylabel("mean JSV right after pruning (log scale)")
-    plotting.legend(ax, loc="center left", bbox_to_anchor=(1.01, 0.5))
+    plotting.legend_outside(ax)
     return Drawn(fig, values, _jsv_notes(values))
 
 
@@ -86,6 +87,8 @@ def finetune_lr(rows: pd.DataFrame, request: Request) -> Drawn:
     settings = (stats[["branch", "branch_lr", "isometry"]].drop_duplicates()
                 .sort_values(["branch_lr", "isometry", "branch"], ascending=[False, True, True]))
     settings = list(settings.itertuples(index=False))
+    counts = pd.Series([(lr, isometry) for _, lr, isometry in settings]).value_counts()
+    repeated = set(counts[counts > 1].index)   # two branches at one (LR, isometry): name them apart
     lrs = sorted(stats["branch_lr"].unique(), reverse=True)
     denses = list(dict.fromkeys(sorted(stats["dense"])))
     ratios_most = stats.groupby("dense")["target_sparsity"].nunique().max()
@@ -98,25 +101,26 @@ def finetune_lr(rows: pd.DataFrame, request: Request) -> Drawn:
         shown = []
         if dense in unpruned.index:
             base = unpruned.loc[dense]
-            plotting.dense_band(ax, base["mean"], base["std"], f"unpruned ({base['mean']:.2f}%)")
+            plotting.dense_band(ax, base, f"unpruned ({base['mean']:.2f}%, n = {base['n']})")
             shown.append(pd.Series([base["mean"]]))
         for j, (name, lr, isometry) in enumerate(settings):
             bars = panel[panel["branch"] == name].set_index("target_sparsity").reindex(ratios)
             x = np.arange(len(ratios)) + (j - (len(settings) - 1) / 2) * width
-            label = f"{labels.lr(lr)}, {labels.ISOMETRY.get(isometry, isometry)} ({name})" + missing_note(
+            label = f"{labels.lr(lr)}, {labels.ISOMETRY.get(isometry, isometry)}" + (
+                f" [{name}]" if (lr, isometry) in repeated else "") + missing_note(
                 int(bars["missing"].fillna(0).sum()), ", ".join(w for w in bars["missing_why"].fillna("") if w))
-            ax.bar(x, bars["ours_mean"], width * 0.92, yerr=bars["ours_std"].fillna(0), capsize=2,
+            ax.bar(x, bars["ours_mean"], width * 0.92, yerr=plotting.interval(bars, "ours_mean"), capsize=2,
                    color=plotting.color(lrs.index(lr)), alpha=0.9 if isometry == "none" else 0.6,
                    hatch=HATCH.get(isometry, ".."), edgecolor="black", linewidth=0.5, label=label,
                    error_kw={"linewidth": 0.8})
-            for xi, mean, std in zip(x, bars["ours_mean"], bars["ours_std"].fillna(0)):
+            for xi, mean, top in zip(x, bars["ours_mean"], bars["ci_high"].fillna(bars["ours_mean"])):
                 if np.isfinite(mean):   # the value just above its error bar
-                    ax.annotate(f"{mean:.1f}", (xi, mean + std), xytext=(0, 2), textcoords="offset points",
+                    ax.annotate(f"{mean:.1f}", (xi, top), xytext=(0, 2), textcoords="offset points",
                                 ha="center", va="bottom", fontsize=6, rotation=90)
                 else:
                     ax.annotate("n/a", (xi, 0), xycoords=("data", "axes fraction"), xytext=(0, 3),
                                 textcoords="offset points", ha="center", fontsize=6, color="red")
-            shown += [bars["ours_mean"] - bars["ours_std"].fillna(0), bars["ours_mean"] + bars["ours_std"].fillna(0)]
+            shown += [bars["ci_low"].fillna(bars["ours_mean"]), bars["ci_high"].fillna(bars["ours_mean"])]
         plotting.zoom_accuracy(ax, shown, min_span=1.0)
         ax.set_xticks(np.arange(len(ratios)), [f"{r:g}" for r in ratios])
         ax.set_xlabel("pruning ratio")

@@ -78,6 +78,13 @@ def _ran(rows: pd.DataFrame, tables: list[str | Path]) -> list[str]:
     return lines
 
 
+def once_per_dense_run(rows: pd.DataFrame) -> pd.DataFrame:
+    """``rows`` with each dense run once: experiments that share a dense net each list its runs, and the
+    unpruned band of a figure over two of them must not count a seed twice (n = 4 for 2 seeds)."""
+    dense = rows["stage"].eq("dense") & rows["run"].notna()
+    return rows[~(dense & rows["run"].where(dense).duplicated())]
+
+
 def rst_text(text: str) -> str:
     """Plain text safe inside reStructuredText (config names like ``a_`` or ``*`` must not become markup)."""
     return re.sub(r"([\\`*_|])", r"\\\1", text)
@@ -97,9 +104,9 @@ def draw(spec: dict, tables: list[str | Path], out: str | Path, results: str | P
     started = provenance.now()
     paths = outputs(out)
     rows = pd.concat([pd.read_csv(t) for t in tables], ignore_index=True)
-    drawn = FIGURES[req.type].plot(rows, req)
+    drawn = FIGURES[req.type].plot(once_per_dense_run(rows), req)
     title = spec.get("title") or name.replace("_", " ")
-    plotting.finish(drawn.figure, drawn.figure.axes, title)
+    plotting.finish(drawn.figure, drawn.figure.axes, title, plotting.caption(drawn.values))
     with atomic_path(paths["png"]) as tmp_png:
         drawn.figure.savefig(tmp_png, format="png", dpi=150)
     with atomic_path(paths["pdf"]) as tmp_pdf:

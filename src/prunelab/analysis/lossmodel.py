@@ -38,7 +38,16 @@ def _panels(rows: pd.DataFrame) -> list[tuple[str, float]]:
 
 
 def _line_label(method: str, steps: int, others: str, several_others: bool) -> str:
-    return f"{method}, T={steps}" + (f" {others}" if several_others and others else "")
+    return f"{labels.method(method)}, T = {steps}" + (f" {others}" if several_others and others else "")
+
+
+def _styles(stats: pd.DataFrame, variants: list[str], methods: list[str]) -> dict[tuple, dict]:
+    """Colour per criterion (its place in ``methods``, all criteria of the figure, swept or not), marker and
+    dash per ``variants`` within it, the same in every panel."""
+    members = {m: sorted(set(zip(*[g[v] for v in variants]))) for m, g in stats.groupby("method")}
+    most = max(len(v) for v in members.values())
+    return {(m, *variant): plotting.grouped_style(methods.index(m), i, most)
+            for m, variant_list in members.items() for i, variant in enumerate(variant_list)}
 
 
 def locality(rows: pd.DataFrame, request: Request) -> Drawn:
@@ -55,7 +64,7 @@ def locality(rows: pd.DataFrame, request: Request) -> Drawn:
     panels = _panels(rows)
     fig, axes = plotting.panels(len(panels), 1, width=9.0, height=3.9)
     methods = sorted(rows["method"].unique())
-    steps_all = sorted(rows["steps"].unique())
+    styles = _styles(swept, ["steps", "others"], methods)
     for ax, (dense, sparsity) in zip(axes[:, 0], panels):
         panel = swept[(swept["dense"] == dense) & (swept["target_sparsity"] == sparsity)]
         several = panel.groupby("method")["others"].nunique().max() > 1
@@ -63,12 +72,10 @@ def locality(rows: pd.DataFrame, request: Request) -> Drawn:
             line = line.sort_values("lam")
             label = _line_label(method, steps, others, several) + missing_note(
                 int(line["missing"].sum()), ", ".join(w for w in line["missing_why"] if w))
-            plotting.errorline(ax, line["x"], line, label, color=plotting.color(methods.index(method)),
-                               marker=plotting.MARKERS[steps_all.index(steps) % len(plotting.MARKERS)],
-                               linestyle=plotting.LINESTYLES[steps_all.index(steps) % len(plotting.LINESTYLES)])
+            plotting.errorline(ax, line["x"], line, label, **styles[method, steps, others])
         for _, ref in flat[(flat["dense"] == dense) & (flat["target_sparsity"] == sparsity)].iterrows():
             ax.axhline(ref["mean"], color=plotting.color(methods.index(ref["method"])), linewidth=1,
-                       linestyle=(0, (1, 1)), label=f"{ref['method']}, T={ref['steps']} (no {key})"
+                       linestyle=(0, (1, 1)), label=f"{labels.method(ref['method'])}, T = {ref['steps']} (no {key})"
                        + missing_note(ref["missing"], ref["missing_why"]))
         ax.set_xscale("log")
         plotting.mark_zero(ax, zero_at)
@@ -76,7 +83,8 @@ def locality(rows: pd.DataFrame, request: Request) -> Drawn:
         ax.set_title(f"{labels.dense_title(rows, dense)}, sparsity {sparsity:.4g}", fontsize=plotting.FONT["title"])
         ax.set_xlabel(f"locality penalty {key} (log scale; 0 at the left)")
         ax.set_ylabel(f"{request.metric_label}\n{stage_text}")
-        plotting.legend(ax, loc="center left", bbox_to_anchor=(1.01, 0.5))
+        plotting.percent_axis(ax)
+        plotting.legend_outside(ax)
     values = pd.concat([swept.assign(x_plotted=swept.pop("x")), flat], ignore_index=True)
     values = values.rename(columns={"lam": key, "others": "other_hparams", "mean": "ours_mean", "std": "ours_std"})
     return Drawn(fig, values, [NO_PUBLISHED + " Expected: accuracy depends on λ and T (locality matters), "
@@ -92,22 +100,22 @@ def loss_vs_accuracy(rows: pd.DataFrame, request: Request) -> Drawn:
     points = acc.rename(columns={"mean": "ours_mean", "std": "ours_std"})
     points.insert(len(keys), loss + "_mean", lost["mean"])
     points.insert(len(keys) + 1, loss + "_std", lost["std"])
+    points.insert(len(keys) + 2, loss + "_ci_low", lost["ci_low"])
+    points.insert(len(keys) + 3, loss + "_ci_high", lost["ci_high"])
     lam = rows.drop_duplicates("pruning").set_index("pruning")["lam"]
     points.insert(len(keys), key, points["pruning"].map(lam))
     panels = _panels(rows)
-    fig, axes = plotting.panels(1, len(panels), width=5.6, height=4.4)
-    methods = sorted(rows["method"].unique())
-    steps_all = sorted(rows["steps"].unique())
+    fig, axes = plotting.panels(1, len(panels), width=7.2, height=4.4)
+    styles = _styles(points, ["steps"], sorted(rows["method"].unique()))
     notes, correlations = [], []
     for ax, (dense, sparsity) in zip(axes[0], panels):
         panel = points[(points["dense"] == dense) & (points["target_sparsity"] == sparsity)]
         for (method, steps), group in panel.groupby(["method", "steps"], sort=True):
-            label = f"{method}, T={steps}" + missing_note(int(group["missing"].sum()),
+            label = f"{labels.method(method)}, T = {steps}" + missing_note(int(group["missing"].sum()),
                                                            ", ".join(w for w in group["missing_why"] if w))
-            ax.errorbar(group[loss + "_mean"], group["ours_mean"], xerr=group[loss + "_std"].fillna(0),
-                        yerr=group["ours_std"].fillna(0), linestyle="none", capsize=2, elinewidth=0.7,
-                        marker=plotting.MARKERS[steps_all.index(steps) % len(plotting.MARKERS)], markersize=5,
-                        color=plotting.color(methods.index(method)), label=label, alpha=0.85)
+            ax.errorbar(group[loss + "_mean"], group["ours_mean"], xerr=plotting.interval(group, *(loss + end for end in ("_mean", "_ci_low", "_ci_high"))),
+                        yerr=plotting.interval(group, "ours_mean"), capsize=2, elinewidth=0.7, markersize=5,
+                        label=label, alpha=0.85, **{**styles[method, steps], "linestyle": "none"})
         rho = rank_correlation(panel[loss + "_mean"], panel["ours_mean"])
         correlations.append(rho)
         title = f"{labels.dense_title(rows, dense)}, sparsity {sparsity:.4g}\nSpearman ρ(loss, accuracy) = " \
@@ -118,7 +126,8 @@ def loss_vs_accuracy(rows: pd.DataFrame, request: Request) -> Drawn:
             plotting.plain_log_ticks(ax, "x")
         ax.set_xlabel(f"{'train' if loss == 'pruned_train_loss' else 'test'} loss right after pruning")
         ax.set_ylabel(f"{request.metric_label}\nafter retraining")
-        plotting.legend(ax, loc="best")
+        plotting.percent_axis(ax)
+        plotting.legend_outside(ax)
         notes.append(_best_settings(panel, loss, dense, sparsity, rho))
     return Drawn(fig, points, [NO_PUBLISHED, *notes])
 

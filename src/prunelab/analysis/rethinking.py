@@ -1,7 +1,7 @@
 """Liu et al. 2019, "Rethinking the Value of Network Pruning": Table 1, weight-level pruning, lottery tickets.
 
 * ``rethinking_table1`` — per network and pruned architecture (A/B): unpruned, fine-tuned, Scratch-E and
-  Scratch-B accuracy (mean ± std over seeds) as grouped bars, with Table 1's verified values overlaid and the
+  Scratch-B accuracy (mean and 95 % interval over seeds) as grouped bars, with Table 1's verified values overlaid and the
   Scratch-B budget F_dense/F_pruned − 1 (ours from the FLOPs counter, published from Renda's transcription)
   under each group.
 * ``rethinking_weight_level`` — unstructured (Han et al.) pruning: accuracy vs prune ratio for fine-tuning,
@@ -24,6 +24,7 @@ from prunelab.errors import ConfigError
 TABLE1_COLUMNS = ["unpruned", "finetune", "scratch_e", "scratch_b"]
 COLUMN_LABEL = {"unpruned": "unpruned", **labels.BRANCH_TYPE}
 PUBLISHED_LABEL = "published (Liu et al. 2019, Table 1)"
+ZOOM_SPAN = 0.5   # accuracy points: a zoomed twin panel is never shorter
 
 
 # --- Table 1 ------------------------------------------------------------------------------------------------
@@ -98,16 +99,16 @@ def _table1_bars(cells: pd.DataFrame, factors: pd.DataFrame, request: Request):
     for ax, dense in zip(axes[0], denses):
         panel = cells[cells["dense"] == dense]
         archs = list(dict.fromkeys(panel["architecture"]))
-        shown = []   # every plotted mean ± std, ours and published, to zoom the y axis on them
+        shown = []   # every plotted bar end, ours (95 % interval) and published (± std), to zoom the y axis on
         columns = [c for c in TABLE1_COLUMNS if c in set(cells["column"])]   # only columns the suite ran
         for j, column in enumerate(columns):
             bars = panel[panel["column"] == column].set_index("architecture").reindex(archs)
             x = np.arange(len(archs)) + (j - (len(columns) - 1) / 2) * width
             missing = ", ".join(w for w in bars["missing_why"].fillna("") if w)
-            ax.bar(x, bars["ours_mean"], width * 0.92, yerr=bars["ours_std"].fillna(0), capsize=2,
+            ax.bar(x, bars["ours_mean"], width * 0.92, yerr=plotting.interval(bars, "ours_mean"), capsize=2,
                    color=plotting.color(TABLE1_COLUMNS.index(column)), error_kw={"linewidth": 0.8},
                    label=COLUMN_LABEL[column] + missing_note(int(bars["missing"].fillna(0).sum()), missing))
-            shown += [bars["ours_mean"] - bars["ours_std"].fillna(0), bars["ours_mean"] + bars["ours_std"].fillna(0)]
+            shown += [bars["ci_low"].fillna(bars["ours_mean"]), bars["ci_high"].fillna(bars["ours_mean"])]
             for xi in x[~np.isfinite(bars["ours_mean"].to_numpy(dtype=float))]:
                 ax.annotate("n/a", (xi, 0), xycoords=("data", "axes fraction"), xytext=(0, 3),
                             textcoords="offset points", ha="center", fontsize=6, color="red")
@@ -174,20 +175,27 @@ def weight_level(rows: pd.DataFrame, request: Request) -> Drawn:
     stats = summarise(branch, keys, metric)
     stats["x"] = _x(branch, stats, keys, x)
     denses = list(dict.fromkeys(sorted(branch["dense"])))
-    fig, axes = plotting.panels(1, len(denses))
+    zoom = any(plotting.top_band(p["mean"], ZOOM_SPAN) for _, p in stats.groupby("dense"))
+    fig, axes, zooms = plotting.panels_with_zoom(1, len(denses), zoom, width=6.6 if not zoom else 4.8)
     several_prunings = branch["pruning"].nunique() > 1
-    for ax, dense in zip(axes[0], denses):
-        _dense_reference(ax, rows, dense, metric)
+    prunings, branches = labels.pruning_settings(branch), labels.branches(branch)
+    series = list(dict.fromkeys(zip(stats["pruning"], stats["branch"])))   # one style per series in every panel
+    for c, dense in enumerate(denses):
         panel = stats[stats["dense"] == dense]
-        for i, ((pruning, name, kind), line) in enumerate(panel.groupby(["pruning", "branch", "branch_type"])):
-            label = f"{labels.BRANCH_TYPE.get(kind, kind)} ({name})" + (f" · {pruning}" if several_prunings else "")
-            label += missing_note(int(line["missing"].sum()), ", ".join(w for w in line["missing_why"] if w))
-            plotting.errorline(ax, 100 * line["x"], line, label, color=plotting.color(i), marker=plotting.MARKERS[i])
-        ax.set_title(labels.dense_title(rows, dense), fontsize=plotting.FONT["title"])
-        ax.set_xlabel("prune ratio (% of prunable weights)" if x == "target_sparsity"
-                      else "achieved sparsity (% of prunable weights)")
-        ax.set_ylabel(request.metric_label)
-        plotting.legend(ax, loc="lower left")
+        targets = [axes[0, c]] + ([zooms[0, c]] if zoom else [])
+        for ax in targets:
+            _dense_reference(ax, rows, dense, metric)
+            for (pruning, name), line in panel.groupby(["pruning", "branch"]):
+                label = branches[name] + (f" · {prunings[pruning]}" if several_prunings else "")
+                label += missing_note(int(line["missing"].sum()), ", ".join(w for w in line["missing_why"] if w))
+                plotting.errorline(ax, 100 * line["x"], line, label, **plotting.style(series.index((pruning, name))))
+            ax.set_title(labels.dense_title(rows, dense), fontsize=plotting.FONT["title"])
+            ax.set_xlabel("prune ratio (% of prunable weights)" if x == "target_sparsity"
+                          else "achieved sparsity (% of prunable weights)")
+            ax.set_ylabel(request.metric_label)
+            plotting.percent_axis(ax)
+        zoomed = zoom and plotting.zoom_on(targets[0], targets[1], panel["mean"], ZOOM_SPAN, None)
+        plotting.legend_outside(targets[-1] if zoomed else targets[0])
     values = stats.rename(columns={"mean": "ours_mean", "std": "ours_std"})
     return Drawn(fig, values, ["No verified published numbers for weight-level pruning (the paper's prune ratios "
                                "and accuracies are unverified, docs/methods.md §4.1); compare the trend: "
@@ -201,46 +209,58 @@ def _dense_reference(ax, rows: pd.DataFrame, dense: str, metric: str, extra: pd.
         mask &= extra
     d = summarise(rows[mask].assign(_all=0), ["_all"], metric)
     for _, s in d.iterrows():
-        plotting.dense_band(ax, s["mean"], s["std"], f"unpruned ({s['mean']:.2f}%, n={s['n']})"
+        plotting.dense_band(ax, s, f"unpruned ({s['mean']:.2f}%, n = {s['n']})"
                             + missing_note(s["missing"], s["missing_why"]))
 
 
 # --- lottery tickets -----------------------------------------------------------------------------------------
 
 TICKET = ("lottery", "rewind_weights")
+INITS = ["winning ticket", "random re-init"]
 
 
 def lottery(rows: pd.DataFrame, request: Request) -> Drawn:
     metric, x = request.metric, request.options["x"]
     branch = rows[(rows["stage"] == "branch") & rows["branch_type"].isin([*TICKET, "reinit"])]
     request.require(branch, "lottery / rewind_weights / reinit branch rows")
-    branch = branch.assign(init=np.where(branch["branch_type"].isin(TICKET), "winning ticket", "random re-init"))
+    branch = branch.assign(init=np.where(branch["branch_type"].isin(TICKET), *INITS))
     keys = ["model", "dataset", "dense_lr", "init", "branch", "pruning", "level", "target_sparsity"]
     stats = summarise(branch, keys, metric)
     stats["x"] = _x(branch, stats, keys, x)
     networks = list(dict.fromkeys(zip(stats["model"], stats["dataset"])))
     lrs = sorted(stats["dense_lr"].unique(), reverse=True)
-    fig, axes = plotting.panels(len(networks), len(lrs))
+    prunings, branches = labels.pruning_settings(branch), labels.branches(branch)
+    several_prunings = branch["pruning"].nunique() > 1
+    series = {init: sorted(set(zip(group["branch"], group["pruning"]))) for init, group in stats.groupby("init")}
+    cells = {(r, c): stats[(stats["model"] == model) & (stats["dataset"] == dataset) & (stats["dense_lr"] == lr)]
+             for r, (model, dataset) in enumerate(networks) for c, lr in enumerate(lrs)}
+    zoom = any(plotting.top_band(p["mean"], ZOOM_SPAN) for p in cells.values())
+    fig, axes, zooms = plotting.panels_with_zoom(len(networks), len(lrs), zoom, width=6.6 if not zoom else 4.8)
     for r, (model, dataset) in enumerate(networks):
         for c, lr in enumerate(lrs):
-            ax = axes[r, c]
-            panel = stats[(stats["model"] == model) & (stats["dataset"] == dataset) & (stats["dense_lr"] == lr)]
+            panel = cells[r, c]
+            targets = [axes[r, c]] + ([zooms[r, c]] if zoom else [])
             same = (rows["model"] == model) & (rows["dataset"] == dataset) & (rows["dense_lr"] == lr)
-            for dense in rows[same & (rows["stage"] == "dense")]["dense"].unique():
-                _dense_reference(ax, rows, dense, metric)
-            drawn = {"winning ticket": 0, "random re-init": 0}   # line styles vary only within one init
-            for (init, name, _), line in panel.groupby(["init", "branch", "pruning"], sort=True):
-                line = line.sort_values("x")
-                i, drawn[init] = drawn[init], drawn[init] + 1
-                label = f"{init} ({name})" + missing_note(int(line["missing"].sum()),
-                                                          ", ".join(w for w in line["missing_why"] if w))
-                plotting.errorline(ax, 100 * line["x"], line, label, color="C3" if init == "winning ticket" else "C0",
-                                   marker="o" if init == "winning ticket" else "s",
-                                   linestyle=plotting.LINESTYLES[i % len(plotting.LINESTYLES)])
-            ax.set_title(f"{model} on {dataset}, dense {labels.lr(lr)}", fontsize=plotting.FONT["title"])
-            ax.set_xlabel("sparsity (% of prunable weights)" if x == "sparsity" else "target sparsity (%)")
-            ax.set_ylabel(request.metric_label)
-            plotting.legend(ax, loc="lower left")
+            denses = rows[same & (rows["stage"] == "dense")]["dense"].unique()
+            for ax in targets:
+                for dense in denses:
+                    _dense_reference(ax, rows, dense, metric)
+                for (init, name, pruning), line in panel.groupby(["init", "branch", "pruning"], sort=True):
+                    line = line.sort_values("x")
+                    label = branches[name] + (" (winning ticket)" if init == "winning ticket" else "")
+                    label += (f" · {prunings[pruning]}" if several_prunings else "") + missing_note(
+                        int(line["missing"].sum()), ", ".join(w for w in line["missing_why"] if w))
+                    members = series[init]   # colour says the init; marker and dash tell its branches apart
+                    plotting.errorline(ax, 100 * line["x"], line, label,
+                                       **plotting.grouped_style(INITS.index(init), members.index((name, pruning)),
+                                                                len(members)))
+                ax.set_title(f"{model} on {dataset}, dense {labels.lr(lr)}", fontsize=plotting.FONT["title"])
+                ax.set_xlabel("sparsity (% of prunable weights)" if x == "sparsity" else "target sparsity (%)")
+                ax.set_ylabel(request.metric_label)
+                plotting.percent_axis(ax)
+            zoomed = zoom and plotting.zoom_on(targets[0], targets[1], panel["mean"], ZOOM_SPAN,
+                                               None)
+            plotting.legend_outside(targets[-1] if zoomed else targets[0])
     values = stats.rename(columns={"mean": "ours_mean", "std": "ours_std"})
     return Drawn(fig, values, ["No verified published numbers (the LR 0.01 variant and the run count are "
                                "unverified, docs/methods.md §4.1); the claim to check: at the large LR (0.1) the "

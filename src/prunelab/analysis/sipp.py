@@ -18,6 +18,7 @@ from prunelab.analysis.options import Option, non_negative, one_of
 from prunelab.analysis.stats import missing_note, summarise
 
 STAGES = {"pruned": "prune only", "branch": "prune + retrain"}
+ZOOM_SPAN = 0.5   # accuracy points: a zoomed twin panel is never shorter
 
 
 def _retained(rows: pd.DataFrame, how: str) -> pd.Series:
@@ -41,42 +42,58 @@ def accuracy_vs_retained(rows: pd.DataFrame, request: Request) -> Drawn:
     denses = list(dict.fromkeys(sorted(pruned["dense"])))
     unpruned = summarise(rows[rows["stage"] == "dense"], ["dense"], metric).set_index("dense")
     stages = {stage: title for stage, title in STAGES.items() if (stats["stage"] == stage).any()}
-    fig, axes = plotting.panels(len(denses), len(stages), width=5.0, height=3.7)
+    # colour per pruning setting, marker and dash per (schedule, branch) within it, the same in every panel;
+    # the branch counts only where the legend names it (several branches), so equal labels look the same
+    several_branches = stats[stats["stage"] == "branch"]["branch"].nunique() > 1
+    stats["variant"] = list(zip(stats["schedule"], stats["branch"] if several_branches else [""] * len(stats)))
+    variants = sorted(set(stats["variant"]))
+    cells = {(dense, stage): stats[(stats["dense"] == dense) & (stats["stage"] == stage)]
+             for dense in denses for stage in stages}
+    zoom = any(plotting.top_band(p["mean"], ZOOM_SPAN) for p in cells.values())
+    fig, axes, zooms = plotting.panels_with_zoom(len(denses), len(stages), zoom, width=4.4 if zoom else 5.0,
+                                                 height=3.7)
+    names, branch_names = labels.pruning_settings(pruned), labels.branches(pruned)
     prunings = sorted(pruned["pruning"].unique())
     notes = [f"No verified published numbers (docs/methods.md §4.4). Retained parameters: "
              f"{request.options['retained']} weights. Smallest retained % within {tolerance:g} points of the "
              f"unpruned accuracy, per setting:"]
     for r, dense in enumerate(denses):
         base = unpruned.loc[dense] if dense in unpruned.index else None
+        row_axes = []
         for c, (stage, stage_title) in enumerate(stages.items()):
-            ax = axes[r, c]
-            ax.set_title(f"{labels.dense_title(rows, dense)}: {stage_title}", fontsize=plotting.FONT["title"])
-            panel = stats[(stats["dense"] == dense) & (stats["stage"] == stage)]
-            if panel.empty:   # e.g. a network only pruned, never retrained, in these experiments
-                ax.text(0.5, 0.5, f"no '{stage_title}' runs of this network\nin the figure's experiments",
-                        ha="center", va="center", transform=ax.transAxes, fontsize=plotting.FONT["title"])
-                ax.set_axis_off()
-                continue
-            if base is not None:
-                plotting.dense_band(ax, base["mean"], base["std"], f"unpruned ({base['mean']:.2f}%)")
-            several_branches = panel["branch"].nunique() > 1
-            for (pruning, method, schedule, branch), line in panel.groupby(["pruning", "method", "schedule",
-                                                                             "branch"], sort=True):
-                line = line.sort_values("retained_pct")
-                label = labels.pruning(pruning, method) + (f", {schedule}" if schedule != "one-shot" else "")
-                label += f" → {branch}" if several_branches else ""
-                label += missing_note(int(line["missing"].sum()), ", ".join(w for w in line["missing_why"] if w))
-                i = prunings.index(pruning)
-                plotting.errorline(ax, line["retained_pct"], line, label, color=plotting.color(i),
-                                   marker=plotting.MARKERS[i % len(plotting.MARKERS)])
+            panel = cells[dense, stage]
+            targets = [axes[r, c]] + ([zooms[r, c]] if zoom else [])
+            for k, ax in enumerate(targets):
+                ax.set_title(f"{labels.dense_title(rows, dense)}: {stage_title}", fontsize=plotting.FONT["title"])
+                if panel.empty:   # e.g. a network only pruned, never retrained, in these experiments
+                    ax.text(0.5, 0.5, f"no '{stage_title}' runs of this network\nin the figure's experiments",
+                            ha="center", va="center", transform=ax.transAxes, fontsize=plotting.FONT["title"])
+                    ax.set_axis_off()
+                    ax.set_visible(k == 0)
+                    continue
                 if base is not None:
-                    notes.append(_commensurate(line, base["mean"], tolerance, dense, stage_title, label))
-            ax.set_xscale("log")
-            plotting.plain_log_ticks(ax, "x")
-            ax.set_xlabel("retained parameters (%, log scale)")
-            ax.set_ylabel(request.metric_label)
-            plotting.legend(ax, loc="lower right")
-    values = stats.rename(columns={"mean": "ours_mean", "std": "ours_std"})
+                    plotting.dense_band(ax, base, f"unpruned ({base['mean']:.2f}%, n = {base['n']})")
+                for (pruning, method, schedule, branch), line in panel.groupby(["pruning", "method", "schedule",
+                                                                                 "branch"], sort=True):
+                    line = line.sort_values("retained_pct")
+                    label = names[pruning] + (f", {schedule}" if schedule != "one-shot" else "")
+                    label += f" → {branch_names[branch]}" if several_branches and branch else ""
+                    label += missing_note(int(line["missing"].sum()), ", ".join(w for w in line["missing_why"] if w))
+                    plotting.errorline(ax, line["retained_pct"], line, label, **plotting.grouped_style(
+                        prunings.index(pruning), variants.index(line["variant"].iloc[0]), len(variants)))
+                    if base is not None and k == 0:
+                        notes.append(_commensurate(line, base["mean"], tolerance, dense, stage_title, label))
+                ax.set_xscale("log")
+                plotting.plain_log_ticks(ax, "x")
+                ax.set_xlabel("retained parameters (%, log scale)")
+                ax.set_ylabel(request.metric_label)
+                plotting.percent_axis(ax)
+            if zoom and not panel.empty:
+                plotting.zoom_on(targets[0], targets[1], panel["mean"], ZOOM_SPAN, None)
+            row_axes += [ax for ax in targets if ax.get_visible() and ax.axison]
+        if row_axes:
+            plotting.legend_outside(row_axes[-1], also=row_axes[:-1])
+    values = stats.drop(columns="variant").rename(columns={"mean": "ours_mean", "std": "ours_std"})
     return Drawn(fig, values, notes)
 
 
