@@ -221,7 +221,7 @@ def cmd_list(args) -> None:
         raise ConfigError(f"{args.results}: not a results tree (no runs/, tables/ or figures/ folder)")
     table = run_table(tree, kind=args.kind, method=args.method, sparsity=args.sparsity, dataset=args.dataset)
     if table.empty:
-        print("no runs match", file=sys.stderr)
+        print("no runs match")  # a result like any other: on stdout
         return
     with pd.option_context("display.width", 250, "display.max_rows", None, "display.max_columns", None):
         print(table.fillna({c: "-" for c in ("dataset", "model", "method", "scope", "branch", "code", "device")})
