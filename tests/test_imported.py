@@ -97,7 +97,7 @@ def test_bad_files_are_one_line_naming_the_file(tmp_path, content, message):
 
 def test_missing_file_and_rewinding_are_config_errors(weights, tmp_path):
     path, _ = weights
-    with pytest.raises(ConfigError, match=r"config key dense\.released\.checkpoint: checkpoint file .* not found"):
+    with pytest.raises(ConfigError, match=r"key dense\.released\.checkpoint: checkpoint file .* not found"):
         build_plan(_config(tmp_path / "absent.pt"))
     config = copy.deepcopy(_config(path))
     config["branches"]["ticket"] = {"type": "lottery", "rewind": "0it"}
