@@ -211,7 +211,34 @@ def _submissions(dag, as_groups):
             yield f"group '{group.groupid}' of rules {rules}", group.resources, group.threads
 
 
+# Local jobs are children forked from one job worker with torch imported (prunelab/job_worker.py), which
+# saves each job the imports; it is stopped when the run ends and exits by itself when this process does.
+JOB_WORKER = {}
+
+
+def start_job_worker():
+    if not (workflow.non_local_exec or workflow.remote_exec):
+        from prunelab.job_client import start
+
+        JOB_WORKER["handle"] = start(f"{workflow.basedir}/src")
+
+
+def stop_job_worker():
+    handle = JOB_WORKER.pop("handle", None)
+    if handle is not None:
+        handle.stop()
+
+
+onsuccess:
+    stop_job_worker()
+
+
+onerror:
+    stop_job_worker()
+
+
 onstart:
+    start_job_worker()
     # SLURM refusals (bad account/partition, more GPUs/CPUs than a node has) as one line per cause, before
     # anything is submitted; a packed group's refusal would otherwise reach the user without SLURM's reason.
     if (
