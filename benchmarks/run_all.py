@@ -16,7 +16,7 @@ import time
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
-BENCHMARKS = ("train_loop", "masked_step", "grouped", "precision", "scoring", "dag", "audit_scale")
+BENCHMARKS = ("train_loop", "masked_step", "grouped", "precision", "scoring", "dag", "audit_scale", "job_overhead")
 
 
 def main(argv: list[str]) -> int:
