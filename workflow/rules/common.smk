@@ -4,14 +4,19 @@ import os
 
 from prunelab.errors import PrunelabError
 from prunelab.grouping import MARKER as GROUP_MARKER, group_dir, seed_groups
-from prunelab.plan import OUTPUTS as RUN_FILES, build_plan, check_datasets
+from prunelab.plan_cache import cached_plan
+from prunelab.planned import OUTPUTS as RUN_FILES
 from prunelab.resources import dense_spec_of, estimate, group_request, wants_gpu
 from prunelab.spec import canonical_json
 from prunelab.runtime import runtime_environment
 
 try:
-    PLAN = build_plan(config)
+    # stored under .snakemake/ by the hash of the config and of prunelab's code: a parse with the same
+    # config and code (dry runs, reruns, each run: job) neither rebuilds the plan nor imports torch
+    PLAN = cached_plan(config, ".snakemake/prunelab")
     if config["runtime"]["check_data"]:
+        from prunelab.plan import check_datasets
+
         check_datasets(PLAN, config["data_root"])
 except PrunelabError as error:
     raise WorkflowError(str(error)) from None
