@@ -1,6 +1,7 @@
 # Turns the validated config into the plan (run specs by hash) and input helpers for the rules.
 import json
 import os
+from functools import lru_cache
 
 from prunelab.errors import PrunelabError
 from prunelab.grouping import MARKER as GROUP_MARKER, group_dir, seed_groups
@@ -145,6 +146,8 @@ def _request(wildcards, attempt=1):
     return _run_request(wildcards.hash, attempt)
 
 
+# cached: Snakemake asks for threads, mem_mb, runtime, gpu and the pack group one by one, for every job
+@lru_cache(maxsize=None)
 def _run_request(run_hash, attempt=1):
     spec = PLAN.specs[run_hash]
     on_cluster = workflow.non_local_exec or workflow.remote_exec
