@@ -87,7 +87,8 @@ def compiled_vs_eager(device: str):
         torch.testing.assert_close(b, a, rtol=1e-4, atol=1e-5, msg=name)
 
 
-@pytest.mark.skipif(not torch.cuda.is_available(), reason="CUDA graphs need a GPU")
+@pytest.mark.gpu
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="no GPU: CUDA graphs need CUDA")
 def test_compiled_step_matches_eager_on_gpu():
     compiled_vs_eager("cuda")
 

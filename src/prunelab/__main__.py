@@ -1,7 +1,16 @@
-"""``python -m prunelab`` = the ``prunelab`` console script (the workflow uses this form)."""
+"""``python -m prunelab`` = the ``prunelab`` console script (the workflow uses this form).
+
+When the workflow has a job worker up (:mod:`prunelab.job_client`), the command runs in a child forked from
+it, which has torch imported already; otherwise, or when it refuses, in this process.
+"""
 
 import sys
 
-from prunelab.cli import main
+from prunelab.job_client import delegate
 
-sys.exit(main())
+status = delegate(sys.argv[1:])
+if status is None:
+    from prunelab.cli import main
+
+    status = main()
+sys.exit(status)

@@ -19,16 +19,13 @@ from __future__ import annotations
 import copy
 import json
 import re
-from dataclasses import dataclass, field
-from pathlib import Path
 
 from prunelab.data.tensors import train_size
 from prunelab.imported import checkpoint_spec
 from prunelab.errors import ConfigError
-from prunelab.resources import STREAMED
+from prunelab.planned import OUTPUTS, Plan  # noqa: F401 - the plan's types, re-exported where they were defined
 from prunelab.pruning import get_method, resolve_hparams
 from prunelab.schedules import iterations_per_epoch, to_iteration, total_iterations
-from prunelab.spec import parent_dirs, run_dir, spec_hash
 
 # the dense-run keys that decide results (download/verify_checksums only decide where bytes come from)
 DATASET_KEYS = ("name", "path", "size", "channels", "validation", "split_seed", "normalize", "augment")
@@ -36,13 +33,6 @@ REINIT_SEED_SHIFT = 1_000_003   # re-initialised branches draw their init from d
 BRANCH_TYPES = ("finetune", "rewind_weights", "rewind_lr", "lottery", "reinit", "scratch_e", "scratch_b")
 FINETUNE_DEFAULTS = {"epochs": 5, "lr": 0.001, "schedule": {"name": "constant", "milestones": [], "gamma": 0.1,
                                                            "min_lr": 0}, "warmup_epochs": 0}
-OUTPUTS = {
-    "dense": ("model.pt", "snapshots.pt", "metrics.json", "spec.json"),
-    "prune": ("mask.pt", "metrics.json", "spec.json"),
-    "branch": ("model.pt", "mask.pt", "metrics.json", "spec.json"),
-}
-
-
 def _point(value) -> str:
     """Normalise a training point for comparison: '2 ep' → '2ep', 7 → '7it', 'init' → '0it'."""
     if value in ("init", 0, "0ep"):
@@ -55,41 +45,6 @@ def _point(value) -> str:
 def _seed_pair(seed) -> dict:
     return {"init": int(seed), "data": int(seed)} if isinstance(seed, int) else {"init": seed["init"],
                                                                                  "data": seed["data"]}
-
-
-@dataclass
-class Plan:
-    """Run specs by hash, the experiments' manifest rows, and the figures."""
-
-    config: dict
-    specs: dict[str, dict] = field(default_factory=dict)
-    experiments: dict[str, list[dict]] = field(default_factory=dict)
-    figures: dict[str, dict] = field(default_factory=dict)
-
-    @property
-    def results(self) -> str:
-        return self.config.get("results", "results")
-
-    def kind(self, run_hash: str) -> str:
-        return self.specs[run_hash]["kind"]
-
-    def directory(self, run_hash: str) -> Path:
-        return run_dir(self.results, self.kind(run_hash), run_hash)
-
-    def outputs(self, run_hash: str) -> list[str]:
-        directory = self.directory(run_hash)
-        return [str(directory / name) for name in OUTPUTS[self.kind(run_hash)]] + [str(directory / "provenance.json")]
-
-    def parent_dirs(self, run_hash: str) -> dict[str, Path]:
-        return parent_dirs(self.specs[run_hash], self.results)
-
-    def hashes(self, kind: str) -> list[str]:
-        return [h for h, s in self.specs.items() if s["kind"] == kind]
-
-    def _add(self, spec: dict) -> str:
-        h = spec_hash(spec)
-        self.specs.setdefault(h, spec)
-        return h
 
 
 class _Builder:
@@ -305,29 +260,6 @@ def _iterations(point: str, dense_cfg: dict) -> int:
     if point == "end":
         return total_iterations(train, ipe)
     return to_iteration(point, ipe)
-
-
-def real_datasets(config: dict) -> dict[str, bool]:
-    """The torchvision datasets the experiments train on, each with whether a dense config may download it.
-
-    The workflow makes one data job per entry; ``digits`` is embedded and needs none, and streamed image
-    folders (``STREAMED``) are placed by hand and checked at workflow start instead (`streamed_datasets`).
-    """
-    datasets: dict[str, bool] = {}
-    for dataset in _used_datasets(config):
-        if dataset["name"] != "digits" and dataset["name"] not in STREAMED:
-            datasets[dataset["name"]] = datasets.get(dataset["name"], False) or bool(dataset.get("download"))
-    return datasets
-
-
-def streamed_datasets(config: dict) -> list[dict]:
-    """The dataset entries of streamed image folders the experiments train on (checked at workflow start)."""
-    return [dataset for dataset in _used_datasets(config) if dataset["name"] in STREAMED]
-
-
-def _used_datasets(config: dict) -> list[dict]:
-    used = {d for exp in config["experiments"].values() for d in exp["dense"]}
-    return [config["dense"][dense_name]["dataset"] for dense_name in sorted(used)]
 
 
 def _sort_point(point: str) -> tuple[int, int]:

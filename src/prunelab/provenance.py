@@ -24,6 +24,7 @@ from prunelab.spec import spec_hash
 from prunelab.storage import sha256_file, write_json
 
 FILENAME = "provenance.json"
+WORKER_PID_ENV = "PRUNELAB_JOB_WORKER_PID"
 SCHEMA_VERSION = 1
 
 
@@ -108,7 +109,9 @@ def hardware_info() -> dict:
 
 def host_info() -> dict:
     return {"host": socket.gethostname(), "slurm_job_id": os.environ.get("SLURM_JOB_ID"),
-            "slurm_array_task_id": os.environ.get("SLURM_ARRAY_TASK_ID")}
+            "slurm_array_task_id": os.environ.get("SLURM_ARRAY_TASK_ID"),
+            # pid of the job worker this job was forked from (prunelab/job_worker.py); None: a process of its own
+            "job_worker": os.environ.get(WORKER_PID_ENV)}
 
 
 def parent_link(parent_dir: str | Path) -> dict:

@@ -11,8 +11,6 @@ import os
 from dataclasses import dataclass, fields
 from pathlib import Path
 
-import torch
-
 from prunelab.errors import ConfigError
 
 PREFIX = "PRUNELAB_"
@@ -37,6 +35,8 @@ class Runtime:
 
     def configure(self) -> torch.device:
         """Apply threads and determinism settings; return the device jobs compute on."""
+        import torch  # here, not at the top: the Snakefile imports this module to parse every config
+
         if self.threads > 0:
             torch.set_num_threads(self.threads)
         if self.device == "cuda" and not torch.cuda.is_available():

@@ -16,8 +16,6 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, Iterator
 
-import torch
-
 from prunelab.errors import CheckpointError
 
 TEMP_PREFIX = ".tmp-"
@@ -66,12 +64,16 @@ def write_json(path: str | Path, data: Any) -> None:
 
 def save_tensors(path: str | Path, obj: Any) -> None:
     """``torch.save`` atomically; ``obj`` must hold only tensors and plain Python values."""
+    import torch  # in the functions: tables, figures and the Snakefile's parse use this module without tensors
+
     with atomic_path(path) as tmp:
         torch.save(obj, tmp)
 
 
 def load_tensors(path: str | Path, producer: str | None = None, map_location: str | torch.device = "cpu") -> Any:
     """``torch.load(weights_only=True)``; a missing, truncated or corrupt file is one clear error."""
+    import torch
+
     path = Path(path)
     hint = f" (produced by rule '{producer}'; delete it and rerun that rule)" if producer else ""
     if not path.exists():

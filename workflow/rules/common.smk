@@ -1,22 +1,26 @@
 # Turns the validated config into the plan (run specs by hash) and input helpers for the rules.
 import json
 import os
+from functools import lru_cache
 
 from prunelab.errors import PrunelabError
 from prunelab.grouping import MARKER as GROUP_MARKER, group_dir, seed_groups
-from prunelab.data.vision import dataset_files, missing_message
-from prunelab.plan import (
-    OUTPUTS as RUN_FILES,
-    build_plan,
+from prunelab.data_files import (
+    dataset_files,
+    missing_message,
     real_datasets,
     streamed_datasets,
 )
+from prunelab.plan_cache import cached_plan
+from prunelab.planned import OUTPUTS as RUN_FILES
 from prunelab.resources import dense_spec_of, estimate, group_request, wants_gpu
 from prunelab.spec import canonical_json
 from prunelab.runtime import runtime_environment
 
 try:
-    PLAN = build_plan(config, CONFIG_SOURCE)
+    # stored under .snakemake/ by the hash of the config and of prunelab's code: a parse with the same
+    # config and code (dry runs, reruns, each run: job) neither rebuilds the plan nor imports torch
+    PLAN = cached_plan(config, ".snakemake/prunelab", CONFIG_SOURCE)
 except PrunelabError as error:
     raise WorkflowError(str(error)) from None
 
@@ -195,6 +199,8 @@ def _request(wildcards, attempt=1):
     return _run_request(wildcards.hash, attempt)
 
 
+# cached: Snakemake asks for threads, mem_mb, runtime, gpu and the pack group one by one, for every job
+@lru_cache(maxsize=None)
 def _run_request(run_hash, attempt=1):
     spec = PLAN.specs[run_hash]
     on_cluster = workflow.non_local_exec or workflow.remote_exec
@@ -266,12 +272,39 @@ def _submissions(dag, as_groups):
             yield f"group '{group.groupid}' of rules {rules}", group.resources, group.threads
 
 
+# Local jobs are children forked from one job worker with torch imported (prunelab/job_worker.py), which
+# saves each job the imports; it is stopped when the run ends and exits by itself when this process does.
+JOB_WORKER = {}
+
+
+def start_job_worker():
+    if not (workflow.non_local_exec or workflow.remote_exec):
+        from prunelab.job_client import start
+
+        JOB_WORKER["handle"] = start(f"{workflow.basedir}/src")
+
+
+def stop_job_worker():
+    handle = JOB_WORKER.pop("handle", None)
+    if handle is not None:
+        handle.stop()
+
+
+onsuccess:
+    stop_job_worker()
+
+
+onerror:
+    stop_job_worker()
+
+
 onstart:
     # A dataset that must be placed by hand stops a real run here, before any job (dry runs skip onstart):
     # otherwise the jobs of datasets that are present would start and the suite would fail half way.
     missing = missing_data(workflow.dag)
     if missing:
         raise WorkflowError("\n".join(missing))
+    start_job_worker()
     # SLURM refusals (bad account/partition, more GPUs/CPUs than a node has) as one line per cause, before
     # anything is submitted; a packed group's refusal would otherwise reach the user without SLURM's reason.
     if (

@@ -14,7 +14,6 @@ import json
 
 import numpy as np
 import pandas as pd
-from scipy import stats as scipy_stats
 
 CONFIDENCE = 0.95
 ERROR_BAR = "95 % t-interval of the mean over seeds"
@@ -46,6 +45,8 @@ def summarise(rows: pd.DataFrame, keys: list[str], value: str) -> pd.DataFrame:
 
 def t_half_width(std, n, confidence: float = CONFIDENCE):
     """Half-width of the two-sided Student-t interval of a mean from its sample std and n (NaN for n < 2)."""
+    from scipy import stats as scipy_stats  # here: the Snakefile imports the figure registry to parse a config
+
     n = np.asarray(n, dtype=float)
     dof = np.where(n >= 2, n - 1, np.nan)
     return scipy_stats.t.ppf(0.5 + confidence / 2, dof) * np.asarray(std, dtype=float) / np.sqrt(n)

@@ -15,45 +15,8 @@ import torch
 
 from prunelab.errors import DataError
 
-# training-set sizes, so the plan can convert training points ('2ep', '150it') without loading any data
-TRAIN_SIZES = {"mnist": 60_000, "fashion_mnist": 60_000, "cifar10": 50_000, "cifar100": 50_000}
-
-# name -> (torchvision class name, sub-directory under root, files torchvision needs there, classes)
-_MNIST_FILES = ["train-images-idx3-ubyte", "train-labels-idx1-ubyte", "t10k-images-idx3-ubyte",
-                "t10k-labels-idx1-ubyte"]
-VISION_SETS = {
-    "mnist": ("MNIST", "MNIST/raw", _MNIST_FILES, 10),
-    "fashion_mnist": ("FashionMNIST", "FashionMNIST/raw", _MNIST_FILES, 10),
-    "cifar10": ("CIFAR10", "cifar-10-batches-py",
-                [f"data_batch_{i}" for i in range(1, 6)] + ["test_batch", "batches.meta"], 10),
-    "cifar100": ("CIFAR100", "cifar-100-python", ["train", "test", "meta"], 100),
-}
-# lays Debian's dataset-fashion-mnist package out in torchvision's format (scripts/ of this repository)
-FASHION_MNIST_SCRIPT = "scripts/fashion-mnist-debian.sh"
-
-
-def expected_files(name: str, root: str | Path) -> tuple[Path, list[str]]:
-    """The directory torchvision reads for ``name`` and the file names it needs there."""
-    _, sub, files, _ = VISION_SETS[name]
-    return Path(root) / sub, files
-
-
-def dataset_files(name: str, root: str | Path) -> list[Path]:
-    """Every file torchvision reads for ``name`` under ``root``: the outputs of the workflow's data job."""
-    directory, files = expected_files(name, root)
-    return [directory / f for f in files]
-
-
-def missing_message(name: str, root: str | Path, key: str = "data_root") -> str | None:
-    """One line naming the directory and the files still to be placed there, or None when all are present."""
-    directory, files = expected_files(name, root)
-    missing = [f for f in files if not (directory / f).is_file()]
-    if not missing:
-        return None
-    hint = (f"lay it out with {FASHION_MNIST_SCRIPT} {root} (Debian's dataset-fashion-mnist), or set download: true"
-            if name == "fashion_mnist" else "download it there, or set download: true on a machine online")
-    return (f"dataset '{name}' not found: {directory} lacks {', '.join(missing)} "
-            f"(config key {key}={root}; {hint})")
+from prunelab.data_files import (  # noqa: F401 - torch-free, so the workflow can plan data jobs cheaply
+    FASHION_MNIST_SCRIPT, TRAIN_SIZES, VISION_SETS, dataset_files, expected_files, missing_message)
 
 
 def check_present(name: str, root: str | Path, key: str = "data_root") -> None:
