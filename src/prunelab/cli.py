@@ -184,6 +184,16 @@ def cmd_list(args) -> None:
               .to_string(index=False, float_format=lambda v: f"{v:.4g}"))
 
 
+def cmd_replicate(args) -> None:
+    from prunelab.replication.write import summary_lines, write
+
+    missing = [t for t in args.tables if not Path(t).is_file()]
+    if missing:
+        raise ConfigError(f"{missing[0]}: table not found (--tables)")
+    results = write(args.tables, args.suite, args.out, args.results)
+    print("\n".join(summary_lines(args.suite, results)))
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="prunelab", description=__doc__.splitlines()[0])
     sub = parser.add_subparsers(dest="command", required=True)
@@ -209,6 +219,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--results", default=os.environ.get("PRUNELAB_RESULTS", "results"))
     p.add_argument("--name", default="")
     p.set_defaults(func=cmd_figure)
+    p = sub.add_parser("replicate", help="tables -> did it replicate? one verdict per claim and cell (CSV + .md)")
+    p.add_argument("--tables", nargs="+", required=True)
+    p.add_argument("--suite", required=True)
+    p.add_argument("--out", required=True, help="CSV path; the .md and provenance go beside it")
+    p.add_argument("--results", default=os.environ.get("PRUNELAB_RESULTS", "results"))
+    p.set_defaults(func=cmd_replicate)
     p = sub.add_parser("validate", help="check a suite config and count its runs")
     p.add_argument("config")
     p.set_defaults(func=cmd_validate)

@@ -225,7 +225,7 @@ class _Builder:
 
     def _prune_and_branches(self, base, p_spec, pruning_name, branches, d_hash, dense_name, key, level):
         p_hash = self.plan._add(p_spec)
-        common = {**base, "pruning": pruning_name, "method": p_spec["method"], "level": level,
+        common = {**base, "pruning": pruning_name, "method": p_spec["method"], "at": p_spec["at"], "level": level,
                   "target_sparsity": p_spec["sparsity"], "scope": p_spec["scope"], "steps": p_spec["steps"],
                   "hparams": json.dumps(p_spec["hparams"], sort_keys=True), "prune_run": p_hash}
         rows = [{**common, "stage": "pruned", "branch": None, "branch_type": None, "kind": "prune", "run": p_hash}]
