@@ -156,3 +156,14 @@ def test_every_verified_published_number_is_a_claim_and_no_unverified_one_is():
     unpruned_repeats = sum(1 for p in liu if dict(p.labels).get("column") == "unpruned") // 2
     assert len(ids) == len(jsv_points) + len(liu) - unpruned_repeats
     assert not any("finetune" in i or "vgg16" in i for i in ids)   # recalled (R) numbers stay out
+
+
+def test_a_figure_caption_names_the_claims_tested_on_its_networks_with_n_and_interval():
+    from prunelab.replication.caption import caption_lines
+
+    results, _ = replicate(_sipp_table(det=[85.0, 86.0, 84.5], wt=[80.0, 80.5, 79.0]), [SIPP_VS_WT])
+    figure_rows = pd.DataFrame({"model": ["lenet_300_100"]})
+    lines = caption_lines(figure_rows, results)
+    assert "1 test(s) of 1 claim(s)" in lines[0]
+    assert lines[1].startswith("holds: sipp_det_vs_wt_pruned") and "n = 3" in lines[1] and "paired t" in lines[1]
+    assert "no claim" in caption_lines(pd.DataFrame({"model": ["vgg16"]}), results)[0]

@@ -82,7 +82,7 @@ def cmd_aggregate(args) -> None:
 def cmd_figure(args) -> None:
     from prunelab.analysis.figures import draw
 
-    draw(_spec_arg(args.spec), args.tables, args.out, args.results, args.name)
+    draw(_spec_arg(args.spec), args.tables, args.out, args.results, args.name, args.replication)
 
 
 def cmd_validate(args) -> None:
@@ -218,6 +218,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--out", required=True, help="PNG path; the PDF, CSV, summary and provenance go beside it")
     p.add_argument("--results", default=os.environ.get("PRUNELAB_RESULTS", "results"))
     p.add_argument("--name", default="")
+    p.add_argument("--replication", help="the suite's replication CSV: the summary names claims and verdicts")
     p.set_defaults(func=cmd_figure)
     p = sub.add_parser("replicate", help="tables -> did it replicate? one verdict per claim and cell (CSV + .md)")
     p.add_argument("--tables", nargs="+", required=True)

@@ -241,6 +241,10 @@ ANALYSIS_FILES = (
         for ext in ("png", "pdf", "csv", "summary.rst", "provenance.json")
     ]
     + [
+        f"{RESULTS}/replication/{SUITE}.{ext}"
+        for ext in ("csv", "md", "provenance.json")
+    ]
+    + [
         f"{RESULTS}/report/{SUITE}/{name}"
         for name in (
             "runs_provenance.csv",

@@ -48,6 +48,11 @@ def summary_lines(suite: str, results: pd.DataFrame) -> list[str]:
     return lines
 
 
+def print_summary(suite: str, csv: str | Path) -> None:
+    """Print the one-screen summary of a written replication table (the workflow's onsuccess)."""
+    print("\n".join(summary_lines(suite, pd.read_csv(csv))))
+
+
 def _cell(value) -> str:
     if isinstance(value, float):
         return "" if value != value else f"{value:.4g}"
