@@ -167,3 +167,23 @@ def test_a_figure_caption_names_the_claims_tested_on_its_networks_with_n_and_int
     assert "1 test(s) of 1 claim(s)" in lines[0]
     assert lines[1].startswith("holds: sipp_det_vs_wt_pruned") and "n = 3" in lines[1] and "paired t" in lines[1]
     assert "no claim" in caption_lines(pd.DataFrame({"model": ["vgg16"]}), results)[0]
+
+
+def _correlation_table(orders):
+    """One dense run per entry of ``orders``: 4 settings with loss 1..4 and accuracy ranks ``order``."""
+    rows = []
+    for i, order in enumerate(orders):
+        rows.append(_dense(f"d{i}", i))
+        for setting, (loss, rank) in enumerate(zip([1.0, 2.0, 3.0, 4.0], order)):
+            rows.append({**_pruned(f"d{i}", i, "lm", 50.0), "stage": "branch", "hparams": f'{{"lambda": {setting}}}',
+                         "pruned_train_loss": loss, "best_test_acc": 90.0 + rank})
+    return pd.DataFrame(rows)
+
+
+def test_rank_correlation_claim_is_one_spearman_rho_per_seed():
+    claim = next(c for c in all_claims() if c.id == "laurent_loss_does_not_predict_accuracy")
+    weak = _correlation_table([[2, 1, 4, 3], [2, 1, 4, 3], [3, 1, 4, 2], [2, 4, 1, 3]])   # ρ = .6, .6, 0, 0
+    row = _only(replicate(weak, [claim])[0], claim.id)
+    assert row["estimate"] == pytest.approx(0.3) and row["n"] == 4 and row["verdict"] == "holds"
+    predictive = _correlation_table([[4, 3, 2, 1]] * 3)   # lower loss, better accuracy, every seed: ρ = −1
+    assert _only(replicate(predictive, [claim])[0], claim.id)["verdict"] == "contradicted"

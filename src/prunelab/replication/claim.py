@@ -11,14 +11,16 @@ Comparison kinds (``d`` is the contrast Σ weight·side, ``tol`` the claim's tol
 * ``at_least``: d ≥ −tol ("A is comparable or better than B": A − B ≥ −tol; tol = 0 for "A beats B");
 * ``equivalent``: |d| ≤ tol (with a published ``target``, d = ours − published: the number is reproduced);
 * ``decreasing``: the side's value falls as ``along`` grows: every step between neighbouring values
-  is an ``at_least`` test of y(xᵢ) − y(xᵢ₊₁) ≥ −tol.
+  is an ``at_least`` test of y(xᵢ) − y(xᵢ₊₁) ≥ −tol;
+* ``rank_correlation``: within each replicate, Spearman ρ between ``along`` and ``quantity`` across the
+  settings (rows) of the side; the claim is mean ρ ≥ −tol (one ρ per replicate, t interval over them).
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-KINDS = ("at_least", "equivalent", "decreasing")
+KINDS = ("at_least", "equivalent", "decreasing", "rank_correlation")
 
 
 @dataclass(frozen=True)
@@ -130,13 +132,13 @@ class Claim:
     per: tuple[str, ...] = ("model", "dataset")       # one verdict per distinct combination of these
     target: Target | None = None     # a published number (equivalent kind only)
     relative: bool = False           # tolerance is a fraction of the published value
-    along: str | None = None         # decreasing kind: the x column
+    along: str | None = None         # decreasing / rank_correlation kinds: the x column
 
     def __post_init__(self):
         if self.kind not in KINDS:
             raise ValueError(f"claim {self.id}: kind {self.kind!r} is not one of {KINDS}")
-        if (self.kind == "decreasing") != (self.along is not None):
-            raise ValueError(f"claim {self.id}: 'along' is set exactly for decreasing claims")
+        if (self.kind in ("decreasing", "rank_correlation")) != (self.along is not None):
+            raise ValueError(f"claim {self.id}: 'along' is set exactly for decreasing and rank_correlation claims")
         if self.target is not None and self.kind != "equivalent":
             raise ValueError(f"claim {self.id}: a published target needs the equivalent kind")
 
@@ -145,6 +147,9 @@ class Claim:
         names = " ".join(f"{'+' if w > 0 else '−'} {'' if abs(w) == 1 else f'{abs(w):g}·'}[{s.describe()}]"
                          for w, s in self.sides).lstrip("+ ")
         tol = f"{self.tolerance:g}" + (" × published" if self.relative else "")
+        if self.kind == "rank_correlation":
+            return (f"mean over seeds of Spearman ρ({self.along}, {self.quantity}) across "
+                    f"[{self.sides[0][1].describe()}] ≥ −{tol}")
         if self.kind == "decreasing":
             return f"[{self.sides[0][1].describe()}] decreasing in {self.along} (each step ≥ −{tol})"
         if self.kind == "equivalent":

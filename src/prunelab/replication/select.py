@@ -103,5 +103,17 @@ def replicate_values(rows: pd.DataFrame, quantity: str) -> tuple[pd.Series, int]
     return values, int((~usable).sum())
 
 
+def replicate_correlations(rows: pd.DataFrame, x: str, y: str) -> tuple[pd.Series, int]:
+    """Per dense run, Spearman ρ between ``x`` and ``y`` across its usable rows (settings); runs with fewer
+    than three usable settings give no ρ. Also how many rows were unusable."""
+    from scipy.stats import spearmanr
+
+    usable = rows["status"].eq("ok") & rows[x].notna() & rows[y].notna() if {x, y} <= set(rows) \
+        else rows["status"].eq("__")
+    rho = {run: float(spearmanr(group[x], group[y]).statistic)
+           for run, group in rows[usable].groupby("dense_run") if len(group) >= 3}
+    return pd.Series(rho, dtype=float).dropna(), int((~usable).sum())
+
+
 def describe_cell(labels: dict) -> str:
     return ", ".join(f"{k}={v:g}" if isinstance(v, float) else f"{k}={v}" for k, v in labels.items())

@@ -23,7 +23,8 @@ import pandas as pd
 
 from prunelab.replication import statistics as st
 from prunelab.replication.claim import Claim, Select
-from prunelab.replication.select import NotRun, apply, cells, describe_cell, replicate_values
+from prunelab.replication.select import (NotRun, apply, cells, describe_cell, replicate_correlations,
+                                         replicate_values)
 
 VERDICTS = ("reproduced", "holds", "inconclusive", "contradicted", "not comparable", "not run")
 ALPHA = 1 - st.CONFIDENCE
@@ -66,8 +67,11 @@ def _test(claim: Claim, labels: dict, group: pd.DataFrame, sides, not_comparable
             side_rows = apply(group, select)
             if side_rows.empty:
                 raise NotRun(f"no rows with {select.describe()}")
-            per_run, bad = replicate_values(side_rows, claim.quantity)
+            per_run, bad = (replicate_correlations(side_rows, claim.along, claim.quantity)
+                            if claim.kind == "rank_correlation" else replicate_values(side_rows, claim.quantity))
             unusable += bad
+            if per_run.empty and claim.kind == "rank_correlation":
+                raise NotRun(f"needs at least 3 settings with {claim.along} and {claim.quantity} per dense run")
             if per_run.empty:
                 raise NotRun(f"no usable {claim.quantity} for {select.describe()} ({bad} run(s) failed or unmeasured)")
             values.append((weight, per_run))

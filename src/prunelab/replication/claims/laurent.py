@@ -42,4 +42,12 @@ CLAIMS = [
                                            (-1.0, Select.of(method="qm", best=_LOCAL))),
           1.0, "1 pp: prunelab's reading of 'similar' (the paper gives no margin)", PAPER, SETTING,
           Select.of(stage="branch"), ("model", "dataset", "target_sparsity")),
+    Claim("laurent_loss_does_not_predict_accuracy", LAURENT, "§ loss after pruning vs accuracy after retraining",
+          "a lower training loss right after pruning does not imply better accuracy after retraining: across "
+          "pruning settings (criteria, T, λ), ρ(loss after pruning, accuracy after retraining) is not strongly "
+          "negative", "best_test_acc", "rank_correlation", ((1.0, Select.of()),), 0.5,
+          "0.5: prunelab's line between a weak and a strong monotone association (the paper gives none)", PAPER,
+          SETTING, Select.of(stage="branch", level=0, branch_type=("finetune", "rewind_lr")),
+          ("model", "dataset", "target_sparsity"),
+          along="pruned_train_loss"),
 ]
