@@ -175,8 +175,9 @@ def _correlation_table(orders):
     for i, order in enumerate(orders):
         rows.append(_dense(f"d{i}", i))
         for setting, (loss, rank) in enumerate(zip([1.0, 2.0, 3.0, 4.0], order)):
-            rows.append({**_pruned(f"d{i}", i, "lm", 50.0), "stage": "branch", "hparams": f'{{"lambda": {setting}}}',
-                         "pruned_train_loss": loss, "best_test_acc": 90.0 + rank})
+            rows.append({**_pruned(f"d{i}", i, "lm", 50.0), "stage": "branch", "branch_type": "rewind_lr",
+                         "hparams": f'{{"lambda": {setting}}}', "pruned_train_loss": loss,
+                         "best_test_acc": 90.0 + rank})
     return pd.DataFrame(rows)
 
 

@@ -23,16 +23,17 @@ def _ticket(id, statement, sides, tolerance, source, scope) -> Claim:
 
 _IMP = Select.of(stage="branch", method="magnitude", level=AtLeast(1))
 _LOTTERY, _REINIT = "lottery", "reinit"
+SCRATCH_B_MINUS_FINETUNE = ((1.0, Select.of(branch_type="scratch_b")), (-1.0, Select.of(branch_type="finetune")))
 
 CLAIMS = [
     Claim("liu_scratch_b_vs_finetune", LIU, "Table 1 (every row)",
           "structured pruning: Scratch-B is comparable to or better than fine-tuning the pruned net",
-          "test_acc", "at_least", ((1.0, Select.of(branch_type="scratch_b")), (-1.0, Select.of(branch_type="finetune"))),
+          "test_acc", "at_least", SCRATCH_B_MINUS_FINETUNE,
           0.5, COMPARABLE, PAPER, CIFAR, Select.of(stage="branch", method=STRUCTURED),
           ("model", "dataset", "method", "hparams", "target_sparsity")),
     Claim("liu_weight_level_scratch_b", LIU, "§ weight-level pruning (accuracy vs prune ratio)",
           "unstructured magnitude pruning at moderate ratios (≤ 50 %): Scratch-B ≈ fine-tuned",
-          "test_acc", "equivalent", ((1.0, Select.of(branch_type="scratch_b")), (-1.0, Select.of(branch_type="finetune"))),
+          "test_acc", "equivalent", SCRATCH_B_MINUS_FINETUNE,
           0.5, COMPARABLE, "R: trend recalled (Scratch-B ≈ fine-tuned at 30 %), not verified", CIFAR,
           Select.of(stage="branch", method="magnitude", level=0, target_sparsity=AtMost(0.5)),
           ("model", "dataset", "target_sparsity")),
@@ -41,7 +42,8 @@ CLAIMS = [
              (-1.0, Select.of(branch_type=_REINIT, dense_lr=Extreme("min")))), 0.0, STRICT, _IMP),
     _ticket("liu_ticket_large_lr_no_gain", "IMP at the large initial LR: the winning ticket gives no gain over "
             "random re-init", ((1.0, Select.of(branch_type=_REINIT, dense_lr=Extreme("max"))),
-                               (-1.0, Select.of(branch_type=_LOTTERY, dense_lr=Extreme("max")))), 0.5, COMPARABLE, _IMP),
+                               (-1.0, Select.of(branch_type=_LOTTERY, dense_lr=Extreme("max")))),
+            0.5, COMPARABLE, _IMP),
     _ticket("liu_ticket_below_large_lr", "IMP: the ticket at the small LR stays below random re-init trained at the "
             "large LR", ((1.0, Select.of(branch_type=_REINIT, dense_lr=Extreme("max"))),
                          (-1.0, Select.of(branch_type=_LOTTERY, dense_lr=Extreme("min")))), 0.0, STRICT, _IMP),

@@ -54,8 +54,8 @@ def _liu_accuracy() -> list[Claim]:
         claims.append(Claim(f"published_liu_{model}_{arch if column != 'unpruned' else ''}_{column}".replace("__", "_"),
                             p.paper, p.citation, f"{what}: test accuracy {p.value:g} %", "test_acc", "equivalent",
                             ((1.0, Select.of()),), 0.5, COMPARABLE, p.source,
-                            SETTINGS[labels["dataset"]], select, ("model", "dataset"), target=Target(p.value, p.std, runs,
-                                                                     LIU_RUNS_SOURCE if runs else "")))
+                            SETTINGS[labels["dataset"]], select, ("model", "dataset"),
+                            target=Target(p.value, p.std, runs, LIU_RUNS_SOURCE if runs else "")))
     return claims
 
 
