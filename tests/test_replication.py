@@ -1,5 +1,7 @@
 """Claims, intervals and verdicts on synthetic result sets whose answers are known by construction."""
 
+import json
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -188,3 +190,23 @@ def test_rank_correlation_claim_is_one_spearman_rho_per_seed():
     assert row["estimate"] == pytest.approx(0.3) and row["n"] == 4 and row["verdict"] == "holds"
     predictive = _correlation_table([[4, 3, 2, 1]] * 3)   # lower loss, better accuracy, every seed: ρ = −1
     assert _only(replicate(predictive, [claim])[0], claim.id)["verdict"] == "contradicted"
+
+
+def test_the_audit_covers_the_replication_outputs(tmp_path):
+    from prunelab import provenance
+    from prunelab.analysis.aggregate import sidecar
+    from prunelab.audit import audit
+    from prunelab.replication.write import write
+
+    table = tmp_path / "tables" / "s" / "e.csv"
+    table.parent.mkdir(parents=True)
+    _sipp_table(det=[85.0, 86.0, 84.5], wt=[80.0, 80.5, 79.0]).to_csv(table, index=False)
+    provenance.write(sidecar(table), provenance.build({"table": table}, started=provenance.now(),
+                                                      relative_to=tmp_path))
+    write([table], "s", tmp_path / "replication" / "s.csv", tmp_path)
+    record = json.loads(sidecar(tmp_path / "replication" / "s.csv").read_text())
+    assert set(record["inputs"]) == {"tables/s/e.csv"} and audit(tmp_path).errors == []
+    markdown = tmp_path / "replication" / "s.md"
+    markdown.write_text(markdown.read_text() + "edited\n")
+    problems = audit(tmp_path).errors
+    assert len(problems) == 1 and problems[0].path.endswith("replication/s.md")
