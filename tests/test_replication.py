@@ -210,3 +210,13 @@ def test_the_audit_covers_the_replication_outputs(tmp_path):
     markdown.write_text(markdown.read_text() + "edited\n")
     problems = audit(tmp_path).errors
     assert len(problems) == 1 and problems[0].path.endswith("replication/s.md")
+
+
+def test_a_claim_needing_two_settings_the_suite_lacks_reads_not_run():
+    claim = next(c for c in all_claims() if c.id == "laurent_lambda_improves_pruned")
+    table = pd.DataFrame([_dense("d0", 0), {**_pruned("d0", 0, "lm", 50.0), "steps": 1, "hparams": '{"lambda": 0}'},
+                          {**_pruned("d0", 0, "lm", 55.0), "steps": 1, "hparams": '{"lambda": 1}'}])
+    assert _only(replicate(table, [claim])[0], claim.id)["verdict"] == "inconclusive"   # one T is fine; one seed
+    steps_claim = next(c for c in all_claims() if c.id == "laurent_steps_improve_pruned")
+    row = _only(replicate(table, [steps_claim])[0], steps_claim.id)
+    assert row["verdict"] == "not run" and "two values of steps" in row["why"]

@@ -53,15 +53,18 @@ def _match(rows: pd.DataFrame, column: str, value) -> pd.Series:
     return values.map(lambda v: v == value)
 
 
-def apply(rows: pd.DataFrame, select: Select) -> pd.DataFrame:
-    """The rows ``select`` names: plain conditions first, then extremes within what is left, then ``best``."""
+def apply(rows: pd.DataFrame, select: Select, compared: bool = True) -> pd.DataFrame:
+    """The rows ``select`` names: plain conditions first, then extremes within what is left, then ``best``.
+
+    On a compared side (``compared``), an extreme needs two values to choose from: "the small LR" of a suite
+    with one LR is no small LR. A claim's scope ("the fewest steps") takes a single value as it is."""
     for column, value in select.where:
         if not isinstance(value, Extreme):
             rows = rows[_match(rows, column, value)]
     for column, value in select.where:
         if isinstance(value, Extreme) and len(rows):
             present = rows[column].dropna().unique()
-            if len(present) < 2:
+            if compared and len(present) < 2:
                 raise NotRun(f"needs at least two values of {column} (this suite has "
                              f"{', '.join(map(str, present)) or 'none'})")
             pick = present.min() if value.which == "min" else present.max()
@@ -87,7 +90,7 @@ def _best(rows: pd.DataFrame, best: Best) -> pd.DataFrame:
 
 def cells(rows: pd.DataFrame, claim: Claim) -> list[tuple[dict, pd.DataFrame]]:
     """The claim's cells: ``(labels, rows)`` per distinct combination of ``claim.per`` among its scope."""
-    scoped = apply(rows, claim.scope)
+    scoped = apply(rows, claim.scope, compared=False)
     present = [c for c in claim.per if c in scoped]
     out = []
     for key, group in scoped.groupby(present, dropna=False, sort=True) if len(scoped) else []:

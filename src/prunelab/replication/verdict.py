@@ -33,7 +33,10 @@ MIN_SEEDS = 2
 
 def evaluate(claim: Claim, rows: pd.DataFrame, comparable) -> list[dict]:
     """Result rows of ``claim`` on prepared ``rows``; ``comparable(claim, cell_rows)`` → '' or why not."""
-    found = cells(rows, claim)
+    try:
+        found = cells(rows, claim)
+    except NotRun as missing:   # the scope itself needs what the suite lacks (e.g. a second T)
+        return [_result(claim, {}, verdict="not run", why=str(missing))]
     if not found:
         return [_result(claim, {}, verdict="not run",
                         why=f"no rows with {claim.scope.describe() or 'any labels'} in this suite's tables")]
