@@ -2,8 +2,8 @@
 ours − published within ±tolerance. Unverified (recalled) numbers stay out. A published mean ± std over k
 runs enters as a standard error; a number without a std as exact.
 
-Liu's pruned architectures A/B are matched by their l1_blocks hyperparameters (METHODS: stage ratios and
-skipped layers), so any suite that prunes a ResNet to exactly that architecture is compared.
+Liu's pruned architectures A/B are matched by their l1_blocks hyperparameters (stage ratios and skipped layers,
+docs/methods.md §4.1), so any suite that prunes a ResNet to exactly that architecture is compared.
 """
 
 from __future__ import annotations
@@ -26,8 +26,8 @@ LIU_RUNS, LIU_RUNS_SOURCE = 5, "; k recalled, not verified"
 SETTINGS = {"cifar10": Setting(("cifar10",), 160, 5, "SGD LR 0.1 ×0.1 at 80/120"),
             "imagenet": Setting(("imagenet",), 90, None, "90 epochs"),
             "mnist": Setting(("mnist",), None, 2, "MNIST at 32×32, trained base models; two runs")}
-JSV_TOLERANCE = ("20 % of the published value: METHODS §4.3 expects values within about 20 % where the base "
-                 "training matches")
+JSV_TOLERANCE = ("20 % of the published value: docs/methods.md §4.3 expects values within about 20 % where the "
+                 "base training matches")
 
 
 def _architecture(model: str, arch: str) -> dict:
@@ -63,7 +63,8 @@ def _liu_architecture() -> list[Claim]:
     claims = []
     tolerance = {"scratch_b_epoch_factor": (0.02, "±0.02 (2 % of the dense FLOPs): prunelab's allowance for FLOP-"
                                                   "counting conventions (which ops count)"),
-                 "param_density": (0.02, "±0.02: Renda et al.'s positions are a loose ±2 % check (METHODS §4.1)")}
+                 "param_density": (0.02, "±0.02: Renda et al.'s positions are a loose ±2 % check "
+                                         "(docs/methods.md §4.1)")}
     for p in references.PUBLISHED:
         labels = dict(p.labels)
         if p.unverified or p.quantity not in tolerance:
