@@ -93,6 +93,8 @@ def test_a_published_number_from_another_setting_is_not_comparable():
                           for i, acc in enumerate([93.0, 93.05, 92.95])])
     row = _only(replicate(table, [_published_claim()])[0], "published_test")
     assert row["verdict"] == "not comparable" and "digits" in row["why"]
+    one_seed = _only(replicate(table.head(1), [_published_claim()])[0], "published_test")
+    assert one_seed["verdict"] == "not comparable"   # the setting decides before the number of seeds
 
 
 def test_paired_interval_is_used_when_sides_share_dense_runs():

@@ -98,13 +98,15 @@ def _test(claim: Claim, labels: dict, group: pd.DataFrame, sides, not_comparable
     base = {"n": n, "estimate": interval.estimate, "ci_low": interval.low, "ci_high": interval.high,
             "interval": f"95 % {interval.method}" + (f" over {n} paired dense runs" if paired else ""),
             "tolerance_used": tol, "unusable_runs": unusable}
+    if not_comparable:   # whatever the seeds, a number from another setting cannot be matched
+        return _result(claim, labels, **base, verdict="not comparable", why=not_comparable)
     if n < MIN_SEEDS:
         return _result(claim, labels, **base, verdict="inconclusive",
                        why=f"{n} seed: no verdict from one seed; run at least {MIN_SEEDS} to estimate the spread")
-    return _result(claim, labels, **base, **_decide(claim, interval, tol, per_seed, fixed, not_comparable))
+    return _result(claim, labels, **base, **_decide(claim, interval, tol, per_seed, fixed))
 
 
-def _decide(claim: Claim, interval: st.Interval, tol: float, per_seed: float, fixed: float, not_comparable: str):
+def _decide(claim: Claim, interval: st.Interval, tol: float, per_seed: float, fixed: float):
     lo, hi, est = interval.low, interval.high, interval.estimate
     if claim.kind == "equivalent":
         inside = lo > -tol and hi < tol
@@ -116,8 +118,6 @@ def _decide(claim: Claim, interval: st.Interval, tol: float, per_seed: float, fi
         p_reverse = interval.p_below(-tol)
         distance = abs(est + tol)
         success = "holds"
-    if not_comparable:
-        return {"verdict": "not comparable", "why": not_comparable, "p_contradiction": math.nan}
     if inside:
         return {"verdict": success, "why": "", "p_contradiction": p_reverse}
     needed = st.seeds_needed(distance, per_seed, fixed)
