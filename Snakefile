@@ -41,3 +41,4 @@ rule all:
         RUN_PROVENANCE,
         AUDIT_REPORT,
         REPORT_PROVENANCE,
+        REPLICATION,

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # .ci/smoke.sh - every paper suite's smoke config end to end, as a user runs it, in a scratch directory:
 #   1. snakemake --configfile workflow/experiments/<paper>-smoke.yaml (runs, tables, figures, audit);
-#   2. every planned figure exists, non-empty, as PNG, PDF and CSV with its provenance sidecar;
+#   2. every planned figure exists, non-empty, as PNG, PDF and CSV with its provenance sidecar, and so does the
+#      replication table (CSV, Markdown, sidecar);
 #   3. a second invocation schedules nothing;
 #   4. the HTML report builds and names every figure;
 #   5. prunelab audit: the tree is clean (exit 0), and a flipped byte in one mask is caught (exit != 0).
@@ -29,6 +30,9 @@ PY
     for ext in png pdf csv provenance.json; do
       [[ -s $WORK/results/figures/$suite/$figure.$ext ]] || fail "$suite: figure $figure.$ext missing or empty"
     done
+  done
+  for ext in csv md provenance.json; do
+    [[ -s $WORK/results/replication/$suite.$ext ]] || fail "$suite: replication/$suite.$ext missing or empty"
   done
   smk --configfile "$config" -n >"$WORK/$paper.rerun.log" 2>&1 || fail "$suite: dry run of the second invocation"
   grep -q "Nothing to be done" "$WORK/$paper.rerun.log" || { cat "$WORK/$paper.rerun.log"; fail "$suite: second invocation schedules jobs"; }

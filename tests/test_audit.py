@@ -101,9 +101,10 @@ def test_clean_tree_exits_zero_with_no_lines_and_hashes_each_file_once(tree, cap
     assert audit(capsys, results, "--config", config) == (0, [])
     assert main(["audit", str(results), "--json"]) == 0
     report = json.loads(capsys.readouterr().out)
-    files = [p for area in ("runs", "tables", "figures") for p in (results / area).rglob("*")
+    files = [p for area in ("runs", "tables", "figures", "replication") for p in (results / area).rglob("*")
              if p.is_file() and "logs" not in p.parts]
-    assert report["files_hashed"] == len(files) == 49  # runs, tables, and the figure (png, pdf, csv, summary, sidecar)
+    # runs, tables, the figure (png, pdf, csv, summary, sidecar) and the replication table (csv, md, sidecar)
+    assert report["files_hashed"] == len(files) == 52
 
 
 def test_logs_and_resume_state_are_not_outputs(tree, capsys):
@@ -290,7 +291,9 @@ def test_lineage_of_the_figure_lists_exactly_the_runs_the_aggregation_read(tree,
     assert main(["lineage", str(results / "figures/tiny/acc.pdf")]) == 0
     text = capsys.readouterr().out
     assert text.splitlines()[0].startswith("figure figures/tiny/acc.png")
-    assert text.splitlines()[1].startswith("└── table tables/tiny/oneshot.csv  9 runs read")
+    # the figure's inputs: the replication table (its caption's verdicts; it reads tables, no run) and the table
+    assert text.splitlines()[1].startswith("├── table replication/tiny.csv  0 runs read")
+    assert text.splitlines()[2].startswith("└── table tables/tiny/oneshot.csv  9 runs read")
     assert {key.split("/")[1] for key in read} == {h for h in (w.strip() for w in text.split()) if len(h) == 16
                                                     and all(c in "0123456789abcdef" for c in h)}
     dense = runs(results, "dense")[0].name

@@ -4,10 +4,13 @@ import json
 import shutil
 from pathlib import Path
 
+import pandas as pd
 import pytest
 import yaml
 
 from conftest import ROOT, planned_jobs, snakemake
+from prunelab.replication.claims import all_claims
+from prunelab.replication.verdict import VERDICTS
 from prunelab.spec import spec_hash
 
 pytestmark = pytest.mark.e2e
@@ -65,6 +68,11 @@ def test_every_output_exists_with_provenance(finished):
         assert (results / path).stat().st_size > 0, path
     table = (results / "tables/tiny/oneshot.csv").read_text().splitlines()
     assert len(table) == 1 + 1 + 4 + 4  # header, dense, pruned, branch rows
+    replication = pd.read_csv(results / "replication/tiny.csv")
+    assert set(replication["verdict"]) <= set(VERDICTS) and len(replication) >= len(all_claims())
+    sidecar = json.loads((results / "replication/tiny.provenance.json").read_text())
+    assert set(sidecar["inputs"]) == {"tables/tiny/oneshot.csv"}
+    assert (results / "replication/tiny.md").read_text().startswith("# Did it replicate? Suite `tiny`\n\n## Where")
 
 
 def test_second_invocation_schedules_nothing(finished):
@@ -80,8 +88,10 @@ def test_editing_one_pruning_setting_reruns_only_its_jobs_and_reverting_reruns_n
     edited = write_config(work, lambda c: c["pruning"]["random"].update(seed=4))
     proc = snakemake(work, "--configfile", str(edited), "-n")
     assert planned_jobs(proc) == {"prune": 2, "branch": 2, "manifest": 1, "aggregate": 1,
-                                  "figure_accuracy_vs_sparsity": 1, "provenance_summary": 1, "audit": 1, "all": 1}
-    snakemake(work, "--configfile", str(edited), "--cores", "2")
+                                  "figure_accuracy_vs_sparsity": 1, "provenance_summary": 1, "replication": 1,
+                                  "audit": 1, "all": 1}
+    done = snakemake(work, "--configfile", str(edited), "--cores", "2")
+    assert "Replication (tiny):" in done.stdout + done.stderr   # the onsuccess summary
     reverted = write_config(work)
     counts = planned_jobs(snakemake(work, "--configfile", str(reverted), "-n"))
     assert not {"train", "prune", "branch"} & set(counts), counts  # only the cheap tables/figures follow the config

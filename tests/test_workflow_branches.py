@@ -64,7 +64,7 @@ def test_adding_a_fourth_level_schedules_only_its_jobs(finished):
     path.write_text(yaml.safe_dump(config))
     counts = planned_jobs(snakemake(finished, "--configfile", str(path), "-n"))
     assert counts == {"prune": 1, "branch": 1, "manifest": 1, "aggregate": 1, "figure_accuracy_vs_sparsity": 1,
-                      "provenance_summary": 1, "audit": 1, "all": 1}
+                      "provenance_summary": 1, "replication": 1, "audit": 1, "all": 1}
 
 
 def test_liu_figures_draw_from_the_real_tables(finished, tmp_path):

@@ -113,7 +113,7 @@ class _Auditor:
         self.reported: set[Path] = set()
         self.records: dict[str, dict] = {}     # run key -> readable provenance record
         self.analysis: dict[Path, dict] = {}   # readable table/figure sidecar -> record
-        self.counts = {"runs": 0, "tables": 0, "figures": 0}
+        self.counts = {"runs": 0, "tables": 0, "figures": 0, "replication": 0}
 
     # -- findings ---------------------------------------------------------------------------------------
     def error(self, check: str, path: Path | str, message: str, paths: list[str] | None = None) -> None:

@@ -91,7 +91,7 @@ def cmd_aggregate(args) -> None:
 def cmd_figure(args) -> None:
     from prunelab.analysis.figures import draw
 
-    draw(_spec_arg(args.spec), args.tables, args.out, args.results, args.name)
+    draw(_spec_arg(args.spec), args.tables, args.out, args.results, args.name, args.replication)
 
 
 def cmd_validate(args) -> None:
@@ -239,6 +239,16 @@ def plain(text: str) -> str:
     return text.replace("``", "")
 
 
+def cmd_replicate(args) -> None:
+    from prunelab.replication.write import summary_lines, write
+
+    missing = [t for t in args.tables if not Path(t).is_file()]
+    if missing:
+        raise ConfigError(f"{missing[0]}: table not found (--tables)")
+    results = write(args.tables, args.suite, args.out, args.results)
+    print("\n".join(summary_lines(args.suite, results)))
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="prunelab", description=plain(__doc__),
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -269,7 +279,14 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--out", required=True, help="PNG path; the PDF, CSV, summary and provenance go beside it")
     _add_results(p)
     p.add_argument("--name", default="")
+    p.add_argument("--replication", help="the suite's replication CSV: the summary names claims and verdicts")
     p.set_defaults(func=cmd_figure)
+    p = sub.add_parser("replicate", help="tables -> did it replicate? one verdict per claim and cell (CSV + .md)")
+    p.add_argument("--tables", nargs="+", required=True)
+    p.add_argument("--suite", required=True)
+    p.add_argument("--out", required=True, help="CSV path; the .md and provenance go beside it")
+    _add_results(p)
+    p.set_defaults(func=cmd_replicate)
     p = sub.add_parser("validate", help="check a suite config and count its runs")
     p.add_argument("config")
     p.set_defaults(func=cmd_validate)

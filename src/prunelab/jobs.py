@@ -224,7 +224,7 @@ def run_prune(spec: dict, directory: str | Path, rt: Runtime, log: Callable[[str
     with run_job(spec, directory, "prune", device) as outputs:
         dense_spec, _ = _dense_of(spec, rt.results)
         model, data = _model_and_data(dense_spec, rt, device)
-        seeds = {"prune": spec["seed"], **({"scoring": spec["scoring"]["seed"]} if spec.get("scoring") else {})}
+        seeds = {"prune": spec["seed"], **{part: spec[part]["seed"] for part in ("scoring", "jsv") if spec.get(part)}}
         reason = _unusable_parent(parent_dirs(spec, rt.results))
         if reason:
             ones = Mask.ones_like(prunable_parameters(model, spec["exclude"]))

@@ -30,6 +30,9 @@ from prunelab.schedules import iterations_per_epoch, to_iteration, total_iterati
 # the dense-run keys that decide results (download/verify_checksums only decide where bytes come from)
 DATASET_KEYS = ("name", "path", "size", "channels", "validation", "split_seed", "normalize", "augment")
 REINIT_SEED_SHIFT = 1_000_003   # re-initialised branches draw their init from dense init seed + this
+# A prune run's seeds (pruning randomness, scoring batches, JSV batches) are the pruning config's seeds plus the
+# replicate's dense init seed, the same rule as a branch's seed_offset: each replicate draws its own random
+# mask and its own scoring examples, so seed-to-seed spread includes the pruning's own randomness.
 BRANCH_TYPES = ("finetune", "rewind_weights", "rewind_lr", "lottery", "reinit", "scratch_e", "scratch_b")
 FINETUNE_DEFAULTS = {"epochs": 5, "lr": 0.001, "schedule": {"name": "constant", "milestones": [], "gamma": 0.1,
                                                            "min_lr": 0}, "warmup_epochs": 0}
@@ -74,7 +77,8 @@ class _Builder:
         return spec
 
     def prune_spec(self, pruning_name: str, sparsity: float, source_hash: str, source_kind: str,
-                   dense_name: str, key: str, variant: dict | None = None) -> dict:
+                   dense_name: str, key: str, replicate: int, variant: dict | None = None) -> dict:
+        """The prune spec; ``replicate`` (the dense init seed) shifts every seed it carries (see above)."""
         cfg = self._ref("pruning", pruning_name, key)
         if variant:  # a grid point: steps and/or hyperparameters replaced
             cfg = {**cfg, "steps": variant.get("steps", cfg["steps"]),
@@ -92,8 +96,10 @@ class _Builder:
                 "method": cfg["method"], "hparams": hparams,
                 "sparsity": None if sparsity is None else float(sparsity), "scope": cfg["scope"],
                 "exclude": list(cfg["exclude"]), "steps": cfg["steps"], "step_schedule": cfg["step_schedule"],
-                "scoring": dict(cfg["scoring"]) if method.needs_data and method.data_source == "batches" else None,
-                "jsv": dict(cfg["jsv"]) if cfg["jsv"]["batches"] else None, "seed": cfg["seed"]}
+                "scoring": _replicate_seed(cfg["scoring"], replicate)
+                if method.needs_data and method.data_source == "batches" else None,
+                "jsv": _replicate_seed(cfg["jsv"], replicate) if cfg["jsv"]["batches"] else None,
+                "seed": cfg["seed"] + replicate}
 
     def branch_spec(self, branch_name: str, dense_hash: str, prune_hash: str, dense_name: str, key: str) -> dict:
         cfg = self._ref("branches", branch_name, key)
@@ -173,7 +179,7 @@ class _Builder:
                     for label, variant in self._variants(pruning_name, cfg.get("grid", {}), f"{key}.grid"):
                         for sparsity in cfg["sparsities"]:
                             p_spec = self.prune_spec(pruning_name, sparsity, d_hash, "dense", dense_name,
-                                                     f"{key}.pruning", variant)
+                                                     f"{key}.pruning", base["seed"], variant)
                             rows += self._prune_and_branches(base, p_spec, label, cfg.get("branches", []),
                                                              d_hash, dense_name, key, level=0)
                 if cfg.get("iterative"):
@@ -182,7 +188,7 @@ class _Builder:
 
     def _prune_and_branches(self, base, p_spec, pruning_name, branches, d_hash, dense_name, key, level):
         p_hash = self.plan._add(p_spec)
-        common = {**base, "pruning": pruning_name, "method": p_spec["method"], "level": level,
+        common = {**base, "pruning": pruning_name, "method": p_spec["method"], "at": p_spec["at"], "level": level,
                   "target_sparsity": p_spec["sparsity"], "scope": p_spec["scope"], "steps": p_spec["steps"],
                   "hparams": json.dumps(p_spec["hparams"], sort_keys=True), "prune_run": p_hash}
         rows = [{**common, "stage": "pruned", "branch": None, "branch_type": None, "kind": "prune", "run": p_hash}]
@@ -231,7 +237,8 @@ class _Builder:
         for pruning in prunings:
             source_hash, source_kind = d_hash, "dense"
             for level, sparsity in enumerate(targets, start=1):
-                p_spec = self.prune_spec(pruning, sparsity, source_hash, source_kind, dense_name, f"{key}.pruning")
+                p_spec = self.prune_spec(pruning, sparsity, source_hash, source_kind, dense_name, f"{key}.pruning",
+                                         base["seed"])
                 level_rows = self._prune_and_branches(base, p_spec, pruning, [cfg["branch"], *side], d_hash,
                                                       dense_name, key, level)
                 rows += level_rows
@@ -251,6 +258,11 @@ class _Builder:
                                       f"(defined: {', '.join(sorted(self.config['experiments']))})")
             figures[name] = fig
         return figures
+
+
+def _replicate_seed(section: dict, replicate: int) -> dict:
+    """A scoring/JSV section with its seed shifted by the replicate's dense init seed."""
+    return {**section, "seed": section["seed"] + replicate}
 
 
 def _iterations(point: str, dense_cfg: dict) -> int:

@@ -24,8 +24,8 @@ from prunelab.provenance import FILENAME as PROVENANCE
 from prunelab.spec import RUN_KINDS
 from prunelab.storage import TEMP_PREFIX, sha256_file
 
-AREAS = ("runs", "tables", "figures")
-ANALYSIS_AREAS = ("tables", "figures")
+AREAS = ("runs", "tables", "figures", "replication")
+ANALYSIS_AREAS = ("tables", "figures", "replication")
 SIDECAR_SUFFIX = ".provenance.json"
 LOGS = "logs"
 SPEC = "spec.json"

@@ -11,6 +11,7 @@ except PrunelabError as error:
     raise WorkflowError(str(error)) from None
 
 REPORT_PROVENANCE = f"{RESULTS}/report/{SUITE}/runs_provenance.csv"
+REPLICATION = f"{RESULTS}/replication/{SUITE}.csv"
 
 
 report: "../report/workflow.rst"
@@ -20,6 +21,7 @@ localrules:
     manifest,
     aggregate,
     provenance_summary,
+    replication,
 
 
 rule manifest:
@@ -63,7 +65,8 @@ for _type in sorted({spec["type"] for spec in PLAN.figures.values()}):
         name:
             f"figure_{_type}"
         input:
-            figure_tables,
+            tables=figure_tables,
+            replication=f"{RESULTS}/replication/{{suite}}.csv",
         output:
             png=report(
                 f"{RESULTS}/figures/{{suite}}/{{figure}}.png",
@@ -94,8 +97,8 @@ for _type in sorted({spec["type"] for spec in PLAN.figures.values()}):
         params:
             spec=figure_spec,
         shell:
-            "python -m prunelab figure --spec {params.spec:q} --tables {input} --out {output.png} "
-            "--name {wildcards.figure} > {log} 2>&1"
+            "python -m prunelab figure --spec {params.spec:q} --tables {input.tables} --out {output.png} "
+            "--name {wildcards.figure} --replication {input.replication} > {log} 2>&1"
 
 
 # The suite's provenance for the report: the resolved config (defaults filled, i.e. what ran) and who/what
@@ -132,3 +135,25 @@ rule provenance_summary:
             output.config,
             log[0],
         )
+
+
+# Did it replicate? Every claim of prunelab.replication.claims tested on the suite's tables: one verdict per
+# claim and cell (CSV, Markdown with the deviation ledger), and a one-screen summary when the workflow ends.
+rule replication:
+    input:
+        TABLES,
+    output:
+        csv=report(
+            f"{RESULTS}/replication/{{suite}}.csv",
+            caption="../report/replication.rst",
+            category="Replication",
+        ),
+        md=f"{RESULTS}/replication/{{suite}}.md",
+        provenance=f"{RESULTS}/replication/{{suite}}.provenance.json",
+    log:
+        f"{RESULTS}/replication/logs/{{suite}}.log",
+    conda:
+        "../envs/prunelab.yaml"
+    shell:
+        "python -m prunelab replicate --tables {input} --suite {wildcards.suite} --out {output.csv} "
+        "> {log} 2>&1"

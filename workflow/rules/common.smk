@@ -292,6 +292,11 @@ def stop_job_worker():
 
 onsuccess:
     stop_job_worker()
+    # the suite's verdict counts, one screen, at the end of every successful run (rules/analysis.smk)
+    if os.path.isfile(REPLICATION):
+        from prunelab.replication.write import print_summary
+
+        print_summary(SUITE, REPLICATION)
 
 
 onerror:
@@ -332,6 +337,10 @@ ANALYSIS_FILES = (
         f"{RESULTS}/figures/{SUITE}/{name}.{ext}"
         for name in PLAN.figures
         for ext in ("png", "pdf", "csv", "summary.rst", "provenance.json")
+    ]
+    + [
+        f"{RESULTS}/replication/{SUITE}.{ext}"
+        for ext in ("csv", "md", "provenance.json")
     ]
     + [
         f"{RESULTS}/report/{SUITE}/{name}"

@@ -18,7 +18,7 @@ from prunelab.storage import atomic_path, load_json
 # labels from the manifest, then measurements; ``pruned_*`` repeat, on branch rows, the state right after pruning
 # (Laurent et al. compare the loss right after pruning with the accuracy after retraining)
 LABELS = ["experiment", "dense", "model", "activation", "dataset", "seed", "dense_lr", "stage", "pruning", "method",
-          "hparams", "scope", "steps", "branch", "branch_type", "branch_lr", "isometry", "level", "target_sparsity"]
+          "at", "hparams", "scope", "steps", "branch", "branch_type", "branch_lr", "isometry", "level", "target_sparsity"]
 MEASURES = ["sparsity", "test_acc", "best_test_acc", "test_loss", "val_acc", "val_loss", "train_loss",
             "pruned_test_acc", "pruned_test_loss", "pruned_train_loss", "macs", "ops", "params", "epochs",
             "jsv_mean", "jsv_std", "status"]

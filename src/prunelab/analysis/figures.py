@@ -22,6 +22,7 @@ from prunelab.analysis.aggregate import sidecar
 from prunelab.analysis.figure_type import Drawn, FigureType, Request
 from prunelab.analysis.options import resolve
 from prunelab.errors import ConfigError
+from prunelab.replication.caption import caption_lines
 from prunelab.storage import atomic_path
 
 FIGURES: dict[str, FigureType] = {
@@ -96,10 +97,13 @@ def write_summary(path: Path, title: str, lines: list[str]) -> None:
         tmp.write_text(text, encoding="utf-8")
 
 
-def draw(spec: dict, tables: list[str | Path], out: str | Path, results: str | Path, name: str = "") -> Drawn:
+def draw(spec: dict, tables: list[str | Path], out: str | Path, results: str | Path, name: str = "",
+         replication: str | Path | None = None) -> Drawn:
     """Draw figure ``spec`` from ``tables`` into ``out`` (.png) and its siblings (see the module docstring).
 
-    Paths in the sidecar are relative to ``results`` so the tree can be moved and still audited."""
+    With the suite's ``replication`` table, the summary also names the claims tested on the figure's networks
+    and their verdicts. Paths in the sidecar are relative to ``results`` so the tree can be moved and still
+    audited."""
     req = request(spec, name)
     started = provenance.now()
     paths = outputs(out)
@@ -115,9 +119,11 @@ def draw(spec: dict, tables: list[str | Path], out: str | Path, results: str | P
     plotting.pyplot().close(drawn.figure)
     with atomic_path(paths["csv"]) as tmp_csv:
         drawn.values.to_csv(tmp_csv, index=False, float_format="%.10g")   # published values keep every digit
-    write_summary(paths["summary"], title, _ran(rows, tables) + drawn.notes)
+    verdicts = caption_lines(rows, pd.read_csv(replication)) if replication else []
+    write_summary(paths["summary"], title, _ran(rows, tables) + drawn.notes + verdicts)
     record = provenance.build({role: path for role, path in paths.items() if role != "provenance"},
-                              inputs=list(tables), started=started, relative_to=results,
+                              inputs=[*tables, *([replication] if replication else [])], started=started,
+                              relative_to=results,
                               extra={"figure": name, "figure_spec": spec, "options": req.options})
     provenance.write(paths["provenance"], record)
     return drawn

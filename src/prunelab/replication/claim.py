@@ -1,0 +1,158 @@
+"""What a claim is: a paper's statement as data that selects table rows and says how they must compare.
+
+A claim names the rows it applies to by semantic table columns (model, dataset, stage, method, branch_type,
+target_sparsity, dense_lr, isometry, level, ``hp_<name>`` for pruning hyperparameters, …), never by config
+names, so one claim applies to the demo, the smoke and full suites and the Fashion-MNIST record alike. It is
+evaluated separately in every *cell* (each distinct combination of its ``per`` columns among the rows it
+selects), and every cell gets one verdict.
+
+Comparison kinds (``d`` is the contrast Σ weight·side, ``tol`` the claim's tolerance):
+
+* ``at_least``: d ≥ −tol ("A is comparable or better than B": A − B ≥ −tol; tol = 0 for "A beats B");
+* ``equivalent``: |d| ≤ tol (with a published ``target``, d = ours − published: the number is reproduced);
+* ``decreasing``: the side's value falls as ``along`` grows: every step between neighbouring values
+  is an ``at_least`` test of y(xᵢ) − y(xᵢ₊₁) ≥ −tol;
+* ``rank_correlation``: within each replicate, Spearman ρ between ``along`` and ``quantity`` across the
+  settings (rows) of the side; the claim is mean ρ ≥ −tol (one ρ per replicate, t interval over them).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+KINDS = ("at_least", "equivalent", "decreasing", "rank_correlation")
+
+
+@dataclass(frozen=True)
+class Extreme:
+    """The smallest or largest value of a column within the cell ("the small initial LR", "most steps")."""
+
+    which: str   # "min" | "max"
+
+    def __str__(self) -> str:
+        return self.which
+
+
+@dataclass(frozen=True)
+class AtMost:
+    """Every value ≤ ``bound`` ("moderate pruning ratios")."""
+
+    bound: float
+
+    def __str__(self) -> str:
+        return f"≤ {self.bound:g}"
+
+
+@dataclass(frozen=True)
+class AtLeast:
+    """Every value ≥ ``bound`` ("high sparsity")."""
+
+    bound: float
+
+    def __str__(self) -> str:
+        return f"≥ {self.bound:g}"
+
+
+@dataclass(frozen=True)
+class Best:
+    """Among the settings that differ in ``over``, the one with the best mean ``by`` (a validation measure:
+    a claim never picks its setting on the test set)."""
+
+    by: str
+    over: tuple[str, ...]
+
+    def __str__(self) -> str:
+        return f"best {'/'.join(self.over)} by {self.by}"
+
+
+@dataclass(frozen=True)
+class Select:
+    """Rows of one side: ``column → value`` (equality), a tuple (any of), or Extreme/AtMost/AtLeast; ``best``
+    then keeps one setting chosen on validation data."""
+
+    where: tuple[tuple[str, object], ...]
+    best: Best | None = None
+
+    @classmethod
+    def of(cls, best: Best | None = None, **where) -> "Select":
+        return cls(tuple(where.items()), best)
+
+    def describe(self) -> str:
+        parts = [f"{k}={'|'.join(map(str, v)) if isinstance(v, tuple) and not k.startswith('hp_') else v}"
+                 for k, v in self.where]
+        return ", ".join(parts + ([str(self.best)] if self.best else []))
+
+
+@dataclass(frozen=True)
+class Target:
+    """A published number: mean (± sample std over ``runs`` runs where the paper gives them)."""
+
+    value: float
+    std: float | None
+    runs: int | None
+    runs_source: str = ""
+
+    def describe(self) -> str:
+        spread = f" ± {self.std:g} (std over {self.runs} runs{self.runs_source})" if self.std is not None else ""
+        return f"{self.value:g}{spread}"
+
+
+@dataclass(frozen=True)
+class Setting:
+    """Where a paper published the claim: dataset, dense training epochs and seeds (for the deviation ledger
+    and for deciding whether a published number can be matched at all)."""
+
+    datasets: tuple[str, ...]
+    epochs: int | None               # dense training epochs (None: several or unknown; see ``schedule``)
+    seeds: int | None
+    schedule: str = ""
+
+    def describe(self) -> str:
+        epochs = f", {self.epochs} dense epochs" if self.epochs else ""
+        seeds = f", {self.seeds} seeds" if self.seeds else ""
+        return f"{'/'.join(self.datasets)}{epochs}{seeds}" + (f" ({self.schedule})" if self.schedule else "")
+
+
+@dataclass(frozen=True)
+class Claim:
+    """One statement of a paper, as the paper states it, and how prunelab tests it."""
+
+    id: str
+    paper: str
+    where: str                       # table / figure / section
+    statement: str                   # the claim in words
+    quantity: str                    # table column (or derived quantity) compared
+    kind: str                        # one of KINDS
+    sides: tuple[tuple[float, Select], ...]   # (weight, rows); contrast d = Σ weight · side
+    tolerance: float
+    tolerance_source: str            # why this tolerance
+    source: str                      # provenance tag of the statement or number
+    setting: Setting
+    scope: Select = field(default_factory=Select.of)   # rows every side shares
+    per: tuple[str, ...] = ("model", "dataset")       # one verdict per distinct combination of these
+    target: Target | None = None     # a published number (equivalent kind only)
+    relative: bool = False           # tolerance is a fraction of the published value
+    along: str | None = None         # decreasing / rank_correlation kinds: the x column
+
+    def __post_init__(self):
+        if self.kind not in KINDS:
+            raise ValueError(f"claim {self.id}: kind {self.kind!r} is not one of {KINDS}")
+        if (self.kind in ("decreasing", "rank_correlation")) != (self.along is not None):
+            raise ValueError(f"claim {self.id}: 'along' is set exactly for decreasing and rank_correlation claims")
+        if self.target is not None and self.kind != "equivalent":
+            raise ValueError(f"claim {self.id}: a published target needs the equivalent kind")
+
+    def comparison(self) -> str:
+        """The test in symbols, e.g. ``[branch_type=scratch_b] − [branch_type=finetune] ≥ −0.5``."""
+        names = " ".join(f"{'+' if w > 0 else '−'} {'' if abs(w) == 1 else f'{abs(w):g}·'}[{s.describe()}]"
+                         for w, s in self.sides).lstrip("+ ")
+        tol = f"{self.tolerance:g}" + (" × published" if self.relative else "")
+        if self.kind == "rank_correlation":
+            return (f"mean over seeds of Spearman ρ({self.along}, {self.quantity}) across "
+                    f"[{self.sides[0][1].describe()}] ≥ −{tol}")
+        if self.kind == "decreasing":
+            return f"[{self.sides[0][1].describe()}] decreasing in {self.along} (each step ≥ −{tol})"
+        if self.kind == "equivalent":
+            against = f" − published {self.target.describe()}" if self.target else ""
+            return f"|{names}{against}| ≤ {tol}"
+        return f"{names} ≥ −{tol}"

@@ -1,0 +1,43 @@
+"""Where a suite's setting deviates from the setting each paper published its claims in.
+
+Read from the suite's own tables (the dense rows say what was trained: model, dataset, epochs, seeds), so the
+ledger describes what ran, not what a config meant to run. ``not_comparable`` is the rule that turns a
+published-number claim into ``not comparable``: other data or a shorter dense schedule than the paper's.
+"""
+
+from __future__ import annotations
+
+import pandas as pd
+
+from prunelab.replication.claim import Claim
+
+
+def not_comparable(claim: Claim, rows: pd.DataFrame, tables: pd.DataFrame) -> str:
+    """'' when ``rows`` (one cell) were produced in the claim's published setting, else why not."""
+    reasons = []
+    ours = sorted(set(rows["dataset"].dropna()))
+    if any(d not in claim.setting.datasets for d in ours):
+        reasons.append(f"data {', '.join(ours)} ≠ published {'/'.join(claim.setting.datasets)}")
+    if claim.setting.epochs:
+        dense = tables[(tables["stage"] == "dense") & tables["dense_run"].isin(rows["dense_run"])]
+        shortest = dense["epochs"].min()
+        if pd.notna(shortest) and shortest < claim.setting.epochs:
+            reasons.append(f"dense training {shortest:g} epochs < published {claim.setting.epochs}")
+    return "; ".join(reasons)
+
+
+def ledger(claims: list[Claim], results: pd.DataFrame, tables: pd.DataFrame) -> pd.DataFrame:
+    """One row per (paper, dense net the paper's tested claims touched): ours against the paper's setting."""
+    dense = tables[tables["stage"] == "dense"]
+    rows = []
+    for paper, tested in results[results["verdict"] != "not run"].groupby("paper", sort=True):
+        settings = sorted({c.setting.describe() for c in claims if c.paper == paper})
+        models = {part.split("=", 1)[1] for cell in tested["cell"] for part in cell.split(", ")
+                  if part.startswith("model=")}
+        for name, group in dense[dense["model"].isin(models)].groupby("dense", sort=True):
+            first = group.iloc[0]
+            rows.append({"paper": paper, "dense": name, "model": first["model"], "dataset": first["dataset"],
+                         "dense_epochs": group["epochs"].max(), "seeds": group["seed"].nunique(),
+                         "published_setting": " | ".join(settings)})
+    return pd.DataFrame(rows, columns=["paper", "dense", "model", "dataset", "dense_epochs", "seeds",
+                                       "published_setting"])
