@@ -1,5 +1,6 @@
 """Claims, intervals and verdicts on synthetic result sets whose answers are known by construction."""
 
+import dataclasses
 import json
 
 import numpy as np
@@ -95,6 +96,15 @@ def test_a_published_number_from_another_setting_is_not_comparable():
     assert row["verdict"] == "not comparable" and "digits" in row["why"]
     one_seed = _only(replicate(table.head(1), [_published_claim()])[0], "published_test")
     assert one_seed["verdict"] == "not comparable"   # the setting decides before the number of seeds
+
+
+def test_a_published_number_a_stand_in_suite_never_trains_is_not_comparable_and_on_real_data_not_run():
+    claim = dataclasses.replace(_published_claim(), scope=Select.of(stage="dense", model="resnet56"))
+    other_net = [{**_dense(f"d{i}", i, dataset="digits", model="mlp"), "test_acc": 90.0} for i in range(3)]
+    row = _only(replicate(pd.DataFrame(other_net), [claim])[0], claim.id)
+    assert row["verdict"] == "not comparable" and "stand-in data (digits)" in row["why"]
+    real = pd.DataFrame([{**r, "dataset": "fashion_mnist"} for r in other_net])
+    assert _only(replicate(real, [claim])[0], claim.id)["verdict"] == "not run"
 
 
 def test_paired_interval_is_used_when_sides_share_dense_runs():

@@ -3,6 +3,9 @@
 Read from the suite's own tables (the dense rows say what was trained: model, dataset, epochs, seeds), so the
 ledger describes what ran, not what a config meant to run. ``not_comparable`` is the rule that turns a
 published-number claim into ``not comparable``: other data or a shorter dense schedule than the paper's.
+``stand_in_only`` does the same for a published number whose network a stand-in suite (the demo and the smoke
+suites train only on the embedded digits) never trains: no digits run can match it, so it is not comparable
+rather than merely not run. A suite on real data that lacks the network reads ``not run``.
 """
 
 from __future__ import annotations
@@ -24,6 +27,19 @@ def not_comparable(claim: Claim, rows: pd.DataFrame, tables: pd.DataFrame) -> st
         if pd.notna(shortest) and shortest < claim.setting.epochs:
             reasons.append(f"dense training {shortest:g} epochs < published {claim.setting.epochs}")
     return "; ".join(reasons)
+
+
+# embedded data that stands in for every published dataset (no download; demo and smoke suites)
+STAND_IN_DATA = ("digits",)
+
+
+def stand_in_only(claim: Claim, tables: pd.DataFrame) -> str:
+    """Why a published number cannot be matched by a suite trained only on stand-in data, else ''."""
+    ours = sorted(set(tables["dataset"].dropna())) if "dataset" in tables else []
+    if claim.target is None or not ours or any(d not in STAND_IN_DATA for d in ours):
+        return ""
+    return (f"this suite trains only on stand-in data ({', '.join(ours)}); published on "
+            f"{'/'.join(claim.setting.datasets)}")
 
 
 def ledger(claims: list[Claim], results: pd.DataFrame, tables: pd.DataFrame) -> pd.DataFrame:

@@ -23,6 +23,7 @@ import pandas as pd
 
 from prunelab.replication import statistics as st
 from prunelab.replication.claim import Claim, Select
+from prunelab.replication.ledger import stand_in_only
 from prunelab.replication.select import (NotRun, apply, cells, describe_cell, replicate_correlations,
                                          replicate_values)
 
@@ -38,6 +39,9 @@ def evaluate(claim: Claim, rows: pd.DataFrame, comparable) -> list[dict]:
     except NotRun as missing:   # the scope itself needs what the suite lacks (e.g. a second T)
         return [_result(claim, {}, verdict="not run", why=str(missing))]
     if not found:
+        stand_in = stand_in_only(claim, rows)
+        if stand_in:
+            return [_result(claim, {}, verdict="not comparable", why=stand_in)]
         return [_result(claim, {}, verdict="not run",
                         why=f"no rows with {claim.scope.describe() or 'any labels'} in this suite's tables")]
     out = []
