@@ -122,9 +122,10 @@ def test_a_crashing_job_fails_alone(worker, tmp_path):
     assert provenance(tmp_path, "after")["host"]["job_worker"]
 
 
-def test_a_changed_source_tree_is_refused_and_the_job_runs_in_process(worker, tmp_path):
+def test_a_changed_source_tree_is_refused_and_the_job_runs_in_process(worker, tmp_path, monkeypatch):
     stamped = ROOT / "src" / "prunelab" / "errors.py"
     before = stamped.stat()
+    monkeypatch.setenv("PYTHONPATH", SOURCE)  # as the workflow's jobs have it (the worker serves only that tree)
     wait_for(lambda: (job_client.delegate(["methods"]) == 0), "the worker to serve")
     os.utime(stamped, ns=(before.st_atime_ns, before.st_mtime_ns + 1_000_000))
     try:
