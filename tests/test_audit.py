@@ -225,13 +225,18 @@ def test_unreadable_json_and_truncated_files_are_one_line_each_and_the_audit_goe
 
 
 # -- the config's plan -----------------------------------------------------------------------------------------
-def test_stale_and_missing_runs_against_an_edited_config(tree, capsys):
-    results, config = tree
+def edit_random_seed(config):
+    """A copy of ``config`` whose random-pruning seed is 4, and the plans before and after that edit."""
     edited = yaml.safe_load(config.read_text())
     edited["pruning"]["random"]["seed"] = 4
     edited_path = config.with_name("edited.yaml")
     edited_path.write_text(yaml.safe_dump(edited))
-    old, new = (build_plan(load_config(p)) for p in (config, edited_path))
+    return edited_path, build_plan(load_config(config)), build_plan(load_config(edited_path))
+
+
+def test_stale_and_missing_runs_against_an_edited_config(tree, capsys):
+    results, config = tree
+    edited_path, old, new = edit_random_seed(config)
     stale = {f"{s['kind']}/{h}" for h, s in old.specs.items() if h not in new.specs}
     missing = {f"{s['kind']}/{h}" for h, s in new.specs.items() if h not in old.specs}
     assert len(stale) == len(missing) == 4  # 2 random prune runs and their 2 branches
@@ -403,11 +408,7 @@ def test_runs_differing_only_in_scope_print_differently(tree, capsys):
 
 def test_gc_lists_unplanned_runs_and_keeps_those_a_table_depends_on(tree, capsys):
     results, config = tree
-    edited = yaml.safe_load(config.read_text())
-    edited["pruning"]["random"]["seed"] = 4
-    edited_path = config.with_name("edited.yaml")
-    edited_path.write_text(yaml.safe_dump(edited))
-    old, new = (build_plan(load_config(p)) for p in (config, edited_path))
+    edited_path, old, new = edit_random_seed(config)
     gone = {str(results / "runs" / s["kind"] / h) for h, s in old.specs.items() if h not in new.specs}
     before = sorted(p for p in (results / "runs").rglob("*"))
 
