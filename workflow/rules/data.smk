@@ -11,10 +11,16 @@ for _dataset, _download in DATASETS.items():
             data_rule(_dataset)
         output:
             [update(path) for path in DATA_FILES[_dataset]],
+        log:
+            f"{RESULTS}/data/logs/{_dataset}.log",
         localrule: True
+        conda:
+            "../envs/prunelab.yaml"
         params:
             dataset=_dataset,
-            root=DATA_ROOT,
+            # a callable: the data root is configuration, not a path this rule derives from its outputs
+            root=lambda wildcards: DATA_ROOT,
             download="--download" if _download else "",
         shell:
-            "python -m prunelab data {params.dataset} --data-root {params.root:q} {params.download}"
+            "python -m prunelab data {params.dataset} --data-root {params.root:q} {params.download} "
+            "> {log} 2>&1"
