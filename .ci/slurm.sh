@@ -125,12 +125,12 @@ log "second run: nothing to be done, 0 jobs submitted"
 # -- 3. preemption: cancel a training job after its first checkpoint; the retry must resume it -----------
 RESUME=$WORK/resume
 mkdir -p "$RESUME" && cp tests/configs/slurm-resume.yaml "$RESUME/config.yaml"
-dense=$(python -m prunelab plan "$RESUME/config.yaml" --kind dense | awk '{print $2}')
+dense=$(python -m prunelab plan "$RESUME/config.yaml" --kind dense | awk 'NR > 1 {print $2}')  # row 1 is the header
 run_dir=$RESUME/results/runs/dense/$dense
 timeout -s INT 600 "${PROFILE_RUN[@]}" "${LOCAL_CLUSTER[@]}" --directory "$RESUME" \
   --configfile "$RESUME/config.yaml" >"$RESUME/snakemake.log" 2>&1 &
 BACKGROUND=$!
-timeout 300 bash -c "until [[ -e '$run_dir/train_state.pt' ]] || ! kill -0 $BACKGROUND 2>/dev/null; do sleep 0.5; done" \
+timeout 300 bash -c "until [[ -e '$run_dir/train_state.pt' ]] || ! kill -0 $BACKGROUND 2>/dev/null; do sleep 0.1; done" \
   || fail "no checkpoint within 300 s ($RESUME/snakemake.log)"
 [[ -e $run_dir/train_state.pt ]] || { tail -n 30 "$RESUME/snakemake.log"; fail "training ended before a checkpoint"; }
 first=$(submitted "$RESUME/snakemake.log" | sed -n 1p)
