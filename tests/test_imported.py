@@ -13,7 +13,7 @@ from prunelab.jobs import run_dense
 from prunelab.models import build_model
 from prunelab.plan import build_plan
 from prunelab.runtime import Runtime
-from prunelab.spec import run_dir
+from prunelab.layout import run_dir
 from prunelab.train import evaluate
 
 DATASET = {"name": "digits", "size": 8, "channels": 1, "validation": 100}

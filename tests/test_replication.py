@@ -206,7 +206,7 @@ def test_rank_correlation_claim_is_one_spearman_rho_per_seed():
 
 def test_the_audit_covers_the_replication_outputs(tmp_path):
     from prunelab import provenance
-    from prunelab.analysis.aggregate import sidecar
+    from prunelab.layout import sidecar
     from prunelab.audit import audit
     from prunelab.replication.write import write
 

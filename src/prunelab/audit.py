@@ -21,13 +21,14 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
+from prunelab import layout
 from prunelab.errors import ConfigError
-from prunelab.plan import OUTPUTS, Plan
-from prunelab.provenance import FILENAME as PROVENANCE
-from prunelab.records import (ANALYSIS_AREAS, NOT_OUTPUTS, SIDECAR_SUFFIX, SPEC, ResultsTree, Run,
-                              code_label, environment_label, is_temporary, link_keys, primary_output,
-                              sidecar_of)
-from prunelab.spec import RUN_KINDS, spec_hash
+from prunelab.layout import (ANALYSIS_AREAS, NOT_OUTPUTS, PROVENANCE, RUN_FILES, RUN_KINDS, RUNS, SIDECAR_SUFFIX,
+                             SPEC)
+from prunelab.planned import Plan
+from prunelab.records import (ResultsTree, Run, code_label, environment_label, is_temporary, link_keys,
+                              primary_output)
+from prunelab.spec import spec_hash
 from prunelab.storage import write_json, write_text
 
 EXAMPLES = 5  # paths named in the text line of a grouped warning (the JSON lists them all)
@@ -152,7 +153,7 @@ class _Auditor:
 
     def check_runs_layout(self) -> None:
         """Under ``runs/`` only ``{dense,prune,branch}/<hash>/`` directories belong."""
-        base = self.tree.root / "runs"
+        base = self.tree.root / RUNS
         if not base.is_dir():
             return
         for entry in sorted(base.iterdir()):
@@ -187,7 +188,7 @@ class _Auditor:
             return
         owner = f"{run.key}/{PROVENANCE}"
         self.check_outputs(run.path, outputs, owner)
-        for name in OUTPUTS[run.kind]:
+        for name in RUN_FILES[run.kind]:
             if name not in outputs:
                 self.error("missing-output", run.path / name, f"a {run.kind} run's output, not listed in {owner}")
         for relative in sorted(present - set(outputs)):
@@ -316,7 +317,7 @@ class _Auditor:
         """Every run behind a figure: the runs its tables read, and all their ancestors."""
         direct: set[str] = set()
         for relative in (record.get("inputs") or {}):
-            table = self.analysis.get(sidecar_of(self.tree.root / relative))
+            table = self.analysis.get(layout.sidecar(self.tree.root / relative))
             if table is not None:
                 direct |= set(link_keys(table.get("parents")).values())
         return self.tree.ancestry(direct)
@@ -380,7 +381,7 @@ class _Auditor:
         suite = plan.config.get("suite", "")
         for name, rows in sorted(plan.experiments.items()):
             table = root / "tables" / suite / f"{name}.csv"
-            record = self.analysis.get(sidecar_of(table))
+            record = self.analysis.get(layout.sidecar(table))
             if not table.exists():
                 self.error("missing-planned", table, "planned by the config but missing (run the workflow)")
             elif record is not None:

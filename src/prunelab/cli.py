@@ -13,6 +13,7 @@ import os
 import sys
 from pathlib import Path
 
+from prunelab import layout
 from prunelab.errors import ConfigError, PrunelabError
 
 
@@ -172,7 +173,7 @@ def cmd_gc(args) -> None:
 
     plans = [build_plan(load_config(path), path) for path in args.configs]
     tree = ResultsTree(args.results or plans[0].results)
-    if not (tree.root / "runs").is_dir():
+    if not (tree.root / layout.RUNS).is_dir():
         raise ConfigError(f"{tree.root}: not a results tree (no runs/ folder)")
     planned = {f"{spec['kind']}/{run_hash}" for plan in plans for run_hash, spec in plan.specs.items()}
     found = unplanned(tree, planned)

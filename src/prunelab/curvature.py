@@ -47,6 +47,7 @@ from torch.func import functional_call, grad, jvp, replace_all_batch_norm_module
 
 from prunelab.errors import ConfigError, PrunelabError
 from prunelab.progress import tick
+from prunelab.pruning.catalog.obd import DIAGONALS  # named with OBD's declaration, so planning needs no torch
 
 MAX_DENSE = 10_000          # largest P for which a P×P matrix (800 MB in float64) is built
 CHUNK_ELEMENTS = 2 ** 25    # per-example rows materialised at once: 128 MiB of float32
@@ -489,9 +490,6 @@ def hutchinson_diagonal(fm: FlatModel, batches: Batches, samples: int, generator
         v = torch.randint(0, 2, (count, fm.size), generator=generator).to(fm.theta) * 2 - 1
         total += (v * hessian_vector_product(fm, batches, v)).double().sum(0)
     return total / samples
-
-
-DIAGONALS = ("ggn", "empirical_fisher", "mc_fisher", "hessian", "hutchinson")
 
 
 def curvature_diagonal(kind: str, fm: FlatModel, batches: Batches, generator: torch.Generator,

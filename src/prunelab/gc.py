@@ -11,8 +11,8 @@ from __future__ import annotations
 import shutil
 from dataclasses import dataclass, field
 
-from prunelab.records import SIDECAR_SUFFIX, ResultsTree, Run, link_keys
-from prunelab.spec import RUN_KINDS
+from prunelab.layout import RUN_KINDS, SIDECAR_SUFFIX
+from prunelab.records import ResultsTree, Run, link_keys
 
 # the areas whose provenance records link to runs (runs/ itself holds the runs)
 DEPENDENT_AREAS = ("tables", "figures", "report")

@@ -21,23 +21,20 @@ from contextlib import ExitStack
 from pathlib import Path
 from typing import Callable
 
-from prunelab import jobs, provenance
+from prunelab import jobs, layout, provenance
 from prunelab.data import load_dataset
 from prunelab.errors import ConfigError
 from prunelab.grouped import GroupedTrainer, slower_than_sequential, unsupported
-from prunelab.grouping import MARKER, group_hash, without_seed
+from prunelab.grouping import group_hash, without_seed
 from prunelab.models import build_model
 from prunelab.runtime import Runtime
-from prunelab.spec import run_dir, spec_hash
+from prunelab.spec import spec_hash
 from prunelab.storage import sha256_file, write_json
-
-TRAIN_STATE = "train_state.pt"
-
 
 def is_complete(directory: Path, run_hash: str) -> bool:
     """A finished run: its provenance names ``run_hash`` and every output it lists is present."""
     try:
-        record = json.loads((directory / provenance.FILENAME).read_text(encoding="utf-8"))
+        record = json.loads((directory / layout.PROVENANCE).read_text(encoding="utf-8"))
     except (OSError, json.JSONDecodeError):
         return False
     return record.get("hash") == run_hash and all((directory / name).is_file() for name in record.get("outputs", {}))
@@ -61,7 +58,7 @@ def _member_logs(directories: dict[str, Path], log: Callable[[str], None]) -> Ca
         log(line)
         label = line[1:line.find("]")] if line.startswith("[") else ""
         if label in directories:
-            path = directories[label] / "logs" / "train.log"
+            path = directories[label] / layout.LOGS / "train.log"
             path.parent.mkdir(parents=True, exist_ok=True)
             with open(path, "a", encoding="utf-8") as handle:
                 handle.write(line + "\n")
@@ -74,7 +71,7 @@ def run_dense_group(specs: list[dict], directory: str | Path, rt: Runtime, log: 
     started = provenance.now()
     directory = Path(directory)
     hashes = _check_group(specs, directory)
-    dirs = {h: run_dir(rt.results, "dense", h) for h in hashes}
+    dirs = {h: layout.run_dir(rt.results, "dense", h) for h in hashes}
     pending = [(h, s) for h, s in zip(hashes, specs) if not is_complete(dirs[h], h)]
     reason = unsupported(specs[0]["train"])
     if len(pending) >= 2 and reason is None:
@@ -86,10 +83,10 @@ def run_dense_group(specs: list[dict], directory: str | Path, rt: Runtime, log: 
         for h, spec in pending:
             jobs.run_dense(spec, dirs[h], rt, _member_logs(dirs, log))
     trained = {h for h, _ in pending}
-    write_json(directory / MARKER, {
+    write_json(directory / layout.GROUP_MARKER, {
         "group": directory.name, "mode": mode, "k": len(pending), "reason": reason if pending else None,
         "members": [{"run": h, "trained": h in trained,
-                     "provenance_sha256": sha256_file(dirs[h] / provenance.FILENAME)} for h in hashes],
+                     "provenance_sha256": sha256_file(dirs[h] / layout.PROVENANCE)} for h in hashes],
         "started": started, "finished": provenance.now()})
 
 
@@ -111,7 +108,7 @@ def _train_together(pending: list[tuple[str, dict]], dirs: dict[str, Path], dire
     grouped = {"group": directory.name, "k": len(pending), "members": members, "mode": "vmap"}
     with ExitStack() as stack:
         outputs = [stack.enter_context(jobs.run_job(spec, dirs[h], "dense", device)) for h, spec in pending]
-        state = directory / TRAIN_STATE
+        state = directory / layout.TRAIN_STATE
         trainer = GroupedTrainer(models, data, first["train"], data_seeds=[s["seed"]["data"] for _, s in pending],
                                  labels=members, save_at=first["train"].get("save_at", []), state_path=state,
                                  checkpoint_every=rt.checkpoint_every, log=log)

@@ -10,14 +10,10 @@ stable under config reordering and changes exactly when membership does.
 from __future__ import annotations
 
 import hashlib
-from pathlib import Path
 
 from prunelab.errors import ConfigError
 from prunelab.resources import STREAMED
 from prunelab.spec import HASH_LENGTH, canonical_json
-
-MARKER = "group.json"
-
 
 def group_hash(members: list[str]) -> str:
     """16 hex digits of the sha256 of the sorted member run hashes, one per line."""
@@ -45,8 +41,3 @@ def seed_groups(specs: dict[str, dict]) -> dict[str, list[str]]:
         if spec["kind"] == "dense":
             by_shared.setdefault(without_seed(spec), []).append(run_hash)
     return {group_hash(members): sorted(members) for members in by_shared.values()}
-
-
-def group_dir(results: str | Path, group: str) -> Path:
-    """``results/groups/{group hash}``: the group's marker, log and resume checkpoint."""
-    return Path(results) / "groups" / group

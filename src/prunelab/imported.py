@@ -13,12 +13,13 @@ from __future__ import annotations
 
 from functools import lru_cache
 from pathlib import Path
-
-import torch
-from torch import nn
+from typing import TYPE_CHECKING
 
 from prunelab.errors import CheckpointError, ConfigError
 from prunelab.storage import load_tensors, sha256_file
+
+if TYPE_CHECKING:  # torch only in the job: planning reads the file's hash, never its tensors
+    from torch import nn
 
 DATA_PARALLEL_PREFIX = "module."  # keys saved from nn.DataParallel / DDP wrappers
 
@@ -39,6 +40,8 @@ def checkpoint_spec(path: str, key: str) -> dict:
 
 def load_into(model: nn.Module, checkpoint: dict) -> None:
     """Load the imported state dict into ``model``; a changed, corrupt or mismatched file is one line."""
+    import torch
+
     path = checkpoint["path"]
     if not Path(path).is_file():
         raise CheckpointError(f"{path}: imported checkpoint not found")

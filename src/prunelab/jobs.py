@@ -15,7 +15,7 @@ from typing import Callable, Iterator
 
 import torch
 
-from prunelab import provenance
+from prunelab import layout, provenance
 from prunelab.branches import branch_start, restore_isometry
 from prunelab.data import TensorData, load_dataset
 from prunelab.errors import CheckpointError, ConfigError, DivergenceError
@@ -28,12 +28,9 @@ from prunelab.models import build_model
 from prunelab.progress import Progress, reporting
 from prunelab.pruning.schedule import run_method, scoring_batches
 from prunelab.schedules import iterations_per_epoch, to_iteration
-from prunelab.spec import parent_dirs, spec_hash
+from prunelab.spec import spec_hash
 from prunelab.storage import TEMP_PREFIX, load_json, load_tensors, save_tensors, write_json
 from prunelab.train import Trainer, TrainOutcome, evaluate
-
-TRAIN_STATE = "train_state.pt"
-
 
 def log(message: str) -> None:
     print(message, file=sys.stderr, flush=True)
@@ -52,7 +49,7 @@ class Outputs:
         return self.files[name]
 
     def rollback(self) -> None:
-        for path in list(self.files.values()) + [self.directory / provenance.FILENAME]:
+        for path in list(self.files.values()) + [self.directory / layout.PROVENANCE]:
             if path.exists():
                 path.unlink()
 
@@ -78,21 +75,21 @@ def run_job(spec: dict, directory: str | Path, kind: str, device: torch.device) 
 
 def _finish(outputs: Outputs, spec: dict, metrics: dict, started: str, parents: dict, seeds: dict,
             extra: dict | None = None) -> None:
-    write_json(outputs.path("metrics.json"), metrics)
-    write_json(outputs.path("spec.json"), spec)
+    write_json(outputs.path(layout.METRICS), metrics)
+    write_json(outputs.path(layout.SPEC), spec)
     record = provenance.build({name: path for name, path in outputs.files.items()}, spec=spec, parents=parents,
                               seeds=seeds, started=started, relative_to=outputs.directory,
                               extra={"data_fingerprint": metrics.get("data_fingerprint"),
                                      "device": str(outputs.device), **(extra or {})})
-    provenance.write(outputs.directory / provenance.FILENAME, record)
+    provenance.write(outputs.directory / layout.PROVENANCE, record)
 
 
 def _dense_of(spec: dict, results: Path) -> tuple[dict, Path]:
     current, directory = spec, None
     while current["kind"] != "dense":
-        dirs = parent_dirs(current, results)
+        dirs = layout.parent_dirs(current["parents"], results)
         directory = dirs["dense"] if "dense" in dirs else dirs["source"]
-        current = load_json(directory / "spec.json", producer=directory.parent.name)
+        current = load_json(directory / layout.SPEC, producer=directory.parent.name)
     return current, directory
 
 
@@ -118,9 +115,9 @@ NAN_EVAL = {f"{split}_{m}": float("nan") for split in ("train", "val", "test") f
 def _record_divergence(outputs: Outputs, spec: dict, exc: DivergenceError, fallback_state: dict, directory: Path,
                        started: str, parents: dict, seeds: dict, extra_files: dict | None = None) -> None:
     """``on_divergence: record``: outputs marked diverged, holding the last good weights (resume state if any)."""
-    state_file = directory / TRAIN_STATE
+    state_file = directory / layout.TRAIN_STATE
     state = load_tensors(state_file)["model"] if state_file.exists() else fallback_state
-    save_tensors(outputs.path("model.pt"), state)
+    save_tensors(outputs.path(layout.MODEL), state)
     for name, content in (extra_files or {}).items():
         save_tensors(outputs.path(name), content)
     row = {"epoch": exc.epoch, "iteration": exc.iteration, "lr": float("nan"), **NAN_EVAL}
@@ -133,7 +130,7 @@ def _record_divergence(outputs: Outputs, spec: dict, exc: DivergenceError, fallb
 def _unusable_parent(dirs: dict[str, Path]) -> str | None:
     """The first parent whose metrics say it did not finish normally (diverged or itself skipped)."""
     for role, directory in dirs.items():
-        status = load_json(directory / "metrics.json", producer=directory.parent.name).get("status", "ok")
+        status = load_json(directory / layout.METRICS, producer=directory.parent.name).get("status", "ok")
         if status != "ok":
             return f"{role} {directory.parent.name}/{directory.name} is {status}"
     return None
@@ -142,9 +139,9 @@ def _unusable_parent(dirs: dict[str, Path]) -> str | None:
 def _record_skip(outputs: Outputs, spec: dict, reason: str, model: torch.nn.Module, mask: Mask, started: str,
                  parents: dict, seeds: dict, files: tuple[str, ...]) -> None:
     """Outputs of a run whose parent is unusable: placeholders marked ``skipped`` so tables show a gap."""
-    if "model.pt" in files:
-        save_tensors(outputs.path("model.pt"), {k: v.cpu() for k, v in model.state_dict().items()})
-    mask.save(outputs.path("mask.pt"))
+    if layout.MODEL in files:
+        save_tensors(outputs.path(layout.MODEL), {k: v.cpu() for k, v in model.state_dict().items()})
+    mask.save(outputs.path(layout.MASK))
     row = {"epoch": 0, "iteration": 0, "lr": float("nan"), **NAN_EVAL}
     metrics = {"status": "skipped", "error": reason, "final": row, "best": row, "pruned": NAN_EVAL, "history": [],
                "epochs": 0.0, "sparsity": mask.report()}
@@ -164,7 +161,7 @@ def run_dense(spec: dict, directory: str | Path, rt: Runtime, log: Callable[[str
             load_into(model, imported)
         trainer = Trainer(model, data, spec["train"], data_seed=spec["seed"]["data"], label=label,
                           end_iteration=0 if imported else None,
-                          save_at=spec["train"].get("save_at", []), state_path=Path(directory) / TRAIN_STATE,
+                          save_at=spec["train"].get("save_at", []), state_path=Path(directory) / layout.TRAIN_STATE,
                           checkpoint_every=rt.checkpoint_every,
                           checkpoint_seconds=60 * rt.checkpoint_minutes, log=log, compile=rt.compile)
         initial = {k: v.detach().cpu().clone() for k, v in model.state_dict().items()}
@@ -174,7 +171,7 @@ def run_dense(spec: dict, directory: str | Path, rt: Runtime, log: Callable[[str
             if rt.on_divergence != "record":
                 raise
             _record_divergence(outputs, spec, exc, initial, Path(directory), started, {}, dict(spec["seed"]),
-                               extra_files={"snapshots.pt": {}})
+                               extra_files={layout.SNAPSHOTS: {}})
             return
         finish_dense(outputs, spec, model, data, result, started,
                      extra={"imported_checkpoint": imported} if imported else None)
@@ -184,8 +181,8 @@ def run_dense(spec: dict, directory: str | Path, rt: Runtime, log: Callable[[str
 def finish_dense(outputs: Outputs, spec: dict, model: torch.nn.Module, data: TensorData, result: TrainOutcome,
                  started: str, extra: dict | None = None) -> None:
     """A dense run's outputs, provenance last; shared by the single-run and the grouped job."""
-    save_tensors(outputs.path("model.pt"), {k: v.cpu() for k, v in model.state_dict().items()})
-    save_tensors(outputs.path("snapshots.pt"), result.snapshots)
+    save_tensors(outputs.path(layout.MODEL), {k: v.cpu() for k, v in model.state_dict().items()})
+    save_tensors(outputs.path(layout.SNAPSHOTS), result.snapshots)
     metrics = {"status": "ok", "final": result.final, "best": result.best, "history": result.history,
                "iterations": result.iterations, "epochs": result.epochs,
                "flops": count_flops(model, data.input_shape), "data_fingerprint": data.fingerprint}
@@ -193,7 +190,7 @@ def finish_dense(outputs: Outputs, spec: dict, model: torch.nn.Module, data: Ten
 
 
 def _drop_train_state(directory: str | Path, rt: Runtime) -> None:
-    state = Path(directory) / TRAIN_STATE
+    state = Path(directory) / layout.TRAIN_STATE
     if state.exists() and not rt.keep_train_state:
         state.unlink()
 
@@ -201,17 +198,17 @@ def _drop_train_state(directory: str | Path, rt: Runtime) -> None:
 # -- prune -------------------------------------------------------------------------------------------
 def load_source(spec: dict, rt: Runtime, data: TensorData) -> tuple[dict, Mask | None]:
     """The weights a prune run scores (and the mask they already carry, for a branch source)."""
-    source = parent_dirs(spec, rt.results)["source"]
+    source = layout.parent_dirs(spec["parents"], rt.results)["source"]
     kind = source.parent.name
     if kind == "branch":
-        return (load_tensors(source / "model.pt", producer="branch"),
-                Mask.load(source / "mask.pt", producer="branch"))
+        return (load_tensors(source / layout.MODEL, producer="branch"),
+                Mask.load(source / layout.MASK, producer="branch"))
     if spec["at"] == "final":
-        return load_tensors(source / "model.pt", producer="train"), None
-    dense_spec = load_json(source / "spec.json", producer="train")
+        return load_tensors(source / layout.MODEL, producer="train"), None
+    dense_spec = load_json(source / layout.SPEC, producer="train")
     ipe = iterations_per_epoch(len(data.train_y), int(dense_spec["train"]["batch_size"]))
     k = to_iteration(spec["at"], ipe, "pruning.at")
-    snapshots = load_tensors(source / "snapshots.pt", producer="train")
+    snapshots = load_tensors(source / layout.SNAPSHOTS, producer="train")
     if k not in snapshots:
         raise CheckpointError(f"pruning at '{spec['at']}' (iteration {k}) needs a dense checkpoint that "
                               f"{source} did not save; add it to the dense config's train.save_at")
@@ -225,10 +222,10 @@ def run_prune(spec: dict, directory: str | Path, rt: Runtime, log: Callable[[str
         dense_spec, _ = _dense_of(spec, rt.results)
         model, data = _model_and_data(dense_spec, rt, device)
         seeds = {"prune": spec["seed"], **{part: spec[part]["seed"] for part in ("scoring", "jsv") if spec.get(part)}}
-        reason = _unusable_parent(parent_dirs(spec, rt.results))
+        reason = _unusable_parent(layout.parent_dirs(spec["parents"], rt.results))
         if reason:
             ones = Mask.ones_like(prunable_parameters(model, spec["exclude"]))
-            _record_skip(outputs, spec, reason, model, ones, started, parent_dirs(spec, rt.results), seeds, ())
+            _record_skip(outputs, spec, reason, model, ones, started, layout.parent_dirs(spec["parents"], rt.results), seeds, ())
             return
         state, previous = load_source(spec, rt, data)
         model.load_state_dict(state)
@@ -241,9 +238,9 @@ def run_prune(spec: dict, directory: str | Path, rt: Runtime, log: Callable[[str
                                  steps=spec["steps"], schedule=spec["step_schedule"], previous=previous,
                                  exclude=spec["exclude"], data=data, batches=batches, seed=spec["seed"],
                                  at_init=spec["at"] == "0it")
-        outcome.mask.save(outputs.path("mask.pt"))
+        outcome.mask.save(outputs.path(layout.MASK))
         if outcome.updated:
-            save_tensors(outputs.path("model.pt"), {k: v.cpu() for k, v in outcome.model.state_dict().items()})
+            save_tensors(outputs.path(layout.MODEL), {k: v.cpu() for k, v in outcome.model.state_dict().items()})
         jsv = spec.get("jsv")
         measured = (measure_jsv(outcome.model, scoring_batches(data, jsv["batches"] * jsv["batch_size"],
                                                                jsv["batch_size"], jsv["seed"])) if jsv else None)
@@ -254,14 +251,14 @@ def run_prune(spec: dict, directory: str | Path, rt: Runtime, log: Callable[[str
                    "data_fingerprint": data.fingerprint}
         log(f"[{Path(directory).name}] sparsity {outcome.mask.sparsity:.4f}, test_acc right after pruning "
             f"{metrics['pruned']['test_acc']:.2f}")
-        _finish(outputs, spec, metrics, started, parent_dirs(spec, rt.results), seeds)
+        _finish(outputs, spec, metrics, started, layout.parent_dirs(spec["parents"], rt.results), seeds)
 
 
 def pruned_state(prune_dir: Path, rt: Runtime, data: TensorData, mask: Mask) -> dict:
     """θ ⊙ m the mask was chosen on: the prune run's own weights if it updated them, else its source's."""
-    if (prune_dir / "model.pt").exists():
-        return load_tensors(prune_dir / "model.pt", producer="prune")
-    state, _ = load_source(load_json(prune_dir / "spec.json", producer="prune"), rt, data)
+    if (prune_dir / layout.MODEL).exists():
+        return load_tensors(prune_dir / layout.MODEL, producer="prune")
+    state, _ = load_source(load_json(prune_dir / layout.SPEC, producer="prune"), rt, data)
     return {k: (v * mask[k].to(v.dtype) if k in mask else v) for k, v in state.items()}
 
 
@@ -270,37 +267,37 @@ def run_branch(spec: dict, directory: str | Path, rt: Runtime, log: Callable[[st
     started = provenance.now()
     device = rt.configure()
     with run_job(spec, directory, "branch", device) as outputs:
-        dirs = parent_dirs(spec, rt.results)
-        dense_spec = load_json(dirs["dense"] / "spec.json", producer="train")
+        dirs = layout.parent_dirs(spec["parents"], rt.results)
+        dense_spec = load_json(dirs["dense"] / layout.SPEC, producer="train")
         model, data = _model_and_data(dense_spec, rt, device)
-        mask = Mask.load(dirs["prune"] / "mask.pt")
-        mask.check_matches(model, str(dirs["prune"] / "mask.pt"))
+        mask = Mask.load(dirs["prune"] / layout.MASK)
+        mask.check_matches(model, str(dirs["prune"] / layout.MASK))
         reason = _unusable_parent(dirs)
         if reason:
-            _record_skip(outputs, spec, reason, model, mask, started, dirs, dict(spec["seed"]), ("model.pt",))
+            _record_skip(outputs, spec, reason, model, mask, started, dirs, dict(spec["seed"]), (layout.MODEL,))
             return
         needs_snapshots = spec["type"] in ("rewind_weights", "lottery")
-        snapshots = load_tensors(dirs["dense"] / "snapshots.pt", producer="train") if needs_snapshots else None
+        snapshots = load_tensors(dirs["dense"] / layout.SNAPSHOTS, producer="train") if needs_snapshots else None
         start = branch_start(spec, dense_spec, data, mask, pruned_state(dirs["prune"], rt, data, mask), snapshots)
         model.load_state_dict(start.state)
-        source = f" of {dirs['dense'] / 'snapshots.pt'}" if needs_snapshots else ""
+        source = f" of {dirs['dense'] / layout.SNAPSHOTS}" if needs_snapshots else ""
         log(f"[{Path(directory).name}] {spec['type']} starts from {start.origin}{source}")
         if spec.get("isometry"):
             start.notes["isometry"] = restore_isometry(model, mask, spec["isometry"], dense_spec["model"])
         trainer = Trainer(model, data, start.train, data_seed=spec["seed"]["data"], label=Path(directory).name,
                           mask=mask, start_iteration=start.start_iteration, optimizer_state=start.optimizer_state,
-                          state_path=Path(directory) / TRAIN_STATE, checkpoint_every=rt.checkpoint_every,
+                          state_path=Path(directory) / layout.TRAIN_STATE, checkpoint_every=rt.checkpoint_every,
                           checkpoint_seconds=60 * rt.checkpoint_minutes, log=log, compile=rt.compile)
         try:
             result = trainer.run()
         except DivergenceError as exc:
             if rt.on_divergence != "record":
                 raise
-            mask.save(outputs.path("mask.pt"))
+            mask.save(outputs.path(layout.MASK))
             _record_divergence(outputs, spec, exc, start.state, Path(directory), started, dirs, dict(spec["seed"]))
             return
-        save_tensors(outputs.path("model.pt"), {k: v.cpu() for k, v in model.state_dict().items()})
-        mask.save(outputs.path("mask.pt"))
+        save_tensors(outputs.path(layout.MODEL), {k: v.cpu() for k, v in model.state_dict().items()})
+        mask.save(outputs.path(layout.MASK))
         metrics = {"status": "ok", "type": spec["type"], "final": result.final, "best": result.best,
                    "history": result.history, "iterations": result.iterations, "epochs": result.epochs,
                    "start_iteration": start.start_iteration, "notes": start.notes, "sparsity": mask.report(),

@@ -13,9 +13,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from prunelab.errors import ConfigError
-from prunelab.records import AREAS, ResultsTree, Run, code_label, link_keys, primary_output, sidecar_of
+from prunelab import layout
+from prunelab.layout import AREAS, RUN_KINDS
+from prunelab.records import ResultsTree, Run, code_label, link_keys, primary_output
 from prunelab.runinfo import describe, provenance_text, resolve_run
-from prunelab.spec import RUN_KINDS
 
 KIND_ORDER = {"figure": 0, "table": 1, **{kind: 2 + i for i, kind in enumerate(RUN_KINDS)}}
 COLOURS = {"figure": "#f4cccc", "table": "#fff2cc", "dense": "#d9ead3", "prune": "#cfe2f3", "branch": "#d9d2e9"}
@@ -97,7 +98,7 @@ def lineage(target: str, results: str | Path | None = None) -> Lineage:
     tree = ResultsTree(root)
     nodes: dict[str, Node] = {}
     if path.exists() and path.suffix in (".csv", ".png", ".pdf", ".json") and not path.is_dir():
-        sidecar = sidecar_of(path)
+        sidecar = layout.sidecar(path)
         if not sidecar.exists():
             raise ConfigError(f"{path}: no provenance sidecar {sidecar.name} beside it; not a prunelab table or "
                               "figure")
@@ -120,7 +121,7 @@ def _add_analysis(tree: ResultsTree, sidecar: Path, nodes: dict[str, Node]) -> s
     if key in nodes:
         return key
     parents = sorted(set(link_keys(record.data.get("parents")).values()), key=_order)
-    tables = [sidecar_of(tree.root / p) for p in sorted(record.data.get("inputs") or {})]
+    tables = [layout.sidecar(tree.root / p) for p in sorted(record.data.get("inputs") or {})]
     tables = [t for t in tables if kind == "figure" and t.exists()]
     details = f"{len(parents)} runs read" if kind == "table" else f"{len(tables)} table(s)"
     node = nodes[key] = Node(kind, name, details, f"code {code_label(record.data)}")

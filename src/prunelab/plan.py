@@ -20,11 +20,11 @@ import copy
 import json
 import re
 
-from prunelab.data.tensors import train_size
 from prunelab.imported import checkpoint_spec
 from prunelab.errors import ConfigError
-from prunelab.planned import OUTPUTS, Plan  # noqa: F401 - the plan's types, re-exported where they were defined
+from prunelab.planned import Plan
 from prunelab.pruning import get_method, resolve_hparams
+from prunelab.resources import train_test_sizes
 from prunelab.schedules import iterations_per_epoch, to_iteration, total_iterations
 
 # the dense-run keys that decide results (download/verify_checksums only decide where bytes come from)
@@ -33,7 +33,6 @@ REINIT_SEED_SHIFT = 1_000_003   # re-initialised branches draw their init from d
 # A prune run's seeds (pruning randomness, scoring batches, JSV batches) are the pruning config's seeds plus the
 # replicate's dense init seed, the same rule as a branch's seed_offset: each replicate draws its own random
 # mask and its own scoring examples, so seed-to-seed spread includes the pruning's own randomness.
-BRANCH_TYPES = ("finetune", "rewind_weights", "rewind_lr", "lottery", "reinit", "scratch_e", "scratch_b")
 FINETUNE_DEFAULTS = {"epochs": 5, "lr": 0.001, "schedule": {"name": "constant", "milestones": [], "gamma": 0.1,
                                                            "min_lr": 0}, "warmup_epochs": 0}
 def _point(value) -> str:
@@ -268,7 +267,7 @@ def _replicate_seed(section: dict, replicate: int) -> dict:
 def _iterations(point: str, dense_cfg: dict) -> int:
     """A training point of a dense config in iterations ('end' = its last iteration), from dataset sizes."""
     train = dense_cfg["train"]
-    ipe = iterations_per_epoch(train_size(dense_cfg["dataset"]), int(train["batch_size"]))
+    ipe = iterations_per_epoch(train_test_sizes(dense_cfg["dataset"])[0], int(train["batch_size"]))
     if point == "end":
         return total_iterations(train, ipe)
     return to_iteration(point, ipe)

@@ -9,13 +9,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from prunelab.spec import parent_dirs, run_dir, spec_hash
-
-OUTPUTS = {
-    "dense": ("model.pt", "snapshots.pt", "metrics.json", "spec.json"),
-    "prune": ("mask.pt", "metrics.json", "spec.json"),
-    "branch": ("model.pt", "mask.pt", "metrics.json", "spec.json"),
-}
+from prunelab import layout
+from prunelab.spec import spec_hash
 
 
 @dataclass
@@ -35,14 +30,11 @@ class Plan:
         return self.specs[run_hash]["kind"]
 
     def directory(self, run_hash: str) -> Path:
-        return run_dir(self.results, self.kind(run_hash), run_hash)
+        return layout.run_dir(self.results, self.kind(run_hash), run_hash)
 
     def outputs(self, run_hash: str) -> list[str]:
         directory = self.directory(run_hash)
-        return [str(directory / name) for name in OUTPUTS[self.kind(run_hash)]] + [str(directory / "provenance.json")]
-
-    def parent_dirs(self, run_hash: str) -> dict[str, Path]:
-        return parent_dirs(self.specs[run_hash], self.results)
+        return [str(directory / name) for name in layout.run_files(self.kind(run_hash))]
 
     def hashes(self, kind: str) -> list[str]:
         return [h for h, s in self.specs.items() if s["kind"] == kind]

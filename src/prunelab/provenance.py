@@ -19,11 +19,10 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
-from prunelab import __version__
+from prunelab import __version__, layout
 from prunelab.spec import spec_hash
 from prunelab.storage import sha256_file, write_json
 
-FILENAME = "provenance.json"
 WORKER_PID_ENV = "PRUNELAB_JOB_WORKER_PID"
 SCHEMA_VERSION = 1
 
@@ -121,7 +120,7 @@ def parent_link(parent_dir: str | Path) -> dict:
     """
     parent_dir = Path(parent_dir)
     return {"kind": parent_dir.parent.name, "hash": parent_dir.name,
-            "provenance_sha256": sha256_file(parent_dir / FILENAME)}
+            "provenance_sha256": sha256_file(parent_dir / layout.PROVENANCE)}
 
 
 def build(outputs: dict[str, str | Path], *, spec: dict | None = None, parents: dict[str, str | Path] | None = None,

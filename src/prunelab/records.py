@@ -1,7 +1,7 @@
 """Reading a results tree: where runs, tables and figures live, and their provenance, each file read once.
 
-``prunelab audit``, ``lineage``, ``show`` and ``list`` walk the same tree, so its layout is known here only:
-``runs/{kind}/{hash}/`` (spec.json, outputs, provenance.json), ``tables/<suite>/`` and ``figures/<suite>/``
+``prunelab audit``, ``lineage``, ``show`` and ``list`` walk the same tree (laid out as :mod:`prunelab.layout`
+says): ``runs/{kind}/{hash}/`` (spec.json, outputs, provenance.json), ``tables/<suite>/`` and ``figures/<suite>/``
 (outputs with ``<name>.provenance.json`` sidecars), with ``logs/`` folders beside them. Every file's sha256
 and every parsed JSON file is cached, so a command that looks at a parent from many children (a dense run
 behind thousands of pruned ones) reads and hashes it exactly once.
@@ -19,18 +19,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Iterator
 
-from prunelab.jobs import TRAIN_STATE
-from prunelab.provenance import FILENAME as PROVENANCE
-from prunelab.spec import RUN_KINDS
+from prunelab.layout import AREAS, LOGS, PROVENANCE, RUN_KINDS, RUNS, SIDECAR_SUFFIX, SPEC
 from prunelab.storage import TEMP_PREFIX, sha256_file
 
-AREAS = ("runs", "tables", "figures", "replication")
-ANALYSIS_AREAS = ("tables", "figures", "replication")
-SIDECAR_SUFFIX = ".provenance.json"
-LOGS = "logs"
-SPEC = "spec.json"
 PRIMARY_ROLES = ("table", "png")
-NOT_OUTPUTS = (PROVENANCE, TRAIN_STATE)  # the record itself, and resume state that is deleted after success
 
 
 @dataclass(frozen=True)
@@ -118,7 +110,8 @@ class ResultsTree:
 
     # -- runs ------------------------------------------------------------------------------------------
     def run_path(self, kind: str, name: str) -> Path:
-        return self.root / "runs" / kind / name
+        """``runs/{kind}/{name}`` for any kind a link names (the audit reports unknown kinds)."""
+        return self.root / RUNS / kind / name
 
     def run(self, key: str) -> Run:
         """The run a ``kind/hash`` link names (whether or not its directory exists)."""
@@ -131,7 +124,7 @@ class ResultsTree:
         """Every directory under ``runs/{kind}/`` for the known kinds, sorted by kind then hash."""
         found = []
         for kind in RUN_KINDS:
-            base = self.root / "runs" / kind
+            base = self.root / RUNS / kind
             if base.is_dir():
                 found += [Run(kind, entry.name, Path(entry.path)) for entry in _sorted_scandir(base) if entry.is_dir()]
         self._runs.update((run.key, run) for run in found)
@@ -193,14 +186,6 @@ class ResultsTree:
 def _sorted_scandir(path: Path) -> list[os.DirEntry]:
     with os.scandir(path) as entries:
         return sorted(entries, key=lambda e: e.name)
-
-
-def sidecar_of(path: str | Path) -> Path:
-    """The sidecar of a table or figure file: ``x.csv``/``x.png``/``x.pdf`` → ``x.provenance.json``."""
-    path = Path(path)
-    if path.name.endswith(SIDECAR_SUFFIX):
-        return path
-    return path.with_name(path.stem + SIDECAR_SUFFIX)
 
 
 def link_keys(links: Any) -> dict[str, str]:

@@ -143,7 +143,9 @@ def dense_spec_of(spec: dict, specs: Mapping[str, dict]) -> dict:
     return current
 
 
-def _split_sizes(dataset: dict) -> tuple[int, int]:
+def train_test_sizes(dataset: dict) -> tuple[int, int]:
+    """(training examples after the validation hold-out, evaluated examples), without loading the data:
+    planning counts iterations per epoch from the first, so it needs no torch (bar image folders' listing)."""
     train, test, _ = _dataset_table(dataset)
     return train - int(dataset.get("validation", 0)), test + int(dataset.get("validation", 0))
 
@@ -156,7 +158,7 @@ def _throughput(gpu: bool) -> tuple[float, float]:
 
 
 def _training_seconds(train: dict, dataset: dict, size: ModelSize, gpu: bool) -> float:
-    n_train, n_eval = _split_sizes(dataset)
+    n_train, n_eval = train_test_sizes(dataset)
     batch = int(train["batch_size"])
     ipe = iterations_per_epoch(n_train, batch)
     iterations = total_iterations(train, ipe)
@@ -167,7 +169,7 @@ def _training_seconds(train: dict, dataset: dict, size: ModelSize, gpu: bool) ->
 
 
 def _scoring_seconds(spec: dict, dataset: dict, size: ModelSize, gpu: bool) -> float:
-    n_train, n_eval = _split_sizes(dataset)
+    n_train, n_eval = train_test_sizes(dataset)
     rate, _ = _throughput(gpu)
     full_eval = (n_train + n_eval) * size.macs / rate
     scoring = spec.get("scoring") or {}
@@ -176,7 +178,7 @@ def _scoring_seconds(spec: dict, dataset: dict, size: ModelSize, gpu: bool) -> f
 
 
 def _memory_mb(dataset: dict, size: ModelSize, batch: int, gpu: bool) -> int:
-    n_train, n_eval = _split_sizes(dataset)
+    n_train, n_eval = train_test_sizes(dataset)
     if dataset["name"] in STREAMED:  # decoded batches in flight and the workers, not the dataset
         data = STREAM_PREFETCH_BATCHES * batch * math.prod(input_shape(dataset)) + STREAM_WORKERS * STREAM_WORKER_MB * 2**20
     else:
@@ -199,7 +201,7 @@ def estimate(spec: dict, dense: dict, *, gpu: bool, attempt: int = 1) -> Request
         work = _scoring_seconds(spec, dataset, size, gpu)
         batch = int((spec.get("scoring") or {}).get("batch_size", 100))
     elif spec.get("checkpoint"):  # imported dense weights: one evaluation pass, no training
-        work = sum(_split_sizes(dataset)) * size.macs / _throughput(gpu)[0]
+        work = sum(train_test_sizes(dataset)) * size.macs / _throughput(gpu)[0]
         batch = int(spec["train"]["batch_size"])
     else:
         work = _training_seconds(spec["train"], dataset, size, gpu)

@@ -15,8 +15,9 @@ from pathlib import Path
 import pandas as pd
 
 from prunelab.errors import ConfigError
-from prunelab.records import SPEC, ResultsTree, Run, code_label, device_label, environment_label, link_keys
-from prunelab.spec import RUN_KINDS
+from prunelab import layout
+from prunelab.layout import RUN_KINDS, SPEC
+from prunelab.records import ResultsTree, Run, code_label, device_label, environment_label, link_keys
 
 LIST_COLUMNS = ["kind", "run", "dataset", "model", "method", "sparsity", "scope", "branch", "seed", "test_acc", "code",
                 "device", "status"]
@@ -152,7 +153,7 @@ def plan_status(tree: ResultsTree, run: Run) -> str:
 
 
 def _test_acc(tree: ResultsTree, run: Run) -> float:
-    metrics = tree.json(run.path / "metrics.json")
+    metrics = tree.json(run.path / layout.METRICS)
     if not metrics.ok:
         return math.nan
     stage = metrics.data.get("pruned" if run.kind == "prune" else "final") or {}
@@ -179,7 +180,7 @@ def run_table(tree: ResultsTree, kind: str | None = None, method: str | None = N
 
 def key_metrics(tree: ResultsTree, run: Run) -> list[str]:
     """The numbers a person looks for first: accuracy (after pruning or training), sparsity, cost."""
-    metrics = tree.json(run.path / "metrics.json")
+    metrics = tree.json(run.path / layout.METRICS)
     if not metrics.ok:
         return [f"metrics.json: {metrics.error}"]
     m = metrics.data

@@ -15,13 +15,11 @@ from __future__ import annotations
 import hashlib
 import json
 import math
-from pathlib import Path
 from typing import Any
 
 from prunelab.errors import ConfigError
 
 HASH_LENGTH = 16
-RUN_KINDS = ("dense", "prune", "branch")
 
 # Fields added after v0.1 that are dropped from the hashed form while they hold their documented default,
 # so that run directories created before the field existed keep their names (open_lth does the same).
@@ -75,21 +73,3 @@ def canonical_json(spec: dict) -> str:
 def spec_hash(spec: dict) -> str:
     """First 16 hex digits of the sha256 of the canonical JSON."""
     return hashlib.sha256(canonical_json(spec).encode("ascii")).hexdigest()[:HASH_LENGTH]
-
-
-def run_dir(results: str | Path, kind: str, run_hash: str) -> Path:
-    """``results/runs/{kind}/{hash}``: where every output of one run lives."""
-    if kind not in RUN_KINDS:
-        raise ValueError(f"unknown run kind {kind!r}")
-    return Path(results) / "runs" / kind / run_hash
-
-
-def parent_dirs(spec: dict, results: str | Path) -> dict[str, Path]:
-    """``{role: results/runs/{kind}/{hash}}`` for the ``kind/hash`` links a child spec carries."""
-    return {role: Path(results) / "runs" / link for role, link in spec.get("parents", {}).items()}
-
-
-def load_spec(path: str | Path) -> dict:
-    """Read a ``spec.json``; the caller recomputes the hash to check it."""
-    with open(path, encoding="utf-8") as handle:
-        return json.load(handle)

@@ -10,8 +10,8 @@ try:
 except PrunelabError as error:
     raise WorkflowError(str(error)) from None
 
-REPORT_PROVENANCE = f"{RESULTS}/report/{SUITE}/runs_provenance.csv"
-REPLICATION = f"{RESULTS}/replication/{SUITE}.csv"
+REPORT_PROVENANCE = str(layout.report_file(RESULTS, SUITE, "runs_provenance.csv"))
+REPLICATION = str(layout.replication(RESULTS, SUITE))
 
 
 report: "../report/workflow.rst"
@@ -26,9 +26,9 @@ localrules:
 
 rule manifest:
     output:
-        f"{RESULTS}/tables/{{suite}}/{{experiment}}.manifest.json",
+        str(layout.table(RESULTS, "{suite}", "{experiment}", ".manifest.json")),
     log:
-        f"{RESULTS}/tables/{{suite}}/logs/{{experiment}}.manifest.log",
+        str(layout.log(layout.table(RESULTS, "{suite}", "{experiment}"), "{experiment}.manifest.log")),
     conda:
         "../envs/prunelab.yaml"
     params:
@@ -43,13 +43,13 @@ rule manifest:
 
 rule aggregate:
     input:
-        manifest=f"{RESULTS}/tables/{{suite}}/{{experiment}}.manifest.json",
+        manifest=str(layout.table(RESULTS, "{suite}", "{experiment}", ".manifest.json")),
         runs=experiment_runs,
     output:
-        table=f"{RESULTS}/tables/{{suite}}/{{experiment}}.csv",
-        provenance=f"{RESULTS}/tables/{{suite}}/{{experiment}}.provenance.json",
+        table=str(layout.table(RESULTS, "{suite}", "{experiment}")),
+        provenance=str(layout.table(RESULTS, "{suite}", "{experiment}", layout.SIDECAR_SUFFIX)),
     log:
-        f"{RESULTS}/tables/{{suite}}/logs/{{experiment}}.log",
+        str(layout.log(layout.table(RESULTS, "{suite}", "{experiment}"), "{experiment}.log")),
     conda:
         "../envs/prunelab.yaml"
     shell:
@@ -66,25 +66,25 @@ for _type in sorted({spec["type"] for spec in PLAN.figures.values()}):
             f"figure_{_type}"
         input:
             tables=figure_tables,
-            replication=f"{RESULTS}/replication/{{suite}}.csv",
+            replication=str(layout.replication(RESULTS, "{suite}")),
         output:
             png=report(
-                f"{RESULTS}/figures/{{suite}}/{{figure}}.png",
+                str(layout.figure(RESULTS, "{suite}", "{figure}")),
                 caption=f"../report/{_type}.rst",
                 category=paper_of(_type),
                 subcategory="{figure}",
             ),
             csv=report(
-                f"{RESULTS}/figures/{{suite}}/{{figure}}.csv",
+                str(layout.figure(RESULTS, "{suite}", "{figure}", ".csv")),
                 caption="../report/values.rst",
                 category=paper_of(_type),
                 subcategory="{figure}",
             ),
-            pdf=f"{RESULTS}/figures/{{suite}}/{{figure}}.pdf",
-            summary=f"{RESULTS}/figures/{{suite}}/{{figure}}.summary.rst",
-            provenance=f"{RESULTS}/figures/{{suite}}/{{figure}}.provenance.json",
+            pdf=str(layout.figure(RESULTS, "{suite}", "{figure}", ".pdf")),
+            summary=str(layout.figure(RESULTS, "{suite}", "{figure}", ".summary.rst")),
+            provenance=str(layout.figure(RESULTS, "{suite}", "{figure}", layout.SIDECAR_SUFFIX)),
         log:
-            f"{RESULTS}/figures/{{suite}}/logs/{{figure}}.log",
+            str(layout.log(layout.figure(RESULTS, "{suite}", "{figure}"), "{figure}.log")),
         wildcard_constraints:
             figure="|".join(
                 re.escape(name)
@@ -109,18 +109,18 @@ rule provenance_summary:
         figures=FIGURES,
     output:
         summary=report(
-            f"{RESULTS}/report/{{suite}}/runs_provenance.csv",
+            str(layout.report_file(RESULTS, "{suite}", "runs_provenance.csv")),
             caption="../report/provenance.rst",
             category="Provenance",
         ),
         config=report(
-            f"{RESULTS}/report/{{suite}}/config.yaml",
+            str(layout.report_file(RESULTS, "{suite}", "config.yaml")),
             caption="../report/config.rst",
             category="Provenance",
         ),
-        provenance=f"{RESULTS}/report/{{suite}}/runs_provenance.provenance.json",
+        provenance=str(layout.report_file(RESULTS, "{suite}", "runs_provenance.provenance.json")),
     log:
-        f"{RESULTS}/report/{{suite}}/logs/runs_provenance.log",
+        str(layout.report_file(RESULTS, "{suite}", f"{layout.LOGS}/runs_provenance.log")),
     params:
         config=RESULT_CONFIG,
     run:
@@ -144,14 +144,14 @@ rule replication:
         TABLES,
     output:
         csv=report(
-            f"{RESULTS}/replication/{{suite}}.csv",
+            str(layout.replication(RESULTS, "{suite}")),
             caption="../report/replication.rst",
             category="Replication",
         ),
-        md=f"{RESULTS}/replication/{{suite}}.md",
-        provenance=f"{RESULTS}/replication/{{suite}}.provenance.json",
+        md=str(layout.replication(RESULTS, "{suite}", ".md")),
+        provenance=str(layout.replication(RESULTS, "{suite}", layout.SIDECAR_SUFFIX)),
     log:
-        f"{RESULTS}/replication/logs/{{suite}}.log",
+        str(layout.log(layout.replication(RESULTS, "{suite}"), "{suite}.log")),
     conda:
         "../envs/prunelab.yaml"
     shell:

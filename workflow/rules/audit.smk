@@ -13,10 +13,10 @@ rule audit:
     input:
         audited_files,
     output:
-        text=f"{RESULTS}/audit/{{suite}}.txt",
-        json=f"{RESULTS}/audit/{{suite}}.json",
+        text=str(layout.audit_report(RESULTS, "{suite}")),
+        json=str(layout.audit_report(RESULTS, "{suite}", ".json")),
     log:
-        f"{RESULTS}/audit/logs/{{suite}}.log",
+        str(layout.log(layout.audit_report(RESULTS, "{suite}"), "{suite}.log")),
     conda:
         "../envs/prunelab.yaml"
     params:

@@ -7,7 +7,7 @@ rule branch:
     output:
         run_outputs("branch"),
     log:
-        f"{RESULTS}/runs/branch/{{hash}}/logs/branch.log",
+        run_log("branch", "branch.log"),
     group:
         pack_group
     conda:

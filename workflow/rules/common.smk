@@ -3,8 +3,9 @@ import json
 import os
 from functools import lru_cache
 
+from prunelab import layout
 from prunelab.errors import PrunelabError
-from prunelab.grouping import MARKER as GROUP_MARKER, group_dir, seed_groups
+from prunelab.grouping import seed_groups
 from prunelab.data_files import (
     dataset_files,
     missing_message,
@@ -12,7 +13,6 @@ from prunelab.data_files import (
     streamed_datasets,
 )
 from prunelab.plan_cache import cached_plan
-from prunelab.planned import OUTPUTS as RUN_FILES
 from prunelab.resources import dense_spec_of, estimate, group_request, wants_gpu
 from prunelab.spec import canonical_json
 from prunelab.runtime import runtime_environment
@@ -44,7 +44,7 @@ os.environ.update(runtime_environment(config, source=f"{workflow.basedir}/src"))
 GROUP_SEEDS = bool(config.get("runtime", {}).get("group_seeds", False))
 GROUPS = seed_groups(PLAN.specs) if GROUP_SEEDS else {}
 GROUP_OF = {member: group for group, members in GROUPS.items() for member in members}
-GROUP_MARKERS = [f"{group_dir(RESULTS, group)}/{GROUP_MARKER}" for group in GROUPS]
+GROUP_MARKERS = [str(layout.group_dir(RESULTS, group) / layout.GROUP_MARKER) for group in GROUPS]
 
 
 # -- data: one job per torchvision dataset the experiments train on (rules/data.smk), whose outputs are the
@@ -117,12 +117,12 @@ def run_files(run_hash, names):
 # and listing the runs keeps `snakemake -n` showing every job of a fresh grouped tree.
 TABLED = {row["run"] for rows in PLAN.experiments.values() for row in rows}
 RUN_PROVENANCE = GROUP_MARKERS + [
-    f"{directory}/provenance.json"
+    f"{directory}/{layout.PROVENANCE}"
     for run_hash, directory in RUN_DIRS.items()
     if run_hash not in GROUP_OF and (GROUP_SEEDS or run_hash not in TABLED)
 ]
-TABLES = [f"{RESULTS}/tables/{SUITE}/{name}.csv" for name in PLAN.experiments]
-FIGURES = [f"{RESULTS}/figures/{SUITE}/{name}.png" for name in PLAN.figures]
+TABLES = [str(layout.table(RESULTS, SUITE, name)) for name in PLAN.experiments]
+FIGURES = [str(layout.figure(RESULTS, SUITE, name)) for name in PLAN.figures]
 
 
 wildcard_constraints:
@@ -141,7 +141,7 @@ def parent_inputs(wildcards):
     return [
         path
         for link in PLAN.specs[wildcards.hash].get("parents", {}).values()
-        for path in run_files(os.path.basename(link), ("spec.json", "provenance.json"))
+        for path in run_files(os.path.basename(link), (layout.SPEC, layout.PROVENANCE))
     ]
 
 
@@ -163,13 +163,13 @@ def experiment_runs(wildcards):
     return [
         path
         for row in PLAN.experiments[wildcards.experiment]
-        for path in run_files(row["run"], ("metrics.json", "provenance.json"))
+        for path in run_files(row["run"], (layout.METRICS, layout.PROVENANCE))
     ]
 
 
 def figure_tables(wildcards):
     return [
-        f"{RESULTS}/tables/{SUITE}/{name}.csv"
+        str(layout.table(RESULTS, SUITE, name))
         for name in PLAN.figures[wildcards.figure]["experiments"]
     ]
 
@@ -180,10 +180,13 @@ def figure_spec(wildcards):
 
 def run_outputs(kind):
     """Declared outputs of a run rule; provenance.json is written last by the job."""
-    return [
-        f"{RESULTS}/runs/{kind}/{{hash}}/{name}"
-        for name in (*RUN_FILES[kind], "provenance.json")
-    ]
+    directory = layout.run_dir(RESULTS, kind, "{hash}")
+    return [str(directory / name) for name in layout.run_files(kind)]
+
+
+def run_log(kind, name):
+    """The log of a run rule, in the run directory's logs/ folder."""
+    return str(layout.run_dir(RESULTS, kind, "{hash}") / layout.LOGS / name)
 
 
 # -- resources: what each run job asks the scheduler for (prunelab/resources.py estimates it from the spec) --
@@ -326,24 +329,24 @@ onstart:
 
 
 # -- audit: the files the suite's audit checks (rules/audit.smk) --
-AUDIT_REPORT = f"{RESULTS}/audit/{SUITE}.txt"
+AUDIT_REPORT = str(layout.audit_report(RESULTS, SUITE))
 ANALYSIS_FILES = (
     [
-        f"{RESULTS}/tables/{SUITE}/{name}.{ext}"
+        str(layout.table(RESULTS, SUITE, name, suffix))
         for name in PLAN.experiments
-        for ext in ("csv", "manifest.json", "provenance.json")
+        for suffix in (".csv", ".manifest.json", layout.SIDECAR_SUFFIX)
     ]
     + [
-        f"{RESULTS}/figures/{SUITE}/{name}.{ext}"
+        str(layout.figure(RESULTS, SUITE, name, suffix))
         for name in PLAN.figures
-        for ext in ("png", "pdf", "csv", "summary.rst", "provenance.json")
+        for suffix in (".png", ".pdf", ".csv", ".summary.rst", layout.SIDECAR_SUFFIX)
     ]
     + [
-        f"{RESULTS}/replication/{SUITE}.{ext}"
-        for ext in ("csv", "md", "provenance.json")
+        str(layout.replication(RESULTS, SUITE, suffix))
+        for suffix in (".csv", ".md", layout.SIDECAR_SUFFIX)
     ]
     + [
-        f"{RESULTS}/report/{SUITE}/{name}"
+        str(layout.report_file(RESULTS, SUITE, name))
         for name in (
             "runs_provenance.csv",
             "config.yaml",
@@ -360,7 +363,7 @@ def audited_files(wildcards):
         path
         for run_hash in PLAN.specs
         for path in run_files(
-            run_hash, (*RUN_FILES[PLAN.kind(run_hash)], "provenance.json")
+            run_hash, layout.run_files(PLAN.kind(run_hash))
         )
     ]
     return runs + ANALYSIS_FILES

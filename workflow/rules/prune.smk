@@ -7,7 +7,7 @@ rule prune:
     output:
         run_outputs("prune"),
     log:
-        f"{RESULTS}/runs/prune/{{hash}}/logs/prune.log",
+        run_log("prune", "prune.log"),
     group:
         pack_group
     conda:

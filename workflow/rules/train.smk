@@ -8,9 +8,9 @@ if GROUP_SEEDS:
         input:
             group_data,
         output:
-            f"{RESULTS}/groups/{{group}}/{GROUP_MARKER}",
+            str(layout.group_dir(RESULTS, "{group}") / layout.GROUP_MARKER),
         log:
-            f"{RESULTS}/groups/{{group}}/logs/train_group.log",
+            str(layout.group_dir(RESULTS, "{group}") / layout.LOGS / "train_group.log"),
         conda:
             "../envs/prunelab.yaml"
         threads: group_threads
@@ -33,7 +33,7 @@ else:
         output:
             run_outputs("dense"),
         log:
-            f"{RESULTS}/runs/dense/{{hash}}/logs/train.log",
+            run_log("dense", "train.log"),
         group:
             pack_group
         conda:

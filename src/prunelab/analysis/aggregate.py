@@ -12,7 +12,8 @@ from pathlib import Path
 
 import pandas as pd
 
-from prunelab import provenance
+from prunelab import layout, provenance
+from prunelab.layout import sidecar
 from prunelab.storage import atomic_path, load_json
 
 # labels from the manifest, then measurements; ``pruned_*`` repeat, on branch rows, the state right after pruning
@@ -48,13 +49,13 @@ def _metrics_row(row: dict, metrics: dict, pruned: dict | None) -> dict:
 
 
 def aggregate(manifest: list[dict], results: str | Path) -> pd.DataFrame:
-    """The tidy table of ``manifest``'s rows, reading ``results/runs/{kind}/{run}/metrics.json``."""
+    """The tidy table of ``manifest``'s rows, reading each run's ``metrics.json``."""
     results = Path(results)
     cache: dict[tuple[str, str], dict] = {}
 
     def metrics_of(kind: str, run: str) -> dict:
         if (kind, run) not in cache:
-            cache[kind, run] = load_json(results / "runs" / kind / run / "metrics.json", producer=kind)
+            cache[kind, run] = load_json(layout.run_dir(results, kind, run) / layout.METRICS, producer=kind)
         return cache[kind, run]
 
     records = []
@@ -73,14 +74,8 @@ def write_table(manifest_path: str | Path, results: str | Path, out: str | Path)
     table = aggregate(manifest["rows"], results)
     with atomic_path(out) as tmp:
         table.to_csv(tmp, index=False, float_format="%.6g")
-    runs = {f"{r['kind']}/{r['run']}": results / "runs" / r["kind"] / r["run"] for r in manifest["rows"]}
+    runs = {layout.link(r["kind"], r["run"]): layout.run_dir(results, r["kind"], r["run"]) for r in manifest["rows"]}
     record = provenance.build({"table": out}, parents=runs, inputs=[manifest_path], started=started,
                               relative_to=results, extra={"experiment": manifest["experiment"]})
     provenance.write(sidecar(out), record)
     return table
-
-
-def sidecar(path: str | Path) -> Path:
-    """``x.csv`` → ``x.provenance.json`` (one sidecar per table or figure)."""
-    path = Path(path)
-    return path.with_name(path.stem + ".provenance.json")

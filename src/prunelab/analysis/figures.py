@@ -18,7 +18,7 @@ import pandas as pd
 
 from prunelab import provenance
 from prunelab.analysis import accuracy, dyniso, lossmodel, plotting, rethinking, sipp
-from prunelab.analysis.aggregate import sidecar
+from prunelab.layout import sidecar
 from prunelab.analysis.figure_type import Drawn, FigureType, Request
 from prunelab.analysis.options import resolve
 from prunelab.errors import ConfigError

@@ -14,8 +14,8 @@ from pathlib import Path
 import pandas as pd
 import yaml
 
-from prunelab import provenance
-from prunelab.analysis.aggregate import sidecar
+from prunelab import layout, provenance
+from prunelab.layout import sidecar
 from prunelab.storage import atomic_path, load_json
 
 KINDS = ["dense", "prune", "branch", "table", "figure"]
@@ -43,7 +43,7 @@ def summarise(tables: list[str | Path], figures: list[str | Path], results: str 
         experiment = record.get("experiment", table.stem)
         records.append(_describe(record, "table", experiment))
         for link in record["parents"].values():
-            path = results / "runs" / link["kind"] / link["hash"] / provenance.FILENAME
+            path = layout.run_dir(results, link["kind"], link["hash"]) / layout.PROVENANCE
             runs.setdefault(path, (link["kind"], set()))[1].add(experiment)
     for path, (kind, experiments) in runs.items():
         records.append(_describe(load_json(path, producer=kind), kind, ", ".join(sorted(experiments))))

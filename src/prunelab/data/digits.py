@@ -14,7 +14,6 @@ import numpy as np
 import torch
 
 TEST_FRACTION = 0.2
-DIGITS_SIZE = 1797  # images in scikit-learn's load_digits
 
 
 def _digits_table() -> np.ndarray:

@@ -10,9 +10,9 @@ import torch
 import torch.nn.functional as F
 
 from prunelab.data.batches import EpochPlan
-from prunelab.data.digits import DIGITS_SIZE, TEST_FRACTION, load_digits_arrays, split_train_test
-from prunelab.data.stream import STREAMED, StreamData, load_stream, split_sizes
-from prunelab.data.vision import TRAIN_SIZES, VISION_SETS, load_vision_arrays
+from prunelab.data.digits import load_digits_arrays, split_train_test
+from prunelab.data.stream import STREAMED, StreamData, load_stream
+from prunelab.data.vision import VISION_SETS, load_vision_arrays
 from prunelab.errors import ConfigError
 
 DATASETS = ("digits",) + tuple(VISION_SETS) + STREAMED
@@ -65,17 +65,6 @@ def _resize(images: torch.Tensor, size: int | None, channels: int | None) -> tor
             raise ConfigError(f"dataset.channels={channels}: can only replicate single-channel images")
         x = x.expand(-1, channels, -1, -1)
     return x.contiguous()
-
-
-def train_size(spec: dict) -> int:
-    """Examples in the training split of ``spec`` (after the test and validation hold-outs), without loading."""
-    if spec["name"] == "digits":
-        total = DIGITS_SIZE - int(round(TEST_FRACTION * DIGITS_SIZE))
-    elif spec["name"] in STREAMED:
-        total = split_sizes(spec)[0]
-    else:
-        total = TRAIN_SIZES[spec["name"]]
-    return total - int(spec.get("validation", 0))
 
 
 def load_dataset(spec: dict, root: str | Path = "data", device: torch.device | str = "cpu", workers: int = 0

@@ -1,9 +1,10 @@
-"""Pruning methods: one module per method, each exporting ``METHOD``, found by module discovery.
+"""Pruning methods: one implementation module per method, declared by a torch-free module of
+:mod:`prunelab.pruning.catalog` exporting ``METHOD``, found by module discovery.
 
 A method either *scores* (``score(ctx, **hparams) -> {name: tensor}``, lower = prune first; the shared
 selector in :mod:`prunelab.pruning.select` picks the mask) or, when selection and weight updates are
 intertwined (greedy exact OBS, SiPP's sampling), *prunes* (``prune(ctx, **hparams) -> (Mask, updates)``).
-Adding a method is adding a module; no Snakemake rule or registry edit is needed.
+Adding a method is adding its module and its declaration; no Snakemake rule or registry edit is needed.
 """
 
 from __future__ import annotations

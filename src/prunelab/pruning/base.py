@@ -1,18 +1,26 @@
-"""The method interface, the scoring context, and discovery of method modules."""
+"""The method interface, the scoring context, and discovery of the methods' declarations.
+
+Nothing here imports torch: planning (and ``prunelab audit``, which plans configs) only needs each
+method's name, hyperparameter defaults and checks, which :mod:`prunelab.pruning.catalog` declares. The
+module that scores or prunes is imported the first time a job asks for :attr:`Method.score` or
+:attr:`Method.prune`.
+"""
 
 from __future__ import annotations
 
 import importlib
 import pkgutil
 from dataclasses import dataclass, field
-from typing import Callable
+from typing import TYPE_CHECKING, Callable
 
-import torch
-from torch import nn
-
-from prunelab.data import TensorData
 from prunelab.errors import ConfigError
-from prunelab.masks import Mask
+
+if TYPE_CHECKING:
+    import torch
+    from torch import nn
+
+    from prunelab.data import TensorData
+    from prunelab.masks import Mask
 
 
 @dataclass
@@ -33,12 +41,17 @@ class PruneContext:
 
 @dataclass(frozen=True)
 class Method:
-    """A pruning method: its hyperparameters with defaults and one of ``score`` / ``prune``."""
+    """A pruning method: its hyperparameters with defaults, and which function of ``module`` computes it.
+
+    Exactly one of ``scorer`` (``score(ctx, **hparams) -> {name: tensor}``) and ``pruner``
+    (``prune(ctx, **hparams) -> (Mask, updates)``) names a function of ``module``.
+    """
 
     name: str
     hparams: dict
-    score: Callable | None = None
-    prune: Callable | None = None
+    module: str
+    scorer: str | None = None
+    pruner: str | None = None
     needs_data: bool = False
     data_source: str = "batches"   # "batches": ctx.batches from the spec's `scoring`; "dataset": draws from ctx.data
     updates_weights: bool = False
@@ -46,14 +59,28 @@ class Method:
     check: Callable[[dict], None] | None = None   # semantic validation of resolved hparams
     doc: str = ""
 
+    def __post_init__(self) -> None:
+        if (self.scorer is None) == (self.pruner is None):
+            raise TypeError(f"method {self.name!r}: name exactly one of scorer and pruner")
+
+    @property
+    def score(self) -> Callable | None:
+        """The scoring function (imports the implementation module), or None for a method that prunes."""
+        return None if self.scorer is None else getattr(importlib.import_module(self.module), self.scorer)
+
+    @property
+    def prune(self) -> Callable | None:
+        """The pruning function (imports the implementation module), or None for a method that scores."""
+        return None if self.pruner is None else getattr(importlib.import_module(self.module), self.pruner)
+
 
 _REGISTRY: dict[str, Method] = {}
 
 
 def methods() -> dict[str, Method]:
-    """All methods, discovered once from the modules of this package that export ``METHOD``/``METHODS``."""
+    """All methods, discovered once from the catalog modules that export ``METHOD``/``METHODS``."""
     if not _REGISTRY:
-        import prunelab.pruning as package
+        import prunelab.pruning.catalog as package
 
         for info in pkgutil.iter_modules(package.__path__):
             module = importlib.import_module(f"{package.__name__}.{info.name}")

@@ -23,9 +23,8 @@ import torch.nn.functional as F
 from torch import nn
 
 from prunelab.data import TensorData
-from prunelab.errors import ConfigError
 from prunelab.masks import Mask
-from prunelab.pruning.base import Method, PruneContext
+from prunelab.pruning.base import PruneContext
 from prunelab.pruning.scoring_copy import require_data, scoring_copy
 
 
@@ -97,17 +96,3 @@ def score(ctx: PruneContext, temperature: float, samples_per_class: int, reinit:
     theta_hg = {n: params[n].detach() * hg[n] for n in params}
     scale = abs(sum(float(-t.sum()) for t in theta_hg.values())) + 1e-10
     return {n: t / scale for n, t in theta_hg.items()}
-
-
-def check(hp: dict) -> None:
-    if not hp["temperature"] > 0:
-        raise ConfigError(f"grasp hparams.temperature={hp['temperature']} must be > 0")
-    if not isinstance(hp["samples_per_class"], int) or hp["samples_per_class"] < 1:
-        raise ConfigError(f"grasp hparams.samples_per_class={hp['samples_per_class']} must be an integer ≥ 1")
-    if not isinstance(hp["reinit"], bool):
-        raise ConfigError(f"grasp hparams.reinit={hp['reinit']!r} must be true or false")
-
-
-METHOD = Method(name="grasp", hparams={"temperature": 200.0, "samples_per_class": 10, "reinit": True},
-                score=score, needs_data=True, data_source="dataset", check=check,
-                doc="removes the largest -θ⊙Hg (score +θ⊙Hg, normalised), Hg by double backward")

@@ -24,7 +24,7 @@ import torch
 
 from prunelab.errors import ConfigError
 from prunelab.masks import Mask
-from prunelab.pruning.base import Method, PruneContext
+from prunelab.pruning.base import PruneContext
 
 
 def units_to_prune(pr: float, units: int) -> int:
@@ -69,14 +69,3 @@ def prune(ctx: PruneContext, layers: list[int] | None) -> tuple[Mask, None]:
         columns = _input_columns(ctx.params[following], weight, units, (name, following))
         keep[following][:, columns] = False
     return Mask(keep), None
-
-
-def check(hp: dict) -> None:
-    layers = hp["layers"]
-    if layers is not None and (not isinstance(layers, list) or not all(isinstance(i, int) for i in layers)):
-        raise ConfigError(f"l1_filter hparams.layers={layers!r} must be null (all but the last) or a list of "
-                          f"prunable-tensor indices")
-
-
-METHOD = Method(name="l1_filter", hparams={"layers": None}, prune=prune, check=check,
-                doc="structured: remove the fraction pr (= sparsity) of units with the smallest L1 norm per layer")

@@ -15,8 +15,7 @@ from __future__ import annotations
 import torch
 
 from prunelab.curvature import FlatModel, mean_gradient
-from prunelab.pruning import hparam_rules as rules
-from prunelab.pruning.base import Method, PruneContext
+from prunelab.pruning.base import PruneContext
 
 
 def criterion(theta: torch.Tensor, g: torch.Tensor, lam: float) -> torch.Tensor:
@@ -27,11 +26,3 @@ def criterion(theta: torch.Tensor, g: torch.Tensor, lam: float) -> torch.Tensor:
 def score(ctx: PruneContext, **hparams) -> dict:
     fm = FlatModel.from_context(ctx)
     return fm.as_dict(criterion(fm.theta.double(), mean_gradient(fm, ctx.batches), hparams["lambda"]))
-
-
-def check(hparams: dict) -> None:
-    rules.non_negative("lm", hparams, "lambda")
-
-
-METHOD = Method(name="lm", hparams={"lambda": 0.0}, score=score, needs_data=True, check=check,
-                doc="|−gθ| + ½λθ² (linear loss model); prune the smallest")

@@ -23,12 +23,9 @@ from prunelab.curvature import layer_input_moments
 from prunelab.errors import PrunelabError
 from prunelab.masks import Mask
 from prunelab.progress import tick
-from prunelab.pruning import hparam_rules as rules
-from prunelab.pruning.base import Method, PruneContext
+from prunelab.pruning.base import PruneContext
 from prunelab.pruning.obs_algebra import independent_update, joint_update_vector, saliency
 from prunelab.pruning.select import select
-
-UPDATES = ("joint", "independent", "none")
 
 
 def damped(psi: torch.Tensor, damp: float, name: str) -> tuple[torch.Tensor, torch.Tensor]:
@@ -65,13 +62,3 @@ def prune(ctx: PruneContext, **hparams) -> tuple[Mask, dict | None]:
         new = torch.where(kept, new, torch.zeros_like(new))
         updates[name] = new.view(param.shape).to(param.dtype)
     return mask, updates
-
-
-def check(hparams: dict) -> None:
-    rules.non_negative("lobs", hparams, "damp")
-    rules.one_of("lobs", hparams, "update", UPDATES)
-
-
-METHOD = Method(name="lobs", hparams={"damp": 1e-4, "update": "joint"}, prune=prune, needs_data=True,
-                updates_weights=True, check=check,
-                doc="layer-wise OBS: w²/(2[Ψ⁻¹]_jj) with Ψ the layer-input second moment, row-wise update")

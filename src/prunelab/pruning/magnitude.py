@@ -6,11 +6,8 @@ already-pruned entries are ranked −∞ by the selector so each level prunes am
 
 from __future__ import annotations
 
-from prunelab.pruning.base import Method, PruneContext
+from prunelab.pruning.base import PruneContext
 
 
 def score(ctx: PruneContext) -> dict:
     return {name: p.detach().abs() for name, p in ctx.params.items()}
-
-
-METHOD = Method(name="magnitude", hparams={}, score=score, doc="|θ|; prune the smallest")

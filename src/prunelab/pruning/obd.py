@@ -19,9 +19,8 @@ from __future__ import annotations
 
 import torch
 
-from prunelab.curvature import DIAGONALS, FlatModel, curvature_diagonal
-from prunelab.pruning import hparam_rules as rules
-from prunelab.pruning.base import Method, PruneContext
+from prunelab.curvature import FlatModel, curvature_diagonal
+from prunelab.pruning.base import PruneContext
 
 
 def criterion(theta: torch.Tensor, h: torch.Tensor, lam: float) -> torch.Tensor:
@@ -33,13 +32,3 @@ def score(ctx: PruneContext, **hparams) -> dict:
     fm = FlatModel.from_context(ctx)
     h = curvature_diagonal(hparams["curvature"], fm, ctx.batches, ctx.generator, hparams["samples"])
     return fm.as_dict(criterion(fm.theta.double(), h, hparams["lambda"]))
-
-
-def check(hparams: dict) -> None:
-    rules.one_of("obd", hparams, "curvature", DIAGONALS)
-    rules.positive_int("obd", hparams, "samples")
-    rules.non_negative("obd", hparams, "lambda")
-
-
-METHOD = Method(name="obd", hparams={"curvature": "ggn", "samples": 1, "lambda": 0.0}, score=score,
-                needs_data=True, check=check, doc="|½hθ²| + ½λθ² with a curvature diagonal h; prune the smallest")

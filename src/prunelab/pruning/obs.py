@@ -24,14 +24,10 @@ import torch
 from prunelab.curvature import MAX_DENSE, FlatModel, ggn_matrix, hessian_matrix
 from prunelab.errors import ConfigError
 from prunelab.masks import Mask
-from prunelab.pruning import hparam_rules as rules
-from prunelab.pruning.base import Method, PruneContext
+from prunelab.pruning.base import PruneContext
 from prunelab.pruning.obs_algebra import (greedy_removal, independent_update, joint_update_vector,
                                           restricted_inverse, saliency)
 from prunelab.pruning.select import prune_count, select
-
-CURVATURES = ("ggn", "hessian")
-UPDATES = ("greedy", "joint", "independent", "none")
 
 
 def _quotas(fm: FlatModel, alive: torch.Tensor, sparsity: float, scope: str
@@ -82,14 +78,3 @@ def prune(ctx: PruneContext, **hparams) -> tuple[Mask, dict | None]:
             theta = theta + independent_update(h_inv, theta, removed)
         theta = torch.where(kept, theta, torch.zeros_like(theta))
     return mask, fm.as_dict(theta.to(fm.theta.dtype))
-
-
-def check(hparams: dict) -> None:
-    rules.one_of("obs", hparams, "curvature", CURVATURES)
-    rules.non_negative("obs", hparams, "damp")
-    rules.one_of("obs", hparams, "update", UPDATES)
-
-
-METHOD = Method(name="obs", hparams={"curvature": "ggn", "damp": 1e-4, "update": "greedy"}, prune=prune,
-                needs_data=True, updates_weights=True, check=check,
-                doc="exact OBS (dense damped GGN/Hessian, tiny nets): ΔL = θ²/(2[H⁻¹]_qq) with compensation")

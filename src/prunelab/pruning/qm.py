@@ -14,8 +14,7 @@ from __future__ import annotations
 import torch
 
 from prunelab.curvature import FlatModel, ggn_diagonal, mean_gradient
-from prunelab.pruning import hparam_rules as rules
-from prunelab.pruning.base import Method, PruneContext
+from prunelab.pruning.base import PruneContext
 
 
 def criterion(theta: torch.Tensor, g: torch.Tensor, h: torch.Tensor, lam: float) -> torch.Tensor:
@@ -27,11 +26,3 @@ def score(ctx: PruneContext, **hparams) -> dict:
     fm = FlatModel.from_context(ctx)
     g, h = mean_gradient(fm, ctx.batches), ggn_diagonal(fm, ctx.batches)
     return fm.as_dict(criterion(fm.theta.double(), g, h, hparams["lambda"]))
-
-
-def check(hparams: dict) -> None:
-    rules.non_negative("qm", hparams, "lambda")
-
-
-METHOD = Method(name="qm", hparams={"lambda": 0.0}, score=score, needs_data=True, check=check,
-                doc="|−gθ + ½hθ²| + ½λθ² (quadratic loss model, GGN diagonal); prune the smallest")

@@ -8,12 +8,9 @@ from __future__ import annotations
 
 import torch
 
-from prunelab.pruning.base import Method, PruneContext
+from prunelab.pruning.base import PruneContext
 
 
 def score(ctx: PruneContext) -> dict:
     return {name: torch.rand(p.shape, generator=ctx.generator, dtype=torch.float64)
             for name, p in ctx.params.items()}
-
-
-METHOD = Method(name="random", hparams={}, score=score, doc="uniform random scores (seeded)")

@@ -28,12 +28,12 @@ import torch
 
 from prunelab.errors import ConfigError
 from prunelab.masks import Mask
-from prunelab.pruning.base import Method, PruneContext
+from prunelab.pruning.base import PruneContext
 from prunelab.pruning.scoring_copy import require_data, scoring_copy
 from prunelab.pruning.select import prune_count
 from prunelab.pruning.sipp_allocation import allocate, error_bound, log_term
 from prunelab.pruning.sipp_sampling import SAMPLE, SUPPORT, draw_counts, sample_reweighted
-from prunelab.pruning.sipp_sensitivity import (EPS, LayerShape, check_constants, draw_sample_set,
+from prunelab.pruning.sipp_sensitivity import (EPS, LayerShape, draw_sample_set,
                                                empirical_sensitivity, layer_shapes, prunable_modules,
                                                sample_set_size)
 
@@ -199,27 +199,3 @@ def prune_hybrid(ctx: PruneContext, c_constant: float, delta_failure: float, tol
 def score_det(ctx: PruneContext, c_constant: float, delta_failure: float) -> dict:
     sens, _ = sensitivities(ctx, "mean", c_constant, delta_failure, "sipp_det")
     return sens
-
-
-def _checker(method: str):
-    def check(hp: dict) -> None:
-        check_constants(hp, method)
-        if "tolerance" in hp and not 0 <= hp["tolerance"] < 1:
-            raise ConfigError(f"{method} hparams.tolerance={hp['tolerance']} must be in [0, 1)")
-        if "search_iterations" in hp and (not isinstance(hp["search_iterations"], int)
-                                          or hp["search_iterations"] < 1):
-            raise ConfigError(f"{method} hparams.search_iterations={hp['search_iterations']} must be an integer ≥ 1")
-    return check
-
-
-_CONSTANTS = {"c_constant": 3.0, "delta_failure": 1e-16}
-_SEARCH = {**_CONSTANTS, "tolerance": 0.005, "search_iterations": 20}
-
-METHODS = [
-    Method(name="sipp_det", hparams=dict(_CONSTANTS), score=score_det, needs_data=True, data_source="dataset",
-           check=_checker("sipp_det"), doc="empirical sensitivity ŝ (mean over conv patches); keep the top"),
-    Method(name="sipp_rand", hparams=dict(_SEARCH), prune=prune_rand, needs_data=True, data_source="dataset", updates_weights=True,
-           check=_checker("sipp_rand"), doc="per-neuron importance sampling by ŝ with unbiased reweighting"),
-    Method(name="sipp_hybrid", hparams=dict(_SEARCH), prune=prune_hybrid, needs_data=True, data_source="dataset", updates_weights=True,
-           check=_checker("sipp_hybrid"), doc="per neuron side: deterministic top-m or sampling, the lower bound"),
-]

@@ -26,7 +26,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from prunelab.data import TensorData
-from prunelab.errors import ConfigError, PrunelabError
+from prunelab.errors import PrunelabError
 
 EPS = float(np.finfo(np.float32).eps)
 FORWARD_CHUNK = 64          # examples per forward pass while recording layer inputs
@@ -169,10 +169,3 @@ def empirical_sensitivity(model: nn.Module, modules: dict[str, nn.Module], input
         for h in handles:
             h.remove()
     return {n: s.view_as(modules[n].weight) for n, s in sens.items()}
-
-
-def check_constants(hp: dict, method: str) -> None:
-    if not hp["c_constant"] > 0:
-        raise ConfigError(f"{method} hparams.c_constant={hp['c_constant']} must be > 0")
-    if not 0 < hp["delta_failure"] < 1:
-        raise ConfigError(f"{method} hparams.delta_failure={hp['delta_failure']} must be in (0, 1)")

@@ -14,7 +14,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from prunelab.pruning.base import Method, PruneContext
+from prunelab.pruning.base import PruneContext
 from prunelab.pruning.scoring_copy import require_batches, scoring_copy
 
 Loss = Callable[[torch.Tensor, torch.Tensor], torch.Tensor]
@@ -42,7 +42,3 @@ def score(ctx: PruneContext) -> dict:
     batches = require_batches(ctx, "snip")
     model, params = scoring_copy(ctx)
     return normalise(connection_sensitivity(model, params, batches))
-
-
-METHOD = Method(name="snip", hparams={}, score=score, needs_data=True,
-                doc="|g⊙θ| / Σ|g⊙θ| on the scoring batches (gradient summed over batches before abs)")

@@ -26,13 +26,10 @@ import torch
 
 from prunelab.curvature import FlatModel, minibatch_gradients
 from prunelab.masks import Mask
-from prunelab.pruning import hparam_rules as rules
-from prunelab.pruning.base import Method, PruneContext
+from prunelab.pruning.base import PruneContext
 from prunelab.pruning.obs_algebra import (accumulated_inverse, independent_update, joint_update, saliency,
                                            woodbury_inverse)
 from prunelab.pruning.select import select
-
-UPDATES = ("joint", "independent", "none")
 
 
 class BlockLayout:
@@ -94,17 +91,3 @@ def prune(ctx: PruneContext, **hparams) -> tuple[Mask, dict | None]:
     theta = theta + layout.flat(step(f_inv, layout.blocks(theta), layout.blocks(~kept)))
     theta = torch.where(kept, theta, torch.zeros_like(theta))
     return mask, fm.as_dict(theta.to(fm.theta.dtype))
-
-
-def check(hparams: dict) -> None:
-    for key in ("num_grads", "fisher_mini_bsz", "block_size"):
-        rules.positive_int("woodfisher", hparams, key)
-    rules.positive("woodfisher", hparams, "damp")
-    rules.one_of("woodfisher", hparams, "update", UPDATES)
-
-
-METHOD = Method(name="woodfisher",
-                hparams={"num_grads": 1000, "fisher_mini_bsz": 1, "block_size": 128, "damp": 1e-5,
-                         "update": "joint"},
-                prune=prune, needs_data=True, updates_weights=True, check=check,
-                doc="OBS with a block-diagonal empirical Fisher, inverted by Woodbury updates or blockwise (WoodFisher)")

@@ -9,7 +9,7 @@ from pathlib import Path
 import pandas as pd
 
 from prunelab import provenance
-from prunelab.analysis.aggregate import sidecar
+from prunelab.layout import sidecar
 from prunelab.replication import ledger as ledger_mod
 from prunelab.replication.claims import all_claims
 from prunelab.replication.select import prepare
