@@ -25,14 +25,12 @@ from prunelab.errors import ConfigError
 from prunelab.planned import Plan
 from prunelab.pruning import get_method, resolve_hparams
 from prunelab.resources import train_test_sizes
+from prunelab.run_spec import BranchSpec, DenseSpec, PruneSpec, RunSpec, Seeds
 from prunelab.schedules import iterations_per_epoch, to_iteration, total_iterations
 
 # the dense-run keys that decide results (download/verify_checksums only decide where bytes come from)
 DATASET_KEYS = ("name", "path", "size", "channels", "validation", "split_seed", "normalize", "augment")
 REINIT_SEED_SHIFT = 1_000_003   # re-initialised branches draw their init from dense init seed + this
-# A prune run's seeds (pruning randomness, scoring batches, JSV batches) are the pruning config's seeds plus the
-# replicate's dense init seed, the same rule as a branch's seed_offset: each replicate draws its own random
-# mask and its own scoring examples, so seed-to-seed spread includes the pruning's own randomness.
 FINETUNE_DEFAULTS = {"epochs": 5, "lr": 0.001, "schedule": {"name": "constant", "milestones": [], "gamma": 0.1,
                                                            "min_lr": 0}, "warmup_epochs": 0}
 def _point(value) -> str:
@@ -44,15 +42,15 @@ def _point(value) -> str:
     return re.sub(r"\s+", "", str(value))
 
 
-def _seed_pair(seed) -> dict:
-    return {"init": int(seed), "data": int(seed)} if isinstance(seed, int) else {"init": seed["init"],
-                                                                                 "data": seed["data"]}
+def _seed_pair(seed) -> Seeds:
+    return Seeds(int(seed), int(seed)) if isinstance(seed, int) else Seeds(seed["init"], seed["data"])
 
 
 class _Builder:
     def __init__(self, config: dict):
         self.config = config
         self.plan = Plan(config=config)
+        self.specs: dict[str, RunSpec] = {}  # the typed form of plan.specs, which holds their JSON form
 
     # -- lookups -----------------------------------------------------------------------------------
     def _ref(self, section: str, name: str, key: str) -> dict:
@@ -63,21 +61,28 @@ class _Builder:
         return entries[name]
 
     # -- specs ---------------------------------------------------------------------------------------
-    def dense_spec(self, name: str, seed) -> dict:
+    def _add(self, spec: RunSpec) -> str:
+        run_hash = self.plan._add(spec.to_dict())
+        self.specs.setdefault(run_hash, spec)
+        return run_hash
+
+    def dense_spec(self, name: str, seed) -> DenseSpec:
         cfg = self.config["dense"][name]
         dataset = {k: copy.deepcopy(cfg["dataset"][k]) for k in DATASET_KEYS if k in cfg["dataset"]}
         train = copy.deepcopy(cfg["train"])
         train["save_at"] = sorted({_point(p) for p in train.get("save_at", [])}, key=_sort_point)
-        spec = {"kind": "dense", "dataset": dataset, "model": copy.deepcopy(cfg["model"]), "train": train,
-                "seed": _seed_pair(seed)}
+        checkpoint = None
         if cfg.get("checkpoint"):  # imported weights: the file's sha256 names the run (absent key: old hashes)
             train["save_at"] = []  # nothing is trained, so there are no snapshots (not even the default 0it)
-            spec["checkpoint"] = checkpoint_spec(cfg["checkpoint"], f"dense.{name}.checkpoint")
-        return spec
+            checkpoint = checkpoint_spec(cfg["checkpoint"], f"dense.{name}.checkpoint")
+        return DenseSpec(dataset=dataset, model=copy.deepcopy(cfg["model"]), train=train, seed=_seed_pair(seed),
+                         checkpoint=checkpoint)
 
     def prune_spec(self, pruning_name: str, sparsity: float, source_hash: str, source_kind: str,
-                   dense_name: str, key: str, replicate: int, variant: dict | None = None) -> dict:
-        """The prune spec; ``replicate`` (the dense init seed) shifts every seed it carries (see above)."""
+                   dense_name: str, key: str, replicate: int, variant: dict | None = None) -> PruneSpec:
+        """The prune spec. Its seeds (pruning randomness, scoring batches, JSV batches) are the pruning config's
+        seeds plus ``replicate``, the dense init seed, the same rule as a branch's seed_offset: each replicate
+        draws its own random mask and scoring examples, so seed-to-seed spread includes the pruning's own."""
         cfg = self._ref("pruning", pruning_name, key)
         if variant:  # a grid point: steps and/or hyperparameters replaced
             cfg = {**cfg, "steps": variant.get("steps", cfg["steps"]),
@@ -91,27 +96,26 @@ class _Builder:
         at = "final" if cfg["at"] == "final" or source_kind == "branch" else _point(cfg["at"])
         if at != "final":
             self._require_saved(dense_name, at, f"{where}.at")
-        return {"kind": "prune", "parents": {"source": f"{source_kind}/{source_hash}"}, "at": at,
-                "method": cfg["method"], "hparams": hparams,
-                "sparsity": None if sparsity is None else float(sparsity), "scope": cfg["scope"],
-                "exclude": list(cfg["exclude"]), "steps": cfg["steps"], "step_schedule": cfg["step_schedule"],
-                "scoring": _replicate_seed(cfg["scoring"], replicate)
-                if method.needs_data and method.data_source == "batches" else None,
-                "jsv": _replicate_seed(cfg["jsv"], replicate) if cfg["jsv"]["batches"] else None,
-                "seed": cfg["seed"] + replicate}
+        return PruneSpec(parents={"source": f"{source_kind}/{source_hash}"}, at=at, method=cfg["method"],
+                         hparams=hparams, sparsity=None if sparsity is None else float(sparsity), scope=cfg["scope"],
+                         exclude=list(cfg["exclude"]), steps=cfg["steps"], step_schedule=cfg["step_schedule"],
+                         scoring=_replicate_seed(cfg["scoring"], replicate)
+                         if method.needs_data and method.data_source == "batches" else None,
+                         jsv=_replicate_seed(cfg["jsv"], replicate) if cfg["jsv"]["batches"] else None,
+                         seed=cfg["seed"] + replicate)
 
-    def branch_spec(self, branch_name: str, dense_hash: str, prune_hash: str, dense_name: str, key: str) -> dict:
+    def branch_spec(self, branch_name: str, dense_hash: str, prune_hash: str, dense_name: str, key: str) -> BranchSpec:
         cfg = self._ref("branches", branch_name, key)
         where = f"branches.{branch_name}"
         kind = cfg["type"]
-        dense = self.plan.specs[dense_hash]
-        train = copy.deepcopy(dense["train"])
+        dense = self.specs[dense_hash]
+        train = copy.deepcopy(dense.train)
         train.pop("save_at", None)
         if kind == "finetune":
             train.update(copy.deepcopy(FINETUNE_DEFAULTS))
         train.update(copy.deepcopy(cfg.get("train", {})))
         if "schedule" in cfg.get("train", {}):
-            train["schedule"] = {**dense["train"]["schedule"], **cfg["train"]["schedule"]}
+            train["schedule"] = {**dense.train["schedule"], **cfg["train"]["schedule"]}
         rewind = None
         if kind in ("rewind_weights", "rewind_lr"):
             if "rewind" not in cfg:
@@ -126,11 +130,11 @@ class _Builder:
         if cfg["optimizer_state"] == "rewind" and kind not in ("rewind_weights", "lottery"):
             raise ConfigError(f"config key {where}.optimizer_state: 'rewind' only applies to rewind_weights/lottery")
         offset = cfg["seed_offset"]
-        seed = {"init": dense["seed"]["init"] + REINIT_SEED_SHIFT + offset, "data": dense["seed"]["data"] + offset}
+        seed = Seeds(init=dense.seed.init + REINIT_SEED_SHIFT + offset, data=dense.seed.data + offset)
         isometry = dict(cfg["isometry"]) if cfg["isometry"]["method"] != "none" else None
-        return {"kind": "branch", "parents": {"dense": f"dense/{dense_hash}", "prune": f"prune/{prune_hash}"},
-                "type": kind, "rewind": rewind, "train": train, "optimizer_state": cfg["optimizer_state"],
-                "isometry": isometry, "seed": seed}
+        return BranchSpec(parents={"dense": f"dense/{dense_hash}", "prune": f"prune/{prune_hash}"}, type=kind,
+                          rewind=rewind, train=train, optimizer_state=cfg["optimizer_state"], isometry=isometry,
+                          seed=seed)
 
     def _require_saved(self, dense_name: str, point: str, key: str) -> None:
         cfg = self.config["dense"][dense_name]
@@ -166,10 +170,10 @@ class _Builder:
             dense_cfg = self._ref("dense", dense_name, f"{key}.dense")
             for seed in dense_cfg["seeds"]:
                 d_spec = self.dense_spec(dense_name, seed)
-                d_hash = self.plan._add(d_spec)
-                base = {"experiment": name, "dense": dense_name, "seed": _seed_pair(seed)["init"],
-                        "model": d_spec["model"]["name"], "activation": d_spec["model"].get("activation"),
-                        "dataset": d_spec["dataset"]["name"], "dense_lr": d_spec["train"]["lr"],
+                d_hash = self._add(d_spec)
+                base = {"experiment": name, "dense": dense_name, "seed": d_spec.seed.init,
+                        "model": d_spec.model["name"], "activation": d_spec.model.get("activation"),
+                        "dataset": d_spec.dataset["name"], "dense_lr": d_spec.train["lr"],
                         "dense_run": d_hash}
                 rows.append({**base, "stage": "dense", "pruning": None, "method": None, "branch": None,
                              "branch_type": None, "level": 0, "target_sparsity": 0.0, "kind": "dense",
@@ -186,17 +190,16 @@ class _Builder:
         return rows
 
     def _prune_and_branches(self, base, p_spec, pruning_name, branches, d_hash, dense_name, key, level):
-        p_hash = self.plan._add(p_spec)
-        common = {**base, "pruning": pruning_name, "method": p_spec["method"], "at": p_spec["at"], "level": level,
-                  "target_sparsity": p_spec["sparsity"], "scope": p_spec["scope"], "steps": p_spec["steps"],
-                  "hparams": json.dumps(p_spec["hparams"], sort_keys=True), "prune_run": p_hash}
+        p_hash = self._add(p_spec)
+        common = {**base, "pruning": pruning_name, "method": p_spec.method, "at": p_spec.at, "level": level,
+                  "target_sparsity": p_spec.sparsity, "scope": p_spec.scope, "steps": p_spec.steps,
+                  "hparams": json.dumps(p_spec.hparams, sort_keys=True), "prune_run": p_hash}
         rows = [{**common, "stage": "pruned", "branch": None, "branch_type": None, "kind": "prune", "run": p_hash}]
         for branch_name in branches:
             b_spec = self.branch_spec(branch_name, d_hash, p_hash, dense_name, f"{key}.branches")
-            rows.append({**common, "stage": "branch", "branch": branch_name, "branch_type": b_spec["type"],
-                         "branch_lr": b_spec["train"]["lr"],
-                         "isometry": (b_spec["isometry"] or {}).get("method", "none"),
-                         "kind": "branch", "run": self.plan._add(b_spec)})
+            rows.append({**common, "stage": "branch", "branch": branch_name, "branch_type": b_spec.type,
+                         "branch_lr": b_spec.train["lr"], "isometry": (b_spec.isometry or {}).get("method", "none"),
+                         "kind": "branch", "run": self._add(b_spec)})
         return rows
 
     def _variants(self, pruning_name: str, grid: dict, key: str) -> list[tuple[str, dict]]:
