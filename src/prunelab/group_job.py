@@ -28,7 +28,7 @@ from prunelab.grouped import GroupedTrainer, slower_than_sequential, unsupported
 from prunelab.grouping import group_hash, without_seed
 from prunelab.models import build_model
 from prunelab.runtime import Runtime
-from prunelab.spec import spec_hash
+from prunelab.run_spec import DenseSpec
 from prunelab.storage import sha256_file, write_json
 
 def is_complete(directory: Path, run_hash: str) -> bool:
@@ -40,11 +40,9 @@ def is_complete(directory: Path, run_hash: str) -> bool:
     return record.get("hash") == run_hash and all((directory / name).is_file() for name in record.get("outputs", {}))
 
 
-def _check_group(specs: list[dict], directory: Path) -> list[str]:
-    hashes = [spec_hash(s) for s in specs]
-    if not specs or any(s.get("kind") != "dense" for s in specs):
-        raise ConfigError(f"{directory}: a seed group is a non-empty list of dense specs")
-    if len({without_seed(s) for s in specs}) != 1:
+def _check_group(specs: list[DenseSpec], directory: Path) -> list[str]:
+    hashes = [s.hash for s in specs]
+    if len({without_seed(s.to_dict()) for s in specs}) != 1:
         raise ConfigError(f"{directory}: the specs of a seed group may differ only in 'seed'")
     if directory.name != group_hash(hashes):
         raise ConfigError(f"{directory}: the member specs hash to group {group_hash(hashes)}, not to the "
@@ -65,15 +63,18 @@ def _member_logs(directories: dict[str, Path], log: Callable[[str], None]) -> Ca
     return route
 
 
-def run_dense_group(specs: list[dict], directory: str | Path, rt: Runtime, log: Callable[[str], None] = jobs.log
-                    ) -> None:
-    """Train the not-yet-complete members of the seed group ``specs``, then write the group marker."""
+def run_dense_group(specs_json: list[dict], directory: str | Path, rt: Runtime,
+                    log: Callable[[str], None] = jobs.log) -> None:
+    """Train the not-yet-complete members of the seed group ``specs_json``, then write the group marker."""
     started = provenance.now()
     directory = Path(directory)
+    if not specs_json:
+        raise ConfigError(f"{directory}: a seed group is a non-empty list of dense specs")
+    specs = [DenseSpec.from_dict(s, f"{directory}: --specs[{i}]") for i, s in enumerate(specs_json)]
     hashes = _check_group(specs, directory)
     dirs = {h: layout.run_dir(rt.results, "dense", h) for h in hashes}
     pending = [(h, s) for h, s in zip(hashes, specs) if not is_complete(dirs[h], h)]
-    reason = unsupported(specs[0]["train"])
+    reason = unsupported(specs[0].train)
     if len(pending) >= 2 and reason is None:
         reason = _train_together(pending, dirs, directory, rt, _member_logs(dirs, log))
     mode = "vmap" if len(pending) >= 2 and reason is None else "separate" if pending else "reused"
@@ -81,7 +82,7 @@ def run_dense_group(specs: list[dict], directory: str | Path, rt: Runtime, log: 
         if len(pending) >= 2:
             log(f"[group {directory.name}] training {len(pending)} runs one by one: {reason}")
         for h, spec in pending:
-            jobs.run_dense(spec, dirs[h], rt, _member_logs(dirs, log))
+            jobs.run_dense(spec.to_dict(), dirs[h], rt, _member_logs(dirs, log))
     trained = {h for h, _ in pending}
     write_json(directory / layout.GROUP_MARKER, {
         "group": directory.name, "mode": mode, "k": len(pending), "reason": reason if pending else None,
@@ -90,15 +91,15 @@ def run_dense_group(specs: list[dict], directory: str | Path, rt: Runtime, log: 
         "started": started, "finished": provenance.now()})
 
 
-def _train_together(pending: list[tuple[str, dict]], dirs: dict[str, Path], directory: Path, rt: Runtime,
+def _train_together(pending: list[tuple[str, DenseSpec]], dirs: dict[str, Path], directory: Path, rt: Runtime,
                     log: Callable[[str], None]) -> str | None:
     """Train ``pending`` in lockstep, or return why that would be slower (before writing anything)."""
     started = provenance.now()
     device = rt.configure()
     members = [h for h, _ in pending]
     first = pending[0][1]
-    data = load_dataset(first["dataset"], rt.data_root, device)
-    models = [build_model(spec["model"], data.input_shape, data.num_classes, seed=spec["seed"]["init"]).to(device)
+    data = load_dataset(first.dataset, rt.data_root, device)
+    models = [build_model(spec.model, data.input_shape, data.num_classes, seed=spec.seed.init).to(device)
               for _, spec in pending]
     slower = slower_than_sequential(models[0], device)
     if slower:
@@ -107,10 +108,10 @@ def _train_together(pending: list[tuple[str, dict]], dirs: dict[str, Path], dire
         log(f"[group {directory.name}] runtime.compile applies to single runs; the group trains eagerly")
     grouped = {"group": directory.name, "k": len(pending), "members": members, "mode": "vmap"}
     with ExitStack() as stack:
-        outputs = [stack.enter_context(jobs.run_job(spec, dirs[h], "dense", device)) for h, spec in pending]
+        outputs = [stack.enter_context(jobs.run_job(spec, dirs[h], device)) for h, spec in pending]
         state = directory / layout.TRAIN_STATE
-        trainer = GroupedTrainer(models, data, first["train"], data_seeds=[s["seed"]["data"] for _, s in pending],
-                                 labels=members, save_at=first["train"].get("save_at", []), state_path=state,
+        trainer = GroupedTrainer(models, data, first.train, data_seeds=[s.seed.data for _, s in pending],
+                                 labels=members, save_at=first.save_at, state_path=state,
                                  checkpoint_every=rt.checkpoint_every, log=log)
         results = trainer.run()
         for (h, spec), out, model, result in zip(pending, outputs, models, results):

@@ -1,7 +1,8 @@
 """The three kinds of run job (dense, prune, branch): read parents, compute, write outputs, provenance last.
 
-Each job gets its fully-resolved spec and its run directory ``results/runs/{kind}/{hash}``; it refuses to
-run if the spec does not hash to the directory name. Outputs are written atomically; if the job fails, every
+Each job gets its fully-resolved spec (JSON, parsed once into its typed form, :mod:`prunelab.run_spec`) and
+its run directory ``results/runs/{kind}/{hash}``; it refuses to run if the spec does not hash to the
+directory name. Outputs are written atomically; if the job fails, every
 output it already wrote is removed again, so nothing half-done is left for Snakemake or ``prunelab audit``
 to trust. ``provenance.json`` is written last and is the mark of a complete run.
 """
@@ -28,7 +29,7 @@ from prunelab.models import build_model
 from prunelab.progress import Progress, reporting
 from prunelab.pruning.schedule import run_method, scoring_batches
 from prunelab.schedules import iterations_per_epoch, to_iteration
-from prunelab.spec import spec_hash
+from prunelab.run_spec import BranchSpec, DenseSpec, PruneSpec, RunSpec, parse
 from prunelab.storage import TEMP_PREFIX, load_json, load_tensors, save_tensors, write_json
 from prunelab.train import Trainer, TrainOutcome, evaluate
 
@@ -55,11 +56,9 @@ class Outputs:
 
 
 @contextmanager
-def run_job(spec: dict, directory: str | Path, kind: str, device: torch.device) -> Iterator[Outputs]:
+def run_job(spec: RunSpec, directory: str | Path, device: torch.device) -> Iterator[Outputs]:
     directory = Path(directory)
-    if spec.get("kind") != kind:
-        raise ConfigError(f"{directory}: spec kind {spec.get('kind')!r} given to the {kind} job")
-    expected = spec_hash(spec)
+    expected = spec.hash
     if directory.name != expected:
         raise ConfigError(f"{directory}: spec hashes to {expected}, not to the directory name")
     directory.mkdir(parents=True, exist_ok=True)
@@ -73,30 +72,35 @@ def run_job(spec: dict, directory: str | Path, kind: str, device: torch.device) 
         raise
 
 
-def _finish(outputs: Outputs, spec: dict, metrics: dict, started: str, parents: dict, seeds: dict,
+def _finish(outputs: Outputs, spec: RunSpec, metrics: dict, started: str, parents: dict, seeds: dict,
             extra: dict | None = None) -> None:
     write_json(outputs.path(layout.METRICS), metrics)
-    write_json(outputs.path(layout.SPEC), spec)
-    record = provenance.build({name: path for name, path in outputs.files.items()}, spec=spec, parents=parents,
+    write_json(outputs.path(layout.SPEC), spec.to_dict())
+    record = provenance.build({name: path for name, path in outputs.files.items()}, spec=spec.to_dict(),
+                              parents=parents,
                               seeds=seeds, started=started, relative_to=outputs.directory,
                               extra={"data_fingerprint": metrics.get("data_fingerprint"),
                                      "device": str(outputs.device), **(extra or {})})
     provenance.write(outputs.directory / layout.PROVENANCE, record)
 
 
-def _dense_of(spec: dict, results: Path) -> tuple[dict, Path]:
-    current, directory = spec, None
-    while current["kind"] != "dense":
-        dirs = layout.parent_dirs(current["parents"], results)
+def _dense_of(spec: RunSpec, results: Path) -> DenseSpec:
+    """The dense run at the root of ``spec``'s lineage (through the sources of an iterative chain)."""
+    current = spec
+    while not isinstance(current, DenseSpec):
+        dirs = current.parent_dirs(results)
         directory = dirs["dense"] if "dense" in dirs else dirs["source"]
-        current = load_json(directory / layout.SPEC, producer=directory.parent.name)
-    return current, directory
+        current = _parent_spec(directory)
+    return current
 
 
-def _model_and_data(dense_spec: dict, rt: Runtime, device: torch.device) -> tuple[torch.nn.Module, TensorData]:
-    data = load_dataset(dense_spec["dataset"], rt.data_root, device, workers=rt.loader_workers)
-    model = build_model(dense_spec["model"], data.input_shape, data.num_classes,
-                        seed=dense_spec["seed"]["init"]).to(device)
+def _parent_spec(directory: Path) -> RunSpec:
+    return parse(load_json(directory / layout.SPEC, producer=directory.parent.name), str(directory / layout.SPEC))
+
+
+def _model_and_data(dense_spec: DenseSpec, rt: Runtime, device: torch.device) -> tuple[torch.nn.Module, TensorData]:
+    data = load_dataset(dense_spec.dataset, rt.data_root, device, workers=rt.loader_workers)
+    model = build_model(dense_spec.model, data.input_shape, data.num_classes, seed=dense_spec.seed.init).to(device)
     return model, data
 
 
@@ -112,7 +116,7 @@ def _full_eval(model: torch.nn.Module, data: TensorData) -> dict:
 NAN_EVAL = {f"{split}_{m}": float("nan") for split in ("train", "val", "test") for m in ("loss", "acc")}
 
 
-def _record_divergence(outputs: Outputs, spec: dict, exc: DivergenceError, fallback_state: dict, directory: Path,
+def _record_divergence(outputs: Outputs, spec: RunSpec, exc: DivergenceError, fallback_state: dict, directory: Path,
                        started: str, parents: dict, seeds: dict, extra_files: dict | None = None) -> None:
     """``on_divergence: record``: outputs marked diverged, holding the last good weights (resume state if any)."""
     state_file = directory / layout.TRAIN_STATE
@@ -136,7 +140,7 @@ def _unusable_parent(dirs: dict[str, Path]) -> str | None:
     return None
 
 
-def _record_skip(outputs: Outputs, spec: dict, reason: str, model: torch.nn.Module, mask: Mask, started: str,
+def _record_skip(outputs: Outputs, spec: RunSpec, reason: str, model: torch.nn.Module, mask: Mask, started: str,
                  parents: dict, seeds: dict, files: tuple[str, ...]) -> None:
     """Outputs of a run whose parent is unusable: placeholders marked ``skipped`` so tables show a gap."""
     if layout.MODEL in files:
@@ -150,18 +154,19 @@ def _record_skip(outputs: Outputs, spec: dict, reason: str, model: torch.nn.Modu
 
 
 # -- dense -------------------------------------------------------------------------------------------
-def run_dense(spec: dict, directory: str | Path, rt: Runtime, log: Callable[[str], None] = log) -> None:
+def run_dense(spec_json: dict, directory: str | Path, rt: Runtime, log: Callable[[str], None] = log) -> None:
     started = provenance.now()
+    spec = DenseSpec.from_dict(spec_json, f"{directory}: --spec")
     device = rt.configure()
-    with run_job(spec, directory, "dense", device) as outputs:
+    with run_job(spec, directory, device) as outputs:
         model, data = _model_and_data(spec, rt, device)
         label = Path(directory).name
-        imported = spec.get("checkpoint")
+        imported = spec.checkpoint
         if imported:  # released weights: evaluated by the same loop, zero iterations
             load_into(model, imported)
-        trainer = Trainer(model, data, spec["train"], data_seed=spec["seed"]["data"], label=label,
+        trainer = Trainer(model, data, spec.train, data_seed=spec.seed.data, label=label,
                           end_iteration=0 if imported else None,
-                          save_at=spec["train"].get("save_at", []), state_path=Path(directory) / layout.TRAIN_STATE,
+                          save_at=spec.save_at, state_path=Path(directory) / layout.TRAIN_STATE,
                           checkpoint_every=rt.checkpoint_every,
                           checkpoint_seconds=60 * rt.checkpoint_minutes, log=log, compile=rt.compile)
         initial = {k: v.detach().cpu().clone() for k, v in model.state_dict().items()}
@@ -170,7 +175,7 @@ def run_dense(spec: dict, directory: str | Path, rt: Runtime, log: Callable[[str
         except DivergenceError as exc:
             if rt.on_divergence != "record":
                 raise
-            _record_divergence(outputs, spec, exc, initial, Path(directory), started, {}, dict(spec["seed"]),
+            _record_divergence(outputs, spec, exc, initial, Path(directory), started, {}, spec.seed.to_dict(),
                                extra_files={layout.SNAPSHOTS: {}})
             return
         finish_dense(outputs, spec, model, data, result, started,
@@ -178,7 +183,7 @@ def run_dense(spec: dict, directory: str | Path, rt: Runtime, log: Callable[[str
     _drop_train_state(directory, rt)
 
 
-def finish_dense(outputs: Outputs, spec: dict, model: torch.nn.Module, data: TensorData, result: TrainOutcome,
+def finish_dense(outputs: Outputs, spec: DenseSpec, model: torch.nn.Module, data: TensorData, result: TrainOutcome,
                  started: str, extra: dict | None = None) -> None:
     """A dense run's outputs, provenance last; shared by the single-run and the grouped job."""
     save_tensors(outputs.path(layout.MODEL), {k: v.cpu() for k, v in model.state_dict().items()})
@@ -186,7 +191,7 @@ def finish_dense(outputs: Outputs, spec: dict, model: torch.nn.Module, data: Ten
     metrics = {"status": "ok", "final": result.final, "best": result.best, "history": result.history,
                "iterations": result.iterations, "epochs": result.epochs,
                "flops": count_flops(model, data.input_shape), "data_fingerprint": data.fingerprint}
-    _finish(outputs, spec, metrics, started, {}, dict(spec["seed"]), extra)
+    _finish(outputs, spec, metrics, started, {}, spec.seed.to_dict(), extra)
 
 
 def _drop_train_state(directory: str | Path, rt: Runtime) -> None:
@@ -196,95 +201,98 @@ def _drop_train_state(directory: str | Path, rt: Runtime) -> None:
 
 
 # -- prune -------------------------------------------------------------------------------------------
-def load_source(spec: dict, rt: Runtime, data: TensorData) -> tuple[dict, Mask | None]:
+def load_source(spec: PruneSpec, rt: Runtime, data: TensorData) -> tuple[dict, Mask | None]:
     """The weights a prune run scores (and the mask they already carry, for a branch source)."""
-    source = layout.parent_dirs(spec["parents"], rt.results)["source"]
+    source = spec.parent_dirs(rt.results)["source"]
     kind = source.parent.name
     if kind == "branch":
         return (load_tensors(source / layout.MODEL, producer="branch"),
                 Mask.load(source / layout.MASK, producer="branch"))
-    if spec["at"] == "final":
+    if spec.at == "final":
         return load_tensors(source / layout.MODEL, producer="train"), None
-    dense_spec = load_json(source / layout.SPEC, producer="train")
-    ipe = iterations_per_epoch(len(data.train_y), int(dense_spec["train"]["batch_size"]))
-    k = to_iteration(spec["at"], ipe, "pruning.at")
+    dense_spec = DenseSpec.from_dict(load_json(source / layout.SPEC, producer="train"), str(source / layout.SPEC))
+    ipe = iterations_per_epoch(len(data.train_y), int(dense_spec.train["batch_size"]))
+    k = to_iteration(spec.at, ipe, "pruning.at")
     snapshots = load_tensors(source / layout.SNAPSHOTS, producer="train")
     if k not in snapshots:
-        raise CheckpointError(f"pruning at '{spec['at']}' (iteration {k}) needs a dense checkpoint that "
+        raise CheckpointError(f"pruning at '{spec.at}' (iteration {k}) needs a dense checkpoint that "
                               f"{source} did not save; add it to the dense config's train.save_at")
     return snapshots[k]["model"], None
 
 
-def run_prune(spec: dict, directory: str | Path, rt: Runtime, log: Callable[[str], None] = log) -> None:
+def run_prune(spec_json: dict, directory: str | Path, rt: Runtime, log: Callable[[str], None] = log) -> None:
     started = provenance.now()
+    spec = PruneSpec.from_dict(spec_json, f"{directory}: --spec")
     device = rt.configure()
-    with run_job(spec, directory, "prune", device) as outputs:
-        dense_spec, _ = _dense_of(spec, rt.results)
-        model, data = _model_and_data(dense_spec, rt, device)
-        seeds = {"prune": spec["seed"], **{part: spec[part]["seed"] for part in ("scoring", "jsv") if spec.get(part)}}
-        reason = _unusable_parent(layout.parent_dirs(spec["parents"], rt.results))
+    with run_job(spec, directory, device) as outputs:
+        model, data = _model_and_data(_dense_of(spec, rt.results), rt, device)
+        parents = spec.parent_dirs(rt.results)
+        reason = _unusable_parent(parents)
         if reason:
-            ones = Mask.ones_like(prunable_parameters(model, spec["exclude"]))
-            _record_skip(outputs, spec, reason, model, ones, started, layout.parent_dirs(spec["parents"], rt.results), seeds, ())
+            ones = Mask.ones_like(prunable_parameters(model, spec.exclude))
+            _record_skip(outputs, spec, reason, model, ones, started, parents, spec.seeds, ())
             return
         state, previous = load_source(spec, rt, data)
         model.load_state_dict(state)
-        scoring = spec.get("scoring")  # only methods that score on batches carry it (see Method.data_source)
+        scoring = spec.scoring  # only methods that score on batches carry it (see Method.data_source)
         batches = scoring_batches(data, scoring["examples"], scoring["batch_size"], scoring["seed"]) if scoring \
             else None
-        log(f"[{Path(directory).name}] {spec['method']} to sparsity {spec['sparsity']} in {spec['steps']} step(s)")
+        log(f"[{Path(directory).name}] {spec.method} to sparsity {spec.sparsity} in {spec.steps} step(s)")
         with reporting(Progress(Path(directory).name, log)):  # pruning and curvature loops tick it
-            outcome = run_method(model, spec["method"], spec["hparams"], spec["sparsity"], scope=spec["scope"],
-                                 steps=spec["steps"], schedule=spec["step_schedule"], previous=previous,
-                                 exclude=spec["exclude"], data=data, batches=batches, seed=spec["seed"],
-                                 at_init=spec["at"] == "0it")
+            outcome = run_method(model, spec.method, spec.hparams, spec.sparsity, scope=spec.scope,
+                                 steps=spec.steps, schedule=spec.step_schedule, previous=previous,
+                                 exclude=spec.exclude, data=data, batches=batches, seed=spec.seed,
+                                 at_init=spec.at == "0it")
         outcome.mask.save(outputs.path(layout.MASK))
         if outcome.updated:
             save_tensors(outputs.path(layout.MODEL), {k: v.cpu() for k, v in outcome.model.state_dict().items()})
-        jsv = spec.get("jsv")
+        jsv = spec.jsv
         measured = (measure_jsv(outcome.model, scoring_batches(data, jsv["batches"] * jsv["batch_size"],
                                                                jsv["batch_size"], jsv["seed"])) if jsv else None)
-        metrics = {"status": "ok", "method": spec["method"], "sparsity": outcome.mask.report(), "jsv": measured,
+        metrics = {"status": "ok", "method": spec.method, "sparsity": outcome.mask.report(), "jsv": measured,
                    "steps": outcome.steps, "updated_weights": outcome.updated,
                    "pruned": _full_eval(outcome.model, data),
                    "flops": count_flops(outcome.model, data.input_shape, outcome.mask),
                    "data_fingerprint": data.fingerprint}
         log(f"[{Path(directory).name}] sparsity {outcome.mask.sparsity:.4f}, test_acc right after pruning "
             f"{metrics['pruned']['test_acc']:.2f}")
-        _finish(outputs, spec, metrics, started, layout.parent_dirs(spec["parents"], rt.results), seeds)
+        _finish(outputs, spec, metrics, started, parents, spec.seeds)
 
 
 def pruned_state(prune_dir: Path, rt: Runtime, data: TensorData, mask: Mask) -> dict:
     """θ ⊙ m the mask was chosen on: the prune run's own weights if it updated them, else its source's."""
     if (prune_dir / layout.MODEL).exists():
         return load_tensors(prune_dir / layout.MODEL, producer="prune")
-    state, _ = load_source(load_json(prune_dir / layout.SPEC, producer="prune"), rt, data)
+    state, _ = load_source(PruneSpec.from_dict(load_json(prune_dir / layout.SPEC, producer="prune"),
+                                               str(prune_dir / layout.SPEC)), rt, data)
     return {k: (v * mask[k].to(v.dtype) if k in mask else v) for k, v in state.items()}
 
 
 # -- branch ------------------------------------------------------------------------------------------
-def run_branch(spec: dict, directory: str | Path, rt: Runtime, log: Callable[[str], None] = log) -> None:
+def run_branch(spec_json: dict, directory: str | Path, rt: Runtime, log: Callable[[str], None] = log) -> None:
     started = provenance.now()
+    spec = BranchSpec.from_dict(spec_json, f"{directory}: --spec")
     device = rt.configure()
-    with run_job(spec, directory, "branch", device) as outputs:
-        dirs = layout.parent_dirs(spec["parents"], rt.results)
-        dense_spec = load_json(dirs["dense"] / layout.SPEC, producer="train")
+    with run_job(spec, directory, device) as outputs:
+        dirs = spec.parent_dirs(rt.results)
+        dense_spec = DenseSpec.from_dict(load_json(dirs["dense"] / layout.SPEC, producer="train"),
+                                         str(dirs["dense"] / layout.SPEC))
         model, data = _model_and_data(dense_spec, rt, device)
         mask = Mask.load(dirs["prune"] / layout.MASK)
         mask.check_matches(model, str(dirs["prune"] / layout.MASK))
         reason = _unusable_parent(dirs)
         if reason:
-            _record_skip(outputs, spec, reason, model, mask, started, dirs, dict(spec["seed"]), (layout.MODEL,))
+            _record_skip(outputs, spec, reason, model, mask, started, dirs, spec.seed.to_dict(), (layout.MODEL,))
             return
-        needs_snapshots = spec["type"] in ("rewind_weights", "lottery")
+        needs_snapshots = spec.type in ("rewind_weights", "lottery")
         snapshots = load_tensors(dirs["dense"] / layout.SNAPSHOTS, producer="train") if needs_snapshots else None
-        start = branch_start(spec, dense_spec, data, mask, pruned_state(dirs["prune"], rt, data, mask), snapshots)
+        start = branch_start(spec.to_dict(), dense_spec.to_dict(), data, mask, pruned_state(dirs["prune"], rt, data, mask), snapshots)
         model.load_state_dict(start.state)
         source = f" of {dirs['dense'] / layout.SNAPSHOTS}" if needs_snapshots else ""
-        log(f"[{Path(directory).name}] {spec['type']} starts from {start.origin}{source}")
-        if spec.get("isometry"):
-            start.notes["isometry"] = restore_isometry(model, mask, spec["isometry"], dense_spec["model"])
-        trainer = Trainer(model, data, start.train, data_seed=spec["seed"]["data"], label=Path(directory).name,
+        log(f"[{Path(directory).name}] {spec.type} starts from {start.origin}{source}")
+        if spec.isometry:
+            start.notes["isometry"] = restore_isometry(model, mask, spec.isometry, dense_spec.model)
+        trainer = Trainer(model, data, start.train, data_seed=spec.seed.data, label=Path(directory).name,
                           mask=mask, start_iteration=start.start_iteration, optimizer_state=start.optimizer_state,
                           state_path=Path(directory) / layout.TRAIN_STATE, checkpoint_every=rt.checkpoint_every,
                           checkpoint_seconds=60 * rt.checkpoint_minutes, log=log, compile=rt.compile)
@@ -294,13 +302,13 @@ def run_branch(spec: dict, directory: str | Path, rt: Runtime, log: Callable[[st
             if rt.on_divergence != "record":
                 raise
             mask.save(outputs.path(layout.MASK))
-            _record_divergence(outputs, spec, exc, start.state, Path(directory), started, dirs, dict(spec["seed"]))
+            _record_divergence(outputs, spec, exc, start.state, Path(directory), started, dirs, spec.seed.to_dict())
             return
         save_tensors(outputs.path(layout.MODEL), {k: v.cpu() for k, v in model.state_dict().items()})
         mask.save(outputs.path(layout.MASK))
-        metrics = {"status": "ok", "type": spec["type"], "final": result.final, "best": result.best,
+        metrics = {"status": "ok", "type": spec.type, "final": result.final, "best": result.best,
                    "history": result.history, "iterations": result.iterations, "epochs": result.epochs,
                    "start_iteration": start.start_iteration, "notes": start.notes, "sparsity": mask.report(),
                    "flops": count_flops(model, data.input_shape, mask), "data_fingerprint": data.fingerprint}
-        _finish(outputs, spec, metrics, started, dirs, dict(spec["seed"]))
+        _finish(outputs, spec, metrics, started, dirs, spec.seed.to_dict())
     _drop_train_state(directory, rt)
