@@ -28,7 +28,12 @@ rule manifest:
     output:
         str(layout.table(RESULTS, "{suite}", "{experiment}", ".manifest.json")),
     log:
-        str(layout.log(layout.table(RESULTS, "{suite}", "{experiment}"), "{experiment}.manifest.log")),
+        str(
+            layout.log(
+                layout.table(RESULTS, "{suite}", "{experiment}"),
+                "{experiment}.manifest.log",
+            )
+        ),
     conda:
         "../envs/prunelab.yaml"
     params:
@@ -47,9 +52,15 @@ rule aggregate:
         runs=experiment_runs,
     output:
         table=str(layout.table(RESULTS, "{suite}", "{experiment}")),
-        provenance=str(layout.table(RESULTS, "{suite}", "{experiment}", layout.SIDECAR_SUFFIX)),
+        provenance=str(
+            layout.table(RESULTS, "{suite}", "{experiment}", layout.SIDECAR_SUFFIX)
+        ),
     log:
-        str(layout.log(layout.table(RESULTS, "{suite}", "{experiment}"), "{experiment}.log")),
+        str(
+            layout.log(
+                layout.table(RESULTS, "{suite}", "{experiment}"), "{experiment}.log"
+            )
+        ),
     conda:
         "../envs/prunelab.yaml"
     shell:
@@ -82,9 +93,15 @@ for _type in sorted({spec["type"] for spec in PLAN.figures.values()}):
             ),
             pdf=str(layout.figure(RESULTS, "{suite}", "{figure}", ".pdf")),
             summary=str(layout.figure(RESULTS, "{suite}", "{figure}", ".summary.rst")),
-            provenance=str(layout.figure(RESULTS, "{suite}", "{figure}", layout.SIDECAR_SUFFIX)),
+            provenance=str(
+                layout.figure(RESULTS, "{suite}", "{figure}", layout.SIDECAR_SUFFIX)
+            ),
         log:
-            str(layout.log(layout.figure(RESULTS, "{suite}", "{figure}"), "{figure}.log")),
+            str(
+                layout.log(
+                    layout.figure(RESULTS, "{suite}", "{figure}"), "{figure}.log"
+                )
+            ),
         wildcard_constraints:
             figure="|".join(
                 re.escape(name)
@@ -118,9 +135,15 @@ rule provenance_summary:
             caption="../report/config.rst",
             category="Provenance",
         ),
-        provenance=str(layout.report_file(RESULTS, "{suite}", "runs_provenance.provenance.json")),
+        provenance=str(
+            layout.report_file(RESULTS, "{suite}", "runs_provenance.provenance.json")
+        ),
     log:
-        str(layout.report_file(RESULTS, "{suite}", f"{layout.LOGS}/runs_provenance.log")),
+        str(
+            layout.report_file(
+                RESULTS, "{suite}", f"{layout.LOGS}/runs_provenance.log"
+            )
+        ),
     params:
         config=RESULT_CONFIG,
     run:

@@ -44,7 +44,9 @@ os.environ.update(runtime_environment(config, source=f"{workflow.basedir}/src"))
 GROUP_SEEDS = bool(config.get("runtime", {}).get("group_seeds", False))
 GROUPS = seed_groups(PLAN.specs) if GROUP_SEEDS else {}
 GROUP_OF = {member: group for group, members in GROUPS.items() for member in members}
-GROUP_MARKERS = [str(layout.group_dir(RESULTS, group) / layout.GROUP_MARKER) for group in GROUPS]
+GROUP_MARKERS = [
+    str(layout.group_dir(RESULTS, group) / layout.GROUP_MARKER) for group in GROUPS
+]
 
 
 # -- data: one job per torchvision dataset the experiments train on (rules/data.smk), whose outputs are the
@@ -362,8 +364,6 @@ def audited_files(wildcards):
     runs = [
         path
         for run_hash in PLAN.specs
-        for path in run_files(
-            run_hash, layout.run_files(PLAN.kind(run_hash))
-        )
+        for path in run_files(run_hash, layout.run_files(PLAN.kind(run_hash)))
     ]
     return runs + ANALYSIS_FILES
