@@ -1,6 +1,6 @@
 """A built plan: run specs by hash, the experiments' manifest rows and the figures (see :mod:`prunelab.plan`).
 
-Kept apart from the builder, which needs the pruning methods and so torch, so that a stored plan
+Kept apart from the builder, which validates against the pruning methods' declarations, so that a stored plan
 (:mod:`prunelab.plan_cache`) can be used without importing either.
 """
 
