@@ -262,7 +262,7 @@ def pruned_state(prune_dir: Path, rt: Runtime, data: TensorData, mask: Mask) -> 
     if (prune_dir / "model.pt").exists():
         return load_tensors(prune_dir / "model.pt", producer="prune")
     state, _ = load_source(load_json(prune_dir / "spec.json", producer="prune"), rt, data)
-    return {k: (v * mask[k].to(v.dtype) if k in mask else v) for k, v in state.items()}
+    return mask.applied(state)
 
 
 # -- branch ------------------------------------------------------------------------------------------
