@@ -12,6 +12,7 @@ import torch
 
 from prunelab.data import load_dataset
 from prunelab.models import build_model
+from prunelab.loop import CheckpointPolicy
 from prunelab.train import Trainer
 
 TRAIN = {"epochs": 2, "batch_size": 128, "lr": 0.05, "momentum": 0.9, "weight_decay": 1e-4,
@@ -34,17 +35,24 @@ class TickingClock:
         return self.now
 
 
+class RecordingPolicy(CheckpointPolicy):
+    """Keeps a copy of every checkpoint the loop writes, keyed by iteration."""
+
+    def __init__(self, policy: CheckpointPolicy, copies):
+        super().__init__(policy.path, policy.every, policy.seconds, policy.clock)
+        self.copies = copies
+
+    def saved(self, iteration):
+        super().saved(iteration)
+        shutil.copy(self.path, self.copies / f"state-{iteration}.pt")
+
+
 class RecordingTrainer(Trainer):
-    """Keeps a copy of every checkpoint it writes, keyed by iteration."""
+    """A trainer whose checkpoint policy keeps a copy of every checkpoint."""
 
     def __init__(self, *args, copies, **kwargs):
         super().__init__(*args, **kwargs)
-        self.copies = copies
-
-    def _save_state(self, iteration, *args):
-        super()._save_state(iteration, *args)
-        copy = self.copies / f"state-{iteration}.pt"
-        shutil.copy(self.state_path, copy)
+        self.checkpoints = RecordingPolicy(self.checkpoints, copies)
 
 
 def _model(data):

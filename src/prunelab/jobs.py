@@ -20,6 +20,7 @@ from prunelab.branches import branch_start, restore_isometry
 from prunelab.data import TensorData, load_dataset
 from prunelab.errors import CheckpointError, ConfigError, DivergenceError
 from prunelab.imported import load_into
+from prunelab.loop import TrainOutcome
 from prunelab.runtime import Runtime
 from prunelab.masks import Mask, prunable_parameters
 from prunelab.metrics.flops import count as count_flops
@@ -30,7 +31,7 @@ from prunelab.pruning.schedule import run_method, scoring_batches
 from prunelab.schedules import iterations_per_epoch, to_iteration
 from prunelab.spec import parent_dirs, spec_hash
 from prunelab.storage import TEMP_PREFIX, load_json, load_tensors, save_tensors, write_json
-from prunelab.train import Trainer, TrainOutcome, evaluate
+from prunelab.train import Trainer, evaluate
 
 TRAIN_STATE = "train_state.pt"
 
@@ -115,9 +116,10 @@ def _full_eval(model: torch.nn.Module, data: TensorData) -> dict:
 NAN_EVAL = {f"{split}_{m}": float("nan") for split in ("train", "val", "test") for m in ("loss", "acc")}
 
 
-def _record_divergence(outputs: Outputs, spec: dict, exc: DivergenceError, fallback_state: dict, directory: Path,
+def record_divergence(outputs: Outputs, spec: dict, exc: DivergenceError, fallback_state: dict, directory: Path,
                        started: str, parents: dict, seeds: dict, extra_files: dict | None = None) -> None:
-    """``on_divergence: record``: outputs marked diverged, holding the last good weights (resume state if any)."""
+    """``on_divergence: record``: outputs marked diverged, holding the last good weights (resume state if any);
+    shared by the single-run and the grouped job."""
     state_file = directory / TRAIN_STATE
     state = load_tensors(state_file)["model"] if state_file.exists() else fallback_state
     save_tensors(outputs.path("model.pt"), state)
@@ -173,7 +175,7 @@ def run_dense(spec: dict, directory: str | Path, rt: Runtime, log: Callable[[str
         except DivergenceError as exc:
             if rt.on_divergence != "record":
                 raise
-            _record_divergence(outputs, spec, exc, initial, Path(directory), started, {}, dict(spec["seed"]),
+            record_divergence(outputs, spec, exc, initial, Path(directory), started, {}, dict(spec["seed"]),
                                extra_files={"snapshots.pt": {}})
             return
         finish_dense(outputs, spec, model, data, result, started,
@@ -297,7 +299,7 @@ def run_branch(spec: dict, directory: str | Path, rt: Runtime, log: Callable[[st
             if rt.on_divergence != "record":
                 raise
             mask.save(outputs.path("mask.pt"))
-            _record_divergence(outputs, spec, exc, start.state, Path(directory), started, dirs, dict(spec["seed"]))
+            record_divergence(outputs, spec, exc, start.state, Path(directory), started, dirs, dict(spec["seed"]))
             return
         save_tensors(outputs.path("model.pt"), {k: v.cpu() for k, v in model.state_dict().items()})
         mask.save(outputs.path("mask.pt"))
