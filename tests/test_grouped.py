@@ -5,6 +5,7 @@ import copy
 import pytest
 import torch
 
+from conftest import TickingClock
 from prunelab.data import load_dataset
 from prunelab.data.batches import EpochPlan
 from prunelab.errors import ConfigError, DivergenceError
@@ -214,17 +215,6 @@ def test_a_member_recorded_as_diverged_leaves_the_others_exactly_as_without_it(d
         assert got.history == ref.history and got.best == ref.best
         for it in ref.snapshots:
             assert all(torch.equal(v, got.snapshots[it]["model"][k]) for k, v in ref.snapshots[it]["model"].items())
-
-
-class TickingClock:
-    """Advances by one 'second' every time it is read, so wall-time checkpoints fall at fixed iterations."""
-
-    def __init__(self):
-        self.now = 0.0
-
-    def __call__(self) -> float:
-        self.now += 1.0
-        return self.now
 
 
 def test_a_group_resumed_from_a_mid_epoch_wall_time_checkpoint_is_bit_identical(digits8, tmp_path):

@@ -10,9 +10,10 @@ import shutil
 import pytest
 import torch
 
+from conftest import TickingClock
 from prunelab.data import load_dataset
-from prunelab.models import build_model
 from prunelab.loop import CheckpointPolicy
+from prunelab.models import build_model
 from prunelab.train import Trainer
 
 TRAIN = {"epochs": 2, "batch_size": 128, "lr": 0.05, "momentum": 0.9, "weight_decay": 1e-4,
@@ -22,17 +23,6 @@ TRAIN = {"epochs": 2, "batch_size": 128, "lr": 0.05, "momentum": 0.9, "weight_de
 @pytest.fixture(scope="module")
 def digits8():
     return load_dataset({"name": "digits", "size": 8, "channels": 1, "validation": 100})
-
-
-class TickingClock:
-    """Advances by one 'second' every time it is read."""
-
-    def __init__(self):
-        self.now = 0.0
-
-    def __call__(self) -> float:
-        self.now += 1.0
-        return self.now
 
 
 class RecordingPolicy(CheckpointPolicy):
