@@ -21,7 +21,7 @@ from typing import Callable, Iterator, Protocol
 
 import torch
 
-from prunelab.errors import DivergenceError
+from prunelab.errors import CheckpointError, DivergenceError
 from prunelab.progress import Progress
 from prunelab.schedules import learning_rate
 from prunelab.storage import load_tensors, save_tensors
@@ -179,6 +179,9 @@ class TrainingLoop:
         if path is None or not path.exists():
             return None
         state = load_tensors(path, producer="this run (resume checkpoint)")
+        if "histories" not in state:  # the per-member layout came with the shared loop
+            raise CheckpointError(f"{path}: resume checkpoint from an older prunelab (no per-member state); "
+                                  f"delete it to restart the run")
         self.body.load_state(state, path)
         self.histories, self.bests, self.snapshots = state["histories"], state["bests"], state["snapshots"]
         self.errors = {k: DivergenceError(message, epoch=epoch, iteration=iteration)
