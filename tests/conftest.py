@@ -61,3 +61,14 @@ def workdir(tmp_path):
 def copy_config(name: str, dest: Path) -> Path:
     shutil.copy(ROOT / name, dest / "config.yaml")
     return dest / "config.yaml"
+
+
+class TickingClock:
+    """Advances by one 'second' every time it is read, so wall-time checkpoints fall at fixed iterations."""
+
+    def __init__(self):
+        self.now = 0.0
+
+    def __call__(self) -> float:
+        self.now += 1.0
+        return self.now

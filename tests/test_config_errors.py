@@ -30,6 +30,11 @@ def _delete(path):
     return edit
 
 
+def _best_epoch_without_validation(config):
+    config["dense"]["lenet"]["dataset"]["validation"] = 0
+    config["figures"]["acc"]["metric"] = "best_test_acc"
+
+
 def _rewind_case(config):
     config["branches"]["rewind"] = {"type": "rewind_weights", "rewind": "1ep"}
     config["experiments"]["oneshot"]["branches"] = ["rewind"]
@@ -79,6 +84,9 @@ CASES = [
      "key pruning.random.scoring.examples: 0 is less than the minimum of 1"),
     ("figure of unknown experiment", _set(["figures", "acc", "experiments"], ["nope"]),
      "key figures.acc.experiments: 'nope' is not an experiment (defined: oneshot)"),
+    ("best epoch without validation", _best_epoch_without_validation,
+     "key figures.acc.metric: best_test_acc needs a validation split, but dense.lenet.dataset.validation is 0 "
+     "(experiment 'oneshot'); set it, or plot test_acc"),
 ]
 
 

@@ -81,7 +81,8 @@ def test_slower_than_sequential_is_about_convolutions_on_cpu_only():
 
 def test_a_diverging_group_leaves_no_member_output_behind(tmp_path):
     group_specs = specs((0, 1), train={"lr": 1e30})
-    with pytest.raises(DivergenceError, match="loss is not finite"):
+    every_member = "; ".join(f"run {spec_hash(s)}: loss is nan at epoch 1, iteration \\d+" for s in group_specs)
+    with pytest.raises(DivergenceError, match=f"^{every_member}$"):
         run(tmp_path, group_specs)
     for spec in group_specs:
         assert not list((tmp_path / "runs" / "dense" / spec_hash(spec)).glob("*.json"))
@@ -94,3 +95,44 @@ def test_malformed_groups_are_refused_in_one_line(tmp_path):
         run(tmp_path, mixed)
     with pytest.raises(ConfigError, match="not to the directory name"):
         run_dense_group(specs(), tmp_path / "groups" / "0123456789abcdef", Runtime(results=tmp_path, device="cpu"))
+
+
+@pytest.mark.parametrize("changes,mode", [({}, "vmap"), ({"train": {"optimizer": "adam", "lr": 1e-3}}, "separate")],
+                         ids=["lockstep", "one-by-one"])
+def test_a_recorded_divergence_marks_one_member_and_the_others_finish(tmp_path, monkeypatch, changes, mode):
+    """``on_divergence: record`` in both grouping modes: the poisoned member (seed 1) is written as diverged with
+    its last good (initial) weights; the others equal a group that never had it."""
+    import torch
+
+    from prunelab import group_job, jobs
+    from prunelab.storage import load_tensors
+
+    def poisoned(spec, shape, classes, seed):
+        model = build_model(spec, shape, classes, seed=seed)
+        if seed == 1:
+            with torch.no_grad():
+                next(model.parameters()).mul_(1e300)
+        return model
+
+    monkeypatch.setattr(group_job, "build_model", poisoned)
+    monkeypatch.setattr(jobs, "build_model", poisoned)
+    group_specs, clean_specs = specs((0, 1, 2), **changes), specs((0, 2), **changes)
+    rt = Runtime(results=tmp_path / "poisoned", device="cpu", threads=1, on_divergence="record")
+    marker_dir = tmp_path / "poisoned" / "groups" / group_hash([spec_hash(s) for s in group_specs])
+    run_dense_group(group_specs, marker_dir, rt, log=lambda _: None)
+    marker = json.loads((marker_dir / "group.json").read_text())
+    assert marker["mode"] == mode and [m["trained"] for m in marker["members"]] == [True] * 3
+    run(tmp_path / "clean", clean_specs)
+    member = lambda root, spec: root / "runs" / "dense" / spec_hash(spec)  # noqa: E731
+    bad = member(tmp_path / "poisoned", group_specs[1])
+    metrics = json.loads((bad / "metrics.json").read_text())
+    assert metrics["status"] == "diverged" and "loss is nan" in metrics["error"]
+    initial = poisoned(DENSE["model"], (1, 8, 8), 10, 1).state_dict()
+    assert all(torch.equal(v, initial[k]) for k, v in load_tensors(bad / "model.pt").items())
+    for got, ref in ((group_specs[0], clean_specs[0]), (group_specs[2], clean_specs[1])):
+        ok, clean = member(tmp_path / "poisoned", got), member(tmp_path / "clean", ref)
+        assert json.loads((ok / "metrics.json").read_text())["status"] == "ok"
+        assert json.loads((ok / "metrics.json").read_text())["history"] == \
+            json.loads((clean / "metrics.json").read_text())["history"]
+        weights, reference = load_tensors(ok / "model.pt"), load_tensors(clean / "model.pt")
+        assert all(torch.equal(v, reference[k]) for k, v in weights.items())

@@ -5,6 +5,7 @@ import copy
 import pytest
 import torch
 
+from conftest import TickingClock
 from prunelab.data import load_dataset
 from prunelab.data.batches import EpochPlan
 from prunelab.errors import ConfigError, DivergenceError
@@ -189,9 +190,67 @@ def test_a_diverging_member_is_named(digits8):
     with torch.no_grad():
         models[1].net[1].weight.mul_(1e300)
     trainer = GroupedTrainer(models, digits8, TRAIN, data_seeds=SEEDS, labels=["a", "b", "c"], log=lambda _: None)
-    with pytest.raises(DivergenceError, match=r"run b at iteration \d+") as info:
+    with pytest.raises(DivergenceError, match=r"^run b: loss is nan at epoch 1, iteration 1$") as info:
         trainer.run()
     assert "run a" not in str(info.value) and "run c" not in str(info.value)
+
+
+def test_a_member_recorded_as_diverged_leaves_the_others_exactly_as_without_it(digits8):
+    """``on_divergence: record`` in lockstep: the bad member's error is its outcome, with its initial weights
+    as the last good ones (no checkpoint yet), and the others finish bit-identical to a group without it."""
+    _, without = grouped(mlp, digits8, TRAIN, [SEEDS[0], SEEDS[2]])
+    models = [mlp(seed) for seed in SEEDS]
+    with torch.no_grad():
+        models[1].net[1].weight.mul_(1e300)
+    initial = {k: v.clone() for k, v in models[1].state_dict().items()}
+    messages = []
+    trainer = GroupedTrainer(models, digits8, TRAIN, data_seeds=SEEDS, labels=[f"s{s}" for s in SEEDS],
+                             save_at=TRAIN["save_at"], on_divergence="record", log=messages.append)
+    results = trainer.run()
+    assert isinstance(results[1], DivergenceError) and str(results[1]).startswith(f"run s{SEEDS[1]}: loss is nan")
+    assert any("recorded as diverged" in m for m in messages)
+    assert trainer.last_good.keys() == {1}
+    assert all(torch.equal(trainer.last_good[1][k], v) for k, v in initial.items())
+    for ref, got in zip(without, (results[0], results[2])):
+        assert got.history == ref.history and got.best == ref.best
+        for it in ref.snapshots:
+            assert all(torch.equal(v, got.snapshots[it]["model"][k]) for k, v in ref.snapshots[it]["model"].items())
+
+
+def test_a_group_resumed_from_a_mid_epoch_wall_time_checkpoint_is_bit_identical(digits8, tmp_path):
+    train = {**TRAIN, "epochs": 3}
+    reference, straight = grouped(mlp, digits8, train, SEEDS)
+    labels = ["a", "b", "c"]
+    state, copies = tmp_path / "train_state.pt", []
+
+    class Stop(Exception):
+        pass
+
+    first = GroupedTrainer([mlp(seed) for seed in SEEDS], digits8, train, data_seeds=SEEDS, labels=labels,
+                           save_at=train["save_at"], state_path=state, checkpoint_every="100ep",
+                           checkpoint_seconds=4, clock=TickingClock(), log=lambda _: None)
+    saved = first.checkpoints.saved
+
+    def stop_after_a_mid_epoch_save(iteration):
+        saved(iteration)
+        copies.append(iteration)
+        if iteration % first.ipe and iteration > first.ipe:
+            raise Stop
+
+    first.checkpoints.saved = stop_after_a_mid_epoch_save
+    with pytest.raises(Stop):
+        first.run()
+    assert copies[-1] % first.ipe and len(copies) >= 2, copies  # saved by wall time, mid-epoch
+    fresh = [mlp(seed) for seed in SEEDS]
+    messages = []
+    resumed = GroupedTrainer(fresh, digits8, train, data_seeds=SEEDS, labels=labels, save_at=train["save_at"],
+                             state_path=state, log=messages.append).run()
+    assert any(f"resumed from {state} at iteration {copies[-1]}" in m for m in messages), messages
+    for r, s, model, ref in zip(resumed, straight, fresh, reference):
+        assert r.history == s.history and r.best == s.best
+        assert all(torch.equal(v, ref.state_dict()[k]) for k, v in model.state_dict().items())
+        for it in s.snapshots:
+            assert all(torch.equal(v, r.snapshots[it]["model"][k]) for k, v in s.snapshots[it]["model"].items())
 
 
 def test_what_cannot_be_grouped_is_refused_in_one_line(digits8):

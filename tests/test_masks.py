@@ -106,3 +106,46 @@ def test_shape_mismatch_is_named():
     mask["0.weight"] = mask["0.weight"][:2]
     with pytest.raises(CheckpointError, match="0.weight has shape"):
         mask.check_matches(model)
+
+
+def test_the_mask_applies_itself_to_named_tensors_views_and_state_dicts():
+    model = tiny_net()
+    mask = random_mask(model)
+    state = {k: v.clone() for k, v in model.state_dict().items()}
+    applied = mask.applied(state)
+    for name, value in state.items():
+        expected = value * mask[name] if name in mask else value
+        assert torch.equal(applied[name], expected), name
+    params = prunable_parameters(model)
+    view = params["4.weight"].detach().clone().reshape(10, -1, 6)  # another shape of the same entries
+    mask.apply_({"4.weight": view, "4.bias": torch.ones(10)})  # a name the mask does not cover is left alone
+    assert torch.equal(view.reshape(10, -1), applied["4.weight"])
+    mask.apply_(params)
+    assert all(torch.equal(p.detach(), applied[n]) for n, p in params.items())
+
+
+def test_stacked_masks_do_for_each_member_what_its_own_mask_does():
+    models = [tiny_net() for _ in range(3)]
+    masks = [random_mask(models[0], seed=1), None, random_mask(models[0], seed=2)]
+    stacked = {n: torch.stack([dict(m.named_parameters())[n].detach() for m in models])
+               for n, _ in models[0].named_parameters()}
+    for p in stacked.values():
+        p.grad = torch.ones_like(p)
+    masked = MaskedParameters.stacked(stacked, masks, "group")
+    masked.install()
+    masked.mask_gradients()
+    for k, (model, mask) in enumerate(zip(models, masks)):
+        single = dict(model.named_parameters())
+        if mask is not None:
+            MaskedParameters(model, mask).install()
+        for name, p in single.items():
+            assert torch.equal(stacked[name][k], p.detach()), (k, name)
+            expected = mask.factor(name, p) if mask is not None and name in mask else torch.ones_like(p)
+            assert torch.equal(stacked[name].grad[k], expected), (k, name)
+    masked.assert_invariant("after install")
+    stacked["0.weight"].data[2][~masks[2]["0.weight"]] = 1.0
+    masked.assert_invariant("member 2 left out", members=[0, 1])
+    with pytest.raises(RuntimeError, match="0.weight has non-zero pruned weights"):
+        masked.assert_invariant("all members")
+    with pytest.raises(CheckpointError, match="group: mask for 0.weight has shape"):
+        MaskedParameters.stacked({"0.weight": stacked["0.weight"][:, :2]}, masks, "group")

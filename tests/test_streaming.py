@@ -53,11 +53,17 @@ def test_batches_do_not_depend_on_the_worker_count_or_the_start(folder):
 
 
 class CopyingTrainer(Trainer):
-    """Keeps every checkpoint it writes, keyed by iteration."""
+    """Keeps every checkpoint it writes, keyed by iteration (its checkpoint policy's ``saved`` hook)."""
 
-    def _save_state(self, iteration, *args):
-        super()._save_state(iteration, *args)
-        shutil.copy(self.state_path, self.state_path.parent / f"state-{iteration}.pt")
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        saved = self.checkpoints.saved
+
+        def copy(iteration):
+            saved(iteration)
+            shutil.copy(self.state_path, self.state_path.parent / f"state-{iteration}.pt")
+
+        self.checkpoints.saved = copy
 
 
 def _train(data, directory, checkpoint_every):

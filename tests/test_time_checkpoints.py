@@ -10,7 +10,9 @@ import shutil
 import pytest
 import torch
 
+from conftest import TickingClock
 from prunelab.data import load_dataset
+from prunelab.loop import CheckpointPolicy
 from prunelab.models import build_model
 from prunelab.train import Trainer
 
@@ -23,28 +25,24 @@ def digits8():
     return load_dataset({"name": "digits", "size": 8, "channels": 1, "validation": 100})
 
 
-class TickingClock:
-    """Advances by one 'second' every time it is read."""
+class RecordingPolicy(CheckpointPolicy):
+    """Keeps a copy of every checkpoint the loop writes, keyed by iteration."""
 
-    def __init__(self):
-        self.now = 0.0
+    def __init__(self, policy: CheckpointPolicy, copies):
+        super().__init__(policy.path, policy.every, policy.seconds, policy.clock)
+        self.copies = copies
 
-    def __call__(self) -> float:
-        self.now += 1.0
-        return self.now
+    def saved(self, iteration):
+        super().saved(iteration)
+        shutil.copy(self.path, self.copies / f"state-{iteration}.pt")
 
 
 class RecordingTrainer(Trainer):
-    """Keeps a copy of every checkpoint it writes, keyed by iteration."""
+    """A trainer whose checkpoint policy keeps a copy of every checkpoint."""
 
     def __init__(self, *args, copies, **kwargs):
         super().__init__(*args, **kwargs)
-        self.copies = copies
-
-    def _save_state(self, iteration, *args):
-        super()._save_state(iteration, *args)
-        copy = self.copies / f"state-{iteration}.pt"
-        shutil.copy(self.state_path, copy)
+        self.checkpoints = RecordingPolicy(self.checkpoints, copies)
 
 
 def _model(data):

@@ -100,9 +100,7 @@ def restore_isometry(model: nn.Module, mask: Mask, settings: dict, model_spec: d
             orthp_(model, model_spec.get("activation", "relu"), mask)
     else:
         approximate_isometry_(model, mask, settings["iterations"], settings["lr"])
-    with torch.no_grad():
-        for name, p in weights.items():
-            p.mul_(mask[name].to(p.dtype))
+    mask.apply_(weights)
     return {"method": settings["method"], "gap_before": before, "gap_after": gaps()}
 
 

@@ -11,7 +11,8 @@ member's provenance and is the only file Snakemake tracks for the group.
 The members still to train are trained in lockstep by :class:`~prunelab.grouped.GroupedTrainer` when there
 are at least two, their training settings allow it (SGD, no channels_last) and it is faster on the device
 (not for convolutional nets on a CPU); otherwise each is trained by the single-run job, whose provenance is
-then that of an ordinary run. The group marker records which (``mode``) and why (``reason``).
+then that of an ordinary run. The group marker records which (``mode``) and why (``reason``). Either way
+``on_divergence: record`` records a diverged member as a single run would and the others finish.
 """
 
 from __future__ import annotations
@@ -23,7 +24,7 @@ from typing import Callable
 
 from prunelab import jobs, layout, provenance
 from prunelab.data import load_dataset
-from prunelab.errors import ConfigError
+from prunelab.errors import ConfigError, DivergenceError
 from prunelab.grouped import GroupedTrainer, slower_than_sequential, unsupported
 from prunelab.grouping import group_hash, without_seed
 from prunelab.models import build_model
@@ -112,10 +113,15 @@ def _train_together(pending: list[tuple[str, DenseSpec]], dirs: dict[str, Path],
         state = directory / layout.TRAIN_STATE
         trainer = GroupedTrainer(models, data, first.train, data_seeds=[s.seed.data for _, s in pending],
                                  labels=members, save_at=first.save_at, state_path=state,
-                                 checkpoint_every=rt.checkpoint_every, log=log)
+                                 checkpoint_every=rt.checkpoint_every, checkpoint_seconds=60 * rt.checkpoint_minutes,
+                                 on_divergence=rt.on_divergence, log=log)
         results = trainer.run()
-        for (h, spec), out, model, result in zip(pending, outputs, models, results):
-            jobs.finish_dense(out, spec, model, data, result, started, extra={"grouped": grouped})
+        for k, ((h, spec), out, model, result) in enumerate(zip(pending, outputs, models, results)):
+            if isinstance(result, DivergenceError):  # on_divergence: record, as the single-run job does
+                jobs.record_divergence(out, spec, result, trainer.last_good[k], dirs[h], started, {},
+                                       spec.seed.to_dict(), extra_files={layout.SNAPSHOTS: {}})
+            else:
+                jobs.finish_dense(out, spec, model, data, result, started, extra={"grouped": grouped})
     if state.exists() and not rt.keep_train_state:
         state.unlink()
     return None

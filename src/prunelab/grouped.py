@@ -13,14 +13,18 @@ on the stacked tensors. Each model keeps what makes it itself:
 * its BatchNorm running statistics — buffers are stacked too and updated in place under ``vmap`` in train mode;
 * its optimizer state — :class:`StackedSGD` reproduces ``torch.optim.SGD`` (momentum, Nesterov, weight decay)
   element for element, and hands out per-model ``torch.optim.SGD`` state dicts for snapshots;
-* its mask — gradients are multiplied by the stacked mask before every step, as the single-run loop does,
-  so pruned weights and their momentum stay exactly zero: SGD's update of an entry whose weight, gradient
-  and momentum are 0 is exactly 0, so no second pass over the weights is needed.
+* its mask — :meth:`~prunelab.masks.MaskedParameters.stacked` multiplies the stacked gradients before every
+  step, as the single-run loop does, so pruned weights and their momentum stay exactly zero: SGD's update of
+  an entry whose weight, gradient and momentum are 0 is exactly 0, so no second pass over the weights is needed;
+* its divergence — under ``on_divergence: record`` a member whose loss or weights stop being finite is
+  recorded (with its last good weights) and the others train on; its numbers no longer affect theirs, since
+  the K losses and their gradients are independent.
 
-The learning-rate schedule is shared (:func:`prunelab.schedules.learning_rate`): grouping requires the same
-training settings. Per-epoch evaluation, snapshots and the returned :class:`~prunelab.train.TrainOutcome` per
-model are those of :class:`~prunelab.train.Trainer`, computed on the K ordinary modules, into which the
-stacked weights are copied back at every epoch end and snapshot point.
+The loop itself — iterations, epochs, snapshots, checkpoints by iteration and by wall time, exact resume,
+divergence — is the single run's (:class:`~prunelab.loop.TrainingLoop`); this module only says what one
+step, one evaluation and one resume state of K stacked models are. The learning-rate schedule is shared:
+grouping requires the same training settings. Per-epoch evaluation and snapshots are computed on the K
+ordinary modules, into which the stacked weights are copied back at every epoch end and snapshot point.
 """
 
 from __future__ import annotations
@@ -38,12 +42,13 @@ from torch.func import functional_call, stack_module_state, vmap
 from prunelab.acceleration import autocast_dtype
 from prunelab.data import TensorData
 from prunelab.data.batches import EpochPlan, random_crop
-from prunelab.errors import CheckpointError, ConfigError, DivergenceError
-from prunelab.masks import Mask
+from prunelab.errors import ConfigError, DivergenceError
+from prunelab.loop import CheckpointPolicy, DivergencePolicy, TrainingLoop, TrainOutcome
+from prunelab.masks import Mask, MaskedParameters
 from prunelab.progress import Progress
-from prunelab.schedules import iterations_per_epoch, learning_rate, to_iteration, total_iterations
-from prunelab.storage import load_tensors, save_tensors
-from prunelab.train import TrainOutcome, _cpu_copy, build_optimizer, evaluate
+from prunelab.schedules import iterations_per_epoch, to_iteration, total_iterations
+from prunelab.storage import load_tensors
+from prunelab.train import _cpu_copy, build_optimizer, evaluate
 
 
 def unsupported(train: dict) -> str | None:
@@ -122,30 +127,35 @@ def stacked_batches(plans: list[EpochPlan], x: torch.Tensor, y: torch.Tensor, st
 class GroupedTrainer:
     """Train ``models`` (same architecture, each with its own data seed and optional mask) under one ``train``.
 
-    ``run()`` returns one :class:`~prunelab.train.TrainOutcome` per model, and leaves the trained weights in
-    the given modules, as K :class:`~prunelab.train.Trainer` runs would.
+    ``run()`` returns one :class:`~prunelab.loop.TrainOutcome` per model — or, under
+    ``on_divergence="record"``, the :class:`~prunelab.errors.DivergenceError` of a member that diverged, whose
+    last good weights are then in :attr:`last_good` — and leaves the trained weights in the given modules, as
+    K :class:`~prunelab.train.Trainer` runs would.
     """
 
     def __init__(self, models: list[nn.Module], data: TensorData, train: dict, *, data_seeds: list[int],
                  labels: list[str], masks: list[Mask | None] | None = None, save_at: list | tuple = (),
                  state_path: str | Path | None = None, checkpoint_every: str | int = "1ep",
-                 log: Callable[[str], None] = print):
+                 checkpoint_seconds: float = 0.0, clock: Callable[[], float] = time.monotonic,
+                 on_divergence: str = "fail", log: Callable[[str], None] = print):
         if not models or len(data_seeds) != len(models) or len(labels) != len(models):
             raise ValueError("GroupedTrainer needs one data seed and one label per model")
         reason = unsupported(train)
         if reason:
             raise ConfigError(f"group {labels}: cannot train grouped: {reason}")
         self.models, self.data, self.train, self.labels, self.log = models, data, train, list(labels), log
+        self.members, self.device = len(models), data.train_x.device
         self.data_seeds = [int(s) for s in data_seeds]
         self.batch_size = int(train["batch_size"])
         self.ipe = iterations_per_epoch(len(data.train_y), self.batch_size)
         self.end = total_iterations(train, self.ipe)
         self.save_points = sorted({to_iteration(p, self.ipe) for p in save_at})
-        self.checkpoint_every = max(1, to_iteration(checkpoint_every, self.ipe, "runtime.checkpoint_every"))
-        self.state_path = Path(state_path) if state_path else None
-        self.select_on = "val_acc" if len(data.val_y) else "test_acc"
+        self.checkpoints = CheckpointPolicy(
+            state_path, to_iteration(checkpoint_every, self.ipe, "runtime.checkpoint_every"), checkpoint_seconds,
+            clock)
+        self.divergence = DivergencePolicy(on_divergence)
+        self.progress = Progress(f"group {', '.join(self.labels)}", log, clock=clock)  # a line at least every 10 s
         self.autocast = autocast_dtype(train)
-        self.device_type = data.train_x.device.type
 
         self.params, self.buffers = stack_module_state(models)
         self.names = list(self.params)
@@ -154,42 +164,15 @@ class GroupedTrainer:
         # per-model torch.optim.SGD objects only lend their state_dict format to snapshots and outcomes
         self.optimizers = [build_optimizer(m, train) for m in models]
         self.lr = float(train["lr"])  # what the single-run loop's optimizer holds before its first step
-        self.masked_names, self.factors = self._stack_masks(masks)
+        self.masked = MaskedParameters.stacked(self.params, masks or [None] * len(models), f"group {self.labels}")
+        self.masked.install()
+        self.initial = [self._member_state(k, self.params, self.buffers) for k in range(self.members)]
+        self.last_good: dict[int, dict] = {}  # member -> state dict, for members recorded as diverged
         self._losses = vmap(self._loss)
 
     # -- pieces ---------------------------------------------------------------------------------------
-    def _stack_masks(self, masks: list[Mask | None] | None) -> tuple[list[str], list[torch.Tensor]]:
-        if masks is None or all(m is None for m in masks):
-            return [], []
-        names = [n for n in self.names if any(m is not None and n in m for m in masks)]
-        factors = []
-        for name in names:
-            p = self.params[name]
-            factors.append(torch.stack([m[name].to(p.device, p.dtype) if m is not None and name in m
-                                        else torch.ones_like(p[0]) for m in masks]))
-            if tuple(factors[-1].shape) != tuple(p.shape):
-                raise CheckpointError(f"group {self.labels}: mask for {name} has shape "
-                                      f"{tuple(factors[-1].shape[1:])}, model has {tuple(p.shape[1:])}")
-        with torch.no_grad():
-            torch._foreach_mul_([self.params[n] for n in names], factors)
-        return names, factors
-
     def _loss(self, params: dict, buffers: dict, x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
         return F.cross_entropy(functional_call(self.base, (params, buffers), (x,)), y)
-
-    def _step(self, xb: torch.Tensor, yb: torch.Tensor, lr: float) -> torch.Tensor:
-        for p in self.params.values():
-            p.grad = None
-        with torch.autocast(self.device_type, dtype=self.autocast, enabled=self.autocast is not None):
-            losses = self._losses(self.params, self.buffers, xb, yb)
-        losses.sum().backward()  # the K losses are independent, so each model gets the gradient of its own
-        params = [self.params[n] for n in self.names]
-        masked = [self.params[n] for n in self.masked_names]
-        if masked:
-            torch._foreach_mul_([p.grad for p in masked], self.factors)
-        self.sgd.step(params, [p.grad for p in params], lr)  # zero grad, weight and momentum stay zero
-        self.lr = lr
-        return losses.detach()
 
     @torch.no_grad()
     def _write_back(self) -> None:
@@ -199,6 +182,11 @@ class GroupedTrainer:
                 p.copy_(self.params[name][k])
             for name, b in model.named_buffers():
                 b.copy_(self.buffers[name][k])
+
+    def _member_state(self, k: int, params: dict, buffers: dict) -> dict:
+        """Model k's ``state_dict`` (parameters and buffers in the module's order) from stacked tensors."""
+        return {name: (params[name] if name in params else buffers[name])[k].detach().cpu().clone()
+                for name in self.models[k].state_dict()}
 
     def _optimizer_state(self, k: int) -> dict:
         """Model k's optimizer state in ``torch.optim.SGD.state_dict()`` form."""
@@ -210,125 +198,107 @@ class GroupedTrainer:
                 optimizer.state[p]["momentum_buffer"] = buf[k]
         return _cpu_copy(optimizer.state_dict())
 
-    def _snapshots(self) -> list[dict]:
+    # -- the loop body --------------------------------------------------------------------------------
+    def batches(self, epoch: int, first: int) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
+        data = self.data
+        plans = [EpochPlan.make(len(data.train_y), self.batch_size, seed, epoch, data.augment)
+                 for seed in self.data_seeds]
+        return stacked_batches(plans, data.train_x, data.train_y, start=first)
+
+    def step(self, xb: torch.Tensor, yb: torch.Tensor, lr: float) -> torch.Tensor:
+        for p in self.params.values():
+            p.grad = None
+        with torch.autocast(self.device.type, dtype=self.autocast, enabled=self.autocast is not None):
+            losses = self._losses(self.params, self.buffers, xb, yb)
+        losses.sum().backward()  # the K losses are independent, so each model gets the gradient of its own
+        params = [self.params[n] for n in self.names]
+        self.masked.mask_gradients()
+        self.sgd.step(params, [p.grad for p in params], lr)  # zero grad, weight and momentum stay zero
+        self.lr = lr
+        return losses.detach()
+
+    def progress_line(self, epoch: int, iteration: int, loss: torch.Tensor) -> str:
+        return f"epoch {epoch + 1}/{self.end / self.ipe:g} it {iteration}/{self.end}"
+
+    def snapshots(self) -> list[dict]:
         self._write_back()
         return [{"model": _cpu_copy(m.state_dict()), "optimizer": self._optimizer_state(k)}
                 for k, m in enumerate(self.models)]
 
-    def _check_finite(self, losses: list[torch.Tensor], first_iteration: int, epoch: int) -> None:
-        if not losses:
-            return
-        stacked = torch.stack(losses)  # (steps, K)
-        finite = torch.isfinite(stacked)
-        if bool(finite.all()):
-            return
-        bad = [k for k in range(len(self.models)) if not bool(finite[:, k].all())]
-        steps = [first_iteration + int((~finite[:, k]).nonzero()[0]) for k in bad]
-        where = ", ".join(f"run {self.labels[k]} at iteration {s}" for k, s in zip(bad, steps))
-        raise DivergenceError(f"group of {len(self.models)}: loss is not finite in epoch {epoch}: {where}")
+    def divergences(self, losses: list[torch.Tensor], first_iteration: int, epoch: int, live: list[int]
+                    ) -> dict[int, DivergenceError]:
+        """Per live member, its first non-finite loss (or, if its losses are finite, non-finite weights)."""
+        stacked = torch.stack(losses) if losses else None  # (steps, K)
+        weights_finite = torch.stack([torch.isfinite(p.detach()).flatten(1).all(1) for p in self.params.values()]
+                                     ).all(0)
+        kept = (f"; last good checkpoint kept at {self.checkpoints.path}"
+                if self.checkpoints.path is not None and self.checkpoints.path.exists() else "")
+        errors = {}
+        for k in live:
+            if stacked is not None and not bool(torch.isfinite(stacked[:, k]).all()):
+                bad = ~torch.isfinite(stacked[:, k])
+                step = first_iteration + int(bad.nonzero()[0])
+                what = f"loss is {float(stacked[:, k][bad][0])}"
+            elif not bool(weights_finite[k]):
+                step, what = first_iteration + len(losses), "weights are not finite"
+            else:
+                continue
+            errors[k] = DivergenceError(f"run {self.labels[k]}: {what} at epoch {epoch}, iteration {step}{kept}",
+                                        epoch=epoch, iteration=step)
+        return errors
 
-    def assert_invariant(self, where: str) -> None:
-        """Every pruned weight of every model is exactly 0.0."""
-        for name, factor in zip(self.masked_names, self.factors):
-            if bool((self.params[name].detach()[factor == 0] != 0).any()):
-                raise RuntimeError(f"mask invariant broken at {where}: {name} has non-zero pruned weights")
+    def diverged(self, k: int, error: DivergenceError) -> None:
+        """Keep member k's last good weights: its slice of the last checkpoint, else its initial weights."""
+        path = self.checkpoints.path
+        if path is not None and path.exists():
+            state = load_tensors(path, producer="this group (resume checkpoint)")
+            self.last_good[k] = self._member_state(k, state["params"], state["buffers"])
+        else:
+            self.last_good[k] = self.initial[k]
 
-    def _evaluate_epoch(self, epoch: int, iteration: int, losses: list[torch.Tensor], lr: float, seconds: float
-                        ) -> list[dict]:
+    def assert_invariant(self, where: str, live: list[int]) -> None:
+        self.masked.assert_invariant(where, members=live)
+
+    def evaluate_epoch(self, epoch: int, iteration: int, losses: list[torch.Tensor], lr: float, seconds: float,
+                       live: list[int]) -> dict[int, dict]:
         self._write_back()
-        train_losses = torch.stack(losses).float().mean(0).tolist() if losses else [float("nan")] * len(self.models)
-        rows = []
-        for k, model in enumerate(self.models):
+        train_losses = torch.stack(losses).float().mean(0).tolist() if losses else [float("nan")] * self.members
+        rows = {}
+        for k in live:
+            model = self.models[k]
             val = evaluate(model, self.data.val_x, self.data.val_y)
             test = evaluate(model, self.data.test_x, self.data.test_y)
-            rows.append({"epoch": epoch, "iteration": iteration, "lr": lr, "train_loss": train_losses[k],
-                         "val_loss": val["loss"], "val_acc": val["acc"], "test_loss": test["loss"],
-                         "test_acc": test["acc"]})
+            rows[k] = {"epoch": epoch, "iteration": iteration, "lr": lr, "train_loss": train_losses[k],
+                       "val_loss": val["loss"], "val_acc": val["acc"], "test_loss": test["loss"],
+                       "test_acc": test["acc"]}
             self.log(f"[{self.labels[k]}] epoch {epoch}/{self.end / self.ipe:g} it {iteration}/{self.end} "
                      f"lr {lr:.4g} train_loss {train_losses[k]:.4f} val_acc {val['acc']:.2f} "
-                     f"test_acc {test['acc']:.2f} ({seconds:.1f}s for {len(self.models)} models)")
+                     f"test_acc {test['acc']:.2f} ({seconds:.1f}s for {self.members} models)")
         return rows
 
-    # -- resume ---------------------------------------------------------------------------------------
-    def _save_state(self, iteration: int, epoch_losses: list, histories: list, bests: list, snapshots: list) -> None:
-        if self.state_path is None:
-            return
-        self.assert_invariant(f"checkpoint at iteration {iteration}")
-        save_tensors(self.state_path, {
-            "labels": self.labels, "iteration": iteration, "lr": self.lr,
-            "params": {n: p.detach() for n, p in self.params.items()}, "buffers": self.buffers,
-            "momentum": self.sgd.buffers, "epoch_losses": [l.cpu() for l in epoch_losses],
-            "histories": histories, "bests": bests, "snapshots": snapshots})
+    # -- resume state ---------------------------------------------------------------------------------
+    def state(self) -> dict:
+        return {"labels": self.labels, "lr": self.lr, "params": {n: p.detach() for n, p in self.params.items()},
+                "buffers": self.buffers, "momentum": self.sgd.buffers, "last_good": self.last_good}
 
-    def _load_state(self) -> dict | None:
-        if self.state_path is None or not self.state_path.exists():
-            return None
-        state = load_tensors(self.state_path, producer="this group (resume checkpoint)")
+    def load_state(self, state: dict, path: Path) -> None:
         if state.get("labels") != self.labels:
-            raise ConfigError(f"{self.state_path}: resume checkpoint belongs to runs {state.get('labels')}, "
+            raise ConfigError(f"{path}: resume checkpoint belongs to runs {state.get('labels')}, "
                               f"not {self.labels}; delete it")
         with torch.no_grad():
             for n, p in self.params.items():
                 p.copy_(state["params"][n])
             for n, b in self.buffers.items():
                 b.copy_(state["buffers"][n])
-        device = self.data.train_x.device
-        self.sgd.buffers = [b.to(device) for b in state["momentum"]] if state["momentum"] is not None else None
+        self.sgd.buffers = [b.to(self.device) for b in state["momentum"]] if state["momentum"] is not None else None
         self.lr = state["lr"]  # no global RNG state: every random draw of the loop comes from an EpochPlan
-        return state
+        self.last_good = state["last_good"]
 
-    # -- loop -----------------------------------------------------------------------------------------
-    def run(self) -> list[TrainOutcome]:
-        k_models, data = len(self.models), self.data
-        histories: list[list[dict]] = [[] for _ in range(k_models)]
-        bests: list[dict] = [{} for _ in range(k_models)]
-        snapshots: list[dict[int, dict]] = [{} for _ in range(k_models)]
-        epoch_losses: list[torch.Tensor] = []
-        it = 0
-        state = self._load_state()
-        if state is not None:
-            it, histories, bests, snapshots = state["iteration"], state["histories"], state["bests"], state["snapshots"]
-            epoch_losses = [l.to(data.train_x.device) for l in state["epoch_losses"]]
-            self.log(f"[group {', '.join(self.labels)}] resumed from {self.state_path} at iteration {it}")
-        elif it in self.save_points:
-            for snaps, snap in zip(snapshots, self._snapshots()):
-                snaps[it] = snap
-        started = time.perf_counter()
-        progress = Progress(f"group {', '.join(self.labels)}", self.log)  # a line at least every 10 s
-        while it < self.end:
-            epoch, first = divmod(it, self.ipe)
-            plans = [EpochPlan.make(len(data.train_y), self.batch_size, seed, epoch, data.augment)
-                     for seed in self.data_seeds]
-            epoch_first_it = it - len(epoch_losses)
-            for xb, yb in stacked_batches(plans, data.train_x, data.train_y, start=first):
-                epoch_losses.append(self._step(xb, yb, learning_rate(self.train, it, self.ipe)))
-                it += 1
-                progress.tick(lambda: f"epoch {epoch + 1}/{self.end / self.ipe:g} it {it}/{self.end}")
-                if it in self.save_points:
-                    for snaps, snap in zip(snapshots, self._snapshots()):
-                        snaps[it] = snap
-                if it >= self.end or it % self.checkpoint_every == 0:
-                    break
-            if it % self.ipe == 0 or it >= self.end:
-                self._check_finite(epoch_losses, epoch_first_it, epoch + 1)
-                self.assert_invariant(f"end of epoch {epoch + 1}")
-                rows = self._evaluate_epoch(-(-it // self.ipe), it, epoch_losses, self.lr,
-                                            time.perf_counter() - started)
-                for history, best, row in zip(histories, bests, rows):
-                    history.append(row)
-                    if not best or row[self.select_on] > best[self.select_on]:
-                        best.clear()
-                        best.update(row)
-                epoch_losses = []
-                started = time.perf_counter()
-                progress.logged()
-            if it < self.end and it % self.checkpoint_every == 0:
-                self._check_finite(epoch_losses, epoch_first_it, epoch + 1)
-                self._save_state(it, epoch_losses, histories, bests, snapshots)
-        if not histories[0]:  # zero-length training: still report every model
-            for history, best, row in zip(histories, bests, self._evaluate_epoch(0, it, [], float("nan"), 0.0)):
-                history.append(row)
-                best.update(row)
+    def run(self) -> list[TrainOutcome | DivergenceError]:
+        loop = TrainingLoop(self, start=0, end=self.end, ipe=self.ipe, save_points=self.save_points,
+                            train=self.train, checkpoints=self.checkpoints, divergence=self.divergence,
+                            has_validation=len(self.data.val_y) > 0, log_label=f"group {', '.join(self.labels)}",
+                            log=self.log)
+        outcomes = loop.run()
         self._write_back()
-        return [TrainOutcome(history=h, final=dict(h[-1]), best=dict(b), snapshots=s, iterations=it,
-                             epochs=it / self.ipe) for h, b, s in zip(histories, bests, snapshots)]
+        return outcomes

@@ -82,12 +82,10 @@ def approximate_isometry_(model: nn.Module, mask: Mask | None, iterations: int =
     if iterations < 0 or lr <= 0:
         raise ConfigError(f"approximate isometry: iterations={iterations} must be ≥ 0 and lr={lr} > 0")
     gaps = {}
+    masking = mask if mask is not None else Mask()  # applied to the (out, -1) view; uncovered names stay dense
     for name, weight in _weights(model).items():
         w = weight.detach().reshape(weight.shape[0], -1).clone().requires_grad_(True)
-        keep = (mask[name].to(w.device).reshape_as(w).to(w.dtype) if mask is not None and name in mask
-                else torch.ones_like(w))
-        with torch.no_grad():
-            w.mul_(keep)
+        masking.apply_({name: w})
         before = isometry_gap(w)
         eye = torch.eye(w.shape[0], dtype=w.dtype, device=w.device)
         optimizer = torch.optim.Adam([w], lr=lr)
@@ -95,8 +93,7 @@ def approximate_isometry_(model: nn.Module, mask: Mask | None, iterations: int =
             optimizer.zero_grad()
             F.mse_loss(w @ w.T, eye).backward()
             optimizer.step()
-            with torch.no_grad():
-                w.mul_(keep)
+            masking.apply_({name: w})
         with torch.no_grad():
             weight.copy_(w.reshape(weight.shape))
         gaps[name] = (before, isometry_gap(w))

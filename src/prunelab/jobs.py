@@ -21,6 +21,7 @@ from prunelab.branches import branch_start, restore_isometry
 from prunelab.data import TensorData, load_dataset
 from prunelab.errors import CheckpointError, ConfigError, DivergenceError
 from prunelab.imported import load_into
+from prunelab.loop import TrainOutcome
 from prunelab.runtime import Runtime
 from prunelab.masks import Mask, prunable_parameters
 from prunelab.metrics.flops import count as count_flops
@@ -31,7 +32,7 @@ from prunelab.pruning.schedule import run_method, scoring_batches
 from prunelab.schedules import iterations_per_epoch, to_iteration
 from prunelab.run_spec import BranchSpec, DenseSpec, PruneSpec, RunSpec, parse
 from prunelab.storage import TEMP_PREFIX, load_json, load_tensors, save_tensors, write_json
-from prunelab.train import Trainer, TrainOutcome, evaluate
+from prunelab.train import Trainer, evaluate
 
 def log(message: str) -> None:
     print(message, file=sys.stderr, flush=True)
@@ -116,9 +117,10 @@ def _full_eval(model: torch.nn.Module, data: TensorData) -> dict:
 NAN_EVAL = {f"{split}_{m}": float("nan") for split in ("train", "val", "test") for m in ("loss", "acc")}
 
 
-def _record_divergence(outputs: Outputs, spec: RunSpec, exc: DivergenceError, fallback_state: dict, directory: Path,
-                       started: str, parents: dict, seeds: dict, extra_files: dict | None = None) -> None:
-    """``on_divergence: record``: outputs marked diverged, holding the last good weights (resume state if any)."""
+def record_divergence(outputs: Outputs, spec: RunSpec, exc: DivergenceError, fallback_state: dict, directory: Path,
+                      started: str, parents: dict, seeds: dict, extra_files: dict | None = None) -> None:
+    """``on_divergence: record``: outputs marked diverged, holding the last good weights (resume state if any);
+    shared by the single-run and the grouped job."""
     state_file = directory / layout.TRAIN_STATE
     state = load_tensors(state_file)["model"] if state_file.exists() else fallback_state
     save_tensors(outputs.path(layout.MODEL), state)
@@ -175,8 +177,8 @@ def run_dense(spec_json: dict, directory: str | Path, rt: Runtime, log: Callable
         except DivergenceError as exc:
             if rt.on_divergence != "record":
                 raise
-            _record_divergence(outputs, spec, exc, initial, Path(directory), started, {}, spec.seed.to_dict(),
-                               extra_files={layout.SNAPSHOTS: {}})
+            record_divergence(outputs, spec, exc, initial, Path(directory), started, {}, spec.seed.to_dict(),
+                              extra_files={layout.SNAPSHOTS: {}})
             return
         finish_dense(outputs, spec, model, data, result, started,
                      extra={"imported_checkpoint": imported} if imported else None)
@@ -265,7 +267,7 @@ def pruned_state(prune_dir: Path, rt: Runtime, data: TensorData, mask: Mask) -> 
         return load_tensors(prune_dir / layout.MODEL, producer="prune")
     state, _ = load_source(PruneSpec.from_dict(load_json(prune_dir / layout.SPEC, producer="prune"),
                                                str(prune_dir / layout.SPEC)), rt, data)
-    return {k: (v * mask[k].to(v.dtype) if k in mask else v) for k, v in state.items()}
+    return mask.applied(state)
 
 
 # -- branch ------------------------------------------------------------------------------------------
@@ -302,7 +304,7 @@ def run_branch(spec_json: dict, directory: str | Path, rt: Runtime, log: Callabl
             if rt.on_divergence != "record":
                 raise
             mask.save(outputs.path(layout.MASK))
-            _record_divergence(outputs, spec, exc, start.state, Path(directory), started, dirs, spec.seed.to_dict())
+            record_divergence(outputs, spec, exc, start.state, Path(directory), started, dirs, spec.seed.to_dict())
             return
         save_tensors(outputs.path(layout.MODEL), {k: v.cpu() for k, v in model.state_dict().items()})
         mask.save(outputs.path(layout.MASK))

@@ -3,6 +3,10 @@
 Prunable parameters are the ``weight`` of every ``nn.Conv2d`` and ``nn.Linear`` (never biases or BatchNorm),
 in ``named_parameters()`` order, minus any names listed in ``exclude``. True means kept.
 
+Every path that zeroes pruned entries goes through the mask (:meth:`Mask.apply_`, :meth:`Mask.applied`,
+:class:`MaskedParameters`), so "what pruned means" has one definition: scoring steps, branch starts,
+isometry recovery and the training loops never multiply by a mask themselves.
+
 The training invariant (docs/methods.md §1.5): pruned weights are exactly 0.0 for the rest of training. Installing
 a mask zeroes the weights and the optimizer state at pruned entries; each step then masks the gradients with
 one ``torch._foreach_mul_`` (so momentum and Adam moments stay 0 there). With weight, gradient and state at 0,
@@ -60,6 +64,22 @@ class Mask(dict):
                   for n, m in self.items()}
         return {"total": self.total, "kept": self.kept, "sparsity": self.sparsity, "layers": layers}
 
+    def factor(self, name: str, like: torch.Tensor) -> torch.Tensor:
+        """The mask of ``name`` as a 0/1 multiplier with ``like``'s dtype, device and shape (a view of it may
+        be a reshaped weight, as in the isometry code)."""
+        return self[name].to(device=like.device, dtype=like.dtype).reshape(like.shape)
+
+    @torch.no_grad()
+    def apply_(self, tensors: dict[str, torch.Tensor]) -> None:
+        """Zero the pruned entries of the named tensors in place; names the mask does not cover are left alone."""
+        for name, t in tensors.items():
+            if name in self:
+                t.mul_(self.factor(name, t))
+
+    def applied(self, state: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
+        """A copy of ``state`` (e.g. a loaded state dict) with the pruned entries zeroed: θ ⊙ m."""
+        return {k: (v * self.factor(k, v) if k in self else v) for k, v in state.items()}
+
     def to(self, device: torch.device | str) -> "Mask":
         return Mask({n: m.to(device) for n, m in self.items()})
 
@@ -85,21 +105,44 @@ class Mask(dict):
 
 
 class MaskedParameters:
-    """Precomputed tensor lists for the per-step mask work, so each step is two ``_foreach_mul_`` calls."""
+    """The per-step mask work of a training loop: weights, gradients, optimizer state and the invariant.
+
+    Holds parallel lists of parameters and 0/1 factors, precomputed so each step is one ``_foreach_mul_``.
+    A parameter may be one model's weight (:meth:`__init__`) or K models' weights stacked along a leading
+    dimension (:meth:`stacked`, for grouped training); either way the operations are the same element-wise
+    products, and the invariant may be checked for a subset of the stacked members (those still training).
+    """
 
     def __init__(self, model: nn.Module, mask: Mask):
         mask.check_matches(model)
         params = dict(model.named_parameters())
         self.names = list(mask)
         self.params = [params[n] for n in self.names]
-        self.factors = [mask[n].to(device=params[n].device, dtype=params[n].dtype) for n in self.names]
-        self.mask = mask
+        self.factors = [mask.factor(n, params[n]) for n in self.names]
+        self.stacked_members = False
+
+    @classmethod
+    def stacked(cls, params: dict[str, torch.Tensor], masks: list[Mask | None], where: str) -> "MaskedParameters":
+        """Masks of K models over their stacked parameters ``{name: (K, ...)}``; a model without a mask (or a
+        name its mask does not cover) keeps everything. ``where`` names the group in a shape error."""
+        self = cls.__new__(cls)
+        self.names = [n for n in params if any(m is not None and n in m for m in masks)]
+        self.params = [params[n] for n in self.names]
+        self.factors = []
+        for name, p in zip(self.names, self.params):
+            own = [m[name] if m is not None and name in m else torch.ones(p.shape[1:], dtype=torch.bool)
+                   for m in masks]
+            for m in own:
+                if tuple(m.shape) != tuple(p.shape[1:]):
+                    raise CheckpointError(f"{where}: mask for {name} has shape {tuple(m.shape)}, model has "
+                                          f"{tuple(p.shape[1:])}")
+            self.factors.append(torch.stack([m.to(p.device, p.dtype) for m in own]))
+        self.stacked_members = True
+        return self
 
     def install(self, optimizer: torch.optim.Optimizer | None = None) -> None:
         """Zero pruned weights and, if given, the optimizer state at pruned entries."""
-        with torch.no_grad():
-            if self.params:
-                torch._foreach_mul_(self.params, self.factors)
+        self.apply()
         if optimizer is not None:
             for p, f in zip(self.params, self.factors):
                 for key in OPTIMIZER_STATE_KEYS:
@@ -117,8 +160,12 @@ class MaskedParameters:
         if self.params:
             torch._foreach_mul_(self.params, self.factors)
 
-    def assert_invariant(self, where: str) -> None:
-        """Every pruned weight is exactly 0.0; a violation is a bug, so it stops the run."""
-        for name, p, m in zip(self.names, self.params, self.mask.values()):
-            if bool((p.detach()[~m.to(p.device)] != 0).any()):
+    def assert_invariant(self, where: str, members: list[int] | None = None) -> None:
+        """Every pruned weight is exactly 0.0 (of the stacked ``members`` only, if given); a violation is a
+        bug, so it stops the run."""
+        for name, p, f in zip(self.names, self.params, self.factors):
+            p = p.detach()
+            if members is not None and self.stacked_members:
+                p, f = p[members], f[members]
+            if bool((p[f == 0] != 0).any()):
                 raise RuntimeError(f"mask invariant broken at {where}: {name} has non-zero pruned weights")

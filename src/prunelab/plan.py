@@ -258,8 +258,20 @@ class _Builder:
                 if exp not in self.config["experiments"]:
                     raise ConfigError(f"config key figures.{name}.experiments: '{exp}' is not an experiment "
                                       f"(defined: {', '.join(sorted(self.config['experiments']))})")
+                if fig.get("metric") == "best_test_acc":
+                    self._require_validation(name, exp)
             figures[name] = fig
         return figures
+
+
+    def _require_validation(self, figure: str, experiment: str) -> None:
+        """``best_test_acc`` is the test accuracy at the best-*validation* epoch; without a validation split
+        there is no best epoch (it is never chosen on test accuracy), so such a figure is a config mistake."""
+        for dense_name in self.config["experiments"][experiment]["dense"]:
+            if not int(self.config["dense"][dense_name]["dataset"].get("validation", 0)):
+                raise ConfigError(f"config key figures.{figure}.metric: best_test_acc needs a validation split, "
+                                  f"but dense.{dense_name}.dataset.validation is 0 (experiment '{experiment}'); "
+                                  f"set it, or plot test_acc")
 
 
 def _replicate_seed(section: dict, replicate: int) -> dict:

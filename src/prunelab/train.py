@@ -1,13 +1,11 @@
-"""The training loop: device-resident batches, masked steps, named snapshots, exact resume, divergence stop.
+"""Training one model: device-resident batches, masked steps, evaluation, the resume state of one run.
 
-One loop serves dense training and every branch. It runs from ``start_iteration`` to ``end_iteration`` of
-a schedule that is a pure function of the absolute iteration, over a data stream that is a pure function
-of ``(data_seed, epoch)``; the mutable state is therefore only the model, the optimizer, the partial
-epoch's losses and the snapshots taken so far. That state is checkpointed atomically to a non-output file
-(``train_state.pt``) every ``checkpoint_every`` and, on a cluster where a job can be preempted or hit its
-time limit, also whenever ``checkpoint_seconds`` of wall time have passed since the last save; a rerun
-after a kill resumes from it and finishes with weights bit-identical to an uninterrupted run on CPU
-(where a checkpoint falls does not change the result: the loop state is a function of the iteration).
+One trainer serves dense training and every branch. It is the one-member body of the shared loop
+(:mod:`prunelab.loop`), which decides when to step, evaluate, snapshot and checkpoint (every
+``checkpoint_every`` and, on a cluster where a job can be preempted, every ``checkpoint_seconds`` of wall
+time) and what a divergence does. The mutable state is the model, the optimizer and the global RNG; a rerun
+after a kill resumes from ``train_state.pt`` and finishes with weights bit-identical to an uninterrupted run
+on CPU (where a checkpoint falls does not change the result: the loop state is a function of the iteration).
 """
 
 from __future__ import annotations
@@ -15,9 +13,8 @@ from __future__ import annotations
 import copy
 import random
 import time
-from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable
+from typing import Callable, Iterator
 
 import numpy as np
 import torch
@@ -28,10 +25,10 @@ from prunelab.acceleration import TrainingStep
 from prunelab.data import TensorData
 from prunelab.data.batches import eval_batches
 from prunelab.errors import ConfigError, DivergenceError
+from prunelab.loop import CheckpointPolicy, DivergencePolicy, TrainingLoop, TrainOutcome
 from prunelab.masks import Mask, MaskedParameters
 from prunelab.progress import Progress
-from prunelab.schedules import iterations_per_epoch, learning_rate, to_iteration, total_iterations
-from prunelab.storage import load_tensors, save_tensors
+from prunelab.schedules import iterations_per_epoch, to_iteration, total_iterations
 
 EVAL_BATCH = 1000
 
@@ -97,20 +94,10 @@ def _cpu_copy(obj):
     return copy.deepcopy(obj)
 
 
-@dataclass
-class TrainOutcome:
-    """What a finished loop hands back: per-epoch history, final and best-validation metrics, snapshots."""
-
-    history: list[dict]
-    final: dict
-    best: dict
-    snapshots: dict[int, dict] = field(default_factory=dict)
-    iterations: int = 0
-    epochs: float = 0.0
-
-
 class Trainer:
     """Train ``model`` on ``data`` under ``train`` (the ``train`` block of a run spec)."""
+
+    members = 1
 
     def __init__(self, model: nn.Module, data: TensorData, train: dict, *, data_seed: int, label: str,
                  mask: Mask | None = None, start_iteration: int = 0, end_iteration: int | None = None,
@@ -119,7 +106,7 @@ class Trainer:
                  checkpoint_seconds: float = 0.0, clock: Callable[[], float] = time.monotonic,
                  log: Callable[[str], None] = print, compile: bool = False):
         self.model, self.data, self.train, self.label, self.log = model, data, train, label, log
-        self.data_seed = int(data_seed)
+        self.data_seed, self.device = int(data_seed), data.train_x.device
         self.batch_size = int(train["batch_size"])
         self.ipe = iterations_per_epoch(len(data.train_y), self.batch_size)
         self.end = end_iteration if end_iteration is not None else total_iterations(train, self.ipe)
@@ -127,11 +114,11 @@ class Trainer:
         if not 0 <= self.start <= self.end:
             raise ConfigError(f"run {label}: start iteration {self.start} is outside [0, {self.end}]")
         self.save_points = sorted({to_iteration(p, self.ipe) for p in save_at})
-        self.checkpoint_every = max(1, to_iteration(checkpoint_every, self.ipe, "runtime.checkpoint_every"))
-        self.state_path = Path(state_path) if state_path else None
-        self.checkpoint_seconds, self.clock = float(checkpoint_seconds), clock
+        self.checkpoints = CheckpointPolicy(
+            state_path, to_iteration(checkpoint_every, self.ipe, "runtime.checkpoint_every"), checkpoint_seconds,
+            clock)
+        self.state_path = self.checkpoints.path
         self.progress = Progress(label, log, clock=clock)  # a line at least every 10 s inside long epochs
-        self.select_on = "val_acc" if len(data.val_y) else "test_acc"  # the "best epoch" criterion
         self.step_loss = TrainingStep(model, train, compile=compile)  # precision, channels_last, compile
         self.optimizer = build_optimizer(model, train)
         if optimizer_state is not None:
@@ -140,40 +127,36 @@ class Trainer:
         if self.masked is not None:
             self.masked.install(self.optimizer)
 
-    # -- state --------------------------------------------------------------------------------------
-    def _snapshot(self) -> dict:
-        return {"model": _cpu_copy(self.model.state_dict()), "optimizer": _cpu_copy(self.optimizer.state_dict())}
+    # -- the loop body ------------------------------------------------------------------------------
+    def batches(self, epoch: int, first: int) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
+        return self.data.epoch_batches(self.batch_size, self.data_seed, epoch, start=first)
 
-    def _save_state(self, iteration: int, epoch_losses: list, history: list, best: dict, snapshots: dict) -> None:
-        if self.state_path is None:
-            return
-        if self.masked is not None:
-            self.masked.assert_invariant(f"checkpoint at iteration {iteration}")
-        save_tensors(self.state_path, {
-            "label": self.label, "iteration": iteration, "model": self.model.state_dict(),
-            "optimizer": self.optimizer.state_dict(), "epoch_losses": list(epoch_losses),
-            "history": history, "best": best, "snapshots": snapshots, "rng": rng_state()})
+    def step(self, xb: torch.Tensor, yb: torch.Tensor, lr: float) -> torch.Tensor:
+        for group in self.optimizer.param_groups:
+            group["lr"] = lr
+        loss = self.step_loss(xb, yb)
+        self.optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        if self.masked is not None:  # zero grads keep pruned weights and their SGD/Adam state at
+            self.masked.mask_gradients()  # exactly 0, so no weight pass is needed after the step
+        self.optimizer.step()
+        return loss.detach()
 
-    def _load_state(self) -> dict | None:
-        if self.state_path is None or not self.state_path.exists():
-            return None
-        state = load_tensors(self.state_path, producer="this run (resume checkpoint)")
-        if state.get("label") != self.label:
-            raise ConfigError(f"{self.state_path}: resume checkpoint belongs to run {state.get('label')!r}, "
-                              f"not {self.label!r}; delete it")
-        self.model.load_state_dict(state["model"])
-        self.optimizer.load_state_dict(state["optimizer"])
-        set_rng_state(state["rng"])
-        return state
+    def progress_line(self, epoch: int, iteration: int, loss: torch.Tensor) -> str:
+        return f"epoch {epoch + 1}/{self.end / self.ipe:g} it {iteration}/{self.end} loss {float(loss):.4f}"
 
-    def _save_due(self, last_save: float) -> bool:
-        """True when time-based checkpointing is on and ``checkpoint_seconds`` passed since ``last_save``."""
-        return (self.state_path is not None and self.checkpoint_seconds > 0
-                and self.clock() - last_save >= self.checkpoint_seconds)
+    def snapshots(self) -> list[dict]:
+        return [{"model": _cpu_copy(self.model.state_dict()), "optimizer": _cpu_copy(self.optimizer.state_dict())}]
 
-    # -- loop ---------------------------------------------------------------------------------------
-    def _evaluate_epoch(self, epoch: int, iteration: int, losses: list, lr: float, seconds: float) -> dict:
-        train_loss = float(torch.stack([l.detach().float().reshape(()) for l in losses]).mean()) if losses \
+    def assert_invariant(self, where: str, live: list[int]) -> None:
+        if self.masked is not None and live:
+            self.masked.assert_invariant(where)
+
+    def evaluate_epoch(self, epoch: int, iteration: int, losses: list, lr: float, seconds: float,
+                       live: list[int]) -> dict[int, dict]:
+        if not live:
+            return {}
+        train_loss = float(torch.stack([l.float().reshape(()) for l in losses]).mean()) if losses \
             else float("nan")
         val = evaluate(self.model, self.data.val_x, self.data.val_y)
         test = evaluate(self.model, self.data.test_x, self.data.test_y)
@@ -183,13 +166,16 @@ class Trainer:
         self.log(f"[{self.label}] epoch {epoch}/{total_epochs:g} it {iteration}/{self.end} lr {lr:.4g} "
                  f"train_loss {train_loss:.4f} val_acc {val['acc']:.2f} test_acc {test['acc']:.2f} "
                  f"({seconds:.1f}s)")
-        return row
+        return {0: row}
 
-    def _check_finite(self, losses: list, first_iteration: int, epoch: int) -> None:
-        """Stop at the first non-finite loss (or weight) with the run, epoch and iteration in the message."""
+    def divergences(self, losses: list, first_iteration: int, epoch: int, live: list[int]
+                    ) -> dict[int, DivergenceError]:
+        """The first non-finite loss (or weight), with the run, epoch and iteration in the message."""
         bad_value, step = None, None
+        if not live:
+            return {}
         if losses:
-            stacked = torch.stack([l.detach().reshape(()) for l in losses])
+            stacked = torch.stack([l.reshape(()) for l in losses])
             finite = torch.isfinite(stacked)
             if not bool(finite.all()):
                 step = first_iteration + int((~finite).nonzero()[0])
@@ -200,72 +186,31 @@ class Trainer:
                 step = first_iteration + len(losses)
                 bad_value = "weights are not finite"
         if bad_value is None:
-            return
+            return {}
         kept = f"; last good checkpoint kept at {self.state_path}" if self.state_path and self.state_path.exists() \
             else ""
-        raise DivergenceError(f"run {self.label}: {bad_value} at epoch {epoch}, iteration {step}{kept}",
-                              epoch=epoch, iteration=step)
+        return {0: DivergenceError(f"run {self.label}: {bad_value} at epoch {epoch}, iteration {step}{kept}",
+                                   epoch=epoch, iteration=step)}
+
+    def diverged(self, k: int, error: DivergenceError) -> None:
+        """Nothing to keep: a single run's last good weights are its resume checkpoint."""
+
+    # -- resume state -------------------------------------------------------------------------------
+    def state(self) -> dict:
+        return {"label": self.label, "model": self.model.state_dict(), "optimizer": self.optimizer.state_dict(),
+                "rng": rng_state()}
+
+    def load_state(self, state: dict, path: Path) -> None:
+        if state.get("label") != self.label:
+            raise ConfigError(f"{path}: resume checkpoint belongs to run {state.get('label')!r}, "
+                              f"not {self.label!r}; delete it")
+        self.model.load_state_dict(state["model"])
+        self.optimizer.load_state_dict(state["optimizer"])
+        set_rng_state(state["rng"])
 
     def run(self) -> TrainOutcome:
-        model, data = self.model, self.data
-        history: list[dict] = []
-        best: dict = {}
-        snapshots: dict[int, dict] = {}
-        epoch_losses: list = []
-        it = self.start
-        state = self._load_state()
-        if state is not None:
-            it, history, best, snapshots = state["iteration"], state["history"], state["best"], state["snapshots"]
-            epoch_losses = list(state["epoch_losses"])
-            self.log(f"[{self.label}] resumed from {self.state_path} at iteration {it}")
-        elif it in self.save_points:
-            snapshots[it] = self._snapshot()
-        lr = learning_rate(self.train, it, self.ipe) if it < self.end else float("nan")
-        model.train()
-        started = time.perf_counter()
-        last_save = self.clock()
-        while it < self.end:
-            save_due = False
-            epoch, first = divmod(it, self.ipe)
-            epoch_first_it = it - len(epoch_losses)
-            for xb, yb in data.epoch_batches(self.batch_size, self.data_seed, epoch, start=first):
-                lr = learning_rate(self.train, it, self.ipe)
-                for group in self.optimizer.param_groups:
-                    group["lr"] = lr
-                loss = self.step_loss(xb, yb)
-                self.optimizer.zero_grad(set_to_none=True)
-                loss.backward()
-                if self.masked is not None:  # zero grads keep pruned weights and their SGD/Adam state at
-                    self.masked.mask_gradients()  # exactly 0, so no weight pass is needed after the step
-                self.optimizer.step()
-                epoch_losses.append(loss.detach())
-                it += 1
-                self.progress.tick(lambda: f"epoch {epoch + 1}/{self.end / self.ipe:g} it {it}/{self.end} "
-                                           f"loss {float(loss.detach()):.4f}")
-                if it in self.save_points:
-                    snapshots[it] = self._snapshot()
-                save_due = self._save_due(last_save)
-                if it >= self.end or it % self.checkpoint_every == 0 or save_due:
-                    break
-            at_epoch_end = it % self.ipe == 0 or it >= self.end
-            if at_epoch_end:
-                self._check_finite(epoch_losses, epoch_first_it, epoch + 1)
-                if self.masked is not None:
-                    self.masked.assert_invariant(f"end of epoch {epoch + 1}")
-                row = self._evaluate_epoch(-(-it // self.ipe), it, epoch_losses, lr,
-                                           time.perf_counter() - started)
-                history.append(row)
-                self.progress.logged()
-                if not best or row[self.select_on] > best[self.select_on]:
-                    best = dict(row)
-                epoch_losses = []
-                started = time.perf_counter()
-            if it < self.end and (it % self.checkpoint_every == 0 or save_due):
-                self._check_finite(epoch_losses, epoch_first_it, epoch + 1)
-                self._save_state(it, [l.cpu() for l in epoch_losses], history, best, snapshots)
-                last_save = self.clock()
-        if not history:  # zero-length run (e.g. prune at init with no training): still report the model
-            history.append(self._evaluate_epoch(0, it, [], lr, 0.0))
-            best = dict(history[-1])
-        return TrainOutcome(history=history, final=dict(history[-1]), best=best, snapshots=snapshots,
-                            iterations=it, epochs=it / self.ipe)
+        self.model.train()
+        loop = TrainingLoop(self, start=self.start, end=self.end, ipe=self.ipe, save_points=self.save_points,
+                            train=self.train, checkpoints=self.checkpoints, divergence=DivergencePolicy("fail"),
+                            has_validation=len(self.data.val_y) > 0, log_label=self.label, log=self.log)
+        return loop.run()[0]

@@ -35,9 +35,10 @@ def _metrics_row(row: dict, metrics: dict, pruned: dict | None) -> dict:
                   "epochs": 0.0}
     else:
         final, best = metrics["final"], metrics["best"]
-        values = {"test_acc": final["test_acc"], "best_test_acc": best["test_acc"], "test_loss": final["test_loss"],
-                  "val_acc": final["val_acc"], "val_loss": final["val_loss"], "train_loss": final["train_loss"],
-                  "epochs": metrics["epochs"]}
+        # no best epoch without a validation split (it is never chosen on test): best_test_acc is then NaN
+        values = {"test_acc": final["test_acc"], "best_test_acc": best.get("test_acc", float("nan")),
+                  "test_loss": final["test_loss"], "val_acc": final["val_acc"], "val_loss": final["val_loss"],
+                  "train_loss": final["train_loss"], "epochs": metrics["epochs"]}
     if pruned is not None:
         values.update({f"pruned_{k}": pruned["pruned"][k] for k in ("test_acc", "test_loss", "train_loss")})
     jsv = metrics.get("jsv") or {}

@@ -59,8 +59,8 @@ def xavier_normal_linear_(model: nn.Module, generator: torch.Generator, mask: Ma
                 fresh = torch.randn(w.shape, generator=generator, dtype=torch.float64) * std
                 w.copy_(fresh.to(device=w.device, dtype=w.dtype))
                 name = (names or {}).get(id(w))
-                if mask is not None and name in mask:
-                    w.mul_(mask[name].to(device=w.device, dtype=w.dtype))
+                if mask is not None and name is not None:
+                    mask.apply_({name: w})
 
 
 def hessian_gradient_product(model: nn.Module, params: dict[str, torch.Tensor], parts: list,

@@ -79,9 +79,7 @@ def run_method(model: nn.Module, method_name: str, hparams: dict, sparsity: floa
     targets = [None] if sparsity is None else step_sparsities(sparsity, steps, schedule, start)
     for step, target in enumerate(targets, start=1):
         tick(lambda: f"{method_name}: step {step}/{len(targets)} to sparsity {target}")
-        with torch.no_grad():
-            for name, p in params.items():
-                p.mul_(mask[name].to(p.dtype))
+        mask.apply_(params)
         ctx = PruneContext(model=work, params=params, mask=mask, sparsity=target, scope=scope,
                            generator=generator, batches=batches or [], data=data, at_init=at_init)
         if method.prune is not None:
@@ -97,7 +95,5 @@ def run_method(model: nn.Module, method_name: str, hparams: dict, sparsity: floa
                     "pruned": mask.total - mask.kept,
                     "expected_pruned": prune_count(target, mask.total) if scope == "global" and target is not None
                     else None})
-    with torch.no_grad():
-        for name, p in params.items():
-            p.mul_(mask[name].to(p.dtype))
+    mask.apply_(params)
     return PruneOutcome(mask=mask, model=work, updated=updated, steps=log)
