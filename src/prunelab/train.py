@@ -24,6 +24,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from prunelab import distributed
 from prunelab.acceleration import TrainingStep
 from prunelab.data import TensorData
 from prunelab.data.batches import eval_batches
@@ -132,7 +133,9 @@ class Trainer:
         self.checkpoint_seconds, self.clock = float(checkpoint_seconds), clock
         self.progress = Progress(label, log, clock=clock)  # a line at least every 10 s inside long epochs
         self.select_on = "val_acc" if len(data.val_y) else "test_acc"  # the "best epoch" criterion
-        self.step_loss = TrainingStep(model, train, compile=compile)  # precision, channels_last, compile
+        self.world = distributed.current()  # one process, or this rank of a DDP job (prunelab.distributed)
+        self.world.check_batches(len(data.train_y), self.batch_size, label)
+        self.step_loss = TrainingStep(model, train, compile=compile, wrap=self.world.wrap)
         self.optimizer = build_optimizer(model, train)
         if optimizer_state is not None:
             self.optimizer.load_state_dict(optimizer_state)
@@ -145,10 +148,10 @@ class Trainer:
         return {"model": _cpu_copy(self.model.state_dict()), "optimizer": _cpu_copy(self.optimizer.state_dict())}
 
     def _save_state(self, iteration: int, epoch_losses: list, history: list, best: dict, snapshots: dict) -> None:
-        if self.state_path is None:
-            return
         if self.masked is not None:
             self.masked.assert_invariant(f"checkpoint at iteration {iteration}")
+        if self.state_path is None or not self.world.writer:
+            return
         save_tensors(self.state_path, {
             "label": self.label, "iteration": iteration, "model": self.model.state_dict(),
             "optimizer": self.optimizer.state_dict(), "epoch_losses": list(epoch_losses),
@@ -172,6 +175,10 @@ class Trainer:
                 and self.clock() - last_save >= self.checkpoint_seconds)
 
     # -- loop ---------------------------------------------------------------------------------------
+    def _batch_examples(self, iteration: int) -> int:
+        """Examples in the global batch of ``iteration`` (the epoch's last batch may be short)."""
+        return min(self.batch_size, len(self.data.train_y) - (iteration % self.ipe) * self.batch_size)
+
     def _evaluate_epoch(self, epoch: int, iteration: int, losses: list, lr: float, seconds: float) -> dict:
         train_loss = float(torch.stack([l.detach().float().reshape(()) for l in losses]).mean()) if losses \
             else float("nan")
@@ -228,13 +235,14 @@ class Trainer:
             save_due = False
             epoch, first = divmod(it, self.ipe)
             epoch_first_it = it - len(epoch_losses)
-            for xb, yb in data.epoch_batches(self.batch_size, self.data_seed, epoch, start=first):
+            for xb, yb in data.epoch_batches(self.batch_size, self.data_seed, epoch, start=first,
+                                             shard=self.world.shard):
                 lr = learning_rate(self.train, it, self.ipe)
                 for group in self.optimizer.param_groups:
                     group["lr"] = lr
                 loss = self.step_loss(xb, yb)
                 self.optimizer.zero_grad(set_to_none=True)
-                loss.backward()
+                loss = self.world.backward(loss, len(yb), self._batch_examples(it))
                 if self.masked is not None:  # zero grads keep pruned weights and their SGD/Adam state at
                     self.masked.mask_gradients()  # exactly 0, so no weight pass is needed after the step
                 self.optimizer.step()
