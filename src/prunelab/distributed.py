@@ -76,7 +76,7 @@ class World:
                 model.add_module(name, nn.SyncBatchNorm.convert_sync_batchnorm(child))
         # buffers are not broadcast: SyncBatchNorm keeps them equal, and BatchNorm on CPU is per rank
         return nn.parallel.DistributedDataParallel(
-            model, device_ids=[device.index] if device.type == "cuda" else None, broadcast_buffers=False)
+            model, device_ids=[device.index] if device.type == "cuda" else None, forward_sync_buffers=False)
 
     def backward(self, loss: torch.Tensor, local: int, total: int) -> torch.Tensor:
         """Backpropagate this rank's mean ``loss`` over ``local`` of the batch's ``total`` examples; return

@@ -173,8 +173,11 @@ def run_dense(spec: dict, directory: str | Path, rt: Runtime, log: Callable[[str
         except DivergenceError as exc:
             if rt.on_divergence != "record":
                 raise
-            _record_divergence(outputs, spec, exc, initial, Path(directory), started, {}, dict(spec["seed"]),
-                               extra_files={"snapshots.pt": {}})
+            if trainer.world.writer:
+                _record_divergence(outputs, spec, exc, initial, Path(directory), started, {},
+                                   dict(spec["seed"]), extra_files={"snapshots.pt": {}})
+            return
+        if not trainer.world.writer:  # a DDP rank other than 0: rank 0 holds the same weights and writes
             return
         finish_dense(outputs, spec, model, data, result, started,
                      extra={"imported_checkpoint": imported} if imported else None)
@@ -296,8 +299,12 @@ def run_branch(spec: dict, directory: str | Path, rt: Runtime, log: Callable[[st
         except DivergenceError as exc:
             if rt.on_divergence != "record":
                 raise
-            mask.save(outputs.path("mask.pt"))
-            _record_divergence(outputs, spec, exc, start.state, Path(directory), started, dirs, dict(spec["seed"]))
+            if trainer.world.writer:
+                mask.save(outputs.path("mask.pt"))
+                _record_divergence(outputs, spec, exc, start.state, Path(directory), started, dirs,
+                                   dict(spec["seed"]))
+            return
+        if not trainer.world.writer:  # a DDP rank other than 0: rank 0 holds the same weights and writes
             return
         save_tensors(outputs.path("model.pt"), {k: v.cpu() for k, v in model.state_dict().items()})
         mask.save(outputs.path("mask.pt"))
