@@ -79,6 +79,8 @@ CASES = [
      "key pruning.random.scoring.examples: 0 is less than the minimum of 1"),
     ("figure of unknown experiment", _set(["figures", "acc", "experiments"], ["nope"]),
      "key figures.acc.experiments: 'nope' is not an experiment (defined: oneshot)"),
+    ("DDP with seed groups", _set(["runtime"], {"group_seeds": True, "processes": 2}),
+     "key runtime.processes: 1 was expected"),
 ]
 
 

@@ -60,13 +60,16 @@ def _add_runtime_options(p: argparse.ArgumentParser) -> None:
 
 def cmd_job(args) -> int | None:
     from prunelab import distributed, jobs
+    from prunelab.resources import ddp_ranks
 
     runner = {"train": jobs.run_dense, "prune": jobs.run_prune, "branch": jobs.run_branch}[args.command]
-    rt = _runtime(args)
-    if args.command != "prune" and rt.processes > 1 and not distributed.is_rank():  # training only is DDP
-        return distributed.launch(args.argv, rt.processes)
-    with distributed.joined(rt.device):
-        runner(_spec_arg(args.spec), args.run_dir, rt)
+    rt, spec = _runtime(args), _spec_arg(args.spec)
+    ranks = ddp_ranks(spec, rt.processes)
+    if ranks > 1 and not distributed.is_rank():  # the job's own process: start the ranks, which run the rest
+        return distributed.launch(args.argv, ranks)
+    with distributed.joined(rt.device) as world:
+        rt.threads = max(1, rt.threads // world.size) if rt.threads else 0  # --threads is the whole job's
+        runner(spec, args.run_dir, rt)
     return None
 
 
