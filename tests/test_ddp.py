@@ -5,7 +5,8 @@ streamed); two ranks end with the single-process run's weights within ``TOLERANC
 SyncBatchNorm is GPU-only, so a CPU test net without BatchNorm is the one that must match), the ranks agree
 bit for bit, and pruned weights are exactly 0; a DDP run killed mid-epoch and resumed ends bit-identical to
 the uninterrupted DDP run; ``prunelab train`` with ``--processes 2`` launches itself under torchrun, writes
-its outputs once (rank 0) and matches the single-process job.
+its outputs once (rank 0) and matches the single-process job; on the local SLURM cluster
+(scripts/local-slurm.sh) a 2-rank training job on a generated image folder runs through the SLURM profile.
 """
 
 import json
@@ -16,7 +17,9 @@ from pathlib import Path
 
 import pytest
 import torch
+import yaml
 
+from conftest import BIN, ROOT
 from image_folder import write_image_folder
 from prunelab.data import load_dataset
 from prunelab.data.batches import EpochPlan, shard_bounds
@@ -25,6 +28,7 @@ from prunelab.errors import ConfigError
 from prunelab.plan import build_plan
 from prunelab.config import validate_config
 from prunelab.spec import canonical_json, run_dir
+from test_slurm import _require_cluster
 
 WORKER = Path(__file__).with_name("ddp_worker.py")
 # measured: 1.9e-8 largest absolute weight difference after 28 SGD steps (weights of order 0.1-1)
@@ -132,5 +136,32 @@ def test_the_train_job_launches_itself_and_rank_0_writes(tmp_path):
         assert sorted(p.name for p in directory.iterdir()) == ["metrics.json", "model.pt", "provenance.json",
                                                               "snapshots.pt", "spec.json"]
         assert json.loads((directory / "metrics.json").read_text())["iterations"] == 14
+        assert json.loads((directory / "provenance.json").read_text())["processes"] == processes
         models[processes] = _weights(directory / "model.pt")
     assert max(float((models[1][k] - models[2][k]).abs().max()) for k in models[1]) <= TOLERANCE
+
+
+def test_a_two_rank_job_runs_through_the_slurm_profile(tmp_path):
+    _require_cluster()
+    config = {"suite": "ddp-slurm", "runtime": {"device": "cpu", "processes": 2, "loader_workers": 0},
+              "dense": {"d": {"dataset": {"name": "image_folder", "path": str(write_image_folder(tmp_path / "f")),
+                                          "size": 16, "validation": 4},
+                              "model": {"name": "mlp", "widths": [32]},
+                              "train": {"epochs": 1, "batch_size": 4, "lr": 0.05}, "seeds": [0]}},
+              "experiments": {"e": {"dense": ["d"]}}}
+    path = tmp_path / "config.yaml"
+    path.write_text(yaml.safe_dump(config))
+    run_hash = next(h for h, s in build_plan(validate_config(config)).specs.items() if s["kind"] == "dense")
+    directory = run_dir(tmp_path / "results", "dense", run_hash)
+    command = [str(BIN / "snakemake"), "--snakefile", str(ROOT / "Snakefile"), "--directory", str(tmp_path),
+               "--configfile", str(path), "--workflow-profile", str(ROOT / "workflow" / "profiles" / "slurm"),
+               "--default-resources", "slurm_account=local", "slurm_partition=debug", "--max-threads", "2",
+               "--set-resources", "train:mem_mb=2048", "--jobs", "1", "--latency-wait", "5", "--retries", "0",
+               "--slurm-init-seconds-before-status-checks", "2", str(directory / "provenance.json")]
+    env = {**os.environ, "PATH": f"{BIN}{os.pathsep}{os.environ.get('PATH', '')}",
+           "PYTHONPATH": str(ROOT / "src")}
+    done = subprocess.run(command, cwd=tmp_path, env=env, capture_output=True, text=True, timeout=600)
+    assert done.returncode == 0, (done.stdout + done.stderr)[-4000:]
+    record = json.loads((directory / "provenance.json").read_text())
+    assert record["processes"] == 2 and record["slurm_job_id"]
+    assert json.loads((directory / "metrics.json").read_text())["iterations"] == 5

@@ -15,7 +15,7 @@ from typing import Callable, Iterator
 
 import torch
 
-from prunelab import provenance
+from prunelab import distributed, provenance
 from prunelab.branches import branch_start, restore_isometry
 from prunelab.data import TensorData, load_dataset
 from prunelab.errors import CheckpointError, ConfigError, DivergenceError
@@ -83,7 +83,8 @@ def _finish(outputs: Outputs, spec: dict, metrics: dict, started: str, parents: 
     record = provenance.build({name: path for name, path in outputs.files.items()}, spec=spec, parents=parents,
                               seeds=seeds, started=started, relative_to=outputs.directory,
                               extra={"data_fingerprint": metrics.get("data_fingerprint"),
-                                     "device": str(outputs.device), **(extra or {})})
+                                     "device": str(outputs.device), "processes": distributed.current().size,
+                                     **(extra or {})})
     provenance.write(outputs.directory / provenance.FILENAME, record)
 
 
