@@ -157,11 +157,12 @@ def test_a_two_rank_job_runs_through_the_slurm_profile(tmp_path):
                "--configfile", str(path), "--workflow-profile", str(ROOT / "workflow" / "profiles" / "slurm"),
                "--default-resources", "slurm_account=local", "slurm_partition=debug", "--max-threads", "2",
                "--set-resources", "train:mem_mb=2048", "--jobs", "1", "--latency-wait", "5", "--retries", "0",
-               "--slurm-init-seconds-before-status-checks", "2", str(directory / "provenance.json")]
+               "--slurm-init-seconds-before-status-checks", "2",
+               str((directory / "provenance.json").relative_to(tmp_path))]
     env = {**os.environ, "PATH": f"{BIN}{os.pathsep}{os.environ.get('PATH', '')}",
            "PYTHONPATH": str(ROOT / "src")}
     done = subprocess.run(command, cwd=tmp_path, env=env, capture_output=True, text=True, timeout=600)
     assert done.returncode == 0, (done.stdout + done.stderr)[-4000:]
     record = json.loads((directory / "provenance.json").read_text())
-    assert record["processes"] == 2 and record["slurm_job_id"]
+    assert record["processes"] == 2 and record["host"]["slurm_job_id"]
     assert json.loads((directory / "metrics.json").read_text())["iterations"] == 5
