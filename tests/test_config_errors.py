@@ -87,6 +87,8 @@ CASES = [
     ("best epoch without validation", _best_epoch_without_validation,
      "key figures.acc.metric: best_test_acc needs a validation split, but dense.lenet.dataset.validation is 0 "
      "(experiment 'oneshot'); set it, or plot test_acc"),
+    ("DDP with seed groups", _set(["runtime"], {"group_seeds": True, "processes": 2}),
+     "key runtime.processes: 1 was expected"),
 ]
 
 

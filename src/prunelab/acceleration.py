@@ -49,14 +49,16 @@ class TrainingStep:
     optimizers and masks built before or after still refer to the same tensors), and each 4-d input batch.
     """
 
-    def __init__(self, model: nn.Module, train: dict, *, compile: bool = False):
+    def __init__(self, model: nn.Module, train: dict, *, compile: bool = False,
+                 wrap: Callable[[nn.Module], nn.Module] = lambda model: model):
         self.dtype = autocast_dtype(train)
         self.channels_last = bool(train.get("channels_last", False))
         if self.channels_last:
             model.to(memory_format=torch.channels_last)
         first = next(model.parameters(), None)
         self.device_type = first.device.type if first is not None else "cpu"
-        self.forward = compile_forward(model) if compile else model
+        forward = wrap(model)  # DDP, after channels_last so that its gradient buckets get the final strides
+        self.forward = compile_forward(forward) if compile else forward
 
     def __call__(self, x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
         if self.channels_last and x.dim() == 4:

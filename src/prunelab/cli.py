@@ -34,7 +34,7 @@ def _runtime(args):
         results=args.results, data_root=args.data_root, device=args.device, threads=args.threads,
         checkpoint_every=args.checkpoint_every, keep_train_state=True if args.keep_train_state else None,
         deterministic=False if args.nondeterministic else None, cudnn_benchmark=True if args.cudnn_benchmark else None,
-        on_divergence=args.on_divergence, compile=True if args.compile else None)
+        on_divergence=args.on_divergence, compile=True if args.compile else None, processes=args.processes)
 
 
 def _add_runtime(p: argparse.ArgumentParser) -> None:
@@ -54,15 +54,24 @@ def _add_runtime_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--nondeterministic", action="store_true", help="allow non-deterministic kernels")
     p.add_argument("--cudnn-benchmark", action="store_true", help="cudnn autotuning (breaks bit-exactness)")
     p.add_argument("--on-divergence", choices=["fail", "record"], help=env % "ON_DIVERGENCE")
+    p.add_argument("--processes", type=int, help="DDP ranks of a training job (torchrun); " + env % "PROCESSES")
     p.add_argument("--compile", action="store_true",
                    help="torch.compile the training forward (CUDA graphs on a GPU); " + env % "COMPILE")
 
 
-def cmd_job(args) -> None:
-    from prunelab import jobs
+def cmd_job(args) -> int | None:
+    from prunelab import distributed, jobs
+    from prunelab.resources import ddp_ranks
 
     runner = {"train": jobs.run_dense, "prune": jobs.run_prune, "branch": jobs.run_branch}[args.command]
-    runner(_spec_arg(args.spec), args.run_dir, _runtime(args))
+    rt, spec = _runtime(args), _spec_arg(args.spec)
+    ranks = ddp_ranks(spec, rt.processes)
+    if ranks > 1 and not distributed.is_rank():  # the job's own process: start the ranks, which run the rest
+        return distributed.launch(args.argv, ranks)
+    with distributed.joined(rt.device) as world:
+        rt.threads = max(1, rt.threads // world.size) if rt.threads else 0  # --threads is the whole job's
+        runner(spec, args.run_dir, rt)
+    return None
 
 
 def cmd_train_group(args) -> None:
@@ -334,6 +343,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
+    args.argv = sys.argv[1:] if argv is None else list(argv)  # what a DDP job re-runs under torchrun
     try:
         return args.func(args) or 0
     except PrunelabError as exc:

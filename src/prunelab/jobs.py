@@ -16,7 +16,7 @@ from typing import Callable, Iterator
 
 import torch
 
-from prunelab import layout, provenance
+from prunelab import distributed, layout, provenance
 from prunelab.branches import branch_start, restore_isometry
 from prunelab.data import TensorData, load_dataset
 from prunelab.errors import CheckpointError, ConfigError, DivergenceError
@@ -81,7 +81,8 @@ def _finish(outputs: Outputs, spec: RunSpec, metrics: dict, started: str, parent
                               parents=parents,
                               seeds=seeds, started=started, relative_to=outputs.directory,
                               extra={"data_fingerprint": metrics.get("data_fingerprint"),
-                                     "device": str(outputs.device), **(extra or {})})
+                                     "device": str(outputs.device), "processes": distributed.current().size,
+                                     **(extra or {})})
     provenance.write(outputs.directory / layout.PROVENANCE, record)
 
 
@@ -177,8 +178,11 @@ def run_dense(spec_json: dict, directory: str | Path, rt: Runtime, log: Callable
         except DivergenceError as exc:
             if rt.on_divergence != "record":
                 raise
-            record_divergence(outputs, spec, exc, initial, Path(directory), started, {}, spec.seed.to_dict(),
-                              extra_files={layout.SNAPSHOTS: {}})
+            if trainer.world.writer:
+                record_divergence(outputs, spec, exc, initial, Path(directory), started, {}, spec.seed.to_dict(),
+                                  extra_files={layout.SNAPSHOTS: {}})
+            return
+        if not trainer.world.writer:  # a DDP rank other than 0: rank 0 holds the same weights and writes
             return
         finish_dense(outputs, spec, model, data, result, started,
                      extra={"imported_checkpoint": imported} if imported else None)
@@ -303,8 +307,12 @@ def run_branch(spec_json: dict, directory: str | Path, rt: Runtime, log: Callabl
         except DivergenceError as exc:
             if rt.on_divergence != "record":
                 raise
-            mask.save(outputs.path(layout.MASK))
-            record_divergence(outputs, spec, exc, start.state, Path(directory), started, dirs, spec.seed.to_dict())
+            if trainer.world.writer:
+                mask.save(outputs.path(layout.MASK))
+                record_divergence(outputs, spec, exc, start.state, Path(directory), started, dirs,
+                                  spec.seed.to_dict())
+            return
+        if not trainer.world.writer:  # a DDP rank other than 0: rank 0 holds the same weights and writes
             return
         save_tensors(outputs.path(layout.MODEL), {k: v.cpu() for k, v in model.state_dict().items()})
         mask.save(outputs.path(layout.MASK))

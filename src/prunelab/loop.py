@@ -42,11 +42,12 @@ class TrainOutcome:
 class CheckpointPolicy:
     """When the loop writes its resume state to ``path``: every ``every`` iterations and, where a job can be
     preempted, whenever ``seconds`` of wall time (read from ``clock``, a fake one in tests) passed since the
-    last save. ``path`` None or ``seconds`` 0 turns the respective saving off."""
+    last save. ``path`` None or ``seconds`` 0 turns the respective saving off. ``writes`` False: a DDP rank
+    other than 0, which keeps the same schedule and checks but leaves writing the one file to rank 0."""
 
     def __init__(self, path: str | Path | None, every: int, seconds: float = 0.0,
-                 clock: Callable[[], float] = time.monotonic):
-        self.path = Path(path) if path else None
+                 clock: Callable[[], float] = time.monotonic, writes: bool = True):
+        self.path, self.writes = (Path(path) if path else None), writes
         self.every, self.seconds, self.clock = max(1, int(every)), float(seconds), clock
         self.last = 0.0
 
@@ -169,6 +170,8 @@ class TrainingLoop:
         if path is None:
             return
         self.body.assert_invariant(f"checkpoint at iteration {iteration}", self.live)
+        if not self.checkpoints.writes:
+            return
         save_tensors(path, {**self.body.state(), "iteration": iteration,
                             "epoch_losses": [l.cpu() for l in epoch_losses], "histories": self.histories,
                             "bests": self.bests, "snapshots": self.snapshots,

@@ -188,8 +188,18 @@ def _memory_mb(dataset: dict, size: ModelSize, batch: int, gpu: bool) -> int:
     return BASE_MEM_MB + (data + model + activations) // 2**20
 
 
-def estimate(spec: dict, dense: dict, *, gpu: bool, attempt: int = 1) -> Request:
+def ddp_ranks(spec: dict, processes: int) -> int:
+    """Processes that train run ``spec`` under ``runtime.processes``: training runs (dense, branch) are
+    data-parallel; pruning/scoring and evaluating imported weights always take one."""
+    return processes if spec["kind"] != "prune" and not spec.get("checkpoint") else 1
+
+
+def estimate(spec: dict, dense: dict, *, gpu: bool, attempt: int = 1, processes: int = 1) -> Request:
     """The request for run ``spec`` (``dense`` = its dense ancestor), escalated for retry ``attempt``.
+
+    A training run (dense or branch, not an imported checkpoint) with ``processes`` > 1 is data-parallel
+    (runtime.processes, prunelab.distributed): it asks for that many GPUs, that many processes' cores and
+    memory, and the wall time of its work divided among them. Pruning jobs are always one process.
 
     Wall time doubles and memory grows by half of the first request with every further attempt, so a job
     killed for TIMEOUT or OUT_OF_MEMORY comes back with room to finish (and resumes from its checkpoint).
@@ -206,7 +216,9 @@ def estimate(spec: dict, dense: dict, *, gpu: bool, attempt: int = 1) -> Request
     else:
         work = _training_seconds(spec["train"], dataset, size, gpu)
         batch = int(spec["train"]["batch_size"])
-    packable = STARTUP_SECONDS + work <= PACK_LIMIT_SECONDS
+    ranks = ddp_ranks(spec, processes)
+    work /= ranks
+    packable = STARTUP_SECONDS + work <= PACK_LIMIT_SECONDS and ranks == 1
     threads = GPU_THREADS if gpu else (SMALL_THREADS if packable else CPU_THREADS)
     if dataset["name"] in STREAMED:  # the loader workers decode on cores of their own
         threads += STREAM_WORKERS
@@ -214,10 +226,10 @@ def estimate(spec: dict, dense: dict, *, gpu: bool, attempt: int = 1) -> Request
     growth = max(1, int(attempt))
     minutes = min(MAX_RUNTIME_MINUTES,
                   max(MIN_RUNTIME_MINUTES, math.ceil(SAFETY * seconds / 60)) * 2 ** (growth - 1))
-    base_mem = _memory_mb(dataset, size, batch, gpu)
+    base_mem = ranks * _memory_mb(dataset, size, -(-batch // ranks), gpu)
     mem = base_mem + (growth - 1) * base_mem // 2
-    return Request(threads=threads, mem_mb=-(-mem // MEM_STEP_MB) * MEM_STEP_MB, runtime=minutes,
-                   gpu=1 if gpu else 0, packable=packable, seconds=seconds)
+    return Request(threads=ranks * threads, mem_mb=-(-mem // MEM_STEP_MB) * MEM_STEP_MB, runtime=minutes,
+                   gpu=ranks if gpu else 0, packable=packable, seconds=seconds)
 
 
 def group_request(members: list[Request]) -> Request:

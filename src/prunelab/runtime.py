@@ -32,6 +32,7 @@ class Runtime:
     on_divergence: str = "fail"   # "fail": stop, no outputs; "record": outputs marked diverged, children skipped
     compile: bool = False  # torch.compile(mode="reduce-overhead") of the training forward (CUDA graphs on a GPU)
     loader_workers: int = 4  # DataLoader processes decoding a streamed dataset (ImageNet); results do not depend on it
+    processes: int = 1  # DDP ranks per training job, one per GPU (prunelab.distributed); scoring stays single
 
     def configure(self) -> torch.device:
         """Apply threads and determinism settings; return the device jobs compute on."""
@@ -80,7 +81,7 @@ def runtime_environment(config: dict, source: str | None = None) -> dict[str, st
     values = {"results": config.get("results", "results"), "data_root": config.get("data_root", "data"),
               **{k: runtime[k] for k in ("device", "checkpoint_every", "checkpoint_minutes", "keep_train_state",
                                          "deterministic", "cudnn_benchmark", "on_divergence", "compile",
-                                         "loader_workers")
+                                         "loader_workers", "processes")
                  if k in runtime}}
     env = {PREFIX + k.upper(): str(v) for k, v in values.items()}
     if source:

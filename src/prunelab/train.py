@@ -21,6 +21,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from prunelab import distributed
 from prunelab.acceleration import TrainingStep
 from prunelab.data import TensorData
 from prunelab.data.batches import eval_batches
@@ -114,12 +115,14 @@ class Trainer:
         if not 0 <= self.start <= self.end:
             raise ConfigError(f"run {label}: start iteration {self.start} is outside [0, {self.end}]")
         self.save_points = sorted({to_iteration(p, self.ipe) for p in save_at})
-        self.checkpoints = CheckpointPolicy(
-            state_path, to_iteration(checkpoint_every, self.ipe, "runtime.checkpoint_every"), checkpoint_seconds,
-            clock)
-        self.state_path = self.checkpoints.path
         self.progress = Progress(label, log, clock=clock)  # a line at least every 10 s inside long epochs
-        self.step_loss = TrainingStep(model, train, compile=compile)  # precision, channels_last, compile
+        self.world = distributed.current()  # one process, or this rank of a DDP job (prunelab.distributed)
+        self.world.check_batches(len(data.train_y), self.batch_size, label)
+        self.step_loss = TrainingStep(model, train, compile=compile, wrap=self.world.wrap)
+        self.checkpoints = CheckpointPolicy(  # every rank checks when a save is due; rank 0 alone writes
+            state_path, to_iteration(checkpoint_every, self.ipe, "runtime.checkpoint_every"), checkpoint_seconds,
+            clock, writes=self.world.writer)
+        self.state_path = self.checkpoints.path
         self.optimizer = build_optimizer(model, train)
         if optimizer_state is not None:
             self.optimizer.load_state_dict(optimizer_state)
@@ -129,14 +132,21 @@ class Trainer:
 
     # -- the loop body ------------------------------------------------------------------------------
     def batches(self, epoch: int, first: int) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
-        return self.data.epoch_batches(self.batch_size, self.data_seed, epoch, start=first)
+        """This rank's slice of each global batch from batch ``first`` of ``epoch`` on (the whole batch in one
+        process); keeps the global batch's example count, which a DDP rank weights its loss by."""
+        n = len(self.data.train_y)
+        batches = self.data.epoch_batches(self.batch_size, self.data_seed, epoch, start=first,
+                                          shard=self.world.shard)
+        for index, batch in enumerate(batches, start=first):
+            self._global_examples = min(self.batch_size, n - index * self.batch_size)  # the last may be short
+            yield batch
 
     def step(self, xb: torch.Tensor, yb: torch.Tensor, lr: float) -> torch.Tensor:
         for group in self.optimizer.param_groups:
             group["lr"] = lr
         loss = self.step_loss(xb, yb)
         self.optimizer.zero_grad(set_to_none=True)
-        loss.backward()
+        loss = self.world.backward(loss, len(yb), self._global_examples)
         if self.masked is not None:  # zero grads keep pruned weights and their SGD/Adam state at
             self.masked.mask_gradients()  # exactly 0, so no weight pass is needed after the step
         self.optimizer.step()

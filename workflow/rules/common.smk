@@ -198,6 +198,9 @@ def run_log(kind, name):
 # runtime.device=cpu, or override it with set-resources (`--set-resources train:gpu=0`).
 PACK_GROUP = "pack"
 DEVICE = config.get("runtime", {}).get("device", "auto")
+# runtime.processes > 1: a training job is that many DDP ranks (torchrun inside the job, one per GPU), so it
+# asks for that many GPUs and the cores and memory of that many processes (seed groups stay one process)
+PROCESSES = int(config.get("runtime", {}).get("processes", 1))
 
 
 def _request(wildcards, attempt=1):
@@ -214,6 +217,7 @@ def _run_request(run_hash, attempt=1):
         dense_spec_of(spec, PLAN.specs),
         gpu=wants_gpu(DEVICE, on_cluster),
         attempt=attempt,
+        processes=1 if GROUP_SEEDS else PROCESSES,
     )
 
 

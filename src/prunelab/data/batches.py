@@ -16,6 +16,14 @@ import torch
 import torch.nn.functional as F
 
 
+def shard_bounds(n: int, rank: int, world: int) -> tuple[int, int]:
+    """``[lo, hi)`` of rank ``rank``'s contiguous part of a batch of ``n`` (the first ``n % world`` get one more):
+    the slice of the global batch one data-parallel rank trains on (prunelab.distributed)."""
+    base, extra = divmod(n, world)
+    lo = rank * base + min(rank, extra)
+    return lo, lo + base + (1 if rank < extra else 0)
+
+
 def epoch_generator(seed: int, epoch: int) -> torch.Generator:
     """A CPU generator for one epoch; distinct (seed, epoch) pairs give independent streams."""
     return torch.Generator().manual_seed((int(seed) * 1_000_003 + int(epoch)) % (2**63 - 1))
@@ -46,14 +54,18 @@ class EpochPlan:
         n = len(self.order)
         return n // self.batch_size if self.drop_last else -(-n // self.batch_size)
 
-    def batches(self, x: torch.Tensor, y: torch.Tensor, start: int = 0) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
-        """Yield ``(inputs, labels)`` on ``x``'s device from batch index ``start`` to the end."""
+    def batches(self, x: torch.Tensor, y: torch.Tensor, start: int = 0, shard: tuple[int, int] = (0, 1)
+                ) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
+        """Yield ``(inputs, labels)`` on ``x``'s device from batch index ``start`` to the end; ``shard`` =
+        ``(rank, world)`` keeps that rank's slice of each batch (:func:`shard_bounds`)."""
         device = x.device
         order = self.order.to(device, non_blocking=True)
         offsets = self.offsets.to(device, non_blocking=True) if self.offsets is not None else None
         flips = self.flips.to(device, non_blocking=True) if self.flips is not None else None
         for b in range(start, len(self)):
-            sl = slice(b * self.batch_size, (b + 1) * self.batch_size)
+            first = b * self.batch_size
+            lo, hi = shard_bounds(min(self.batch_size, len(self.order) - first), *shard)
+            sl = slice(first + lo, first + hi)
             idx = order[sl]
             xb = x.index_select(0, idx)
             if offsets is not None:

@@ -31,6 +31,7 @@ from typing import Iterator
 import numpy as np
 import torch
 
+from prunelab.data.batches import shard_bounds
 from prunelab.errors import ConfigError, DataError
 from prunelab.resources import DATASETS, STREAMED
 
@@ -162,19 +163,24 @@ class ImageSplit:
     def __len__(self) -> int:
         return len(self.samples)
 
-    def _loader(self, keys: list[tuple[int, int]], batch_size: int, augment: dict | None, seed: int):
+    def _loader(self, keys: list[tuple[int, int]], batch_size: int, augment: dict | None, seed: int,
+                shard: tuple[int, int] = (0, 1)):
+        """Batches of ``keys`` in order; with ``shard`` = ``(rank, world)`` only that rank's slice of each is
+        decoded (a data-parallel rank never decodes the images of another)."""
+        groups = [keys[i:i + batch_size] for i in range(0, len(keys), batch_size)]
+        parts = [group[slice(*shard_bounds(len(group), *shard))] for group in groups]
         return torch.utils.data.DataLoader(
-            _Decoded(self.samples, self.size, augment, seed), batch_size=batch_size, sampler=keys,
+            _Decoded(self.samples, self.size, augment, seed), batch_sampler=parts,
             num_workers=self.workers, pin_memory=self.device.type == "cuda",
             generator=torch.Generator().manual_seed(0),  # workers' base seed: never the global RNG
             persistent_workers=False, prefetch_factor=4 if self.workers else None)
 
-    def _batches(self, keys: list[tuple[int, int]], batch_size: int, augment: dict | None, seed: int
-                 ) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
+    def _batches(self, keys: list[tuple[int, int]], batch_size: int, augment: dict | None, seed: int,
+                 shard: tuple[int, int] = (0, 1)) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
         """Standardised device batches; an unreadable image is one line even when a worker hit it (the
         DataLoader re-raises a worker's error with the worker's whole traceback as its message)."""
         try:
-            for images, labels in self._loader(keys, batch_size, augment, seed):
+            for images, labels in self._loader(keys, batch_size, augment, seed, shard):
                 yield self._standardise(images), labels.to(self.device, non_blocking=True)
         except DataError as exc:
             raise DataError(str(exc).strip().splitlines()[-1].split("DataError: ", 1)[-1]) from None
@@ -186,11 +192,11 @@ class ImageSplit:
         std = torch.tensor(IMAGENET_STD if self.normalize else (1.0,) * 3, device=self.device).view(1, 3, 1, 1)
         return x.mul_(1.0 / (255.0 * std)).sub_(mean / std)
 
-    def batches(self, order: torch.Tensor, batch_size: int, seed: int, epoch: int, start: int = 0
-                ) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
-        """Training batches ``start``… of an epoch whose sample order is ``order``."""
+    def batches(self, order: torch.Tensor, batch_size: int, seed: int, epoch: int, start: int = 0,
+                shard: tuple[int, int] = (0, 1)) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
+        """Training batches ``start``… of an epoch whose sample order is ``order`` (``shard``: see ``_loader``)."""
         keys = [(epoch, int(i)) for i in order[start * batch_size:]]
-        return self._batches(keys, batch_size, self.augment, seed)
+        return self._batches(keys, batch_size, self.augment, seed, shard)
 
     def eval_batches(self, batch_size: int, indices: list[int] | None = None
                      ) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
@@ -234,12 +240,12 @@ class StreamData:
             setattr(self, key, getattr(self, key).to(device))
         return self
 
-    def epoch_batches(self, batch_size: int, seed: int, epoch: int, start: int = 0
+    def epoch_batches(self, batch_size: int, seed: int, epoch: int, start: int = 0, shard: tuple[int, int] = (0, 1)
                       ) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
         from prunelab.data.batches import epoch_generator
 
         order = torch.randperm(len(self.train_y), generator=epoch_generator(seed, epoch))
-        return self.train_x.batches(order, batch_size, seed, epoch, start)
+        return self.train_x.batches(order, batch_size, seed, epoch, start, shard)
 
 
 def _fingerprint(root: Path, classes: tuple[str, ...], listings: dict[str, tuple]) -> str:

@@ -42,10 +42,11 @@ class TensorData:
             setattr(self, key, getattr(self, key).to(device))
         return self
 
-    def epoch_batches(self, batch_size: int, seed: int, epoch: int, start: int = 0):
-        """The training batches of ``epoch`` from batch index ``start`` (see :class:`EpochPlan`)."""
+    def epoch_batches(self, batch_size: int, seed: int, epoch: int, start: int = 0, shard: tuple[int, int] = (0, 1)):
+        """The training batches of ``epoch`` from batch index ``start`` (see :class:`EpochPlan`); with ``shard``
+        = ``(rank, world)``, that data-parallel rank's slice of each."""
         plan = EpochPlan.make(len(self.train_y), batch_size, seed, epoch, self.augment)
-        return plan.batches(self.train_x, self.train_y, start=start)
+        return plan.batches(self.train_x, self.train_y, start=start, shard=shard)
 
 
 def _fingerprint(*tensors: torch.Tensor) -> str:
