@@ -88,7 +88,7 @@ CASES = [
      "key figures.acc.metric: best_test_acc needs a validation split, but dense.lenet.dataset.validation is 0 "
      "(experiment 'oneshot'); set it, or plot test_acc"),
     ("DDP with seed groups", _set(["runtime"], {"group_seeds": True, "processes": 2}),
-     "key runtime.processes: 1 was expected"),
+     "key runtime.processes: 1 was expected: seed groups (runtime.group_seeds) train in one process"),
 ]
 
 

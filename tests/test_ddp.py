@@ -21,6 +21,7 @@ import yaml
 
 from conftest import BIN, ROOT
 from image_folder import write_image_folder
+from local_cluster import require_cluster
 from prunelab.data import load_dataset
 from prunelab.data.batches import EpochPlan, shard_bounds
 from prunelab.distributed import World
@@ -29,7 +30,6 @@ from prunelab.plan import build_plan
 from prunelab.config import validate_config
 from prunelab.layout import run_dir
 from prunelab.spec import canonical_json
-from test_slurm import _require_cluster
 
 WORKER = Path(__file__).with_name("ddp_worker.py")
 # measured: 1.9e-8 largest absolute weight difference after 28 SGD steps (weights of order 0.1-1)
@@ -143,7 +143,7 @@ def test_the_train_job_launches_itself_and_rank_0_writes(tmp_path):
 
 
 def test_a_two_rank_job_runs_through_the_slurm_profile(tmp_path):
-    _require_cluster()
+    require_cluster()
     config = {"suite": "ddp-slurm", "runtime": {"device": "cpu", "processes": 2, "loader_workers": 0},
               "dense": {"d": {"dataset": {"name": "image_folder", "path": str(write_image_folder(tmp_path / "f")),
                                           "size": 16, "validation": 4},

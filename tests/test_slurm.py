@@ -1,12 +1,9 @@
 """SLURM pre-flight: the sbatch flags of a request, and one line per refusal (live test when a cluster is up)."""
 
-import os
-import shutil
 import subprocess
 from types import SimpleNamespace
 
-import pytest
-
+from local_cluster import require_cluster
 from prunelab.slurm import preflight, refusal, sbatch_flags
 
 REQUEST = {"slurm_account": "lab", "slurm_partition": "gpu", "runtime": 30, "mem_mb": 2048, "gpu": 1}
@@ -66,28 +63,8 @@ def test_a_silent_failure_a_hung_controller_and_no_sbatch_still_give_a_reason():
     assert "not on PATH" in refusal(("-p", "x"), run=missing)
 
 
-def _cluster_up() -> bool:
-    if not shutil.which("scontrol"):
-        return False
-    try:
-        ping = subprocess.run(["scontrol", "ping"], capture_output=True, text=True, timeout=10)
-    except (OSError, subprocess.TimeoutExpired):
-        return False
-    return "is UP" in ping.stdout
-
-
-def _require_cluster() -> None:
-    """Outside CI a missing cluster skips (naming the script that starts one); in CI (CI=true) it fails."""
-    if _cluster_up():
-        return
-    message = "no SLURM controller answers; `scripts/local-slurm.sh start` (root, Debian) starts a local one"
-    if os.environ.get("CI") == "true":
-        pytest.fail(f"CI=true: {message}")
-    pytest.skip(message)
-
-
 def test_live_cluster_refuses_impossible_requests_and_accepts_a_small_one():
-    _require_cluster()
+    require_cluster()
     assert refusal(sbatch_flags({"runtime": 1, "mem_mb": 100}, 1)) is None
     too_many_gpus = refusal(sbatch_flags({"runtime": 1, "mem_mb": 100, "gpu": 64}, 1))
     assert too_many_gpus is not None and "not available" in too_many_gpus

@@ -70,7 +70,8 @@ def cmd_job(args) -> int | None:
         return distributed.launch(args.argv, ranks)
     with distributed.joined(rt.device) as world:
         rt.threads = max(1, rt.threads // world.size) if rt.threads else 0  # --threads is the whole job's
-        runner(spec, args.run_dir, rt)
+        # every rank computes the same losses and metrics: the job's log gets rank 0's lines once
+        runner(spec, args.run_dir, rt, log=jobs.log if world.writer else (lambda message: None))
     return None
 
 

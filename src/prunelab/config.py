@@ -42,6 +42,8 @@ def validation_error_line(exc: Exception, source: str = "config") -> str:
         meant = [e for e in error.context if e.validator != "type"]
         error = jsonschema.exceptions.best_match(meant or error.context)
     message = error.message if len(error.message) <= 300 else error.message[:297] + "..."
+    if isinstance(error.schema, dict) and "x-why" in error.schema:  # the schema's reason, where a bare
+        message += f": {error.schema['x-why']}"                      # constraint would not say it
     if isinstance(error.instance, str) and _looks_numeric(error.instance):
         message += f" (YAML 1.1 reads {error.instance} as text; write it with a decimal point, e.g. 1.0e-4)"
     return f"{source}: key {_key_path(error)}: {message}"

@@ -11,8 +11,8 @@ The training invariant (docs/methods.md §1.5): pruned weights are exactly 0.0 f
 a mask zeroes the weights and the optimizer state at pruned entries; each step then masks the gradients with
 one ``torch._foreach_mul_`` (so momentum and Adam moments stay 0 there). With weight, gradient and state at 0,
 SGD, Adam and AdamW update a pruned entry by exactly 0, so the training loop skips the weight pass
-(``apply``) after the step: it changed no bit (tests/test_masked_step.py) and only cost memory traffic. No ``torch.nn.utils.prune`` hooks: they re-derive the
-weight on every forward and cost 1.33× per step on an H100.
+(``apply``) after the step: it changed no bit (tests/test_masked_step.py) and only cost memory traffic. No
+``torch.nn.utils.prune`` hooks: they re-derive the weight on every forward and cost 1.33× per step on an H100.
 """
 
 from __future__ import annotations

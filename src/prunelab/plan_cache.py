@@ -2,8 +2,9 @@
 
 Snakemake parses the Snakefile on every invocation (every dry run, every rerun, and once more in each job
 that has a ``run:`` block), and building a plan resolves and hashes every spec. The plan is a pure function
-of the validated config and of prunelab's code, so it is stored under the hash of both: the config's JSON and the bytes of every source file of the package. Any
-edit of either gives another key and a fresh build; a damaged file is rebuilt. Errors are never stored: a
+of the validated config and of prunelab's code, so it is stored under the hash of both: the config's JSON
+and the bytes of every source file of the package. Any edit of either gives another key and a fresh build; a
+damaged file is rebuilt. Errors are never stored: a
 config the builder refuses is refused again, with the same line, on every parse.
 """
 
