@@ -11,9 +11,6 @@ from pathlib import Path
 
 from prunelab.resources import STREAMED
 
-# training-set sizes, so the plan can convert training points ('2ep', '150it') without loading any data
-TRAIN_SIZES = {"mnist": 60_000, "fashion_mnist": 60_000, "cifar10": 50_000, "cifar100": 50_000}
-
 # name -> (torchvision class name, sub-directory under root, files torchvision needs there, classes)
 _MNIST_FILES = ["train-images-idx3-ubyte", "train-labels-idx1-ubyte", "t10k-images-idx3-ubyte",
                 "t10k-labels-idx1-ubyte"]

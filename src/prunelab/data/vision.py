@@ -16,7 +16,7 @@ import torch
 from prunelab.errors import DataError
 
 from prunelab.data_files import (  # noqa: F401 - torch-free, so the workflow can plan data jobs cheaply
-    FASHION_MNIST_SCRIPT, TRAIN_SIZES, VISION_SETS, dataset_files, expected_files, missing_message)
+    FASHION_MNIST_SCRIPT, VISION_SETS, dataset_files, expected_files, missing_message)
 
 
 def check_present(name: str, root: str | Path, key: str = "data_root") -> None:
