@@ -117,7 +117,7 @@ class Worker:
     def _refusal(self, request: dict, fds: list[int]) -> str | None:
         if len(fds) != 3:
             return "expected the job's stdin, stdout and stderr"
-        if request.get("executable") != sys.executable:
+        if _interpreter(request.get("executable", "")) != _interpreter(sys.executable):
             return f"another interpreter ({request.get('executable')}, worker: {sys.executable})"
         if request["env"].get("PYTHONPATH") != self.source:
             return f"another source tree (PYTHONPATH {request['env'].get('PYTHONPATH')}, worker: {self.source})"
@@ -177,6 +177,13 @@ class Worker:
         for pid in list(self.jobs):
             _kill_group(pid)
             os.waitpid(pid, 0)
+
+
+def _interpreter(executable: str) -> tuple[str, str]:
+    """Which Python an executable path runs: its environment's bin directory and the binary behind it. A venv's
+    ``python`` and ``python3`` are one interpreter (the driver may be started through either, while jobs run
+    ``python``); another venv over the same base binary is not (its site-packages differ)."""
+    return os.path.dirname(os.path.abspath(executable)), os.path.realpath(executable)
 
 
 def _kill_group(pid: int) -> None:
