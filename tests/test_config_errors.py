@@ -58,7 +58,8 @@ CASES = [
     ("unknown method", _set(["pruning", "magnitude", "method"], "magnitood"),
      "key pruning.magnitude.method: method 'magnitood' is unknown (allowed:"),
     ("unknown hparam", _set(["pruning", "magnitude", "hparams"], {"alpha": 1}),
-     "key pruning.magnitude.hparams: unknown hyperparameter(s) alpha for method 'magnitude' (allowed: none)"),
+     "key pruning.magnitude.hparams: Additional properties are not allowed ('alpha' was unexpected) (allowed: none) "
+     "(method 'magnitude')"),
     ("undefined pruning", _set(["experiments", "oneshot", "pruning"], ["snip"]),
      "key experiments.oneshot.pruning: 'snip' is not defined under pruning (defined: magnitude, random)"),
     ("undefined dense", _set(["experiments", "oneshot", "dense"], ["vgg"]),
@@ -89,6 +90,8 @@ CASES = [
      "(experiment 'oneshot'); set it, or plot test_acc"),
     ("DDP with seed groups", _set(["runtime"], {"group_seeds": True, "processes": 2}),
      "key runtime.processes: 1 was expected: seed groups (runtime.group_seeds) train in one process"),
+    ("negative hparam", _set(["pruning", "magnitude"], {"method": "lm", "hparams": {"lambda": -1}}),
+     "key pruning.magnitude.hparams.lambda: -1 is less than the minimum of 0 (method 'lm')"),
 ]
 
 
