@@ -55,6 +55,5 @@ def resolve(fragment: dict, given: dict | None, where: str, owner: str) -> dict:
 
 
 def describe(schema: dict) -> str:
-    """One key of a fragment for a listing: ``= default  description``."""
-    default = f"= {schema['default']!r}" if "default" in schema else "(required)"
-    return f"{default}  {schema.get('description', '')}".rstrip()
+    """One key of a fragment for a listing: ``= default  description`` (every key declares both; a test says so)."""
+    return f"= {schema['default']!r}  {schema['description']}"

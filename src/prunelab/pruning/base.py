@@ -2,9 +2,8 @@
 
 Nothing here imports torch: planning (and ``prunelab audit``, which plans configs) only needs each
 method's name and hyperparameter fragment (types, bounds, defaults), which :mod:`prunelab.pruning.catalog`
-declares. The
-module that scores or prunes is imported the first time a job asks for :attr:`Method.score` or
-:attr:`Method.prune`.
+declares. The module that scores or prunes is imported the first time a job asks for :attr:`Method.score`
+or :attr:`Method.prune`.
 """
 
 from __future__ import annotations
