@@ -10,3 +10,8 @@ the scorer in ``prunelab.pruning.<module>`` is imported when a job computes
 # The locality penalty ½λθ² of Laurent et al.'s criteria, declared once for every method that adds it.
 LOCALITY = {"type": "number", "minimum": 0, "default": 0.0,
             "description": "λ of the locality penalty ½λθ² added to the score"}
+
+# How the layer- or block-wise OBS variants (L-OBS, WoodFisher) compensate the kept weights for the pruned ones.
+COMPENSATION = {"enum": ["joint", "independent", "none"], "default": "joint",
+                "description": "weight update of the kept weights for the pruned ones: joint (all pruned at once), "
+                               "independent (each pruned weight's OBS update, summed) or none"}

@@ -2,8 +2,7 @@
 
 from prunelab.fragments import closed
 from prunelab.pruning.base import Method
-
-UPDATES = ("joint", "independent", "none")
+from prunelab.pruning.catalog import COMPENSATION
 
 METHOD = Method(name="woodfisher", hparams=closed({
     "num_grads": {"type": "integer", "minimum": 1, "default": 1000,
@@ -14,7 +13,6 @@ METHOD = Method(name="woodfisher", hparams=closed({
                    "description": "entries per diagonal block of the Fisher (inside each tensor)"},
     "damp": {"type": "number", "exclusiveMinimum": 0, "default": 1e-5,
              "description": "dampening λ of F̂ + λI, the Woodbury recursion's start"},
-    "update": {"enum": list(UPDATES), "default": "joint",
-               "description": "weight compensation of the kept weights: joint, independent or none"},
+    "update": COMPENSATION,
 }), module="prunelab.pruning.woodfisher", pruner="prune", needs_data=True, updates_weights=True,
     doc="OBS with a block-diagonal empirical Fisher, inverted by Woodbury updates or blockwise (WoodFisher)")
