@@ -91,11 +91,11 @@ def figure_types() -> dict[str, FigureType]:
         import prunelab.analysis as package
 
         found: dict[str, FigureType] = {}
-        for info in pkgutil.iter_modules(package.__path__):
+        for info in sorted(pkgutil.iter_modules(package.__path__), key=lambda info: info.name):
             module = importlib.import_module(f"{package.__name__}.{info.name}")
             for kind in getattr(module, "FIGURE_TYPES", ()):
                 if kind.name in found:
-                    raise TypeError(f"figure type {kind.name!r} is declared twice (second in {module.__name__})")
+                    raise ValueError(f"figure type {kind.name!r} is declared twice (second in {module.__name__})")
                 found[kind.name] = kind
         _REGISTRY.update(found)
     return _REGISTRY
