@@ -41,19 +41,24 @@ NEW_TYPE = textwrap.dedent('''
 ''')
 
 
-@pytest.fixture(scope="module")
-def copy(tmp_path_factory):
-    """The Snakefile, workflow/ and the package copied, with one new module in the copied analysis package."""
-    root = tmp_path_factory.mktemp("copy")
+def copy_with(root, **modules):
+    """The Snakefile, workflow/ and the package copied under ``root``, with ``modules`` (name → source) added
+    to the copied analysis package, and a tiny config drawing one figure of the new type."""
     ignore = shutil.ignore_patterns("__pycache__", "*.egg-info")
     shutil.copy(ROOT / "Snakefile", root / "Snakefile")
     shutil.copytree(ROOT / "workflow", root / "workflow", ignore=ignore)
     shutil.copytree(ROOT / "src" / "prunelab", root / "src" / "prunelab", ignore=ignore)
-    (root / "src" / "prunelab" / "analysis" / "stage_counts.py").write_text(NEW_TYPE)
+    for name, source in modules.items():
+        (root / "src" / "prunelab" / "analysis" / f"{name}.py").write_text(source)
     config = yaml.safe_load((ROOT / "tests" / "configs" / "tiny.yaml").read_text())
     config["figures"] = {"counts": {"type": "stage_counts", "experiments": ["oneshot"], "options": {"min_rows": 2}}}
     (root / "config.yaml").write_text(yaml.safe_dump(config))
     return root
+
+
+@pytest.fixture(scope="module")
+def copy(tmp_path_factory):
+    return copy_with(tmp_path_factory.mktemp("copy"), stage_counts=NEW_TYPE)
 
 
 def run(copy, *args, cwd=None):
@@ -101,3 +106,12 @@ def test_prunelab_figure_draws_it_with_its_caption(copy, tmp_path):
     summary = (tmp_path / "counts.summary.rst").read_text()
     assert summary.startswith("Rows per stage of experiment(s) oneshot, stages with at least 2 rows.")
     assert (tmp_path / "counts.png").stat().st_size > 0
+
+
+def test_a_second_module_declaring_the_same_name_is_refused(tmp_path):
+    """Which declaration won would depend on module order: discovery refuses instead."""
+    copied = copy_with(tmp_path, stage_counts=NEW_TYPE, stage_counts_again=NEW_TYPE)
+    proc = run(copied, sys.executable, "-m", "prunelab", "validate", "config.yaml")
+    assert proc.returncode != 0
+    assert ("figure type 'stage_counts' is declared twice (second in prunelab.analysis.stage_counts_again)"
+            in proc.stderr)
