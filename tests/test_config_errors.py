@@ -58,7 +58,8 @@ CASES = [
     ("unknown method", _set(["pruning", "magnitude", "method"], "magnitood"),
      "key pruning.magnitude.method: method 'magnitood' is unknown (allowed:"),
     ("unknown hparam", _set(["pruning", "magnitude", "hparams"], {"alpha": 1}),
-     "key pruning.magnitude.hparams: unknown hyperparameter(s) alpha for method 'magnitude' (allowed: none)"),
+     "key pruning.magnitude.hparams: Additional properties are not allowed ('alpha' was unexpected) (allowed: none) "
+     "(method 'magnitude')"),
     ("undefined pruning", _set(["experiments", "oneshot", "pruning"], ["snip"]),
      "key experiments.oneshot.pruning: 'snip' is not defined under pruning (defined: magnitude, random)"),
     ("undefined dense", _set(["experiments", "oneshot", "dense"], ["vgg"]),
@@ -89,6 +90,12 @@ CASES = [
      "(experiment 'oneshot'); set it, or plot test_acc"),
     ("DDP with seed groups", _set(["runtime"], {"group_seeds": True, "processes": 2}),
      "key runtime.processes: 1 was expected: seed groups (runtime.group_seeds) train in one process"),
+    ("negative hparam", _set(["pruning", "magnitude"], {"method": "lm", "hparams": {"lambda": -1}}),
+     "key pruning.magnitude.hparams.lambda: -1 is less than the minimum of 0 (method 'lm')"),
+    ("unknown figure type", _set(["figures", "acc", "type"], "table_one"),
+     "key figures.acc.type: 'table_one' is unknown (allowed: accuracy_vs_sparsity, dyniso_finetune_lr, dyniso_jsv"),
+    ("bad figure option", _set(["figures", "acc", "options"], {"stages": ["pruned", "dense"]}),
+     "key figures.acc.options.stages[1]: 'dense' is not one of ['pruned', 'branch'] (figure type accuracy_vs_sparsity)"),
 ]
 
 
@@ -110,7 +117,7 @@ def test_cli_reports_one_line(tmp_path, capsys, name, edit, expected):
     assert lines[0].startswith(f"prunelab: {path}: key "), lines[0]  # always the file, then the key
 
 
-@pytest.mark.parametrize("case", [0, 2, 9, 13])
+@pytest.mark.parametrize("case", [0, 2, 9, 13, -2])
 def test_snakemake_stops_before_any_job_and_writes_nothing(tmp_path, case):
     name, edit, expected = CASES[case]
     path = bad_config(tmp_path, edit)

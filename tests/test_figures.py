@@ -13,7 +13,8 @@ import pytest
 
 import synthetic_tables as synthetic
 from prunelab.analysis import labels, references
-from prunelab.analysis.figures import FIGURES, check_figures, draw, outputs
+from prunelab.analysis.figure_type import figure_types
+from prunelab.analysis.figures import check_figures, draw, outputs
 from prunelab.analysis.lossmodel import rank_correlation
 from prunelab.analysis.stats import ERROR_BAR, summarise
 from prunelab.cli import main
@@ -46,7 +47,7 @@ def ok_values(table: pd.DataFrame, mask, column="test_acc") -> np.ndarray:
 
 
 def test_every_figure_type_has_a_case():
-    assert set(CASES) == set(FIGURES)
+    assert set(CASES) == set(figure_types())
 
 
 LONG_TITLE = ("A figure title long enough that at this size it cannot fit on one line of any of the figures, so "
@@ -457,19 +458,29 @@ def test_summarise_counts_missing_and_unmeasured_runs():
 
 @pytest.mark.parametrize("spec,message", [
     ({"type": "rethinking_table1", "options": {"archs": {}}},
-     "config key figures.bad.options: unknown option(s) archs (allowed: architectures, columns, published)"),
+     "config key figures.bad.options: Additional properties are not allowed ('archs' was unexpected) "
+     "(allowed: architectures, columns, published) (figure type rethinking_table1)"),
     ({"type": "dyniso_jsv", "options": {"published": "maybe"}},
-     "config key figures.bad.options.published: 'maybe' is not one of matching, any_dataset, none"),
+     "config key figures.bad.options.published: 'maybe' is not one of ['matching', 'any_dataset', 'none'] "
+     "(figure type dyniso_jsv)"),
     ({"type": "rethinking_table1", "options": {"columns": {"ft": "fine-tune"}}},
-     "config key figures.bad.options.columns.ft: 'fine-tune' is not one of finetune, scratch_e, scratch_b"),
+     "config key figures.bad.options.columns.ft: 'fine-tune' is not one of ['finetune', 'scratch_e', 'scratch_b']"),
+    ({"type": "rethinking_table1", "options": {"architectures": {"l1_a": ["A"]}}},
+     "config key figures.bad.options.architectures.l1_a: ['A'] is not of type 'string'"),
     ({"type": "sipp_accuracy_vs_retained", "options": {"tolerance": "1pp"}},
-     "config key figures.bad.options.tolerance: expected a number ≥ 0, got '1pp'"),
+     "config key figures.bad.options.tolerance: '1pp' is not of type 'number'"),
+    ({"type": "sipp_accuracy_vs_retained", "options": {"tolerance": -1}},
+     "config key figures.bad.options.tolerance: -1 is less than the minimum of 0"),
     ({"type": "rethinking_weight_level", "options": {"branch_types": ["finetune", "retrain"]}},
-     "config key figures.bad.options.branch_types: expected a non-empty list drawn from finetune"),
+     "config key figures.bad.options.branch_types[1]: 'retrain' is not one of ['finetune', 'scratch_e'"),
+    ({"type": "dyniso_finetune_lr", "options": {"branch_types": []}},
+     "config key figures.bad.options.branch_types: [] should be non-empty"),
     ({"type": "lossmodel_loss_vs_accuracy", "options": {"log_loss": "yes"}},
-     "config key figures.bad.options.log_loss: expected true or false, got 'yes'"),
+     "config key figures.bad.options.log_loss: 'yes' is not of type 'boolean'"),
+    ({"type": "lossmodel_locality", "options": {"hparam": ""}},
+     "config key figures.bad.options.hparam: '' should be non-empty"),
     ({"type": "rethinking_table1", "options": ["A"]},
-     "config key figures.bad.options: expected a mapping of options, got ['A']"),
+     "config key figures.bad.options: ['A'] is not of type 'object' (figure type rethinking_table1)"),
     ({"type": "table_one"}, "config key figures.bad.type: 'table_one' is unknown (allowed: accuracy_vs_sparsity,"),
 ])
 def test_bad_options_are_one_line_config_errors(spec, message):
@@ -497,7 +508,8 @@ def test_cli_figure_with_a_bad_option_prints_one_line(tmp_path, capsys):
     assert main(["figure", "--spec", spec, "--tables", str(path), "--out", str(tmp_path / "f.png"),
                  "--results", str(tmp_path), "--name", "f"]) == 2
     lines = capsys.readouterr().err.strip().splitlines()
-    assert lines == ["prunelab: config key figures.f.options: unknown option(s) retain (allowed: retained, tolerance)"]
+    assert lines == ["prunelab: config key figures.f.options: Additional properties are not allowed ('retain' was "
+                     "unexpected) (allowed: retained, tolerance) (figure type sipp_accuracy_vs_retained)"]
     assert not (tmp_path / "f.png").exists()
 
 
@@ -553,5 +565,6 @@ def test_snakemake_rejects_a_bad_figure_option_before_any_job(tmp_path):
     path.write_text(yaml.safe_dump(config))
     proc = snakemake(tmp_path, "--configfile", str(path), "-n", check=False)
     assert proc.returncode != 0
-    assert f"{path}: key figures.acc.options.tolerance: expected a number ≥ 0, got -1" in proc.stdout + proc.stderr
+    assert (f"{path}: key figures.acc.options.tolerance: -1 is less than the minimum of 0 "
+            f"(figure type sipp_accuracy_vs_retained)") in proc.stdout + proc.stderr
     assert not (tmp_path / "results").exists()

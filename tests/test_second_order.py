@@ -452,7 +452,7 @@ def test_bad_hyperparameters_are_rejected_in_one_line(name, given, key):
     with pytest.raises(ConfigError) as info:
         resolve_hparams(name, given)
     message = str(info.value)
-    assert "\n" not in message and f"hparams.{key}=" in message and name in message
+    assert "\n" not in message and f"hparams.{key}: " in message and f"(method '{name}')" in message
 
 
 def test_woodfisher_asks_for_enough_scoring_examples():

@@ -298,5 +298,5 @@ def test_sampling_methods_reweight_surviving_weights():
 @pytest.mark.parametrize("hp", [{"c_constant": 0}, {"delta_failure": 1.5}, {"tolerance": -0.1},
                                 {"search_iterations": 0}])
 def test_sipp_rejects_bad_hparams(hp):
-    with pytest.raises(ConfigError, match="sipp_rand hparams"):
+    with pytest.raises(ConfigError, match=r"config key hparams\.\w+: .* \(method 'sipp_rand'\)$"):
         resolve_hparams("sipp_rand", hp)

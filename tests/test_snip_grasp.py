@@ -151,5 +151,5 @@ def test_grasp_reinit_changes_the_scores_but_not_the_model():
 
 @pytest.mark.parametrize("hp", [{"temperature": 0}, {"samples_per_class": 0}, {"reinit": "yes"}])
 def test_grasp_rejects_bad_hparams(hp):
-    with pytest.raises(ConfigError, match="grasp hparams"):
+    with pytest.raises(ConfigError, match=r"config key hparams\.\w+: .* \(method 'grasp'\)$"):
         resolve_hparams("grasp", hp)

@@ -138,11 +138,13 @@ def cmd_plan(args) -> None:
 
 
 def cmd_methods(args) -> None:
+    from prunelab.fragments import describe
     from prunelab.pruning import methods
 
     for name, method in sorted(methods().items()):
-        hp = ", ".join(f"{k}={v!r}" for k, v in method.hparams.items()) or "-"
-        print(f"{name:<16} data={'yes' if method.needs_data else 'no ':<3} hparams: {hp}   {method.doc}")
+        print(f"{name:<16} data={'yes' if method.needs_data else 'no ':<3} {method.doc}")
+        for key, schema in method.hparams["properties"].items():
+            print(f"    {key} {describe(schema)}")
 
 
 def cmd_audit(args) -> int:

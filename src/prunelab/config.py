@@ -6,6 +6,7 @@ identically either way: one line naming the key path and the allowed values, bef
 
 from __future__ import annotations
 
+import math
 from pathlib import Path
 
 import yaml
@@ -22,11 +23,38 @@ def schema_path() -> Path:
     return SCHEMA
 
 
-def _key_path(error) -> str:
-    parts = []
+def key_path(error, prefix: str = "") -> str:
+    """``a.b[0].c`` from a jsonschema error's path, after ``prefix`` (where a checked fragment sits)."""
+    parts = [prefix] if prefix else []
     for item in error.absolute_path:
         parts.append(f"[{item}]" if isinstance(item, int) else (f".{item}" if parts else str(item)))
     return "".join(parts) or "(top level)"
+
+
+def meant_error(error):
+    """The error to report: for anyOf/oneOf, the branch the value was meant for (not a mere type mismatch)."""
+    import jsonschema
+
+    while error.context:
+        meant = [e for e in error.context if e.validator != "type"]
+        error = jsonschema.exceptions.best_match(meant or error.context)
+    return error
+
+
+def error_message(error) -> str:
+    """What is wrong, in one line: jsonschema's message plus what it leaves unsaid (the schema's ``x-why``,
+    the keys that are allowed, why a YAML value is text or not a finite number)."""
+    message = error.message if len(error.message) <= 300 else error.message[:297] + "..."
+    schema = error.schema if isinstance(error.schema, dict) else {}
+    if "x-why" in schema:  # the schema's reason, where a bare constraint would not say it
+        message += f": {schema['x-why']}"
+    if error.validator == "additionalProperties" and isinstance(schema.get("properties"), dict):
+        message += f" (allowed: {', '.join(schema['properties']) or 'none'})"
+    if isinstance(error.instance, str) and _looks_numeric(error.instance):
+        message += f" (YAML 1.1 reads {error.instance} as text; write it with a decimal point, e.g. 1.0e-4)"
+    if isinstance(error.instance, float) and not math.isfinite(error.instance):
+        message += " (a finite number is needed)"
+    return message
 
 
 def validation_error_line(exc: Exception, source: str = "config") -> str:
@@ -38,15 +66,8 @@ def validation_error_line(exc: Exception, source: str = "config") -> str:
         error = error.__cause__ or error.__context__
     if error is None:
         return f"{source}: {exc}"
-    while error.context:  # anyOf/oneOf: report the branch the value was meant for (not a mere type mismatch)
-        meant = [e for e in error.context if e.validator != "type"]
-        error = jsonschema.exceptions.best_match(meant or error.context)
-    message = error.message if len(error.message) <= 300 else error.message[:297] + "..."
-    if isinstance(error.schema, dict) and "x-why" in error.schema:  # the schema's reason, where a bare
-        message += f": {error.schema['x-why']}"                      # constraint would not say it
-    if isinstance(error.instance, str) and _looks_numeric(error.instance):
-        message += f" (YAML 1.1 reads {error.instance} as text; write it with a decimal point, e.g. 1.0e-4)"
-    return f"{source}: key {_key_path(error)}: {message}"
+    error = meant_error(error)
+    return f"{source}: key {key_path(error)}: {error_message(error)}"
 
 
 def _looks_numeric(text: str) -> bool:

@@ -162,7 +162,8 @@ class _Builder:
         if cfg.get("pruning") and not cfg.get("sparsities"):
             raise ConfigError(f"config key {key}.sparsities: needed when pruning is listed")
         methods = [get_method(self.config["pruning"][p]["method"], f"pruning.{p}.method") for p in cfg.get("pruning", [])]
-        unknown = [n for n in cfg.get("grid", {}).get("hparams", {}) if not any(n in m.hparams for m in methods)]
+        unknown = [n for n in cfg.get("grid", {}).get("hparams", {})
+                   if not any(n in m.hparams["properties"] for m in methods)]
         if unknown:
             raise ConfigError(f"config key {key}.grid.hparams: {', '.join(unknown)} is no hyperparameter of the "
                               f"experiment's methods")
@@ -208,7 +209,7 @@ class _Builder:
         method = get_method(self.config["pruning"][pruning_name]["method"])
         axes = [("steps", [("steps", v) for v in grid.get("steps", [])])]
         for name, values in grid.get("hparams", {}).items():
-            if name in method.hparams:
+            if name in method.hparams["properties"]:
                 axes.append((name, [(name, v) for v in values]))
         points = [[]]
         for _, values in axes:

@@ -68,8 +68,10 @@ rule aggregate:
         "> {log} 2>&1"
 
 
-# One figure rule per figure type in use: the report caption (workflow/report/<type>.rst) is fixed per rule,
-# so each type gets its own; the wildcard constraint routes each figure name to its type's rule.
+# Which rule makes which figure: one rule figure_<type> per figure type in use (generated here, nothing to add
+# for a new type), so the report files each figure under its type's paper; the wildcard constraint routes each
+# figure name to its type's rule. The caption (figure.rst) includes the summary that `prunelab figure` writes:
+# the type's caption paragraph with this figure's options, then what was run.
 for _type in sorted({spec["type"] for spec in PLAN.figures.values()}):
 
     rule:
@@ -81,7 +83,7 @@ for _type in sorted({spec["type"] for spec in PLAN.figures.values()}):
         output:
             png=report(
                 str(layout.figure(RESULTS, "{suite}", "{figure}")),
-                caption=f"../report/{_type}.rst",
+                caption="../report/figure.rst",
                 category=paper_of(_type),
                 subcategory="{figure}",
             ),

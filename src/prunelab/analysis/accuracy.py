@@ -10,9 +10,9 @@ from __future__ import annotations
 import pandas as pd
 
 from prunelab.analysis import labels, plotting
-from prunelab.analysis.figure_type import GENERIC, Drawn, FigureType, Request
-from prunelab.analysis.options import Option, subset_of
+from prunelab.analysis.figure_type import GENERIC, Drawn, FigureType, Request, subset
 from prunelab.analysis.stats import ERROR_BAR, missing_note, summarise
+from prunelab.fragments import closed
 
 MIN_SPAN = 0.5   # accuracy points: the zoomed panel is never shorter (seed noise of the small demo nets)
 
@@ -64,8 +64,11 @@ def accuracy_vs_sparsity(rows: pd.DataFrame, request: Request) -> Drawn:
 
 
 FIGURE_TYPES = [
-    FigureType("accuracy_vs_sparsity", GENERIC, accuracy_vs_sparsity,
-               {"stages": Option(["pruned", "branch"], subset_of("pruned", "branch"),
-                                 "which rows to draw: right after pruning (pruned) and/or after a branch")},
-               "accuracy vs achieved sparsity, one line per (pruning setting, branch), dense baseline band"),
+    FigureType("accuracy_vs_sparsity", GENERIC, accuracy_vs_sparsity, closed({
+        "stages": subset(["pruned", "branch"], ["pruned", "branch"],
+                         "which rows to draw: right after pruning (pruned) and/or after a branch"),
+    }), "Test accuracy ({metric}) against the achieved sparsity of the prunable weights, mean and 95 % t-interval "
+        "over seeds, one line per (pruning setting, branch) of experiment(s) {experiments} (stages: {stages}); "
+        "the dotted line and band are the unpruned networks. Where the points spread far, a second panel zooms "
+        "on the upper half of them. This generic figure has no published reference."),
 ]

@@ -14,9 +14,9 @@ import numpy as np
 import pandas as pd
 
 from prunelab.analysis import labels, overlay, plotting, references
-from prunelab.analysis.figure_type import WANG, Drawn, FigureType, Request
-from prunelab.analysis.options import PUBLISHED, Option, subset_of
+from prunelab.analysis.figure_type import WANG, Drawn, FigureType, Request, subset
 from prunelab.analysis.stats import missing_note, summarise
+from prunelab.fragments import closed
 
 PUBLISHED_LABEL = "published (Wang et al. 2021, 2 runs)"
 HATCH = {"none": "", "orthp": "///", "ai": "xxx"}
@@ -143,9 +143,22 @@ def _lr_notes(stats: pd.DataFrame) -> list[str]:
 
 
 FIGURE_TYPES = [
-    FigureType("dyniso_jsv", WANG, jsv, {"published": PUBLISHED},
-               "mean JSV right after pruning vs pruning ratio (log y), published MLP-7 / LeNet-5 overlay"),
-    FigureType("dyniso_finetune_lr", WANG, finetune_lr, {
-        "branch_types": Option(["finetune"], subset_of(*labels.BRANCH_TYPE), "branch types drawn as bars"),
-    }, "accuracy after fine-tuning: LR 1e-2 vs 1e-3, with and without isometry recovery, per network and ratio"),
+    FigureType("dyniso_jsv", WANG, jsv, closed({"published": overlay.PUBLISHED}),
+               "Reproduces **Wang et al. 2021, mean Jacobian singular value vs pruning ratio**: the mean JSV "
+               "(input → logits) measured right after L1 filter pruning, before any fine-tuning, against the "
+               "pruning ratio (log y), mean and 95 % t-interval over seeds per network and activation, from "
+               "experiment(s) {experiments}.\n\nPublished values (dashed, hollow diamonds, \"published\") are the "
+               "two runs hard-coded in the authors' plotting script for MLP-7 and LeNet-5, linear and ReLU, on MNIST "
+               "(docs/methods.md §4.3, tag V:S5), shown as their mean ± std (ddof = 0, as the authors plot them); "
+               "overlay mode: {published}. The CSV gives the difference and the relative difference per ratio. "
+               "Targets: a monotone decrease, MLP-7-Linear falling by more than three decades from ratio 0 to 0.9, "
+               "and values within about 20% where the base training matches."),
+    FigureType("dyniso_finetune_lr", WANG, finetune_lr, closed({
+        "branch_types": subset(labels.BRANCH_TYPE, ["finetune"], "branch types drawn as bars"),
+    }), "Reproduces **Wang et al. 2021, fine-tuning learning rate with and without isometry recovery**: accuracy "
+        "({metric}) after fine-tuning the pruned networks ({branch_types} branches) at each fine-tuning LR, without "
+        "(solid) and with (hatched) dynamical-isometry recovery (OrthP or approximate isometry), per network and "
+        "pruning ratio, mean and 95 % t-interval over seeds of experiment(s) {experiments}; the dotted line is the "
+        "unpruned net. Wang et al.'s accuracy tables are unverified, so none are drawn; the claim to compare: the "
+        "large LR (1e-2) beats the small one (1e-3) without recovery, and isometry recovery closes that gap."),
 ]

@@ -1,18 +1,21 @@
-"""What a figure type is: a plot function from tidy rows to a figure plus exactly the values it shows.
+"""What a figure type is: a plot function from tidy rows to a figure plus exactly the values it shows, and
+where the figure types are: every module of :mod:`prunelab.analysis` that exports ``FIGURE_TYPES``.
 
-Each paper module (rethinking, lossmodel, sipp, dyniso) exports ``FIGURE_TYPES``; ``figures.draw`` writes the
-figure as PNG and PDF, ``values`` as ``<name>.csv`` (ours and, where published numbers exist, published and
-the difference side by side) and ``notes`` as ``<name>.summary.rst``, which the report's caption includes.
+``figures.draw`` writes the figure as PNG and PDF, ``values`` as ``<name>.csv`` (ours and, where published
+numbers exist, published and the difference side by side), and the type's ``caption`` and the ``notes`` as
+``<name>.summary.rst``, which the report's one caption template includes. Adding a figure type is adding a
+module (or a ``FigureType`` to a paper module's list): no registry, schema or workflow edit is needed.
 """
 
 from __future__ import annotations
 
+import importlib
+import pkgutil
 from dataclasses import dataclass, field
 from typing import Any, Callable
 
 import pandas as pd
 
-from prunelab.analysis.options import Option
 from prunelab.errors import ConfigError
 
 LIU = "Liu et al. 2019: Rethinking the Value of Network Pruning"
@@ -26,12 +29,14 @@ METRIC_LABEL = {"test_acc": "test accuracy (%)", "best_test_acc": "test accuracy
 
 @dataclass(frozen=True)
 class Request:
-    """One figure of a suite: its config name, resolved options and the accuracy column it plots."""
+    """One figure of a suite: its config name, resolved options, the accuracy column it plots and the
+    experiments whose tables it reads."""
 
     name: str
     type: str
     options: dict
     metric: str = "test_acc"
+    experiments: tuple[str, ...] = ()
 
     def error(self, problem: str) -> ConfigError:
         """One line naming the figure and where to look: what the figure needs is not in its tables."""
@@ -58,8 +63,39 @@ class Drawn:
 
 @dataclass(frozen=True)
 class FigureType:
+    """A figure type. ``options`` is the JSON-schema fragment of ``figures.<name>.options``
+    (:func:`prunelab.fragments.closed`, each option with its default and description); ``caption`` is the
+    report's reStructuredText paragraph, a ``str.format`` template of ``{metric}``, ``{experiments}`` and the
+    options by name (filled in readable form by ``figures.draw``)."""
+
     name: str
     paper: str                       # report category
     plot: Callable[[pd.DataFrame, Request], Drawn]
-    options: dict[str, Option]
-    doc: str
+    options: dict
+    caption: str
+
+
+def subset(choices, default: list, description: str) -> dict:
+    """The fragment of an option that picks a non-empty list from ``choices``."""
+    return {"type": "array", "items": {"enum": list(choices)}, "minItems": 1, "default": default,
+            "description": description}
+
+
+_REGISTRY: dict[str, FigureType] = {}
+
+
+def figure_types() -> dict[str, FigureType]:
+    """Every figure type, discovered once from the modules of :mod:`prunelab.analysis` exporting
+    ``FIGURE_TYPES``; two declarations of one name are a programming error, not a silent override."""
+    if not _REGISTRY:
+        import prunelab.analysis as package
+
+        found: dict[str, FigureType] = {}
+        for info in sorted(pkgutil.iter_modules(package.__path__), key=lambda info: info.name):
+            module = importlib.import_module(f"{package.__name__}.{info.name}")
+            for kind in getattr(module, "FIGURE_TYPES", ()):
+                if kind.name in found:
+                    raise ValueError(f"figure type {kind.name!r} is declared twice (second in {module.__name__})")
+                found[kind.name] = kind
+        _REGISTRY.update(found)
+    return _REGISTRY

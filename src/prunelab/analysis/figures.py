@@ -1,11 +1,13 @@
 """Figures drawn from tidy tables only, so they regenerate without touching any run.
 
-``draw(spec, tables, out, results, name)`` looks up ``spec["type"]`` among the registered figure types (the
-generic one and one module per paper), checks ``spec["options"]``, and writes beside ``out`` (PNG):
+``draw(spec, tables, out, results, name)`` looks up ``spec["type"]`` among the discovered figure types
+(:func:`~prunelab.analysis.figure_type.figure_types`), checks ``spec["options"]`` against the type's
+fragment, and writes beside ``out`` (PNG):
 
 * ``<name>.pdf`` — the same figure;
 * ``<name>.csv`` — exactly the plotted values (ours, and published plus the difference where they exist);
-* ``<name>.summary.rst`` — what was run and how it compares with the published values, for the report;
+* ``<name>.summary.rst`` — the type's caption, what was run and how it compares with the published values:
+  the report's caption for every figure (``workflow/report/figure.rst`` includes it);
 * ``<name>.provenance.json`` — the tables read (which in turn list their runs) and the hashes of the above.
 """
 
@@ -16,32 +18,30 @@ from pathlib import Path
 
 import pandas as pd
 
-from prunelab import provenance
-from prunelab.analysis import accuracy, dyniso, lossmodel, plotting, rethinking, sipp
-from prunelab.layout import sidecar
-from prunelab.analysis.figure_type import Drawn, FigureType, Request
-from prunelab.analysis.options import resolve
+from prunelab import fragments, provenance
+from prunelab.analysis import plotting
+from prunelab.analysis.figure_type import Drawn, FigureType, Request, figure_types
 from prunelab.errors import ConfigError
+from prunelab.layout import sidecar
 from prunelab.replication.caption import caption_lines
 from prunelab.storage import atomic_path
 
-FIGURES: dict[str, FigureType] = {
-    kind.name: kind for module in (accuracy, rethinking, lossmodel, sipp, dyniso) for kind in module.FIGURE_TYPES
-}
-
-
 def type_of(spec: dict, name: str) -> FigureType:
-    if spec.get("type") not in FIGURES:
+    """The figure type ``spec`` names (the schema only says it is a string: the types are discovered)."""
+    kinds = figure_types()
+    if spec.get("type") not in kinds:
         raise ConfigError(f"config key figures.{name}.type: {spec.get('type')!r} is unknown "
-                          f"(allowed: {', '.join(FIGURES)})")
-    return FIGURES[spec["type"]]
+                          f"(allowed: {', '.join(sorted(kinds))})")
+    return kinds[spec["type"]]
 
 
 def request(spec: dict, name: str) -> Request:
     """The checked request of figure ``name``: one ConfigError line for an unknown type or a bad option."""
     kind = type_of(spec, name)
-    options = resolve(kind.options, spec.get("options"), f"figures.{name}.options")
-    return Request(name=name, type=kind.name, options=options, metric=spec.get("metric", "test_acc"))
+    options = fragments.resolve(kind.options, spec.get("options"), f"figures.{name}.options",
+                                f"figure type {kind.name}")
+    return Request(name=name, type=kind.name, options=options, metric=spec.get("metric", "test_acc"),
+                   experiments=tuple(spec.get("experiments", ())))
 
 
 def check_figures(figures: dict[str, dict]) -> None:
@@ -52,7 +52,7 @@ def check_figures(figures: dict[str, dict]) -> None:
 
 def paper_of(figure_type_name: str) -> str:
     """The report category of a figure type (the paper it reproduces)."""
-    return FIGURES[figure_type_name].paper
+    return figure_types()[figure_type_name].paper
 
 
 def outputs(out: str | Path) -> dict[str, Path]:
@@ -91,8 +91,25 @@ def rst_text(text: str) -> str:
     return re.sub(r"([\\`*_|])", r"\\\1", text)
 
 
-def write_summary(path: Path, title: str, lines: list[str]) -> None:
-    text = f"**{rst_text(title)}**\n\n" + "".join(f"- {rst_text(line)}\n" for line in lines)
+def readable(value) -> str:
+    """An option or spec value as caption text: lists joined, mappings as ``key → value``, empty as none."""
+    if isinstance(value, (list, tuple)):
+        return ", ".join(readable(v) for v in value) or "none"
+    if isinstance(value, dict):
+        return ", ".join(f"{k} → {readable(v)}" for k, v in value.items()) or "none"
+    return f"{value:g}" if isinstance(value, float) else str(value)
+
+
+def caption(kind: FigureType, req: Request) -> str:
+    """The type's caption paragraph with this figure's metric, experiments and options filled in (as plain
+    text: config names such as ``a_`` must not become markup)."""
+    values = {"metric": req.metric, "experiments": req.experiments, **req.options}
+    return kind.caption.format(**{key: rst_text(readable(value)) for key, value in values.items()})
+
+
+def write_summary(path: Path, caption_text: str, title: str, lines: list[str]) -> None:
+    text = (f"{caption_text}\n\n**{rst_text(title)}**\n\n"
+            + "".join(f"- {rst_text(line)}\n" for line in lines))
     with atomic_path(path) as tmp:
         tmp.write_text(text, encoding="utf-8")
 
@@ -108,7 +125,8 @@ def draw(spec: dict, tables: list[str | Path], out: str | Path, results: str | P
     started = provenance.now()
     paths = outputs(out)
     rows = pd.concat([pd.read_csv(t) for t in tables], ignore_index=True)
-    drawn = FIGURES[req.type].plot(once_per_dense_run(rows), req)
+    kind = figure_types()[req.type]
+    drawn = kind.plot(once_per_dense_run(rows), req)
     title = spec.get("title") or name.replace("_", " ")
     plotting.finish(drawn.figure, drawn.figure.axes, title, plotting.caption(drawn.values))
     with atomic_path(paths["png"]) as tmp_png:
@@ -120,7 +138,7 @@ def draw(spec: dict, tables: list[str | Path], out: str | Path, results: str | P
     with atomic_path(paths["csv"]) as tmp_csv:
         drawn.values.to_csv(tmp_csv, index=False, float_format="%.10g")   # published values keep every digit
     verdicts = caption_lines(rows, pd.read_csv(replication)) if replication else []
-    write_summary(paths["summary"], title, _ran(rows, tables) + drawn.notes + verdicts)
+    write_summary(paths["summary"], caption(kind, req), title, _ran(rows, tables) + drawn.notes + verdicts)
     record = provenance.build({role: path for role, path in paths.items() if role != "provenance"},
                               inputs=[*tables, *([replication] if replication else [])], started=started,
                               relative_to=results,

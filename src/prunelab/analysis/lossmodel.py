@@ -17,8 +17,8 @@ import pandas as pd
 
 from prunelab.analysis import labels, plotting
 from prunelab.analysis.figure_type import LAURENT, Drawn, FigureType, Request
-from prunelab.analysis.options import Option, boolean, name, one_of
 from prunelab.analysis.stats import hparam, missing_note, other_hparams, summarise
+from prunelab.fragments import closed
 
 NO_PUBLISHED = ("No verified published numbers for this paper (docs/methods.md §4.2); the replication target is the "
                 "trend.")
@@ -151,18 +151,29 @@ def rank_correlation(x: pd.Series, y: pd.Series) -> float:
     return float(np.corrcoef(both["x"].rank(), both["y"].rank())[0, 1])
 
 
-HPARAM = Option("lambda", name, "name of the locality hyperparameter λ in the pruning methods' hparams")
+HPARAM = {"type": "string", "minLength": 1, "default": "lambda",
+          "description": "name of the locality hyperparameter λ in the pruning methods' hparams"}
 
 FIGURE_TYPES = [
-    FigureType("lossmodel_locality", LAURENT, locality, {
+    FigureType("lossmodel_locality", LAURENT, locality, closed({
         "hparam": HPARAM,
-        "stage": Option("branch", one_of("branch", "pruned"),
-                        "accuracy after retraining (branch) or right after pruning (pruned)"),
-    }, "accuracy vs locality penalty λ (log x, 0 shown), lines per (criterion, steps T), panel per network"),
-    FigureType("lossmodel_loss_vs_accuracy", LAURENT, loss_vs_accuracy, {
+        "stage": {"enum": ["branch", "pruned"], "default": "branch",
+                  "description": "accuracy after retraining (branch) or right after pruning (pruned)"},
+    }), "Reproduces **Laurent et al. 2020, locality of the pruning step**: accuracy ({metric}) of the {stage} runs "
+        "(branch: after retraining, pruned: right after pruning) against the locality penalty {hparam} (log axis, "
+        "λ = 0 at the left), one line per (criterion, number of pruning steps T), mean and 95 % t-interval over "
+        "seeds of experiment(s) {experiments}; settings without λ (e.g. magnitude) are flat dotted lines. No "
+        "published numbers were verified for this paper (docs/methods.md §4.2); the findings to compare: locality "
+        "(λ and T) matters, and LM and QM reach similar accuracy."),
+    FigureType("lossmodel_loss_vs_accuracy", LAURENT, loss_vs_accuracy, closed({
         "hparam": HPARAM,
-        "loss": Option("pruned_train_loss", one_of("pruned_train_loss", "pruned_test_loss"),
-                       "the loss right after pruning on the x axis"),
-        "log_loss": Option(True, boolean, "log-scale the loss axis"),
-    }, "loss right after pruning vs accuracy after retraining, per criterion, with Spearman's ρ"),
+        "loss": {"enum": ["pruned_train_loss", "pruned_test_loss"], "default": "pruned_train_loss",
+                 "description": "the loss right after pruning on the x axis"},
+        "log_loss": {"type": "boolean", "default": True, "description": "log-scale the loss axis"},
+    }), "Reproduces **Laurent et al. 2020, loss preservation vs final accuracy**: for every pruning setting "
+        "(criterion × λ × T) of experiment(s) {experiments}, the {loss} right after pruning (x) against the "
+        "accuracy ({metric}) after retraining (y), mean and 95 % t-interval over seeds; the panel title gives "
+        "Spearman's rank correlation. The paper's point: the criterion that best preserves the loss right after "
+        "pruning is not necessarily the one that gives the best accuracy after retraining. No published numbers "
+        "were verified for this paper."),
 ]

@@ -11,6 +11,12 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
+# the figure option of every type that overlays published values
+PUBLISHED = {"enum": ["matching", "any_dataset", "none"], "default": "matching",
+             "description": "overlay published values: 'matching' = same model and dataset only; 'any_dataset' = "
+                            "same model on whatever dataset we ran (labelled with the paper's dataset); 'none' = "
+                            "no overlay"}
+
 COLUMNS = ["published_mean", "published_std", "published_dataset", "difference", "published_citation",
            "published_source"]
 

@@ -16,10 +16,10 @@ import numpy as np
 import pandas as pd
 
 from prunelab.analysis import labels, overlay, plotting, references
-from prunelab.analysis.figure_type import LIU, Drawn, FigureType, Request
-from prunelab.analysis.options import PUBLISHED, Option, mapping_onto, one_of, subset_of, text_mapping
+from prunelab.analysis.figure_type import LIU, Drawn, FigureType, Request, subset
 from prunelab.analysis.stats import missing_note, summarise
 from prunelab.errors import ConfigError
+from prunelab.fragments import closed
 
 TABLE1_COLUMNS = ["unpruned", "finetune", "scratch_e", "scratch_b"]
 COLUMN_LABEL = {"unpruned": "unpruned", **labels.BRANCH_TYPE}
@@ -267,22 +267,45 @@ def lottery(rows: pd.DataFrame, request: Request) -> Drawn:
                                "winning ticket is no better than random re-initialisation."])
 
 
-X_OPTION = Option("target_sparsity", one_of("target_sparsity", "sparsity"),
-                  "x axis: the configured prune ratio (target_sparsity) or the achieved sparsity (mean over seeds)")
+X_OPTION = {"enum": ["target_sparsity", "sparsity"], "default": "target_sparsity",
+            "description": "x axis: the configured prune ratio (target_sparsity) or the achieved sparsity (mean "
+                           "over seeds)"}
 
 FIGURE_TYPES = [
-    FigureType("rethinking_table1", LIU, table1, {
-        "architectures": Option({}, text_mapping, "pruning config name → architecture label (e.g. A, B); "
-                                "Table 1 is matched on (model, dataset, label); unmapped names label themselves"),
-        "columns": Option({}, mapping_onto(*TABLE1_COLUMNS[1:]), "branch config name → Table 1 column "
-                          "(finetune, scratch_e, scratch_b); default: the branch type"),
-        "published": PUBLISHED,
-    }, "Liu et al. Table 1: unpruned / fine-tuned / Scratch-E / Scratch-B per network and pruned architecture"),
-    FigureType("rethinking_weight_level", LIU, weight_level, {
-        "branch_types": Option(["finetune", "scratch_e", "scratch_b"],
-                               subset_of(*labels.BRANCH_TYPE), "branch types drawn as lines"),
+    FigureType("rethinking_table1", LIU, table1, closed({
+        "architectures": {"type": "object", "additionalProperties": {"type": "string"}, "default": {},
+                          "description": "pruning config name → architecture label (e.g. A, B); Table 1 is "
+                                         "matched on (model, dataset, label); unmapped names label themselves"},
+        "columns": {"type": "object", "additionalProperties": {"enum": TABLE1_COLUMNS[1:]}, "default": {},
+                    "description": "branch config name → Table 1 column (finetune, scratch_e, scratch_b); "
+                                   "default: the branch type"},
+        "published": overlay.PUBLISHED,
+    }), "Reproduces **Table 1 of Liu et al. 2019** (L1-norm filter pruning on CIFAR-10): for each network and "
+        "pruned architecture, the accuracy ({metric}) of the unpruned net, of fine-tuning the pruned net, and of "
+        "training the pruned architecture from scratch for the same epochs (Scratch-E) or the same FLOPs budget "
+        "(Scratch-B); bars are mean and 95 % t-interval over seeds of experiment(s) {experiments}. Architecture "
+        "labels (pruning config → label; unmapped configs label themselves): {architectures}. Below each group: "
+        "our Scratch-B budget F_dense/F_pruned − 1 from the FLOPs counter, and the published one.\n\n"
+        "Published values (hollow diamonds, \"published\") are Table 1 as transcribed by Renda et al. "
+        "(docs/methods.md §4.1, tag V:S4), matched on model, architecture label and, unless the overlay mode is "
+        "any_dataset, dataset (overlay mode: {published}); the fine-tuned column and the VGG-16 row are "
+        "unverified and never drawn. The claim under test: Scratch-B matches or beats fine-tuning."),
+    FigureType("rethinking_weight_level", LIU, weight_level, closed({
+        "branch_types": subset(labels.BRANCH_TYPE, ["finetune", "scratch_e", "scratch_b"],
+                               "branch types drawn as lines"),
         "x": X_OPTION,
-    }, "unstructured pruning: accuracy vs prune ratio for fine-tuning, Scratch-E and Scratch-B per network"),
-    FigureType("rethinking_lottery", LIU, lottery, {"x": X_OPTION},
-               "IMP: winning-ticket init (lottery / rewind_weights) vs random re-init vs sparsity, per dense LR"),
+    }), "Reproduces **Liu et al. 2019, unstructured (weight-level) pruning**: accuracy ({metric}) against {x} "
+        "(target_sparsity: the prune ratio; sparsity: the achieved sparsity) for {branch_types}, mean and 95 % "
+        "t-interval over seeds of experiment(s) {experiments}, one panel per network; the dotted line and band "
+        "are the unpruned network. The paper's numbers for this experiment are unverified, so none are drawn; "
+        "the trend to compare: Scratch-B close to fine-tuning at moderate ratios, fine-tuning ahead at high "
+        "ratios on some models."),
+    FigureType("rethinking_lottery", LIU, lottery, closed({"x": X_OPTION}),
+               "Reproduces **Liu et al. 2019, lottery-ticket comparison**: accuracy ({metric}) after iterative "
+               "magnitude pruning with the winning-ticket initialisation (branches of type lottery / "
+               "rewind_weights) against a random re-initialisation of the same sparsity (reinit), mean and 95 % "
+               "t-interval over seeds of experiment(s) {experiments}, one panel per (network, dense learning "
+               "rate), x axis {x}. The paper's claim: at the optimal large LR (0.1) the ticket is no better than "
+               "random init; the ticket helps only at a small LR (0.01). No published numbers were verified for "
+               "this experiment."),
 ]

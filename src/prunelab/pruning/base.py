@@ -1,9 +1,9 @@
 """The method interface, the scoring context, and discovery of the methods' declarations.
 
 Nothing here imports torch: planning (and ``prunelab audit``, which plans configs) only needs each
-method's name, hyperparameter defaults and checks, which :mod:`prunelab.pruning.catalog` declares. The
-module that scores or prunes is imported the first time a job asks for :attr:`Method.score` or
-:attr:`Method.prune`.
+method's name and hyperparameter fragment (types, bounds, defaults), which :mod:`prunelab.pruning.catalog`
+declares. The module that scores or prunes is imported the first time a job asks for :attr:`Method.score`
+or :attr:`Method.prune`.
 """
 
 from __future__ import annotations
@@ -13,6 +13,7 @@ import pkgutil
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Callable
 
+from prunelab import fragments
 from prunelab.errors import ConfigError
 
 if TYPE_CHECKING:
@@ -41,14 +42,18 @@ class PruneContext:
 
 @dataclass(frozen=True)
 class Method:
-    """A pruning method: its hyperparameters with defaults, and which function of ``module`` computes it.
+    """A pruning method: its hyperparameters, and which function of ``module`` computes it.
+
+    ``hparams`` is a JSON-schema fragment (:func:`prunelab.fragments.closed`): each hyperparameter's type,
+    bounds, ``default`` and ``description``. The defaults are part of every prune spec, so changing one
+    changes the run hashes of that method.
 
     Exactly one of ``scorer`` (``score(ctx, **hparams) -> {name: tensor}``) and ``pruner``
     (``prune(ctx, **hparams) -> (Mask, updates)``) names a function of ``module``.
     """
 
     name: str
-    hparams: dict
+    hparams: dict                  # JSON-schema fragment of the hyperparameters, defaults included
     module: str
     scorer: str | None = None
     pruner: str | None = None
@@ -56,7 +61,6 @@ class Method:
     data_source: str = "batches"   # "batches": ctx.batches from the spec's `scoring`; "dataset": draws from ctx.data
     updates_weights: bool = False
     own_sparsity: bool = False     # may run with sparsity null: its hparams (a preset) decide what is pruned
-    check: Callable[[dict], None] | None = None   # semantic validation of resolved hparams
     doc: str = ""
 
     def __post_init__(self) -> None:
@@ -98,15 +102,6 @@ def get_method(name: str, key: str = "method") -> Method:
 
 
 def resolve_hparams(name: str, given: dict | None, key: str = "hparams") -> dict:
-    """Defaults filled in, unknown names rejected, method-specific checks run."""
+    """``given`` checked against method ``name``'s fragment, defaults filled in (idempotent)."""
     method = get_method(name, key.rsplit(".", 1)[0] + ".method" if "." in key else "method")
-    given = dict(given or {})
-    unknown = sorted(set(given) - set(method.hparams))
-    if unknown:
-        allowed = ", ".join(sorted(method.hparams)) or "none"
-        raise ConfigError(f"config key {key}: unknown hyperparameter(s) {', '.join(unknown)} for method '{name}' "
-                          f"(allowed: {allowed})")
-    resolved = {**method.hparams, **given}
-    if method.check is not None:
-        method.check(resolved)
-    return resolved
+    return fragments.resolve(method.hparams, given, key, f"method '{name}'")

@@ -1,7 +1,17 @@
 """What planning knows of each pruning method: one torch-free module per implementation module.
 
-Each module here exports ``METHOD = Method(...)`` (or ``METHODS`` for variants): the name, hyperparameter
-defaults, their checks and what data the method needs. Planning, ``prunelab audit`` and ``prunelab methods``
-read only these, so they run without importing torch; the scorer in ``prunelab.pruning.<module>`` is
-imported when a job computes (:attr:`~prunelab.pruning.base.Method.score`).
+Each module here exports ``METHOD = Method(...)`` (or ``METHODS`` for variants): the name, the JSON-schema
+fragment of its hyperparameters (types, bounds, defaults, descriptions) and what data the method needs.
+Planning, ``prunelab audit`` and ``prunelab methods`` read only these, so they run without importing torch;
+the scorer in ``prunelab.pruning.<module>`` is imported when a job computes
+(:attr:`~prunelab.pruning.base.Method.score`).
 """
+
+# The locality penalty ½λθ² of Laurent et al.'s criteria, declared once for every method that adds it.
+LOCALITY = {"type": "number", "minimum": 0, "default": 0.0,
+            "description": "λ of the locality penalty ½λθ² added to the score"}
+
+# How the layer- or block-wise OBS variants (L-OBS, WoodFisher) compensate the kept weights for the pruned ones.
+COMPENSATION = {"enum": ["joint", "independent", "none"], "default": "joint",
+                "description": "weight update of the kept weights for the pruned ones: joint (all pruned at once), "
+                               "independent (each pruned weight's OBS update, summed) or none"}

@@ -1,18 +1,14 @@
-"""GraSP's declaration and hyperparameter checks (implementation: :mod:`prunelab.pruning.grasp`)."""
+"""GraSP's declaration and hyperparameters (implementation: :mod:`prunelab.pruning.grasp`)."""
 
-from prunelab.errors import ConfigError
+from prunelab.fragments import closed
 from prunelab.pruning.base import Method
 
-
-def check(hp: dict) -> None:
-    if not hp["temperature"] > 0:
-        raise ConfigError(f"grasp hparams.temperature={hp['temperature']} must be > 0")
-    if not isinstance(hp["samples_per_class"], int) or hp["samples_per_class"] < 1:
-        raise ConfigError(f"grasp hparams.samples_per_class={hp['samples_per_class']} must be an integer ≥ 1")
-    if not isinstance(hp["reinit"], bool):
-        raise ConfigError(f"grasp hparams.reinit={hp['reinit']!r} must be true or false")
-
-
-METHOD = Method(name="grasp", hparams={"temperature": 200.0, "samples_per_class": 10, "reinit": True},
-                module="prunelab.pruning.grasp", scorer="score", needs_data=True, data_source="dataset",
-                check=check, doc="removes the largest -θ⊙Hg (score +θ⊙Hg, normalised), Hg by double backward")
+METHOD = Method(name="grasp", hparams=closed({
+    "temperature": {"type": "number", "exclusiveMinimum": 0, "default": 200.0,
+                    "description": "T: the logits are divided by T before the loss whose Hg is scored"},
+    "samples_per_class": {"type": "integer", "minimum": 1, "default": 10,
+                          "description": "training examples drawn per class for the scoring batches"},
+    "reinit": {"type": "boolean", "default": True,
+               "description": "score a Xavier-normal re-initialised copy (the mask applies to the original net)"},
+}), module="prunelab.pruning.grasp", scorer="score", needs_data=True, data_source="dataset",
+    doc="removes the largest -θ⊙Hg (score +θ⊙Hg, normalised), Hg by double backward")

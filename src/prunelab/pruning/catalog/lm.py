@@ -1,12 +1,8 @@
 """LM's declaration (implementation: :mod:`prunelab.pruning.lm`)."""
 
-from prunelab.pruning import hparam_rules as rules
+from prunelab.fragments import closed
 from prunelab.pruning.base import Method
+from prunelab.pruning.catalog import LOCALITY
 
-
-def check(hparams: dict) -> None:
-    rules.non_negative("lm", hparams, "lambda")
-
-
-METHOD = Method(name="lm", hparams={"lambda": 0.0}, module="prunelab.pruning.lm", scorer="score", needs_data=True,
-                check=check, doc="|−gθ| + ½λθ² (linear loss model); prune the smallest")
+METHOD = Method(name="lm", hparams=closed({"lambda": LOCALITY}), module="prunelab.pruning.lm", scorer="score",
+                needs_data=True, doc="|−gθ| + ½λθ² (linear loss model); prune the smallest")

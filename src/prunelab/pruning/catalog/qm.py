@@ -1,12 +1,8 @@
 """QM's declaration (implementation: :mod:`prunelab.pruning.qm`)."""
 
-from prunelab.pruning import hparam_rules as rules
+from prunelab.fragments import closed
 from prunelab.pruning.base import Method
+from prunelab.pruning.catalog import LOCALITY
 
-
-def check(hparams: dict) -> None:
-    rules.non_negative("qm", hparams, "lambda")
-
-
-METHOD = Method(name="qm", hparams={"lambda": 0.0}, module="prunelab.pruning.qm", scorer="score", needs_data=True,
-                check=check, doc="|−gθ + ½hθ²| + ½λθ² (quadratic loss model, GGN diagonal); prune the smallest")
+METHOD = Method(name="qm", hparams=closed({"lambda": LOCALITY}), module="prunelab.pruning.qm", scorer="score",
+                needs_data=True, doc="|−gθ + ½hθ²| + ½λθ² (quadratic loss model, GGN diagonal); prune the smallest")

@@ -1,6 +1,7 @@
 """SNIP's declaration (implementation: :mod:`prunelab.pruning.snip`)."""
 
+from prunelab.fragments import closed
 from prunelab.pruning.base import Method
 
-METHOD = Method(name="snip", hparams={}, module="prunelab.pruning.snip", scorer="score", needs_data=True,
+METHOD = Method(name="snip", hparams=closed({}), module="prunelab.pruning.snip", scorer="score", needs_data=True,
                 doc="|g⊙θ| / Σ|g⊙θ| on the scoring batches (gradient summed over batches before abs)")

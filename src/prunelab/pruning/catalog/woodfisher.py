@@ -1,21 +1,18 @@
 """WoodFisher's declaration (implementation: :mod:`prunelab.pruning.woodfisher`)."""
 
-from prunelab.pruning import hparam_rules as rules
+from prunelab.fragments import closed
 from prunelab.pruning.base import Method
+from prunelab.pruning.catalog import COMPENSATION
 
-UPDATES = ("joint", "independent", "none")
-
-
-def check(hparams: dict) -> None:
-    for key in ("num_grads", "fisher_mini_bsz", "block_size"):
-        rules.positive_int("woodfisher", hparams, key)
-    rules.positive("woodfisher", hparams, "damp")
-    rules.one_of("woodfisher", hparams, "update", UPDATES)
-
-
-METHOD = Method(name="woodfisher",
-                hparams={"num_grads": 1000, "fisher_mini_bsz": 1, "block_size": 128, "damp": 1e-5,
-                         "update": "joint"},
-                module="prunelab.pruning.woodfisher", pruner="prune", needs_data=True, updates_weights=True,
-                check=check,
-                doc="OBS with a block-diagonal empirical Fisher, inverted by Woodbury updates or blockwise (WoodFisher)")
+METHOD = Method(name="woodfisher", hparams=closed({
+    "num_grads": {"type": "integer", "minimum": 1, "default": 1000,
+                  "description": "N: gradients averaged into the empirical Fisher"},
+    "fisher_mini_bsz": {"type": "integer", "minimum": 1, "default": 1,
+                        "description": "scoring examples per gradient"},
+    "block_size": {"type": "integer", "minimum": 1, "default": 128,
+                   "description": "entries per diagonal block of the Fisher (inside each tensor)"},
+    "damp": {"type": "number", "exclusiveMinimum": 0, "default": 1e-5,
+             "description": "dampening λ of F̂ + λI, the Woodbury recursion's start"},
+    "update": COMPENSATION,
+}), module="prunelab.pruning.woodfisher", pruner="prune", needs_data=True, updates_weights=True,
+    doc="OBS with a block-diagonal empirical Fisher, inverted by Woodbury updates or blockwise (WoodFisher)")
