@@ -7,11 +7,11 @@ torch (a fresh model, FLOP counts) when it is called.
 
 from __future__ import annotations
 
-import importlib
-import pkgutil
 from dataclasses import dataclass, field
+from functools import cache
 from typing import Any, Callable
 
+from prunelab.discovery import declared
 from prunelab.errors import ConfigError
 from prunelab.schedules import iterations_per_epoch, to_iteration, total_iterations
 
@@ -104,19 +104,10 @@ class BranchType:
         return self.without_conv if self.without_conv and not has_conv else self.name
 
 
-_REGISTRY: dict[str, BranchType] = {}
-
-
+@cache
 def branch_types() -> dict[str, BranchType]:
     """Every branch type, discovered once from the modules of this package that export ``BRANCH_TYPE``."""
-    if not _REGISTRY:
-        import prunelab.branch_types as package
-
-        for info in pkgutil.iter_modules(package.__path__):
-            declared = getattr(importlib.import_module(f"{package.__name__}.{info.name}"), "BRANCH_TYPE", None)
-            if isinstance(declared, BranchType):
-                _REGISTRY[declared.name] = declared
-    return _REGISTRY
+    return declared("prunelab.branch_types", BranchType, "BRANCH_TYPE")
 
 
 def get_branch_type(name: str, key: str = "type") -> BranchType:
