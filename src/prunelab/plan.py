@@ -33,6 +33,7 @@ from prunelab.schedules import iterations_per_epoch, to_iteration, total_iterati
 DATASET_KEYS = ("name", "path", "size", "channels", "validation", "split_seed", "normalize", "augment")
 REINIT_SEED_SHIFT = 1_000_003   # re-initialised branches draw their init from dense init seed + this
 
+
 def _point(value) -> str:
     """Normalise a training point for comparison: '2 ep' → '2ep', 7 → '7it', 'init' → '0it'."""
     if value in ("init", 0, "0ep"):
