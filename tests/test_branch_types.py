@@ -101,9 +101,30 @@ def test_a_type_refuses_config_keys_it_does_not_take_in_one_line(branch, expecte
     assert str(error.value).startswith(f"cfg.yaml: {expected}")
 
 
+def test_a_fixed_rewind_point_may_be_written_out():
+    config = _config({"name": "lenet_300_100"})
+    config["branches"] = {"b": {"type": "lottery", "rewind": "0 it"}}
+    config["experiments"]["oneshot"]["branches"] = ["b"]
+    specs = build_plan(_validated(config)).specs.values()
+    assert [s["rewind"] for s in specs if s["kind"] == "branch"] == ["0it"]
+
+
 def test_an_unused_branch_with_an_unknown_type_is_refused_too():
     config = _config({"name": "lenet_300_100"})
     config["branches"]["spare"] = {"type": "retrain"}
     with pytest.raises(ConfigError, match=r"^cfg.yaml: key branches.spare.type: 'retrain' is not a branch type"):
         build_plan(_validated(config), "cfg.yaml")
 
+
+
+def test_two_modules_declaring_one_name_are_refused(tmp_path, monkeypatch):
+    from prunelab.discovery import declared
+
+    package = tmp_path / "twice"
+    package.mkdir()
+    (package / "__init__.py").write_text("")
+    for module in ("a", "b"):
+        (package / f"{module}.py").write_text("from prunelab.branch_types.finetune import BRANCH_TYPE\n")
+    monkeypatch.syspath_prepend(str(tmp_path))
+    with pytest.raises(ValueError, match=r"BranchType 'finetune' is declared twice: in twice.a and in twice.b"):
+        declared("twice", BranchType, "BRANCH_TYPE")

@@ -18,12 +18,18 @@ def modules(package: str) -> list[ModuleType]:
 
 def declared(package: str, kind: type, *attributes: str) -> dict[str, Any]:
     """``{entry.name: entry}`` of every ``kind`` instance the modules of ``package`` export under ``attributes``
-    (an attribute holds one entry or a list of them); modules without one, such as an interface, are skipped."""
+    (an attribute holds one entry or a list of them); modules without one, such as an interface, are skipped.
+    Two entries of one name are refused: which one won would depend on the module names."""
     found: dict[str, Any] = {}
+    where: dict[str, str] = {}
     for module in modules(package):
         for attribute in attributes:
             value = getattr(module, attribute, [])
             for entry in value if isinstance(value, (list, tuple)) else [value]:
-                if isinstance(entry, kind):
-                    found[entry.name] = entry
+                if not isinstance(entry, kind):
+                    continue
+                if entry.name in found:
+                    raise ValueError(f"{kind.__name__} {entry.name!r} is declared twice: in {where[entry.name]} "
+                                     f"and in {module.__name__}")
+                found[entry.name], where[entry.name] = entry, module.__name__
     return found

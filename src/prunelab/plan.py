@@ -125,8 +125,7 @@ class _Builder:
         train.update(copy.deepcopy(cfg.get("train", {})))
         if "schedule" in cfg.get("train", {}):
             train["schedule"] = {**dense.train["schedule"], **cfg["train"]["schedule"]}
-        rewind = branch.rewind_point(cfg, where)
-        rewind = None if rewind is None else _point(rewind)
+        rewind = branch.rewind_point(_point(cfg["rewind"]) if "rewind" in cfg else None, where)
         if branch.from_snapshot:
             self._require_saved(dense_name, rewind, f"{where}.rewind")
         if cfg["optimizer_state"] == "rewind" and not branch.from_snapshot:

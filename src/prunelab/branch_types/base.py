@@ -87,14 +87,15 @@ class BranchType:
     from_snapshot: bool = False
     without_conv: str | None = None
 
-    def rewind_point(self, config: dict, key: str) -> str | None:
-        """The rewind point a branch config asks for (as written), or None for a type that does not rewind."""
+    def rewind_point(self, given: str | None, key: str) -> str | None:
+        """The rewind point of a branch config whose ``rewind`` key reads ``given`` (normalised; None when
+        absent): the given point, the type's fixed one, or None for a type that does not rewind."""
         if self.takes_rewind:
-            if "rewind" not in config:
+            if given is None:
                 raise ConfigError(f"config key {key}.rewind: required for branch type '{self.name}' "
                                   f"(e.g. '0it', '2ep')")
-            return config["rewind"]
-        if "rewind" in config:
+            return given
+        if given is not None and given != self.fixed_rewind:
             what = f"always rewinds to '{self.fixed_rewind}'" if self.fixed_rewind else "does not rewind"
             raise ConfigError(f"config key {key}.rewind: branch type '{self.name}' {what}")
         return self.fixed_rewind
