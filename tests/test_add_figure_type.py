@@ -113,5 +113,5 @@ def test_a_second_module_declaring_the_same_name_is_refused(tmp_path):
     copied = copy_with(tmp_path, stage_counts=NEW_TYPE, stage_counts_again=NEW_TYPE)
     proc = run(copied, sys.executable, "-m", "prunelab", "validate", "config.yaml")
     assert proc.returncode != 0
-    assert ("figure type 'stage_counts' is declared twice (second in prunelab.analysis.stage_counts_again)"
-            in proc.stderr)
+    assert ("FigureType 'stage_counts' is declared twice: in prunelab.analysis.stage_counts and in "
+            "prunelab.analysis.stage_counts_again" in proc.stderr)

@@ -8,7 +8,8 @@ import pytest
 import torch
 from torch import nn
 
-from prunelab.branches import branch_start, scratch_b_train, sparse_scaled_init_
+from prunelab.branch_types.scratch_b import stretched as scratch_b_train
+from prunelab.branches import branch_start, sparse_scaled_init_
 from prunelab.errors import CheckpointError, ConfigError
 from prunelab.masks import Mask, prunable_parameters
 from prunelab.metrics.flops import count

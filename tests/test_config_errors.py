@@ -65,7 +65,8 @@ CASES = [
     ("undefined dense", _set(["experiments", "oneshot", "dense"], ["vgg"]),
      "key experiments.oneshot.dense: 'vgg' is not defined under dense"),
     ("unknown branch type", _set(["branches", "finetune", "type"], "retrain"),
-     "key branches.finetune.type: 'retrain' is not one of ['finetune', 'rewind_weights'"),
+     "key branches.finetune.type: 'retrain' is not a branch type (known: finetune, lottery, reinit, rewind_lr, "
+     "rewind_weights, scratch_b, scratch_e)"),
     ("IMP rate 0", _set(["experiments", "imp"], {"dense": ["lenet"], "iterative": {"rate": 0, "levels": 2,
                                                                                   "branch": "finetune"}}),
      "key experiments.imp.iterative.rate: 0 is less than or equal to the minimum of 0"),

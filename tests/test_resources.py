@@ -7,11 +7,11 @@ import sys
 import pytest
 
 from prunelab.metrics.flops import count
-from prunelab.models import build_model
+from prunelab.models import MODELS, build_model
 from prunelab.plan import build_plan
 from prunelab.resources import (
     CONV_MODELS, CPU_THREADS, GPU_MACS_PER_SECOND, GPU_SECONDS_PER_LAYER, GPU_THREADS, MIN_RUNTIME_MINUTES,
-    SAFETY, STARTUP_SECONDS, BASE_MEM_MB, dense_spec_of, estimate, group_request, input_shape, model_size,
+    SAFETY, STARTUP_SECONDS, BASE_MEM_MB, dense_spec_of, estimate, group_request, has_conv, input_shape, model_size,
     wants_gpu,
 )
 
@@ -28,6 +28,15 @@ def test_table_matches_the_real_model_at_its_reference_shape(name):
     model = build_model({"name": name}, ref.reference, 10)
     real = count(model, ref.reference)
     assert (ref.params, ref.macs, ref.layers) == (real["params_total"], real["macs"], _layers(model))
+
+
+@pytest.mark.parametrize("name", sorted(MODELS))
+def test_has_conv_says_which_models_of_the_zoo_have_conv_layers(name):
+    """Planning shares Scratch-E's run with reinit on conv-less nets by this answer, without building the net."""
+    from torch import nn
+
+    model = build_model({"name": name, "widths": [4]}, (3, 32, 32), 10)
+    assert has_conv({"name": name}) == any(isinstance(m, nn.Conv2d) for m in model.modules())
 
 
 @pytest.mark.parametrize("model,shape", [({"name": "lenet_300_100"}, (1, 8, 8)),

@@ -38,6 +38,9 @@ def test_every_branch_ran_and_recorded_its_accounting(finished):
     scratch_b = branches[branches["branch_type"] == "scratch_b"].iloc[0]
     scratch_e = branches[branches["branch_type"] == "scratch_e"].iloc[0]
     assert scratch_b["epochs"] > scratch_e["epochs"] == 2
+    # LeNet-300-100 has no conv layers: Scratch-E is the reinit computation, trained once, in both rows
+    reinit = branches[branches["branch_type"] == "reinit"].iloc[0]
+    assert scratch_e["run"] == reinit["run"] and scratch_e["test_acc"] == reinit["test_acc"]
 
 
 def test_imp_levels_are_nested_with_exact_sparsity(finished):

@@ -1,45 +1,32 @@
-"""Branches: what is trained after a mask is chosen (docs/methods.md §3).
+"""What a branch job needs torch for: the fresh weights of re-initialised branches, Scratch's sparse-scaled
+init, isometry recovery, and :func:`branch_start`, which hands a branch to its type's ``start``.
 
-| type           | starting weights                         | schedule                         | length        |
-|----------------|------------------------------------------|----------------------------------|---------------|
-| finetune       | pruned weights (OBS-family: updated)     | the branch's own (constant LR)   | its epochs    |
-| rewind_weights | θ_k ⊙ m from the dense run               | original, resumed at k           | T − k         |
-| rewind_lr      | pruned weights                           | original, resumed at k           | T − k         |
-| lottery        | θ_0 ⊙ m                                  | original                         | T             |
-| reinit         | fresh init (new seed) ⊙ m                | original                         | T             |
-| scratch_e      | fresh sparse-scaled init ⊙ m             | original                         | T             |
-| scratch_b      | fresh sparse-scaled init ⊙ m             | stretched by FLOPs ratio         | ⌊E·F_d/F_p⌋ ep |
-
-Every branch builds a fresh optimizer (unless ``optimizer_state: rewind`` restores the dense run's at k)
-and trains under the mask invariant.
+Which branch types exist, what each starts from and how planning treats its config is declared once per type in
+:mod:`prunelab.branch_types` (one module each, discovered), torch-free so that planning stays light.
 """
 
 from __future__ import annotations
 
-import copy
 import math
-from dataclasses import dataclass
 
 import torch
 from torch import nn
 
-from prunelab.errors import CheckpointError, ConfigError
+from prunelab.branch_types import BranchStart, StartContext, get_branch_type
 from prunelab.masks import Mask
-from prunelab.metrics.flops import count as count_flops
 from prunelab.models import build_model
-from prunelab.schedules import iterations_per_epoch, to_iteration, total_iterations
 
 
-@dataclass
-class BranchStart:
-    """Initial weights and training window of a branch."""
-
-    state: dict                     # model state_dict to load before training
-    train: dict                     # the training config actually run
-    start_iteration: int
-    optimizer_state: dict | None
-    notes: dict                     # recorded in metrics (e.g. Scratch-B epochs, FLOPs ratio)
-    origin: str                     # where the weights and the schedule start, in words (the job logs it)
+def fresh_model(ctx: StartContext, sparse_scaled: bool = False) -> nn.Module:
+    """The dense architecture newly initialised from the branch's init seed; with ``sparse_scaled``, its conv
+    weights then redrawn from that seed by :func:`sparse_scaled_init_` for the mask (Scratch-E/B)."""
+    seed = ctx.spec["seed"]["init"]
+    fresh = build_model(ctx.dense_spec["model"], ctx.data.input_shape, ctx.data.num_classes, seed=seed)
+    if sparse_scaled:
+        with torch.random.fork_rng(devices=[]):
+            torch.manual_seed(seed)
+            sparse_scaled_init_(fresh, ctx.mask)
+    return fresh
 
 
 def sparse_scaled_init_(model: nn.Module, mask: Mask) -> None:
@@ -61,22 +48,6 @@ def sparse_scaled_init_(model: nn.Module, mask: Mask) -> None:
                     continue
                 std = math.sqrt(2.0 * module.in_channels / nnz)
                 params[name].normal_(0.0, std)
-
-
-def scratch_b_train(train: dict, dense_ops: int, pruned_ops: int) -> tuple[dict, dict]:
-    """Scratch-B: E_B = ⌊E·F_d/F_p⌋ epochs; step milestones scaled by E_B/E and floored."""
-    if train.get("iterations") is not None:
-        raise ConfigError("Scratch-B scales epochs; the dense run must be configured with train.epochs, "
-                          "not train.iterations")
-    epochs = float(train["epochs"])
-    ratio = dense_ops / max(1, pruned_ops)
-    epochs_b = math.floor(epochs * ratio)
-    out = copy.deepcopy(train)
-    out["epochs"] = epochs_b
-    schedule = out.get("schedule", {})
-    if schedule.get("milestones"):
-        schedule["milestones"] = [math.floor(m * epochs_b / epochs) for m in schedule["milestones"]]
-    return out, {"flops_ratio": ratio, "scratch_b_epochs": epochs_b, "dense_epochs": epochs}
 
 
 def restore_isometry(model: nn.Module, mask: Mask, settings: dict, model_spec: dict) -> dict:
@@ -106,46 +77,10 @@ def restore_isometry(model: nn.Module, mask: Mask, settings: dict, model_spec: d
 
 def branch_start(spec: dict, dense_spec: dict, data, mask: Mask, pruned_state: dict,
                  snapshots: dict[int, dict] | None) -> BranchStart:
-    """Resolve the starting point of branch ``spec``.
+    """The starting point of branch ``spec``, as its type's ``start`` picks it (see :mod:`prunelab.branch_types`).
 
     ``pruned_state`` is the state the mask was chosen on (θ_T ⊙ m, or a method's updated weights);
     ``snapshots`` are the dense run's saved points ``{iteration: {"model", "optimizer"}}``.
     """
-    kind = spec["type"]
-    train = spec["train"]
-    ipe = iterations_per_epoch(len(data.train_y), int(train["batch_size"]))
-    notes: dict = {}
-    if kind == "finetune":
-        return BranchStart(pruned_state, train, 0, None, notes, "the pruned weights, schedule from iteration 0")
-    if kind in ("rewind_weights", "rewind_lr", "lottery"):
-        k = to_iteration(spec["rewind"], ipe, "branches.rewind")
-        if k > total_iterations(train, ipe):
-            raise ConfigError(f"branch rewind point {spec['rewind']} (iteration {k}) is past the end of training "
-                              f"({total_iterations(train, ipe)} iterations)")
-        notes["rewind_iteration"] = k
-        at = f"iteration {k} (epoch {k / ipe:.3g}, {spec['rewind']})"
-        if kind == "rewind_lr":
-            return BranchStart(pruned_state, train, k, None, notes,
-                               f"the pruned weights, learning-rate schedule rewound to {at}")
-        if snapshots is None or k not in snapshots:
-            saved = sorted(snapshots or {})
-            raise CheckpointError(f"branch '{kind}' needs the dense run's weights at iteration {k} "
-                                  f"({spec['rewind']}), but it saved only iterations {saved}; add "
-                                  f"'{spec['rewind']}' to the dense config's train.save_at (its hash changes)")
-        opt_state = snapshots[k]["optimizer"] if spec.get("optimizer_state") == "rewind" else None
-        return BranchStart(snapshots[k]["model"], train, k, opt_state, notes,
-                           f"weights rewound to {at}: the dense run's snapshot of iteration {k}, with "
-                           + ("its optimizer state" if opt_state is not None else "a fresh optimizer state"))
-    if kind in ("reinit", "scratch_e", "scratch_b"):
-        fresh = build_model(dense_spec["model"], data.input_shape, data.num_classes, seed=spec["seed"]["init"])
-        if kind != "reinit":
-            with torch.random.fork_rng(devices=[]):
-                torch.manual_seed(spec["seed"]["init"])
-                sparse_scaled_init_(fresh, mask)
-        if kind == "scratch_b":
-            dense_ops = count_flops(fresh, data.input_shape)["ops"]
-            pruned_ops = count_flops(fresh, data.input_shape, mask)["ops"]
-            train, notes = scratch_b_train(train, dense_ops, pruned_ops)
-        return BranchStart(fresh.state_dict(), train, 0, None, notes,
-                           f"a fresh initialisation (seed {spec['seed']['init']}), schedule from iteration 0")
-    raise ConfigError(f"branch type {kind!r} is unknown")
+    ctx = StartContext(spec, dense_spec, data, mask, pruned_state, snapshots)
+    return get_branch_type(spec["type"], "type").start(ctx)

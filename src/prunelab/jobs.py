@@ -17,6 +17,7 @@ from typing import Callable, Iterator
 import torch
 
 from prunelab import distributed, layout, provenance
+from prunelab.branch_types import get_branch_type
 from prunelab.branches import branch_start, restore_isometry
 from prunelab.data import TensorData, load_dataset
 from prunelab.errors import CheckpointError, ConfigError, DivergenceError
@@ -290,7 +291,7 @@ def run_branch(spec_json: dict, directory: str | Path, rt: Runtime, log: Callabl
         if reason:
             _record_skip(outputs, spec, reason, model, mask, started, dirs, spec.seed.to_dict(), (layout.MODEL,))
             return
-        needs_snapshots = spec.type in ("rewind_weights", "lottery")
+        needs_snapshots = get_branch_type(spec.type).from_snapshot
         snapshots = load_tensors(dirs["dense"] / layout.SNAPSHOTS, producer="train") if needs_snapshots else None
         start = branch_start(spec.to_dict(), dense_spec.to_dict(), data, mask, pruned_state(dirs["prune"], rt, data, mask), snapshots)
         model.load_state_dict(start.state)

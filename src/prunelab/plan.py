@@ -20,19 +20,20 @@ import copy
 import json
 import re
 
+from prunelab.branch_types import branch_types, get_branch_type
 from prunelab.imported import checkpoint_spec
 from prunelab.errors import ConfigError
 from prunelab.planned import Plan
 from prunelab.pruning import get_method, resolve_hparams
-from prunelab.resources import train_test_sizes
+from prunelab.resources import has_conv, train_test_sizes
 from prunelab.run_spec import BranchSpec, DenseSpec, PruneSpec, RunSpec, Seeds
 from prunelab.schedules import iterations_per_epoch, to_iteration, total_iterations
 
 # the dense-run keys that decide results (download/verify_checksums only decide where bytes come from)
 DATASET_KEYS = ("name", "path", "size", "channels", "validation", "split_seed", "normalize", "augment")
 REINIT_SEED_SHIFT = 1_000_003   # re-initialised branches draw their init from dense init seed + this
-FINETUNE_DEFAULTS = {"epochs": 5, "lr": 0.001, "schedule": {"name": "constant", "milestones": [], "gamma": 0.1,
-                                                           "min_lr": 0}, "warmup_epochs": 0}
+
+
 def _point(value) -> str:
     """Normalise a training point for comparison: '2 ep' → '2ep', 7 → '7it', 'init' → '0it'."""
     if value in ("init", 0, "0ep"):
@@ -59,6 +60,12 @@ class _Builder:
             raise ConfigError(f"config key {key}: '{name}' is not defined under {section} "
                               f"(defined: {', '.join(sorted(entries)) or 'none'})")
         return entries[name]
+
+    def check_branch_types(self) -> None:
+        """Every defined branch names a discovered type (the schema takes any string, so that a new type
+        module needs no schema edit), used by an experiment or not."""
+        for name, cfg in self.config.get("branches", {}).items():
+            get_branch_type(cfg["type"], f"branches.{name}.type")
 
     # -- specs ---------------------------------------------------------------------------------------
     def _add(self, spec: RunSpec) -> str:
@@ -105,36 +112,31 @@ class _Builder:
                          seed=cfg["seed"] + replicate)
 
     def branch_spec(self, branch_name: str, dense_hash: str, prune_hash: str, dense_name: str, key: str) -> BranchSpec:
+        """The spec of branch ``branch_name`` after a mask; its type's declaration decides the defaults, the
+        rewind point and the checks. Its ``type`` is the type that computes it (:meth:`BranchType.runs_as`):
+        Scratch-E on a net without conv layers is a reinit, so both plan the same run."""
         cfg = self._ref("branches", branch_name, key)
         where = f"branches.{branch_name}"
-        kind = cfg["type"]
+        branch = get_branch_type(cfg["type"], f"{where}.type")
         dense = self.specs[dense_hash]
         train = copy.deepcopy(dense.train)
         train.pop("save_at", None)
-        if kind == "finetune":
-            train.update(copy.deepcopy(FINETUNE_DEFAULTS))
+        train.update(copy.deepcopy(branch.train_defaults))
         train.update(copy.deepcopy(cfg.get("train", {})))
         if "schedule" in cfg.get("train", {}):
             train["schedule"] = {**dense.train["schedule"], **cfg["train"]["schedule"]}
-        rewind = None
-        if kind in ("rewind_weights", "rewind_lr"):
-            if "rewind" not in cfg:
-                raise ConfigError(f"config key {where}.rewind: required for branch type '{kind}' (e.g. '0it', '2ep')")
-            rewind = _point(cfg["rewind"])
-        elif kind == "lottery":
-            rewind = "0it"
-        if rewind is not None and kind != "rewind_lr":
+        rewind = branch.rewind_point(_point(cfg["rewind"]) if "rewind" in cfg else None, where)
+        if branch.from_snapshot:
             self._require_saved(dense_name, rewind, f"{where}.rewind")
-        elif "rewind" in cfg and kind not in ("rewind_lr",):
-            raise ConfigError(f"config key {where}.rewind: branch type '{kind}' does not rewind")
-        if cfg["optimizer_state"] == "rewind" and kind not in ("rewind_weights", "lottery"):
-            raise ConfigError(f"config key {where}.optimizer_state: 'rewind' only applies to rewind_weights/lottery")
+        if cfg["optimizer_state"] == "rewind" and not branch.from_snapshot:
+            restoring = "/".join(name for name, other in branch_types().items() if other.from_snapshot)
+            raise ConfigError(f"config key {where}.optimizer_state: 'rewind' only applies to {restoring}")
         offset = cfg["seed_offset"]
         seed = Seeds(init=dense.seed.init + REINIT_SEED_SHIFT + offset, data=dense.seed.data + offset)
         isometry = dict(cfg["isometry"]) if cfg["isometry"]["method"] != "none" else None
-        return BranchSpec(parents={"dense": f"dense/{dense_hash}", "prune": f"prune/{prune_hash}"}, type=kind,
-                          rewind=rewind, train=train, optimizer_state=cfg["optimizer_state"], isometry=isometry,
-                          seed=seed)
+        return BranchSpec(parents={"dense": f"dense/{dense_hash}", "prune": f"prune/{prune_hash}"},
+                          type=branch.runs_as(has_conv(dense.model)), rewind=rewind, train=train,
+                          optimizer_state=cfg["optimizer_state"], isometry=isometry, seed=seed)
 
     def _require_saved(self, dense_name: str, point: str, key: str) -> None:
         cfg = self.config["dense"][dense_name]
@@ -198,7 +200,8 @@ class _Builder:
         rows = [{**common, "stage": "pruned", "branch": None, "branch_type": None, "kind": "prune", "run": p_hash}]
         for branch_name in branches:
             b_spec = self.branch_spec(branch_name, d_hash, p_hash, dense_name, f"{key}.branches")
-            rows.append({**common, "stage": "branch", "branch": branch_name, "branch_type": b_spec.type,
+            branch_type = self.config["branches"][branch_name]["type"]  # the row's, even where the run is shared
+            rows.append({**common, "stage": "branch", "branch": branch_name, "branch_type": branch_type,
                          "branch_lr": b_spec.train["lr"], "isometry": (b_spec.isometry or {}).get("method", "none"),
                          "kind": "branch", "run": self._add(b_spec)})
         return rows
@@ -301,6 +304,7 @@ def build_plan(config: dict, source: str = "config") -> Plan:
     """
     builder = _Builder(config)
     try:
+        builder.check_branch_types()
         for name, exp in config["experiments"].items():
             builder.plan.experiments[name] = builder.experiment(name, exp)
         builder.plan.figures = builder.figures()

@@ -64,6 +64,7 @@ CONV_MODELS: dict[str, ModelSize] = {
     "vgg16": ModelSize(14724042, 313201664, 14, (3, 32, 32), True),
     "vgg19": ModelSize(20035018, 398136320, 17, (3, 32, 32), True),
 }
+MLP_MODELS = ("lenet_300_100", "mlp7", "mlp")  # linear layers only: sizes computed exactly, no Conv2d
 RESNET_BASE_WIDTH = 16
 IMAGENET_RESNETS = ("resnet18", "resnet34", "resnet50")  # first-stage width 64
 
@@ -118,10 +119,16 @@ def input_shape(dataset: dict) -> tuple[int, int, int]:
     return channels, height, width
 
 
+def has_conv(model: dict) -> bool:
+    """Whether ``model`` has Conv2d layers (every model outside the MLP family; a test checks the zoo), known
+    without building it: planning lets conv-less nets share runs that differ only in how convs start."""
+    return model["name"] not in MLP_MODELS
+
+
 def model_size(model: dict, shape: tuple[int, int, int], classes: int = 10) -> ModelSize:
     """Parameters and MACs per example of ``model`` on inputs of ``shape``."""
     name = model["name"]
-    if name in ("lenet_300_100", "mlp7", "mlp"):
+    if name in MLP_MODELS:
         hidden = {"lenet_300_100": [300, 100], "mlp7": [model.get("width", 100)] * 6}.get(name, model.get("widths"))
         widths = [math.prod(shape), *hidden, classes]
         pairs = list(zip(widths, widths[1:]))

@@ -137,7 +137,7 @@ class PruneSpec(_Spec):
 
 @dataclass(frozen=True)
 class BranchSpec(_Spec):
-    """Training the pruned network of ``prune`` from a start the branch ``type`` picks (see branches.py)."""
+    """Training the pruned network of ``prune`` from a start its ``type`` picks (:mod:`prunelab.branch_types`)."""
 
     kind: ClassVar[str] = "branch"
 

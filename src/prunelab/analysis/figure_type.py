@@ -9,13 +9,13 @@ module (or a ``FigureType`` to a paper module's list): no registry, schema or wo
 
 from __future__ import annotations
 
-import importlib
-import pkgutil
 from dataclasses import dataclass, field
+from functools import cache
 from typing import Any, Callable
 
 import pandas as pd
 
+from prunelab.discovery import declared
 from prunelab.errors import ConfigError
 
 LIU = "Liu et al. 2019: Rethinking the Value of Network Pruning"
@@ -81,21 +81,8 @@ def subset(choices, default: list, description: str) -> dict:
             "description": description}
 
 
-_REGISTRY: dict[str, FigureType] = {}
-
-
+@cache
 def figure_types() -> dict[str, FigureType]:
     """Every figure type, discovered once from the modules of :mod:`prunelab.analysis` exporting
     ``FIGURE_TYPES``; two declarations of one name are a programming error, not a silent override."""
-    if not _REGISTRY:
-        import prunelab.analysis as package
-
-        found: dict[str, FigureType] = {}
-        for info in sorted(pkgutil.iter_modules(package.__path__), key=lambda info: info.name):
-            module = importlib.import_module(f"{package.__name__}.{info.name}")
-            for kind in getattr(module, "FIGURE_TYPES", ()):
-                if kind.name in found:
-                    raise ValueError(f"figure type {kind.name!r} is declared twice (second in {module.__name__})")
-                found[kind.name] = kind
-        _REGISTRY.update(found)
-    return _REGISTRY
+    return declared("prunelab.analysis", FigureType, "FIGURE_TYPES")

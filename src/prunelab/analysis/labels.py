@@ -9,9 +9,9 @@ from __future__ import annotations
 
 import pandas as pd
 
-BRANCH_TYPE = {"finetune": "fine-tuned", "scratch_e": "Scratch-E", "scratch_b": "Scratch-B",
-               "lottery": "trained from θ0 ⊙ m", "rewind_weights": "trained from θk ⊙ m (weight rewinding)",
-               "rewind_lr": "LR rewinding", "reinit": "trained from a random re-init ⊙ m"}
+from prunelab.branch_types import branch_types
+
+BRANCH_TYPE = {name: kind.label for name, kind in branch_types().items()}  # declared by each type's module
 METHOD = {"magnitude": "magnitude", "random": "random", "snip": "SNIP", "grasp": "GraSP", "obd": "OBD",
           "obs": "OBS (exact)", "lobs": "L-OBS", "woodfisher": "WoodFisher", "lm": "LM", "qm": "QM",
           "sipp_det": "SiPP-det", "sipp_rand": "SiPP-rand", "sipp_hybrid": "SiPP-hybrid", "l1_filter": "L1 filter",

@@ -9,11 +9,12 @@ or :attr:`Method.prune`.
 from __future__ import annotations
 
 import importlib
-import pkgutil
 from dataclasses import dataclass, field
+from functools import cache
 from typing import TYPE_CHECKING, Callable
 
 from prunelab import fragments
+from prunelab.discovery import declared
 from prunelab.errors import ConfigError
 
 if TYPE_CHECKING:
@@ -78,20 +79,10 @@ class Method:
         return None if self.pruner is None else getattr(importlib.import_module(self.module), self.pruner)
 
 
-_REGISTRY: dict[str, Method] = {}
-
-
+@cache
 def methods() -> dict[str, Method]:
     """All methods, discovered once from the catalog modules that export ``METHOD``/``METHODS``."""
-    if not _REGISTRY:
-        import prunelab.pruning.catalog as package
-
-        for info in pkgutil.iter_modules(package.__path__):
-            module = importlib.import_module(f"{package.__name__}.{info.name}")
-            for method in [getattr(module, "METHOD", None), *getattr(module, "METHODS", ())]:
-                if isinstance(method, Method):
-                    _REGISTRY[method.name] = method
-    return _REGISTRY
+    return declared("prunelab.pruning.catalog", Method, "METHOD", "METHODS")
 
 
 def get_method(name: str, key: str = "method") -> Method:

@@ -5,16 +5,14 @@ Adding a paper's claims is adding a module; ``all_claims()`` collects them, chec
 
 from __future__ import annotations
 
-import importlib
-import pkgutil
-
+from prunelab.discovery import modules
 from prunelab.replication.claim import Claim
 
 
 def all_claims() -> list[Claim]:
     claims: list[Claim] = []
-    for info in sorted(pkgutil.iter_modules(__path__), key=lambda m: m.name):
-        claims += importlib.import_module(f"{__name__}.{info.name}").CLAIMS
+    for module in modules(__name__):
+        claims += module.CLAIMS
     ids = [c.id for c in claims]
     duplicates = sorted({i for i in ids if ids.count(i) > 1})
     if duplicates:
