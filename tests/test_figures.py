@@ -472,7 +472,7 @@ def test_summarise_counts_missing_and_unmeasured_runs():
     ({"type": "sipp_accuracy_vs_retained", "options": {"tolerance": -1}},
      "config key figures.bad.options.tolerance: -1 is less than the minimum of 0"),
     ({"type": "rethinking_weight_level", "options": {"branch_types": ["finetune", "retrain"]}},
-     "config key figures.bad.options.branch_types[1]: 'retrain' is not one of ['finetune', 'scratch_e'"),
+     "config key figures.bad.options.branch_types[1]: 'retrain' is not one of ['finetune', 'lottery', 'reinit'"),
     ({"type": "dyniso_finetune_lr", "options": {"branch_types": []}},
      "config key figures.bad.options.branch_types: [] should be non-empty"),
     ({"type": "lossmodel_loss_vs_accuracy", "options": {"log_loss": "yes"}},
