@@ -568,3 +568,24 @@ def test_snakemake_rejects_a_bad_figure_option_before_any_job(tmp_path):
     assert (f"{path}: key figures.acc.options.tolerance: -1 is less than the minimum of 0 "
             f"(figure type sipp_accuracy_vs_retained)") in proc.stdout + proc.stderr
     assert not (tmp_path / "results").exists()
+
+
+def test_two_labels_of_the_same_runs_are_one_line_with_each_run_counted_once(tmp_path):
+    """Scratch-E on a net without conv layers is its re-init run: one line named both ways, n = seeds."""
+    table = synthetic.demo_like()
+    table["run"] = [f"run{i}" for i in range(len(table))]
+    branches = table["experiment"] == "branches"
+    reinit, scratch = branches & (table["branch_type"] == "reinit"), branches & (table["branch_type"] == "scratch_e")
+    table.loc[scratch, ["run", "test_acc"]] = table.loc[reinit, ["run", "test_acc"]].to_numpy()
+    table.to_csv(tmp_path / "t.csv", index=False)
+    result = draw({"type": "accuracy_vs_sparsity", "experiments": ["x"]}, [tmp_path / "t.csv"],
+                  tmp_path / "f.png", tmp_path, "f")
+    texts = [t.get_text() for t in result.figure.legends[0].get_texts()]
+    shared = ("magnitude, global → Scratch-E = magnitude, global → trained from a random re-init ⊙ m "
+              "(the same runs)")
+    assert shared in texts
+    assert {"magnitude, global → Scratch-E", "magnitude, global → trained from a random re-init ⊙ m"}.isdisjoint(texts)
+    line = result.values[result.values["series"] == shared]
+    assert list(line["n"]) == [3, 3]
+    expected = table[reinit].groupby("target_sparsity")["test_acc"].mean()
+    assert line.set_index("target_sparsity")["ours_mean"].to_dict() == pytest.approx(expected.to_dict())

@@ -29,12 +29,31 @@ def series_labels(rows: pd.DataFrame) -> pd.Series:
     return text.where(~shared.astype(bool), rows["experiment"] + ": " + text)
 
 
+def merge_shared_series(rows: pd.DataFrame) -> pd.DataFrame:
+    """Series made of the same runs drawn once, under both names, each run counted once.
+
+    Two branch labels can resolve to one run (Scratch-E on a net without conv layers plans its re-init run):
+    two lines on top of each other would hide one of them, and concatenating them would count every seed
+    twice. Series whose run ids are unknown are left as they are."""
+    known = rows.groupby("series")["run"].agg(lambda runs: runs.notna().all())
+    runs = rows.groupby("series")["run"].agg(lambda runs: tuple(sorted(runs.astype(str))))
+    names: dict[str, str] = {}
+    for same in runs[known].groupby(runs[known]).groups.values():
+        if len(same) > 1:
+            label = " = ".join(sorted(same, key=str.casefold)) + " (the same runs)"
+            names.update({series: label for series in same})
+    if not names:
+        return rows
+    merged = rows.assign(series=rows["series"].map(lambda series: names.get(series, series)))
+    return merged[~(merged["series"].isin(names.values()) & merged.duplicated(["series", "run"]))]
+
+
 def accuracy_vs_sparsity(rows: pd.DataFrame, request: Request) -> Drawn:
     """Mean and 95 % interval over seeds of the chosen accuracy vs achieved sparsity, one line per series."""
     metric = request.metric
     stages = request.options["stages"]
     pruned = request.require(rows[rows["stage"].isin(stages)], " or ".join(stages) + " rows")
-    pruned = pruned.assign(series=series_labels(pruned))
+    pruned = merge_shared_series(pruned.assign(series=series_labels(pruned)))
     keys = ["experiment", "series", "target_sparsity"]
     stats = summarise(pruned, keys, metric)
     achieved = summarise(pruned, keys, "sparsity")
