@@ -35,10 +35,10 @@ def merge_shared_series(rows: pd.DataFrame) -> pd.DataFrame:
     Two branch labels can resolve to one run (Scratch-E on a net without conv layers plans its re-init run):
     two lines on top of each other would hide one of them, and concatenating them would count every seed
     twice. Series whose run ids are unknown are left as they are."""
-    known = rows.groupby("series")["run"].agg(lambda runs: runs.notna().all())
-    runs = rows.groupby("series")["run"].agg(lambda runs: tuple(sorted(runs.astype(str))))
+    runs = rows.groupby("series")["run"].agg(lambda runs: tuple(sorted(runs)) if runs.notna().all() else None)
+    runs = runs.dropna()
     names: dict[str, str] = {}
-    for same in runs[known].groupby(runs[known]).groups.values():
+    for same in runs.groupby(runs).groups.values():
         if len(same) > 1:
             label = " = ".join(sorted(same, key=str.casefold)) + " (the same runs)"
             names.update({series: label for series in same})
