@@ -13,11 +13,20 @@ dyniso}.yaml; a dry run checks no data, so absent datasets do not matter) and pr
 start-up (dry run minus ``snakemake --version``, fastest of ``--repeats``), summed, against the target of 8 s:
 once *cold* (no stored plan: the plan is built) and once *warm* (the plan stored by the cold run found under
 .snakemake/, as on every later invocation with the same config and code).
+
+Beside them it prints Snakemake's own *floor* for the same suites: the suite's runs (same hashes, same
+parents) written as plainly as Snakemake allows — one pattern rule per run kind, inputs looked up in a dict,
+``touch`` as the command, no resources, conda, groups, tables, figures or audit — dry-run the same way.
+``floor (same files)`` declares what prunelab's rules declare (every output of a run, each parent's
+spec.json and provenance.json); ``floor (one file)`` declares only provenance.json, the least a workflow
+with one job per run can declare. The gap between prunelab and the first floor is what prunelab's rules add;
+the first floor against the target says whether the target is reachable with these jobs and files at all.
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import re
 import subprocess
@@ -100,13 +109,74 @@ def fastest(workdir: Path, repeats: int, *args: str, before=lambda: None) -> tup
     return best, text
 
 
+# The floor workflow: prunelab's runs in the plainest Snakemake form (see the module docstring).
+FLOOR_SNAKEFILE = """
+import json
+
+RUNS = json.load(open("runs.json"))
+FILES = json.load(open("files.json"))
+
+
+rule all:
+    input:
+        [f"runs/{run['kind']}/{run_hash}/provenance.json" for run_hash, run in RUNS.items()],
+
+
+for _kind, _names in FILES.items():
+
+    rule:
+        name:
+            f"run_{_kind}"
+        input:
+            lambda wildcards: RUNS[wildcards.run_hash]["inputs"],
+        output:
+            [f"runs/{_kind}/{{run_hash}}/{_name}" for _name in _names],
+        shell:
+            "touch {output}"
+"""
+
+
+def write_floor(workdir: Path, config: dict, one_file: bool) -> None:
+    """The floor workflow of ``config``'s plan in ``workdir``: same runs and parents, declared files as the
+    rules declare them or (``one_file``) provenance.json alone."""
+    from prunelab import layout
+
+    plan = build_plan(validate_config(config))
+    parent_files = (layout.PROVENANCE,) if one_file else (layout.SPEC, layout.PROVENANCE)
+    runs = {
+        run_hash: {"kind": spec["kind"],
+                   "inputs": [f"runs/{link}/{name}" for link in spec.get("parents", {}).values()
+                              for name in parent_files]}
+        for run_hash, spec in plan.specs.items()
+    }
+    files = {kind: [layout.PROVENANCE] if one_file else list(layout.run_files(kind)) for kind in layout.RUN_KINDS}
+    workdir.mkdir(parents=True, exist_ok=True)
+    (workdir / "runs.json").write_text(json.dumps(runs))
+    (workdir / "files.json").write_text(json.dumps(files))
+    (workdir / "Snakefile").write_text(FLOOR_SNAKEFILE)
+
+
+def floor_dry_run(workdir: Path, repeats: int) -> tuple[float, int]:
+    bin_dir = Path(sys.executable).parent
+    best, text = float("inf"), ""
+    for _ in range(repeats):
+        start = time.perf_counter()
+        proc = subprocess.run([str(bin_dir / "snakemake"), "-n", "--cores", "1"], cwd=workdir, capture_output=True,
+                              text=True, env={**os.environ, "PATH": f"{bin_dir}{os.pathsep}{os.environ.get('PATH', '')}"})
+        best = min(best, time.perf_counter() - start)
+        if proc.returncode != 0:
+            raise SystemExit(f"floor dry run in {workdir} failed:\n{proc.stderr[-3000:]}")
+        text = proc.stdout + proc.stderr
+    return best, planned_total(text)
+
+
 def suites(repeats: int) -> None:
     import shutil
 
     base = Path(tempfile.mkdtemp(prefix="prunelab-dag-suites-"))
     try:
         startup, _ = fastest(base, repeats, "--version")
-        beyond = {"cold": {}, "warm": {}}
+        beyond = {"cold": {}, "warm": {}, "floor (same files)": {}, "floor (one file)": {}}
         jobs = {}
         for name in SUITES:
             workdir = base / name
@@ -117,12 +187,20 @@ def suites(repeats: int) -> None:
             warm, _ = fastest(workdir, repeats, "-n")
             jobs[name] = planned_total(text)
             beyond["cold"][name], beyond["warm"][name] = cold - startup, warm - startup
+            config = yaml.safe_load((workdir / "config.yaml").read_text())
+            for state, one_file in (("floor (same files)", False), ("floor (one file)", True)):
+                floor_dir = base / f"{name}-floor-{int(one_file)}"
+                write_floor(floor_dir, config, one_file)
+                seconds, floor_jobs = floor_dry_run(floor_dir, repeats)
+                beyond[state][name] = seconds - startup
+                jobs[f"{name} {state}"] = floor_jobs
     finally:
         shutil.rmtree(base, ignore_errors=True)
     parts = []
     for state, times in beyond.items():
         total = sum(times.values())
-        each = ", ".join(f"{name} ({jobs[name]} jobs) {seconds:.1f}s" for name, seconds in times.items())
+        counted = (lambda name: jobs[f"{name} {state}"]) if state.startswith("floor") else jobs.get
+        each = ", ".join(f"{name} ({counted(name)} jobs) {seconds:.1f}s" for name, seconds in times.items())
         parts.append(f"{state}: {each}; sum {total:.1f}s = {total / SUITE_TARGET:.2f}x the {SUITE_TARGET:.0f}s target")
     print(f"dag suites [{os.cpu_count()} cores, load {os.getloadavg()[0]:.1f}] beyond start-up "
           f"({startup:.1f}s): " + " | ".join(parts))
