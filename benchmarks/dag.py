@@ -62,16 +62,19 @@ def suite() -> dict:
     }
 
 
-def snakemake(workdir: Path, *args: str) -> tuple[float, str]:
+def snakemake(workdir: Path, *args: str, own_snakefile: bool = False) -> tuple[float, str]:
+    """Seconds and output of ``snakemake *args`` on ``workdir``: with the checkout's Snakefile and the
+    workdir's config.yaml, or (``own_snakefile``) the Snakefile inside ``workdir`` and no config."""
     bin_dir = Path(sys.executable).parent
-    cmd = [str(bin_dir / "snakemake"), "--snakefile", str(ROOT / "Snakefile"), "--directory", str(workdir),
-           "--configfile", str(workdir / "config.yaml"), *args]
+    workflow = [] if own_snakefile else ["--snakefile", str(ROOT / "Snakefile"),
+                                         "--configfile", str(workdir / "config.yaml")]
+    cmd = [str(bin_dir / "snakemake"), "--directory", str(workdir), *workflow, *args]
     env = {**os.environ, "PATH": f"{bin_dir}{os.pathsep}{os.environ.get('PATH', '')}", "PYTHONPATH": str(ROOT / "src")}
     start = time.perf_counter()
-    proc = subprocess.run(cmd, capture_output=True, text=True, env=env)
+    proc = subprocess.run(cmd, capture_output=True, text=True, env=env, cwd=workdir if own_snakefile else None)
     seconds = time.perf_counter() - start
     if proc.returncode != 0:
-        raise SystemExit(f"snakemake {' '.join(args)} failed:\n{proc.stderr[-3000:]}")
+        raise SystemExit(f"snakemake {' '.join(args)} in {workdir} failed:\n{proc.stderr[-3000:]}")
     return seconds, proc.stdout + proc.stderr
 
 
@@ -100,11 +103,12 @@ SUITES = ("rethinking", "lossmodel", "sipp", "dyniso")
 SUITE_TARGET = 8.0  # seconds beyond start-up, the four suites together
 
 
-def fastest(workdir: Path, repeats: int, *args: str, before=lambda: None) -> tuple[float, str]:
+def fastest(workdir: Path, repeats: int, *args: str, before=lambda: None, own_snakefile: bool = False
+            ) -> tuple[float, str]:
     best, text = float("inf"), ""
     for _ in range(repeats):
         before()
-        seconds, text = snakemake(workdir, *args)
+        seconds, text = snakemake(workdir, *args, own_snakefile=own_snakefile)
         best = min(best, seconds)
     return best, text
 
@@ -156,20 +160,6 @@ def write_floor(workdir: Path, config: dict, one_file: bool) -> None:
     (workdir / "Snakefile").write_text(FLOOR_SNAKEFILE)
 
 
-def floor_dry_run(workdir: Path, repeats: int) -> tuple[float, int]:
-    bin_dir = Path(sys.executable).parent
-    best, text = float("inf"), ""
-    for _ in range(repeats):
-        start = time.perf_counter()
-        proc = subprocess.run([str(bin_dir / "snakemake"), "-n", "--cores", "1"], cwd=workdir, capture_output=True,
-                              text=True, env={**os.environ, "PATH": f"{bin_dir}{os.pathsep}{os.environ.get('PATH', '')}"})
-        best = min(best, time.perf_counter() - start)
-        if proc.returncode != 0:
-            raise SystemExit(f"floor dry run in {workdir} failed:\n{proc.stderr[-3000:]}")
-        text = proc.stdout + proc.stderr
-    return best, planned_total(text)
-
-
 def suites(repeats: int) -> None:
     import shutil
 
@@ -191,9 +181,9 @@ def suites(repeats: int) -> None:
             for state, one_file in (("floor (same files)", False), ("floor (one file)", True)):
                 floor_dir = base / f"{name}-floor-{int(one_file)}"
                 write_floor(floor_dir, config, one_file)
-                seconds, floor_jobs = floor_dry_run(floor_dir, repeats)
+                seconds, floor_text = fastest(floor_dir, repeats, "-n", own_snakefile=True)
                 beyond[state][name] = seconds - startup
-                jobs[f"{name} {state}"] = floor_jobs
+                jobs[f"{name} {state}"] = planned_total(floor_text)
     finally:
         shutil.rmtree(base, ignore_errors=True)
     parts = []
