@@ -18,9 +18,19 @@ Comparison kinds (``d`` is the contrast Σ weight·side, ``tol`` the claim's tol
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
 
+import numpy as np
+
 KINDS = ("at_least", "equivalent", "decreasing", "rank_correlation")
+
+
+def value_text(value) -> str:
+    """A table value as a reader writes it: 1 not 1.0, 0.95 not 0.9500000001, NaN as 'unset'."""
+    if isinstance(value, (float, np.floating)):
+        return "unset" if math.isnan(value) else f"{value:g}"
+    return str(value)
 
 
 @dataclass(frozen=True)
@@ -78,8 +88,8 @@ class Select:
         return cls(tuple(where.items()), best)
 
     def describe(self) -> str:
-        parts = [f"{k}={'|'.join(map(str, v)) if isinstance(v, tuple) and not k.startswith('hp_') else v}"
-                 for k, v in self.where]
+        parts = [f"{k}=" + ("|".join(map(value_text, v)) if isinstance(v, tuple) and not k.startswith("hp_")
+                            else value_text(v)) for k, v in self.where]
         return ", ".join(parts + ([str(self.best)] if self.best else []))
 
 

@@ -89,11 +89,15 @@ def _claim_block(rows: pd.DataFrame) -> list:
               Text(f"**Says:** {first['statement']}."),
               Text(f"**Compared:** {first['compared']}."),
               Text(f"**Tolerance:** {tolerance}; {first['tolerance_source']}. **Source:** {first['source']}.")]
-    cells = [(r["cell"] if isinstance(r["cell"], str) and r["cell"] else "—", r["verdict"],
-              number(r["n"]), estimate(r), r["interval"] if isinstance(r["interval"], str) else "",
-              r["why"] if isinstance(r["why"], str) else "") for _, r in rows.iterrows()]
-    blocks.append(Table(("cell", "verdict", "n", "estimate [95 % interval]", "interval", "why"), tuple(cells)))
-    return blocks
+    cell = [r["cell"] if isinstance(r["cell"], str) and r["cell"] else "" for _, r in rows.iterrows()]
+    why = [r["why"] if isinstance(r["why"], str) else "" for _, r in rows.iterrows()]
+    if (rows["verdict"] == "not run").all():   # nothing measured: only where and why
+        if len(rows) == 1 and not cell[0]:
+            return blocks + [Text(f"**Not run:** {why[0]}.")]
+        return blocks + [Table(("cell", "not run because"), tuple(zip(cell, why)))]
+    lines = [(c, r["verdict"], number(r["n"]), estimate(r), r["interval"] if isinstance(r["interval"], str) else "",
+              w) for c, w, (_, r) in zip(cell, why, rows.iterrows())]
+    return blocks + [Table(("cell", "verdict", "n", "estimate [95 % interval]", "interval", "why"), tuple(lines))]
 
 
 def _ledger_lines(ledger: pd.DataFrame) -> list:

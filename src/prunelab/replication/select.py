@@ -13,7 +13,7 @@ import math
 import numpy as np
 import pandas as pd
 
-from prunelab.replication.claim import AtLeast, AtMost, Best, Claim, Extreme, Select
+from prunelab.replication.claim import AtLeast, AtMost, Best, Claim, Extreme, Select, value_text
 
 
 class NotRun(Exception):
@@ -117,13 +117,6 @@ def replicate_correlations(rows: pd.DataFrame, x: str, y: str) -> tuple[pd.Serie
     rho = {run: float(spearmanr(group[x], group[y]).statistic)
            for run, group in rows[usable].groupby("dense_run") if len(group) >= 3}
     return pd.Series(rho, dtype=float).dropna(), int((~usable).sum())
-
-
-def value_text(value) -> str:
-    """A table value as a reader writes it: 1 not 1.0, 0.95 not 0.9500000001, NaN as 'unset'."""
-    if isinstance(value, (float, np.floating)):
-        return "unset" if math.isnan(value) else f"{value:g}"
-    return str(value)
 
 
 def values_text(values, most: int = 8) -> str:
