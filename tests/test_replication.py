@@ -196,6 +196,7 @@ def test_a_caption_lists_the_claims_of_its_rows_that_could_not_run():
     results, _ = replicate(table, [SIPP_VS_WT, weight_level])
     branches = table[table["experiment"] == "methods"]
     lines = caption_lines(branches, results)
+    assert lines[0] == "Replication: no claim could be tested on this figure's rows."
     assert lines[-1].startswith("Not run on these rows (1") and "liu_weight_level_scratch_b" in lines[-1]
 
 

@@ -36,7 +36,8 @@ def caption_lines(rows: pd.DataFrame, replication: pd.DataFrame) -> list[str]:
     if tested.empty and not not_run:
         return ["Replication: no claim of the registry applies to this figure's rows."]
     lines = [f"Replication: {len(tested)} test(s) of {tested['claim'].nunique()} claim(s) on this figure's rows "
-             f"(95 % t intervals of the claim's contrast; n = seeds)."]
+             f"(95 % t intervals of the claim's contrast; n = seeds)." if len(tested) else
+             "Replication: no claim could be tested on this figure's rows."]
     for _, r in tested.head(MAX_LINES).iterrows():
         unit = f" {r['unit']}" if isinstance(r.get("unit"), str) and r["unit"] else ""
         interval = (f", {r['estimate']:+.3g}{unit} [{r['ci_low']:.3g}, {r['ci_high']:.3g}] ({r['interval']})"

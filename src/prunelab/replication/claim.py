@@ -88,7 +88,8 @@ class Select:
         return cls(tuple(where.items()), best)
 
     def describe(self) -> str:
-        parts = [f"{k}=" + ("|".join(map(value_text, v)) if isinstance(v, tuple) and not k.startswith("hp_")
+        parts = [f"{k} {v}" if isinstance(v, (AtMost, AtLeast)) else
+                 f"{k}=" + ("|".join(map(value_text, v)) if isinstance(v, tuple) and not k.startswith("hp_")
                             else value_text(v)) for k, v in self.where]
         return ", ".join(parts + ([str(self.best)] if self.best else []))
 

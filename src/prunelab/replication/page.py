@@ -171,6 +171,7 @@ STYLE = """
 body { font-family: system-ui, sans-serif; max-width: 70em; margin: 1.5em auto; padding: 0 1em; color: #222;
        line-height: 1.4; }
 h2 { border-bottom: 1px solid #ccc; margin-top: 2em; } h4 { margin-bottom: 0.3em; } p { margin: 0.3em 0; }
+h4 code { font-size: 1.05em; } td.estimate { white-space: nowrap; }
 table { border-collapse: collapse; margin: 0.5em 0 1em; font-size: 0.92em; }
 th, td { border: 1px solid #ddd; padding: 0.25em 0.5em; text-align: left; vertical-align: top; }
 th { background: #f4f4f4; } code { background: #f4f4f4; padding: 0 0.2em; }
@@ -190,6 +191,8 @@ def _inline(text: str) -> str:
 def _html_cell(column: str, value: str) -> str:
     if column == "verdict":
         return f'<td class="verdict {value.replace(" ", "-")}">{html.escape(value)}</td>'
+    if column.startswith("estimate"):
+        return f'<td class="estimate">{html.escape(value)}</td>'
     return f"<td>{_inline(value)}</td>"
 
 
