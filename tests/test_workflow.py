@@ -1,6 +1,7 @@
 """End to end through Snakemake's CLI on a tiny config: outputs, provenance, caching by spec hash."""
 
 import json
+import re
 import shutil
 from pathlib import Path
 
@@ -117,6 +118,9 @@ def test_report_shows_every_figure_with_its_caption_and_provenance(finished, tmp
     assert "Tables: oneshot (9 rows: 4 branch, 1 dense, 4 pruned)." in html     # the figure's summary, included
     assert "Dense lenet: lenet_300_100 on digits, dense LR 0.05, seeds 0." in html
     assert "runs_provenance.csv" in html and "config.yaml" in html and "tiny.html" in html
+    assert "config_sha256=" in html          # job parameters: a digest, not the config as escaped JSON
+    runtimes = [float(t) for t in re.findall(r'"runtime": (-?[0-9.e+-]+)', html)]
+    assert runtimes and min(runtimes) > 0    # a runtime ≤ 0 breaks the Statistics plot's log axis
     assert "Experiment <tt class=\\\"docutils literal\\\">oneshot</tt>" in html     # the suite description
     summary = (work / "results" / "report" / "tiny" / "runs_provenance.csv").read_text().splitlines()
     assert [line.split(",")[0] for line in summary[1:]] == ["dense", "prune", "branch", "table", "figure"]
