@@ -103,8 +103,8 @@ def test_clean_tree_exits_zero_with_no_lines_and_hashes_each_file_once(tree, cap
     report = json.loads(capsys.readouterr().out)
     files = [p for area in ("runs", "tables", "figures", "replication") for p in (results / area).rglob("*")
              if p.is_file() and "logs" not in p.parts]
-    # runs, tables, the figure (png, pdf, csv, summary, sidecar) and the replication table (csv, md, sidecar)
-    assert report["files_hashed"] == len(files) == 52
+    # runs, tables, the figure (png, pdf, csv, summary, sidecar) and the replication table (csv, md, html, sidecar)
+    assert report["files_hashed"] == len(files) == 53
 
 
 def test_logs_and_resume_state_are_not_outputs(tree, capsys):

@@ -172,15 +172,111 @@ def test_every_verified_published_number_is_a_claim_and_no_unverified_one_is():
     assert not any("finetune" in i or "vgg16" in i for i in ids)   # recalled (R) numbers stay out
 
 
-def test_a_figure_caption_names_the_claims_tested_on_its_networks_with_n_and_interval():
+def test_a_figure_caption_names_the_claims_tested_on_its_rows_with_n_and_interval():
     from prunelab.replication.caption import caption_lines
 
-    results, _ = replicate(_sipp_table(det=[85.0, 86.0, 84.5], wt=[80.0, 80.5, 79.0]), [SIPP_VS_WT])
-    figure_rows = pd.DataFrame({"model": ["lenet_300_100"]})
-    lines = caption_lines(figure_rows, results)
+    table = _sipp_table(det=[85.0, 86.0, 84.5], wt=[80.0, 80.5, 79.0]).assign(experiment="methods")
+    results, _ = replicate(table, [SIPP_VS_WT])
+    assert set(results["rows_from"]) == {"methods/pruned"}
+    lines = caption_lines(table, results)
     assert "1 test(s) of 1 claim(s)" in lines[0]
     assert lines[1].startswith("holds: sipp_det_vs_wt_pruned") and "n = 3" in lines[1] and "paired t" in lines[1]
-    assert "no claim" in caption_lines(pd.DataFrame({"model": ["vgg16"]}), results)[0]
+    assert " pp [" in lines[1]   # the estimate carries its unit
+    # the same network in another experiment, or the same experiment's other stage, is another figure's rows
+    elsewhere = pd.DataFrame({"experiment": ["branches", "methods"], "stage": ["pruned", "branch"],
+                              "model": ["lenet_300_100"] * 2})
+    assert "no claim" in caption_lines(elsewhere, results)[0]
+
+
+def test_a_caption_lists_the_claims_of_its_rows_that_could_not_run():
+    from prunelab.replication.caption import caption_lines
+
+    weight_level = next(c for c in all_claims() if c.id == "liu_weight_level_scratch_b")
+    table = _demo_like()
+    results, _ = replicate(table, [SIPP_VS_WT, weight_level])
+    branches = table[table["experiment"] == "methods"]
+    lines = caption_lines(branches, results)
+    assert lines[0] == "Replication: no claim could be tested on this figure's rows."
+    assert lines[-1].startswith("Not run on these rows (1") and "liu_weight_level_scratch_b" in lines[-1]
+
+
+def _demo_like():
+    """The demo's shape (tests/synthetic_tables.py) with the columns aggregate adds: dense runs, pruning time."""
+    from synthetic_tables import demo_like
+
+    table = demo_like()
+    return table.assign(dense_run=table["dense"] + "-" + table["seed"].astype(str), at="final")
+
+
+def test_not_run_names_the_restriction_that_excluded_the_rows():
+    by_id = {c.id: c for c in all_claims()}
+    rows = []
+    for i in range(2):
+        rows.append(_dense(f"d{i}", i))
+        for s in (0.5, 0.9, 0.97):
+            rows += [_pruned(f"d{i}", i, "sipp_det", 90.0, sparsity=s),
+                     _pruned(f"d{i}", i, "magnitude", 89.0, sparsity=s)]
+            rows.append({**_pruned(f"d{i}", i, "snip", 80.0, sparsity=s), "at": "init"})   # pruned at initialisation
+        rows.append(_pruned(f"d{i}", i, "magnitude", 85.0, sparsity=0.95))   # another experiment's sparsity
+    results, _ = replicate(pd.DataFrame(rows), [by_id["sipp_det_vs_wt_pruned"], by_id["sipp_det_vs_snip_pruned"]])
+    wt = results[results["claim"] == "sipp_det_vs_wt_pruned"].set_index("cell")["why"]
+    assert wt["model=lenet_300_100, dataset=mnist, target_sparsity=0.95"] == (
+        "method=sipp_det ran with target_sparsity = 0.5, 0.9, 0.97; this cell needs target_sparsity=0.95")
+    snip = results[results["claim"] == "sipp_det_vs_snip_pruned"].set_index("cell")["why"]
+    assert snip["model=lenet_300_100, dataset=mnist, target_sparsity=0.9"] == (
+        "method=snip ran with at = init; the claim needs at=final")
+
+    weight_level = _only(replicate(_demo_like(), [by_id["liu_weight_level_scratch_b"]])[0],
+                         "liu_weight_level_scratch_b")
+    assert weight_level["why"] == ("branch_type=scratch_b ran with target_sparsity = 0.8, 0.95; "
+                                   "the claim needs target_sparsity ≤ 0.5")
+    structured = _only(replicate(_demo_like(), [by_id["liu_scratch_b_vs_finetune"]])[0], "liu_scratch_b_vs_finetune")
+    assert structured["cell"] == "" and structured["why"] == (
+        "this suite ran with method = lm, lobs, magnitude, obd, qm, random, sipp_det, sipp_hybrid and 2 more; "
+        "the claim needs method=l1_filter|l1_blocks")
+
+
+def test_cells_and_reasons_print_values_as_a_reader_writes_them():
+    from prunelab.replication.select import describe_cell, values_text
+
+    assert describe_cell({"model": "lenet", "activation": np.nan, "target_sparsity": 0.95}) == \
+        "model=lenet, target_sparsity=0.95"
+    assert values_text([1.0, 14.0, 1.0]) == "1, 14"
+    steps_claim = next(c for c in all_claims() if c.id == "laurent_steps_improve_pruned")
+    table = pd.DataFrame([_dense("d0", 0), {**_pruned("d0", 0, "lm", 50.0), "steps": 1.0, "hparams": '{"lambda": 0}'}])
+    assert "(this suite has 1)" in _only(replicate(table, [steps_claim])[0], steps_claim.id)["why"]
+    assert SIPP_VS_WT.comparison().endswith("≥ 0") and "−0" not in SIPP_VS_WT.in_words()
+
+
+def test_every_paper_whose_claims_found_cells_gets_ledger_lines():
+    liu = [c for c in all_claims() if c.id == "liu_weight_level_scratch_b"]
+    wang = [c for c in all_claims() if c.id == "wang_lr_1e2_beats_1e3"]
+    results, ledger = replicate(_demo_like(), [SIPP_VS_WT, *liu, *wang])
+    assert set(results["verdict"]) == {"not run"}        # nothing decided, but Liu's and Wang's claims have cells
+    assert set(ledger["paper"]) == {liu[0].paper, wang[0].paper}
+    assert set(ledger["dense"]) == {"lenet"} and set(ledger["seeds"]) == {3}
+
+
+def test_the_page_reads_without_the_csv_own_findings_first(tmp_path):
+    from prunelab.replication import page
+
+    published = dataclasses.replace(_published_claim(), id="published_stand_in")
+    table = _sipp_table(det=[85.0, 86.0, 84.5], wt=[80.0, 80.5, 79.0])
+    stand_in = table.assign(dataset="digits")
+    results, ledger = replicate(stand_in, [SIPP_VS_WT, published])
+    assert list(results["verdict"]) == ["holds", "not comparable"]
+    blocks = page.blocks("demo", results, ledger)
+    text = page.markdown(blocks)
+    row = _only(results, SIPP_VS_WT.id)
+    for expected in (SIPP_VS_WT.statement, SIPP_VS_WT.in_words(), SIPP_VS_WT.tolerance_source,
+                     f"| holds | 3 | {row['estimate']:+.3g} pp [{row['ci_low']:.3g}, {row['ci_high']:.3g}] |",
+                     "this suite vs the paper's setting".lower()):
+        assert expected.lower() in text.lower(), expected
+    # the suite's own finding comes first; the published number it cannot compare comes last, collapsed
+    assert text.index("sipp_det_vs_wt_pruned") < text.index("<details>") < text.index("published_stand_in")
+    html = page.html_page("t", blocks)
+    assert '<td class="verdict holds">holds</td>' in html and "<details><summary>" in html
+    assert html.count("<h4>") == text.count("\n#### ")
 
 
 def _correlation_table(orders):
@@ -218,6 +314,7 @@ def test_the_audit_covers_the_replication_outputs(tmp_path):
     write([table], "s", tmp_path / "replication" / "s.csv", tmp_path)
     record = json.loads(sidecar(tmp_path / "replication" / "s.csv").read_text())
     assert set(record["inputs"]) == {"tables/s/e.csv"} and audit(tmp_path).errors == []
+    assert {o["role"] for o in record["outputs"].values()} == {"table", "markdown", "html"}
     markdown = tmp_path / "replication" / "s.md"
     markdown.write_text(markdown.read_text() + "edited\n")
     problems = audit(tmp_path).errors

@@ -1,6 +1,7 @@
 """End to end through Snakemake's CLI on a tiny config: outputs, provenance, caching by spec hash."""
 
 import json
+import re
 import shutil
 from pathlib import Path
 
@@ -72,7 +73,9 @@ def test_every_output_exists_with_provenance(finished):
     assert set(replication["verdict"]) <= set(VERDICTS) and len(replication) >= len(all_claims())
     sidecar = json.loads((results / "replication/tiny.provenance.json").read_text())
     assert set(sidecar["inputs"]) == {"tables/tiny/oneshot.csv"}
-    assert (results / "replication/tiny.md").read_text().startswith("# Did it replicate? Suite `tiny`\n\n## Where")
+    page = (results / "replication/tiny.md").read_text()
+    assert page.startswith("# Did it replicate? Suite `tiny`\n\n") and "**Compared:**" in page
+    assert "<h1>Did it replicate? Suite <code>tiny</code></h1>" in (results / "replication/tiny.html").read_text()
 
 
 def test_second_invocation_schedules_nothing(finished):
@@ -106,14 +109,18 @@ def test_report_shows_every_figure_with_its_caption_and_provenance(finished, tmp
     assert planned_jobs(snakemake(work, "--configfile", str(config), "-n")) == {**expected, "provenance_summary": 1, "audit": 1,
                                                                                  "all": 1}
     snakemake(work, "--configfile", str(config), "--cores", "2")
-    snakemake(work, "--configfile", str(config), "--report", "results/report.html")
+    reported = snakemake(work, "--configfile", str(config), "--report", "results/report.html")
+    assert "Could not detect mimetype" not in reported.stdout + reported.stderr   # every entry has a mimetype
     html = (work / "results" / "report.html").read_text()
     for name in ["acc", *PAPER_FIGURES]:
         assert f"{name}.png" in html and f"{name}.csv" in html, name
     assert "Reproduces <strong>Table 1 of Liu et al. 2019</strong>" in html      # the type's caption
     assert "Tables: oneshot (9 rows: 4 branch, 1 dense, 4 pruned)." in html     # the figure's summary, included
     assert "Dense lenet: lenet_300_100 on digits, dense LR 0.05, seeds 0." in html
-    assert "runs_provenance.csv" in html and "config.yaml" in html
+    assert "runs_provenance.csv" in html and "config.yaml" in html and "tiny.html" in html
+    assert "config_sha256=" in html          # job parameters: a digest, not the config as escaped JSON
+    runtimes = [float(t) for t in re.findall(r'"runtime": (-?[0-9.e+-]+)', html)]
+    assert runtimes and min(runtimes) > 0    # a runtime ≤ 0 breaks the Statistics plot's log axis
     assert "Experiment <tt class=\\\"docutils literal\\\">oneshot</tt>" in html     # the suite description
     summary = (work / "results" / "report" / "tiny" / "runs_provenance.csv").read_text().splitlines()
     assert [line.split(",")[0] for line in summary[1:]] == ["dense", "prune", "branch", "table", "figure"]

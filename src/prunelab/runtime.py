@@ -75,6 +75,12 @@ def _parse(raw: str, default):
     return raw
 
 
+def result_config(config: dict) -> dict:
+    """The config minus ``runtime`` (how jobs run, never what they compute): what the rules that record or
+    check the config see, so switching the device or seed grouping reruns none of them."""
+    return {key: value for key, value in config.items() if key != "runtime"}
+
+
 def runtime_environment(config: dict, source: str | None = None) -> dict[str, str]:
     """The ``PRUNELAB_*`` variables for a validated suite config (plus ``PYTHONPATH`` = ``source``)."""
     runtime = config.get("runtime", {})

@@ -15,7 +15,7 @@ from prunelab.data_files import (
 from prunelab.plan_cache import cached_plan
 from prunelab.resources import dense_spec_of, estimate, group_request, wants_gpu
 from prunelab.spec import canonical_json
-from prunelab.runtime import runtime_environment
+from prunelab.runtime import result_config, runtime_environment
 
 try:
     # stored under .snakemake/ by the hash of the config and of prunelab's code: a parse with the same
@@ -27,9 +27,7 @@ except PrunelabError as error:
 RESULTS = PLAN.results
 # the config minus `runtime` (how jobs run, never what they compute), as params of the rules that record or
 # check the config: switching the device or seed grouping must not rerun them
-RESULT_CONFIG = json.dumps(
-    {k: v for k, v in config.items() if k != "runtime"}, sort_keys=True
-)
+RESULT_CONFIG = json.dumps(result_config(config), sort_keys=True)
 SUITE = config["suite"]
 # How jobs run (device, checkpointing, paths) is not part of any result, so it reaches the jobs through the
 # environment rather than params: changing it must not rerun anything. Jobs on other hosts re-parse this

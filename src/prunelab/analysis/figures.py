@@ -118,9 +118,9 @@ def draw(spec: dict, tables: list[str | Path], out: str | Path, results: str | P
          replication: str | Path | None = None) -> Drawn:
     """Draw figure ``spec`` from ``tables`` into ``out`` (.png) and its siblings (see the module docstring).
 
-    With the suite's ``replication`` table, the summary also names the claims tested on the figure's networks
-    and their verdicts. Paths in the sidecar are relative to ``results`` so the tree can be moved and still
-    audited."""
+    With the suite's ``replication`` table, the summary also names the claims tested on the figure's rows (its
+    experiments, in the stages its ``stages`` option draws) and their verdicts. Paths in the sidecar are
+    relative to ``results`` so the tree can be moved and still audited."""
     req = request(spec, name)
     started = provenance.now()
     paths = outputs(out)
@@ -137,7 +137,8 @@ def draw(spec: dict, tables: list[str | Path], out: str | Path, results: str | P
     plotting.pyplot().close(drawn.figure)
     with atomic_path(paths["csv"]) as tmp_csv:
         drawn.values.to_csv(tmp_csv, index=False, float_format="%.10g")   # published values keep every digit
-    verdicts = caption_lines(rows, pd.read_csv(replication)) if replication else []
+    shown = rows[rows["stage"].isin(req.options["stages"])] if "stages" in req.options else rows
+    verdicts = caption_lines(shown, pd.read_csv(replication)) if replication else []
     write_summary(paths["summary"], caption(kind, req), title, _ran(rows, tables) + drawn.notes + verdicts)
     record = provenance.build({role: path for role, path in paths.items() if role != "provenance"},
                               inputs=[*tables, *([replication] if replication else [])], started=started,

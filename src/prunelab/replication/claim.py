@@ -18,9 +18,19 @@ Comparison kinds (``d`` is the contrast Σ weight·side, ``tol`` the claim's tol
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
 
+import numpy as np
+
 KINDS = ("at_least", "equivalent", "decreasing", "rank_correlation")
+
+
+def value_text(value) -> str:
+    """A table value as a reader writes it: 1 not 1.0, 0.95 not 0.9500000001, NaN as 'unset'."""
+    if isinstance(value, (float, np.floating)):
+        return "unset" if math.isnan(value) else f"{value:g}"
+    return str(value)
 
 
 @dataclass(frozen=True)
@@ -78,8 +88,9 @@ class Select:
         return cls(tuple(where.items()), best)
 
     def describe(self) -> str:
-        parts = [f"{k}={'|'.join(map(str, v)) if isinstance(v, tuple) and not k.startswith('hp_') else v}"
-                 for k, v in self.where]
+        parts = [f"{k} {v}" if isinstance(v, (AtMost, AtLeast)) else
+                 f"{k}=" + ("|".join(map(value_text, v)) if isinstance(v, tuple) and not k.startswith("hp_")
+                            else value_text(v)) for k, v in self.where]
         return ", ".join(parts + ([str(self.best)] if self.best else []))
 
 
@@ -147,12 +158,53 @@ class Claim:
         names = " ".join(f"{'+' if w > 0 else '−'} {'' if abs(w) == 1 else f'{abs(w):g}·'}[{s.describe()}]"
                          for w, s in self.sides).lstrip("+ ")
         tol = f"{self.tolerance:g}" + (" × published" if self.relative else "")
+        floor = f"−{tol}" if self.tolerance else "0"   # "≥ 0", never "≥ −0"
         if self.kind == "rank_correlation":
             return (f"mean over seeds of Spearman ρ({self.along}, {self.quantity}) across "
-                    f"[{self.sides[0][1].describe()}] ≥ −{tol}")
+                    f"[{self.sides[0][1].describe()}] ≥ {floor}")
         if self.kind == "decreasing":
-            return f"[{self.sides[0][1].describe()}] decreasing in {self.along} (each step ≥ −{tol})"
+            return f"[{self.sides[0][1].describe()}] decreasing in {self.along} (each step ≥ {floor})"
         if self.kind == "equivalent":
             against = f" − published {self.target.describe()}" if self.target else ""
             return f"|{names}{against}| ≤ {tol}"
-        return f"{names} ≥ −{tol}"
+        return f"{names} ≥ {floor}"
+
+    def unit(self) -> str:
+        """The unit of the contrast (what the estimate and its interval are in)."""
+        return "ρ" if self.kind == "rank_correlation" else QUANTITIES.get(self.quantity, (self.quantity, ""))[1]
+
+    def in_words(self) -> str:
+        """What is compared and when the claim counts as confirmed, in words (the page's reading of
+        ``comparison()``): the quantity, each side's rows, the sign of the difference and the tolerance."""
+        what = QUANTITIES.get(self.quantity, (self.quantity, ""))[0]
+        unit = f" {self.unit()}" if self.unit() not in ("", "ρ") else ""
+        tol = (f"{self.tolerance:g} × the published value" if self.relative else f"{self.tolerance:g}{unit}")
+        scope = f" (among rows with {self.scope.describe()})" if self.scope.where or self.scope.best else ""
+        if self.kind == "rank_correlation":
+            return (f"within each dense run, Spearman's ρ between {self.along} and {what} across the settings"
+                    f"{scope}, averaged over dense runs; the claim holds when ρ is at least "
+                    f"{'−' + tol if self.tolerance else '0'}")
+        if self.kind == "decreasing":
+            return (f"{what}{scope} at each {self.along} minus {what} at the next larger {self.along}; the claim "
+                    f"holds when every step is at least {'−' + tol if self.tolerance else '0 (strictly falling)'}")
+        terms = " ".join(f"{'plus' if w > 0 else 'minus'} {'' if abs(w) == 1 else f'{abs(w):g} × '}{what} of "
+                         f"[{s.describe() or 'the rows'}]" for w, s in self.sides).removeprefix("plus ")
+        if self.kind == "equivalent" and self.target:
+            return (f"our {what}{scope} minus the published {self.target.describe()}; reproduced when the whole "
+                    f"95 % interval of the difference lies within ±{tol}")
+        if self.kind == "equivalent":
+            return f"{terms}{scope}; holds when the whole 95 % interval lies within ±{tol}"
+        floor = f"−{tol}" if self.tolerance else "0"
+        return (f"{terms}{scope}, paired by dense run where the sides share them; holds when the 95 % interval "
+                f"lies above {floor}")
+
+
+# quantity column → (what it is, unit of a difference of it)
+QUANTITIES = {
+    "test_acc": ("test accuracy", "pp"),
+    "best_test_acc": ("test accuracy at the best-validation epoch", "pp"),
+    "val_acc": ("validation accuracy", "pp"),
+    "jsv_mean": ("mean Jacobian singular value", ""),
+    "scratch_b_epoch_factor": ("Scratch-B epoch factor (dense FLOPs / pruned FLOPs − 1)", ""),
+    "param_density": ("fraction of parameters kept (pruned / dense)", ""),
+}

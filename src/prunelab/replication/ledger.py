@@ -43,10 +43,13 @@ def stand_in_only(claim: Claim, tables: pd.DataFrame) -> str:
 
 
 def ledger(claims: list[Claim], results: pd.DataFrame, tables: pd.DataFrame) -> pd.DataFrame:
-    """One row per (paper, dense net the paper's tested claims touched): ours against the paper's setting."""
+    """One row per (paper, dense net of any cell of the paper's claims): ours against the paper's setting.
+
+    Every paper whose claims found rows here gets its lines, tested or not: a claim that is ``not run`` in a
+    cell (a side missing) still applies to those nets, and the reader needs the setting to judge why."""
     dense = tables[tables["stage"] == "dense"]
     rows = []
-    for paper, tested in results[results["verdict"] != "not run"].groupby("paper", sort=True):
+    for paper, tested in results[results["cell"].fillna("") != ""].groupby("paper", sort=True):
         settings = sorted({c.setting.describe() for c in claims if c.paper == paper})
         models = {part.split("=", 1)[1] for cell in tested["cell"] for part in cell.split(", ")
                   if part.startswith("model=")}

@@ -13,7 +13,7 @@ import math
 import numpy as np
 import pandas as pd
 
-from prunelab.replication.claim import AtLeast, AtMost, Best, Claim, Extreme, Select
+from prunelab.replication.claim import AtLeast, AtMost, Best, Claim, Extreme, Select, value_text
 
 
 class NotRun(Exception):
@@ -65,8 +65,9 @@ def apply(rows: pd.DataFrame, select: Select, compared: bool = True) -> pd.DataF
         if isinstance(value, Extreme) and len(rows):
             present = rows[column].dropna().unique()
             if compared and len(present) < 2:
-                raise NotRun(f"needs at least two values of {column} (this suite has "
-                             f"{', '.join(map(str, present)) or 'none'})")
+                raise NotRun(f"needs at least two values of {column} (this suite has {values_text(present)})")
+            if not len(present):   # nothing to pick the extreme of: no row qualifies
+                return rows.iloc[0:0]
             pick = present.min() if value.which == "min" else present.max()
             rows = rows[rows[column] == pick]
     return _best(rows, select.best) if select.best and len(rows) else rows
@@ -118,5 +119,68 @@ def replicate_correlations(rows: pd.DataFrame, x: str, y: str) -> tuple[pd.Serie
     return pd.Series(rho, dtype=float).dropna(), int((~usable).sum())
 
 
+def values_text(values, most: int = 8) -> str:
+    """Distinct values, sorted, at most ``most`` of them (then how many more)."""
+    distinct = sorted({value_text(v) for v in values}, key=lambda t: (_number(t) is None, _number(t) or 0, t))
+    more = f" and {len(distinct) - most} more" if len(distinct) > most else ""
+    return ", ".join(distinct[:most]) + more if distinct else "none"
+
+
+def _number(text: str):
+    try:
+        return float(text)
+    except ValueError:
+        return None
+
+
 def describe_cell(labels: dict) -> str:
-    return ", ".join(f"{k}={v:g}" if isinstance(v, float) else f"{k}={v}" for k, v in labels.items())
+    """``model=lenet_300_100, target_sparsity=0.9``; a label the rows leave unset (NaN) names nothing."""
+    return ", ".join(f"{k}={value_text(v)}" for k, v in labels.items()
+                     if not (isinstance(v, (float, np.floating)) and math.isnan(v)))
+
+
+def _condition(column: str, value) -> str:
+    if isinstance(value, tuple) and not column.startswith("hp_"):
+        return f"{column}={'|'.join(map(value_text, value))}"
+    if isinstance(value, (AtMost, AtLeast)):
+        return f"{column} {value}"
+    return f"{column}={value_text(value)}"
+
+
+def _matches(rows: pd.DataFrame, column: str, value) -> pd.Series:
+    if isinstance(value, float) and math.isnan(value):   # a cell label the rows leave unset
+        return rows[column].isna() if column in rows else pd.Series(True, index=rows.index)
+    return _match(rows, column, value)
+
+
+def _plain(select: Select) -> list[tuple[str, object]]:
+    return [(column, value) for column, value in select.where if not isinstance(value, Extreme)]
+
+
+def why_empty(rows: pd.DataFrame, side: Select, scope: Select, labels: dict | None = None) -> str:
+    """Why no row is left for ``side`` within ``scope`` and the cell ``labels``: the first restriction that
+    removes the last of the side's rows, and the values the side's rows have there instead, e.g.
+    ``method=sipp_det ran with target_sparsity = 0.5, 0.9, 0.97; this cell needs target_sparsity=0.95``.
+
+    Restrictions apply in order: the side's own (then the suite's values are shown), the claim's scope, the
+    cell's labels; the values shown are those left by every earlier restriction on another column."""
+    restrictions = ([(c, v, "the compared side") for c, v in _plain(side)]
+                    + [(c, v, "the claim") for c, v in _plain(scope)]
+                    + [(c, v, "this cell") for c, v in (labels or {}).items()])
+    kept = rows
+    for i, (column, value, who) in enumerate(restrictions):
+        narrowed = kept[_matches(kept, column, value)]
+        if narrowed.empty:
+            before = rows
+            for other, bound, _ in restrictions[:i]:
+                if other != column:
+                    before = before[_matches(before, other, bound)]
+            subject = ", ".join(_condition(c, v) for c, v, who_ in restrictions[:i]
+                                if who_ == "the compared side" and c != column) or "this suite"
+            present = values_text(before[column].dropna()) if column in before else "none"
+            return f"{subject} ran with {column} = {present}; {who} needs {_condition(column, value)}"
+        kept = narrowed
+    for column, value in side.where + scope.where:
+        if isinstance(value, Extreme) and (column not in kept or kept[column].isna().all()):
+            return f"no row there has a value of {column} (the claim takes its {value})"
+    return f"no rows with {side.describe() or scope.describe() or 'any labels'}"

@@ -25,7 +25,7 @@ from prunelab.replication import statistics as st
 from prunelab.replication.claim import Claim, Select
 from prunelab.replication.ledger import stand_in_only
 from prunelab.replication.select import (NotRun, apply, cells, describe_cell, replicate_correlations,
-                                         replicate_values)
+                                         replicate_values, why_empty)
 
 VERDICTS = ("reproduced", "holds", "inconclusive", "contradicted", "not comparable", "not run")
 ALPHA = 1 - st.CONFIDENCE
@@ -42,38 +42,42 @@ def evaluate(claim: Claim, rows: pd.DataFrame, comparable) -> list[dict]:
         stand_in = stand_in_only(claim, rows)
         if stand_in:
             return [_result(claim, {}, verdict="not comparable", why=stand_in)]
-        return [_result(claim, {}, verdict="not run",
-                        why=f"no rows with {claim.scope.describe() or 'any labels'} in this suite's tables")]
+        return [_result(claim, {}, verdict="not run", why=why_empty(rows, Select.of(), claim.scope))]
     out = []
     for labels, group in found:
         if claim.kind == "decreasing":
-            out += _decreasing(claim, labels, group)
+            out += _decreasing(claim, labels, group, rows)
         else:
-            out.append(_test(claim, labels, group, claim.sides, comparable(claim, group) if claim.target else ""))
+            out.append(_test(claim, labels, group, claim.sides, comparable(claim, group) if claim.target else "",
+                             rows))
     return out
 
 
-def _decreasing(claim: Claim, labels: dict, group: pd.DataFrame) -> list[dict]:
+def _decreasing(claim: Claim, labels: dict, group: pd.DataFrame, rows: pd.DataFrame) -> list[dict]:
     side = claim.sides[0][1]
     chosen = apply(group, side)
     xs = sorted(chosen[claim.along].dropna().unique())
     if len(xs) < 2:
-        return [_result(claim, labels, verdict="not run", why=f"needs at least two values of {claim.along}")]
+        return [_result(claim, labels, verdict="not run", why=f"needs at least two values of {claim.along}",
+                        rows_from=rows_from(group))]
     steps = []
     for before, after in zip(xs, xs[1:]):
         pair = ((1.0, Select(side.where + ((claim.along, float(before)),))),
                 (-1.0, Select(side.where + ((claim.along, float(after)),))))
-        steps.append(_test(claim, {**labels, claim.along: f"{before:g}→{after:g}"}, group, pair, ""))
+        steps.append(_test(claim, {**labels, claim.along: f"{before:g}→{after:g}"}, group, pair, "", rows))
     return steps
 
 
-def _test(claim: Claim, labels: dict, group: pd.DataFrame, sides, not_comparable: str) -> dict:
-    values, unusable = [], 0
+def _test(claim: Claim, labels: dict, group: pd.DataFrame, sides, not_comparable: str, rows: pd.DataFrame) -> dict:
+    """One test of ``sides`` in the cell ``group`` (of all prepared ``rows``, which say why a side is missing)."""
+    values, unusable, used = [], 0, []
     try:
         for weight, select in sides:
             side_rows = apply(group, select)
             if side_rows.empty:
-                raise NotRun(f"no rows with {select.describe()}")
+                raise NotRun(why_empty(rows, select, claim.scope, {k: v for k, v in labels.items()
+                                                                   if k != claim.along}))
+            used.append(side_rows)
             per_run, bad = (replicate_correlations(side_rows, claim.along, claim.quantity)
                             if claim.kind == "rank_correlation" else replicate_values(side_rows, claim.quantity))
             unusable += bad
@@ -83,7 +87,7 @@ def _test(claim: Claim, labels: dict, group: pd.DataFrame, sides, not_comparable
                 raise NotRun(f"no usable {claim.quantity} for {select.describe()} ({bad} run(s) failed or unmeasured)")
             values.append((weight, per_run))
     except NotRun as missing:
-        return _result(claim, labels, verdict="not run", why=str(missing))
+        return _result(claim, labels, verdict="not run", why=str(missing), rows_from=rows_from(group))
     published = [st.published_part(claim.target.value, claim.target.std, claim.target.runs, -1.0)] \
         if claim.target else []
     n = min(len(v) for _, v in values)
@@ -101,7 +105,7 @@ def _test(claim: Claim, labels: dict, group: pd.DataFrame, sides, not_comparable
     tol = claim.tolerance * abs(claim.target.value) if claim.relative and claim.target else claim.tolerance
     base = {"n": n, "estimate": interval.estimate, "ci_low": interval.low, "ci_high": interval.high,
             "interval": f"95 % {interval.method}" + (f" over {n} paired dense runs" if paired else ""),
-            "tolerance_used": tol, "unusable_runs": unusable}
+            "tolerance_used": tol, "unusable_runs": unusable, "rows_from": rows_from(pd.concat(used))}
     if not_comparable:   # whatever the seeds, a number from another setting cannot be matched
         return _result(claim, labels, **base, verdict="not comparable", why=not_comparable)
     if n < MIN_SEEDS:
@@ -133,12 +137,22 @@ def _decide(claim: Claim, interval: st.Interval, tol: float, per_seed: float, fi
 def _result(claim: Claim, labels: dict, **values) -> dict:
     return {"claim": claim.id, "paper": claim.paper, "where": claim.where, "statement": claim.statement,
             "cell": describe_cell(labels), "quantity": claim.quantity, "comparison": claim.comparison(),
+            "compared": claim.in_words(), "unit": claim.unit(),
             "published": claim.target.describe() if claim.target else "", "tolerance": claim.tolerance,
             "tolerance_source": claim.tolerance_source, "source": claim.source,
             **{k: values.get(k, math.nan) for k in ("n", "estimate", "ci_low", "ci_high", "tolerance_used",
                                                    "p_contradiction")},
             "interval": values.get("interval", ""), "unusable_runs": values.get("unusable_runs", 0),
-            "verdict": values["verdict"], "why": values.get("why", "")}
+            "verdict": values["verdict"], "why": values.get("why", ""), "rows_from": values.get("rows_from", "")}
+
+
+def rows_from(rows: pd.DataFrame) -> str:
+    """Where a test's rows come from, ``experiment/stage`` pairs (``methods/pruned; imp/branch``): what a figure
+    drawn from those experiments and stages shows, so its caption can name the claims tested on it."""
+    if rows.empty or "experiment" not in rows:
+        return ""
+    pairs = rows[["experiment", "stage"]].dropna().drop_duplicates().sort_values(["experiment", "stage"])
+    return "; ".join(f"{e}/{s}" for e, s in pairs.itertuples(index=False))
 
 
 def adjust(results: pd.DataFrame) -> pd.DataFrame:

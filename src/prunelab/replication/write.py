@@ -1,6 +1,6 @@
-"""Replication outputs: ``<suite>.csv`` (one row per claim and cell), ``<suite>.md`` (the deviation ledger,
-verdict counts, then the table) and a provenance sidecar listing the tables read, so ``prunelab audit``
-covers them like figures."""
+"""Replication outputs: ``<suite>.csv`` (one row per claim and cell), the page that reads without it as
+``<suite>.md`` and ``<suite>.html`` (the report's entry; see ``page``), and a provenance sidecar listing the
+tables read, so ``prunelab audit`` covers them like figures."""
 
 from __future__ import annotations
 
@@ -11,12 +11,11 @@ import pandas as pd
 from prunelab import provenance
 from prunelab.layout import sidecar
 from prunelab.replication import ledger as ledger_mod
+from prunelab.replication import page
 from prunelab.replication.claims import all_claims
 from prunelab.replication.select import prepare
 from prunelab.replication.verdict import VERDICTS, adjust, evaluate
 from prunelab.storage import atomic_path
-
-MD_COLUMNS = ["verdict", "claim", "cell", "n", "estimate", "ci_low", "ci_high", "tolerance_used", "published", "why"]
 
 
 def replicate(tables: pd.DataFrame, claims=None) -> tuple[pd.DataFrame, pd.DataFrame]:
@@ -53,46 +52,23 @@ def print_summary(suite: str, csv: str | Path) -> None:
     print("\n".join(summary_lines(suite, pd.read_csv(csv))))
 
 
-def _cell(value) -> str:
-    if isinstance(value, float):
-        return "" if value != value else f"{value:.4g}"
-    return str(value).replace("|", "\\|")
-
-
-def markdown_table(frame: pd.DataFrame) -> str:
-    """A GitHub-flavoured Markdown table (pipes in cells escaped, floats to 4 significant digits)."""
-    lines = ["| " + " | ".join(frame.columns) + " |", "|" + "---|" * len(frame.columns)]
-    lines += ["| " + " | ".join(_cell(v) for v in row) + " |" for row in frame.itertuples(index=False)]
-    return "\n".join(lines)
-
-
-def _markdown(suite: str, results: pd.DataFrame, ledger: pd.DataFrame) -> str:
-    out = [f"# Did it replicate? Suite `{suite}`", "",
-           "## Where this suite deviates from each paper's setting", ""]
-    if ledger.empty:
-        out.append("No claim of any paper was tested on this suite's runs.")
-    else:
-        out.append(markdown_table(ledger))
-    out += ["", "## Verdicts", "", summary_lines(suite, results)[0], "",
-            "Intervals: 95 % Student-t of the contrast (paired over dense runs where every side shares them, "
-            "Welch otherwise); published mean ± std over k runs enters as std/√k. `reproduced` needs the whole "
-            "interval of (ours − published) inside ±tolerance; `contradicted` survives Holm's adjustment.", "",
-            markdown_table(results[MD_COLUMNS])]
-    return "\n".join(out) + "\n"
-
-
 def write(tables: list[str | Path], suite: str, out: str | Path, results_root: str | Path) -> pd.DataFrame:
-    """Read ``tables``, write ``out`` (CSV), its ``.md`` and provenance sidecar; return the results."""
+    """Read ``tables``, write ``out`` (CSV), its ``.md`` and ``.html`` page and provenance sidecar; return the
+    results."""
     started = provenance.now()
     out = Path(out)
     frame = pd.concat([pd.read_csv(t) for t in tables], ignore_index=True)
     results, ledger = replicate(frame)
     with atomic_path(out) as tmp:
         results.to_csv(tmp, index=False, float_format="%.6g")
-    markdown = out.with_suffix(".md")
+    blocks = page.blocks(suite, results, ledger)
+    markdown, html = out.with_suffix(".md"), out.with_suffix(".html")
     with atomic_path(markdown) as tmp:
-        tmp.write_text(_markdown(suite, results, ledger), encoding="utf-8")
-    record = provenance.build({"table": out, "markdown": markdown}, inputs=list(tables), started=started,
-                              relative_to=results_root, extra={"replication": suite, "counts": counts(results)})
+        tmp.write_text(page.markdown(blocks), encoding="utf-8")
+    with atomic_path(html) as tmp:
+        tmp.write_text(page.html_page(f"Did it replicate? Suite {suite}", blocks), encoding="utf-8")
+    record = provenance.build({"table": out, "markdown": markdown, "html": html}, inputs=list(tables),
+                              started=started, relative_to=results_root,
+                              extra={"replication": suite, "counts": counts(results)})
     provenance.write(sidecar(out), record)
     return results
