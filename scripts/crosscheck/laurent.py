@@ -27,6 +27,7 @@ Run (a few minutes on two cores):
 
 from __future__ import annotations
 
+import copy
 import hashlib
 import json
 import math
@@ -42,6 +43,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from common import (after_pruning, authors_checkout, compare_masks, fashion_mnist, masked_copy,  # noqa: E402
                     parser, print_table, seeds, trained)
 
+from prunelab.curvature import FlatModel, ggn_diagonal, mean_gradient  # noqa: E402
 from prunelab.data import load_dataset  # noqa: E402
 from prunelab.masks import Mask, prunable_parameters  # noqa: E402
 from prunelab.models import build_model  # noqa: E402
@@ -107,6 +109,21 @@ def ours(model: nn.Module, criterion: str, lam: float, sparsity: float, steps: i
     return run_method(model, method, hparams, sparsity, steps=steps, batches=draws).mask
 
 
+def curvature_gap(pruning, model: nn.Module, batches: list) -> dict:
+    """Largest gap between the authors' and prunelab's mean gradient g and GGN diagonal h on ``batches`` (the
+    dense net), relative to the largest entry of each."""
+    g_theirs, h_theirs = pruning.DiagonalGGNComputer().compute(copy.deepcopy(model).eval(), batches,
+                                                               n=sum(len(y) for _, y in batches))
+    fm = FlatModel(model, list(prunable_parameters(model)))
+    g, h = mean_gradient(fm, batches), ggn_diagonal(fm, batches)
+    return {"g_rel_gap": float((_flat(g_theirs) - g).abs().max() / g.abs().max()),
+            "h_rel_gap": float((_flat(h_theirs) - h).abs().max() / h.abs().max())}
+
+
+def _flat(tensors: list[torch.Tensor]) -> torch.Tensor:
+    return torch.cat([t.detach().flatten().double() for t in tensors])
+
+
 def digest(mask: Mask) -> str:
     """sha256 of the kept flags, tensor after tensor in prunable order, one byte each."""
     flat = torch.cat([m.flatten() for m in mask.values()]).to(torch.uint8)
@@ -160,6 +177,9 @@ def main() -> None:
         dense = after_pruning(model, data)
         print(f"seed {seed}: dense test acc {dense['test_acc']:.2f}, train loss {dense['train_loss']:.4f}")
         draws = {kind: ScoringDraws(data, args.examples, args.batch_size, seed, kind) for kind in ("fresh", "fixed")}
+        gaps = curvature_gap(pruning, model, draws["fresh"](1))
+        print(f"seed {seed}: step-1 batches, authors vs prunelab: max |Δg|/max|g| {gaps['g_rel_gap']:.2e}, "
+              f"max |Δh|/max|h| {gaps['h_rel_gap']:.2e}")
         for sparsity in (float(s) for s in args.sparsities.split(",")):
             for steps in (int(t) for t in args.steps.split(",")):
                 for criterion in args.criteria.split(","):
