@@ -52,7 +52,7 @@ def test_the_draw_is_a_function_of_seed_and_step_only():
     assert _same(_draws("fresh", seed=4, data=data)(2), scoring_batches(data, 40, 16, scoring_seed(4, 2)))
     assert not _same(_draws("fresh", seed=4, data=data)(2), forward[1])
     assert scoring_seed(7, 1) == 7 and scoring_seed(7, 2) == scoring_seed(7, 2) != scoring_seed(8, 2)
-    assert scoring_seed(0, 2) != scoring_seed(1, 1)                      # replicate 1 does not reuse replicate 0's step 2
+    assert scoring_seed(0, 2) != scoring_seed(1, 1)  # replicate 1 does not reuse replicate 0's step 2
 
 
 def test_a_one_step_run_prunes_as_before_and_a_multi_step_run_scores_each_step_on_its_draw():

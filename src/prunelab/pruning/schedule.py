@@ -74,7 +74,7 @@ def scoring_seed(seed: int, step: int) -> int:
     return int.from_bytes(digest[:8], "big") >> 1
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)
 class ScoringDraws:
     """The scoring batches of each pruning step, from a prune spec's ``scoring`` block.
 
@@ -89,7 +89,7 @@ class ScoringDraws:
     examples: int
     batch_size: int
     seed: int
-    per_step: str = "fixed"
+    per_step: str      # "fresh" or "fixed"
 
     @classmethod
     def from_spec(cls, data: TensorData, scoring: dict, where: str = "spec.scoring") -> "ScoringDraws":
