@@ -29,7 +29,7 @@ from prunelab.metrics.flops import count as count_flops
 from prunelab.metrics.jsv import measure as measure_jsv
 from prunelab.models import build_model
 from prunelab.progress import Progress, reporting
-from prunelab.pruning.schedule import run_method, scoring_batches
+from prunelab.pruning.schedule import ScoringDraws, run_method, scoring_batches
 from prunelab.schedules import iterations_per_epoch, to_iteration
 from prunelab.run_spec import BranchSpec, DenseSpec, PruneSpec, RunSpec, parse
 from prunelab.storage import TEMP_PREFIX, load_json, load_tensors, save_tensors, write_json
@@ -241,15 +241,16 @@ def run_prune(spec_json: dict, directory: str | Path, rt: Runtime, log: Callable
             return
         state, previous = load_source(spec, rt, data)
         model.load_state_dict(state)
-        scoring = spec.scoring  # only methods that score on batches carry it (see Method.data_source)
-        batches = scoring_batches(data, scoring["examples"], scoring["batch_size"], scoring["seed"]) if scoring \
-            else None
+        # only methods that score on batches carry `scoring` (see Method.data_source); each step draws its own
+        draws = ScoringDraws.from_spec(data, spec.scoring, f"{directory}: --spec scoring") if spec.scoring else None
         log(f"[{Path(directory).name}] {spec.method} to sparsity {spec.sparsity} in {spec.steps} step(s)")
         with reporting(Progress(Path(directory).name, log)):  # pruning and curvature loops tick it
             outcome = run_method(model, spec.method, spec.hparams, spec.sparsity, scope=spec.scope,
                                  steps=spec.steps, schedule=spec.step_schedule, previous=previous,
-                                 exclude=spec.exclude, data=data, batches=batches, seed=spec.seed,
+                                 exclude=spec.exclude, data=data, batches=draws, seed=spec.seed,
                                  at_init=spec.at == "0it")
+        for entry in outcome.steps if draws else ():  # the subset each step scored on, for the record
+            entry["scoring_seed"] = draws.seed_of(entry["step"])
         outcome.mask.save(outputs.path(layout.MASK))
         if outcome.updated:
             save_tensors(outputs.path(layout.MODEL), {k: v.cpu() for k, v in outcome.model.state_dict().items()})

@@ -103,11 +103,12 @@ class _Builder:
         at = "final" if cfg["at"] == "final" or source_kind == "branch" else _point(cfg["at"])
         if at != "final":
             self._require_saved(dense_name, at, f"{where}.at")
+        scoring = _scoring(cfg["scoring"], replicate, cfg["steps"]) \
+            if method.needs_data and method.data_source == "batches" else None
         return PruneSpec(parents={"source": f"{source_kind}/{source_hash}"}, at=at, method=cfg["method"],
                          hparams=hparams, sparsity=None if sparsity is None else float(sparsity), scope=cfg["scope"],
                          exclude=list(cfg["exclude"]), steps=cfg["steps"], step_schedule=cfg["step_schedule"],
-                         scoring=_replicate_seed(cfg["scoring"], replicate)
-                         if method.needs_data and method.data_source == "batches" else None,
+                         scoring=scoring,
                          jsv=_replicate_seed(cfg["jsv"], replicate) if cfg["jsv"]["batches"] else None,
                          seed=cfg["seed"] + replicate)
 
@@ -281,6 +282,15 @@ class _Builder:
 def _replicate_seed(section: dict, replicate: int) -> dict:
     """A scoring/JSV section with its seed shifted by the replicate's dense init seed."""
     return {**section, "seed": section["seed"] + replicate}
+
+
+def _scoring(section: dict, replicate: int, steps: int) -> dict:
+    """The spec's scoring block. ``per_step`` (docs/methods.md §1.8) only means something when there are
+    several steps, so a one-step run leaves it out and keeps the hash it had before the key existed."""
+    out = _replicate_seed(section, replicate)
+    if steps == 1:
+        out.pop("per_step", None)
+    return out
 
 
 def _iterations(point: str, dense_cfg: dict) -> int:

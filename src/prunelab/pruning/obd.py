@@ -5,9 +5,10 @@ loss increase of zeroing weight q as ½h_qθ_q². Score (lower = prune first):
 
     |½ h_q θ_q²| + ½ λ θ_q²
 
-The absolute value matters only for the Hessian diagonal, which can be negative away from a minimum; the
-code of Laurent et al. ranks by it, and so do we. λ ≥ 0 is Laurent et al.'s locality penalty, the cost
-½λθ_q² of the pruning step's length; λ = 0 is plain OBD.
+The absolute value matters only for the Hessian diagonal, which can be negative away from a minimum; ranking
+it by |½hθ²| is prunelab's choice. Laurent et al. never use a Hessian diagonal: their abs() wraps their whole
+criterion, which with g set to 0 and the GGN diagonal (≥ 0) is this one. λ ≥ 0 is Laurent et al.'s locality
+penalty, the cost ½λθ_q² of the pruning step's length; λ = 0 is plain OBD.
 
 Curvature (hparam ``curvature``): ``ggn`` (exact Gauss–Newton diagonal, default, as in Laurent et al.),
 ``empirical_fisher`` (observed labels), ``mc_fisher`` (``samples`` labels per example drawn from the model

@@ -1,13 +1,16 @@
 """Run a method over T pruning steps (docs/methods.md §1.8): sparsity schedule, re-scoring, weight updates.
 
 At step t the method scores the network θ ⊙ m_{t−1} (with any weight update of earlier steps applied) and
-the selector extends the mask to s_t; no training happens between steps. T = 1 is one-shot pruning.
+the selector extends the mask to s_t; no training happens between steps. T = 1 is one-shot pruning. Which
+training examples step t scores on is :class:`ScoringDraws`' business (docs/methods.md §1.7).
 """
 
 from __future__ import annotations
 
 import copy
+import hashlib
 from dataclasses import dataclass, field
+from typing import Callable
 
 import torch
 from torch import nn
@@ -57,11 +60,59 @@ def scoring_batches(data: TensorData, examples: int, batch_size: int, seed: int
     return [(x[i:i + batch_size], y[i:i + batch_size]) for i in range(0, count, batch_size)]
 
 
+PER_STEP = ("fresh", "fixed")
+
+
+def scoring_seed(seed: int, step: int) -> int:
+    """The seed of step ``step``'s scoring subset under ``per_step: fresh``: ``seed`` itself at step 1, so a
+    one-step run scores on the subset it always did; later steps take the first 8 bytes of
+    sha256("scoring/<seed>/<step>") (63 bits), which depends on (seed, step) only and, unlike seed + step − 1,
+    does not hand one replicate's step 2 the subset of the next replicate's step 1."""
+    if step == 1:
+        return int(seed)
+    digest = hashlib.sha256(f"scoring/{int(seed)}/{int(step)}".encode()).digest()
+    return int.from_bytes(digest[:8], "big") >> 1
+
+
+@dataclass(frozen=True, eq=False)
+class ScoringDraws:
+    """The scoring batches of each pruning step, from a prune spec's ``scoring`` block.
+
+    ``fresh`` (the default of multi-step runs) scores step t on its own subset drawn with
+    :func:`scoring_seed` (seed, t): Laurent et al. iterate a shuffled loader anew at every step, so each of
+    their steps sees new examples. ``fixed`` scores every step on step 1's subset. A block without
+    ``per_step`` (one-step runs, and specs written before the key existed) is ``fixed``, which is what those
+    runs did. Calling the object with a step number gives that step's batches.
+    """
+
+    data: TensorData
+    examples: int
+    batch_size: int
+    seed: int
+    per_step: str      # "fresh" or "fixed"
+
+    @classmethod
+    def from_spec(cls, data: TensorData, scoring: dict, where: str = "spec.scoring") -> "ScoringDraws":
+        per_step = scoring.get("per_step", "fixed")
+        if per_step not in PER_STEP:
+            raise ConfigError(f"{where}.per_step: {per_step!r} is unknown (allowed: {', '.join(PER_STEP)})")
+        return cls(data, int(scoring["examples"]), int(scoring["batch_size"]), int(scoring["seed"]), per_step)
+
+    def seed_of(self, step: int) -> int:
+        return scoring_seed(self.seed, step if self.per_step == "fresh" else 1)
+
+    def __call__(self, step: int) -> list[tuple[torch.Tensor, torch.Tensor]]:
+        return scoring_batches(self.data, self.examples, self.batch_size, self.seed_of(step))
+
+
 def run_method(model: nn.Module, method_name: str, hparams: dict, sparsity: float | None, *, scope: str = "global",
                steps: int = 1, schedule: str = "exponential", previous: Mask | None = None,
                exclude: list[str] | tuple[str, ...] = (), data: TensorData | None = None,
-               batches: list | None = None, seed: int = 0, at_init: bool = False) -> PruneOutcome:
-    """Prune a deep copy of ``model`` to ``sparsity`` with the named method; ``model`` is left untouched."""
+               batches: list | Callable[[int], list] | None = None, seed: int = 0,
+               at_init: bool = False) -> PruneOutcome:
+    """Prune a deep copy of ``model`` to ``sparsity`` with the named method; ``model`` is left untouched.
+    ``batches``: the scoring batches of every step, or a function of the step number (1, 2, …) giving them
+    (:class:`ScoringDraws`)."""
     method = get_method(method_name)
     hparams = resolve_hparams(method_name, hparams)  # idempotent for specs, which carry resolved hparams
     if method.needs_data and not batches and data is None:
@@ -81,7 +132,8 @@ def run_method(model: nn.Module, method_name: str, hparams: dict, sparsity: floa
         tick(lambda: f"{method_name}: step {step}/{len(targets)} to sparsity {target}")
         mask.apply_(params)
         ctx = PruneContext(model=work, params=params, mask=mask, sparsity=target, scope=scope,
-                           generator=generator, batches=batches or [], data=data, at_init=at_init)
+                           generator=generator, batches=batches(step) if callable(batches) else batches or [],
+                           data=data, at_init=at_init)
         if method.prune is not None:
             mask, updates = method.prune(ctx, **hparams)
         else:
