@@ -52,7 +52,11 @@ CASES = [
     ("epochs as text", _set(["dense", "lenet", "train", "epochs"], "ten"),
      "key dense.lenet.train.epochs: 'ten' is not of type 'number'"),
     ("yaml 1e-4", _set(["dense", "lenet", "train", "weight_decay"], "1e-4"),
-     "write it with a decimal point"),
+     "key dense.lenet.train.weight_decay: '1e-4' is not of type 'number' (YAML 1.1 reads 1e-4 as text; write it "
+     "with a decimal point, e.g. 1.0e-4)"),
+    ("quoted sparsity", _set(["experiments", "oneshot", "sparsities"], ["0.95"]),
+     "key experiments.oneshot.sparsities[0]: '0.95' is not of type 'number' (the value is the quoted string "
+     "'0.95'; remove the quotes to make it a number)"),
     ("unknown train key", _set(["dense", "lenet", "train", "learning_rate"], 0.1),
      "key dense.lenet.train: Additional properties are not allowed ('learning_rate' was unexpected)"),
     ("unknown method", _set(["pruning", "magnitude", "method"], "magnitood"),
@@ -118,7 +122,7 @@ def test_cli_reports_one_line(tmp_path, capsys, name, edit, expected):
     assert lines[0].startswith(f"prunelab: {path}: key "), lines[0]  # always the file, then the key
 
 
-@pytest.mark.parametrize("case", [0, 2, 9, 13, -2])
+@pytest.mark.parametrize("case", [0, 2, 10, 14, -2])
 def test_snakemake_stops_before_any_job_and_writes_nothing(tmp_path, case):
     name, edit, expected = CASES[case]
     path = bad_config(tmp_path, edit)
