@@ -1,5 +1,6 @@
 """Bad configs: one line naming the key and the allowed values, non-zero exit, nothing written."""
 
+import os
 import subprocess
 import sys
 
@@ -154,7 +155,7 @@ def test_missing_config_file_and_broken_yaml(tmp_path):
     assert proc.returncode == 2 and "not valid YAML" in proc.stderr and len(proc.stderr.strip().splitlines()) == 1
 
 
-def test_help_has_no_markup_and_every_results_option_says_what_it_is(capsys):
+def test_help_has_no_markup_and_every_command_and_option_says_what_it_is(capsys):
     from prunelab.cli import build_parser
 
     parser = build_parser()
@@ -163,5 +164,21 @@ def test_help_has_no_markup_and_every_results_option_says_what_it_is(capsys):
     for name, sub in subparsers.items():
         for action in sub._actions:
             assert "``" not in (action.help or "")
-            if "--results" in action.option_strings:
-                assert action.help, f"prunelab {name} --results has no help"
+            assert action.help, f"prunelab {name} {'/'.join(action.option_strings) or action.dest} has no help"
+        assert sub.description and "\n" not in sub.description, f"prunelab {name} has no one-line description"
+    # only the jobs that train take the training options (checkpoints, DDP ranks, compile, divergence policy)
+    training = {"--checkpoint-every", "--keep-train-state", "--on-divergence", "--processes", "--compile"}
+    for name in subparsers:
+        options = {o for action in subparsers[name]._actions for o in action.option_strings}
+        assert (training <= options) == (name in ("train", "branch", "train-group")), name
+        assert not (training & options) or training <= options, name
+
+
+@pytest.mark.parametrize("command", [["methods"], ["plan", str(ROOT / "config.yaml")]])
+def test_output_into_a_closed_pipe_ends_quietly(command):
+    """`prunelab plan config.yaml | head`: the reader leaves early; no traceback, status 141 like a shell's."""
+    reader, writer = os.pipe()
+    os.close(reader)  # the reader is gone before the first line: every write meets a broken pipe
+    with os.fdopen(writer, "wb") as out:
+        proc = subprocess.run([str(BIN / "prunelab"), *command], stdout=out, stderr=subprocess.PIPE, text=True)
+    assert proc.stderr == "" and proc.returncode == 141
