@@ -132,6 +132,7 @@ def cmd_plan(args) -> None:
 
     plan = build_plan(load_config(args.config), args.config)
     tree = ResultsTree(args.results or plan.results)
+    planned = lambda link: plan.specs.get(link.split("/")[-1])  # noqa: E731 (a parent link's spec, by its hash)
     if not args.json:
         print(f"{'kind':<7} {'run':<16}  {'status':<7}  what (status against {tree.root}/runs)")
     for run_hash, spec in plan.specs.items():
@@ -141,9 +142,7 @@ def cmd_plan(args) -> None:
         if args.json:
             print(json.dumps({"hash": run_hash, "status": status, **spec}, sort_keys=True))
             continue
-        prune_link = (spec.get("parents") or {}).get("prune")
-        prune = plan.specs[prune_link.split("/")[1]] if prune_link else None
-        print(f"{spec['kind']:<7} {run_hash}  {status:<7}  {describe_spec(spec, prune)}")
+        print(f"{spec['kind']:<7} {run_hash}  {status:<7}  {describe_spec(spec, planned)}")
 
 
 def cmd_methods(args) -> None:
@@ -246,8 +245,9 @@ def cmd_list(args) -> None:
         print("no runs match")  # a result like any other: on stdout
         return
     with pd.option_context("display.width", 250, "display.max_rows", None, "display.max_columns", None):
-        print(table.fillna({c: "-" for c in ("dataset", "model", "method", "scope", "branch", "code", "device")})
-              .to_string(index=False, float_format=lambda v: f"{v:.4g}"))
+        text = table.fillna({c: "-" for c in ("dataset", "model", "method", "scope", "parent", "branch", "code",
+                                              "device")})
+        print(text.to_string(index=False, na_rep="-", float_format=lambda v: f"{v:.4g}"))  # na_rep: numbers
 
 
 def _add_results(p: argparse.ArgumentParser) -> None:
