@@ -364,6 +364,10 @@ def main(argv: list[str] | None = None) -> int:
     except PrunelabError as exc:
         print(f"prunelab: {exc}", file=sys.stderr)
         return 2
+    except KeyboardInterrupt:
+        from prunelab.job_client import interrupted
+
+        return interrupted()
 
 
 if __name__ == "__main__":
