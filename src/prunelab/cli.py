@@ -2,7 +2,9 @@
 
 Every subcommand that fails for a reason the user can fix prints one line ``prunelab: <what and where>``
 and exits with status 2; anything else is a bug and keeps its traceback. Results go to stdout, so that
-``> file`` keeps all of them; stderr is for the tool's own failures.
+``> file`` keeps all of them; stderr is for the tool's own failures. Output cut off by a reader that stops
+early (``| head``) ends quietly with status 141, as a shell reports a program stopped by SIGPIPE; Ctrl-C
+ends with one line and status 130.
 """
 
 from __future__ import annotations
@@ -32,13 +34,16 @@ def _spec_arg(text: str) -> dict:
 def _runtime(args):
     from prunelab.runtime import Runtime
 
-    flag = lambda name, value: value if getattr(args, name, False) else None  # noqa: E731 (absent: the default)
+    def given(name: str):
+        """An option's value; None (the environment's or the default) where unset or not an option of the command."""
+        value = getattr(args, name, None)
+        return None if value is False else value  # a flag left off changes nothing
+
     return Runtime.from_environment(
         results=args.results, data_root=args.data_root, device=args.device, threads=args.threads,
-        checkpoint_every=getattr(args, "checkpoint_every", None), keep_train_state=flag("keep_train_state", True),
-        deterministic=False if args.nondeterministic else None, cudnn_benchmark=True if args.cudnn_benchmark else None,
-        on_divergence=getattr(args, "on_divergence", None), compile=flag("compile", True),
-        processes=getattr(args, "processes", None))
+        checkpoint_every=given("checkpoint_every"), keep_train_state=given("keep_train_state"),
+        deterministic=False if args.nondeterministic else None, cudnn_benchmark=given("cudnn_benchmark"),
+        on_divergence=given("on_divergence"), compile=given("compile"), processes=given("processes"))
 
 
 def _add_runtime(p: argparse.ArgumentParser, training: bool) -> None:
