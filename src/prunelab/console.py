@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import logging
 import signal
+import threading
 
 MAX_FILES, SHOWN = 8, 3  # a longer file list shows its first SHOWN names and counts the rest
 JOB_INFO, JOB_ERROR = "job_info", "job_error"  # the values of Snakemake's LogEvent members
@@ -58,6 +59,8 @@ def install(logger: logging.Logger) -> None:
     """Filter ``logger``'s records and note a Ctrl-C (SIGINT) before Snakemake handles it as before."""
     if not any(isinstance(f, ShortFileLists) for f in logger.filters):
         logger.addFilter(ShortFileLists())
+    if threading.current_thread() is not threading.main_thread():  # only there may handlers be set (API use)
+        return
     previous = signal.getsignal(signal.SIGINT)
 
     def note(signum, frame):
