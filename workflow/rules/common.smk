@@ -4,7 +4,7 @@ import os
 import sys
 from functools import lru_cache
 
-from prunelab import layout
+from prunelab import console, layout, run_lock
 from prunelab.errors import PrunelabError
 from prunelab.grouping import seed_groups
 from prunelab.data_files import (
@@ -24,8 +24,6 @@ from prunelab.runtime import runtime_environment
 # no lock. console.install shortens Snakemake's per-job file lists and reports Ctrl-C in one line (onerror).
 if workflow.is_main_process:
     from snakemake.logging import logger as snakemake_logger
-
-    from prunelab import console, run_lock
 
     busy = run_lock.hold()
     if busy:
