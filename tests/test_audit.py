@@ -8,6 +8,7 @@ import json
 import shutil
 from pathlib import Path
 
+import pandas as pd
 import pytest
 import yaml
 
@@ -391,7 +392,8 @@ def test_runs_differing_only_in_scope_print_differently(tree, capsys):
     edited_path.write_text(yaml.safe_dump(edited))
     what = [line.split(None, 3)[3] for line in plan_lines(capsys, edited_path, results).values()]
     assert len(what) == 13 and len(set(what)) == len(what)
-    assert "magnitude to sparsity 0.5 (layerwise), seed 0" in what
+    dense = runs(results, "dense")[0].name
+    assert f"magnitude to sparsity 0.5 (layerwise), level 1 pruned from dense/{dense}, seed 0" in what
     assert any(w.startswith("finetune after magnitude (layerwise) at sparsity 0.5") for w in what)
 
     prune = runs(results, "prune")[0]  # the same run with layer-wise scope, as `list` reads it
@@ -404,6 +406,62 @@ def test_runs_differing_only_in_scope_print_differently(tree, capsys):
     rows = [line.split() for line in capsys.readouterr().out.splitlines()[1:]]
     pair = [row for row in rows if row[1] in (prune.name, twin.name)]
     assert sorted(row[6] for row in pair) == ["global", "layerwise"]
+
+
+def test_imp_level_and_one_shot_prune_to_the_same_sparsity_print_differently(tree, capsys):
+    """IMP's level 2 at 0.9 and a one-shot prune to 0.9 share method, scope, sparsity and seed: the level and
+    the run each was pruned from tell them apart in `plan`, `list` and `show`."""
+    results, config = tree
+    edited = yaml.safe_load(config.read_text())
+    edited["experiments"]["imp"] = {"dense": ["lenet"], "iterative": {"pruning": "magnitude", "sparsities": [0.5, 0.9],
+                                                                     "branch": "finetune"}}
+    edited_path = config.with_name("imp.yaml")
+    edited_path.write_text(yaml.safe_dump(edited))
+    plan = build_plan(load_config(edited_path), str(edited_path))
+    lines = plan_lines(capsys, edited_path, results, "--kind", "prune")
+    at_09 = {h: line.split(None, 3)[3] for h, line in lines.items() if "magnitude to sparsity 0.9 " in line}
+    assert len(at_09) == 2 and len(set(at_09.values())) == 2
+    dense = runs(results, "dense")[0].name
+    level_1 = next(h for h, spec in plan.specs.items() if spec["kind"] == "branch"
+                   and plan.specs[spec["parents"]["prune"].split("/")[1]]["sparsity"] == 0.5
+                   and plan.specs[spec["parents"]["prune"].split("/")[1]]["method"] == "magnitude")
+    assert sorted(at_09.values()) == [
+        f"magnitude to sparsity 0.9 (global), level 1 pruned from dense/{dense}, seed 0",
+        f"magnitude to sparsity 0.9 (global), level 2 pruned from branch/{level_1}, seed 0"]
+
+    # the level-2 prune in the tree, as `list` and `show` read it: the one-shot prune re-pointed at the branch
+    one_shot = next(run for run in runs(results, "prune")
+                    if json.loads((run / "spec.json").read_text())["sparsity"] == 0.9
+                    and json.loads((run / "spec.json").read_text())["method"] == "magnitude")
+    twin = one_shot.parent / ("f" * 16)
+    shutil.copytree(one_shot, twin)
+    spec = json.loads((twin / "spec.json").read_text())
+    spec["parents"] = {"source": f"branch/{level_1}"}
+    (twin / "spec.json").write_text(json.dumps(spec))
+    assert main(["list", "--results", str(results), "--kind", "prune", "--method", "magnitude", "--sparsity", "0.9"]) == 0
+    header, *rows = [line.split() for line in capsys.readouterr().out.splitlines()]
+    assert header[7:9] == ["level", "parent"]
+    assert sorted((row[1], row[7], row[8]) for row in rows) == sorted(
+        [(one_shot.name, "1", f"dense/{dense}"), (twin.name, "2", f"branch/{level_1}")])
+    main(["show", twin.name, "--results", str(results)])
+    assert capsys.readouterr().out.splitlines()[0] == (
+        f"prune {twin.name}  magnitude to sparsity 0.9 (global), level 2 pruned from branch/{level_1}, seed 0")
+
+
+def test_provenance_summary_says_cpu_runs_are_deterministic(tree):
+    """CPU kernels are deterministic whatever torch's flag (which the workflow leaves off on a CPU) says."""
+    from prunelab.records import deterministic
+
+    results, _ = tree
+    summary = pd.read_csv(results / "report" / "tiny" / "runs_provenance.csv", dtype=str, keep_default_na=False)
+    assert dict(zip(summary["kind"], summary["deterministic"])) == {
+        "dense": "True", "prune": "True", "branch": "True", "table": "n/a", "figure": "n/a"}
+    record = json.loads((runs(results, "dense")[0] / "provenance.json").read_text())
+    assert record["device"] == "cpu" and record["environment"]["deterministic_algorithms"] is False
+    gpu = {**record, "device": "cuda:0", "hardware": {"gpu": "NVIDIA H100"}}
+    for flag, benchmark, expected in ((True, False, True), (False, False, False), (True, True, False)):
+        gpu["environment"] = {**record["environment"], "deterministic_algorithms": flag, "cudnn_benchmark": benchmark}
+        assert deterministic(gpu) is expected
 
 
 def test_gc_lists_unplanned_runs_and_keeps_those_a_table_depends_on(tree, capsys):

@@ -1,5 +1,6 @@
 """Bad configs: one line naming the key and the allowed values, non-zero exit, nothing written."""
 
+import os
 import subprocess
 import sys
 
@@ -52,7 +53,11 @@ CASES = [
     ("epochs as text", _set(["dense", "lenet", "train", "epochs"], "ten"),
      "key dense.lenet.train.epochs: 'ten' is not of type 'number'"),
     ("yaml 1e-4", _set(["dense", "lenet", "train", "weight_decay"], "1e-4"),
-     "write it with a decimal point"),
+     "key dense.lenet.train.weight_decay: '1e-4' is not of type 'number' (YAML 1.1 reads 1e-4 as text; write it "
+     "with a decimal point, e.g. 1.0e-4)"),
+    ("quoted sparsity", _set(["experiments", "oneshot", "sparsities"], ["0.95"]),
+     "key experiments.oneshot.sparsities[0]: '0.95' is not of type 'number' (the value is the quoted string "
+     "'0.95'; remove the quotes to make it a number)"),
     ("unknown train key", _set(["dense", "lenet", "train", "learning_rate"], 0.1),
      "key dense.lenet.train: Additional properties are not allowed ('learning_rate' was unexpected)"),
     ("unknown method", _set(["pruning", "magnitude", "method"], "magnitood"),
@@ -118,7 +123,7 @@ def test_cli_reports_one_line(tmp_path, capsys, name, edit, expected):
     assert lines[0].startswith(f"prunelab: {path}: key "), lines[0]  # always the file, then the key
 
 
-@pytest.mark.parametrize("case", [0, 2, 9, 13, -2])
+@pytest.mark.parametrize("case", [0, 2, 10, 14, -2])
 def test_snakemake_stops_before_any_job_and_writes_nothing(tmp_path, case):
     name, edit, expected = CASES[case]
     path = bad_config(tmp_path, edit)
@@ -150,7 +155,7 @@ def test_missing_config_file_and_broken_yaml(tmp_path):
     assert proc.returncode == 2 and "not valid YAML" in proc.stderr and len(proc.stderr.strip().splitlines()) == 1
 
 
-def test_help_has_no_markup_and_every_results_option_says_what_it_is(capsys):
+def test_help_has_no_markup_and_every_command_and_option_says_what_it_is(capsys):
     from prunelab.cli import build_parser
 
     parser = build_parser()
@@ -159,5 +164,21 @@ def test_help_has_no_markup_and_every_results_option_says_what_it_is(capsys):
     for name, sub in subparsers.items():
         for action in sub._actions:
             assert "``" not in (action.help or "")
-            if "--results" in action.option_strings:
-                assert action.help, f"prunelab {name} --results has no help"
+            assert action.help, f"prunelab {name} {'/'.join(action.option_strings) or action.dest} has no help"
+        assert sub.description and "\n" not in sub.description, f"prunelab {name} has no one-line description"
+    # only the jobs that train take the training options (checkpoints, DDP ranks, compile, divergence policy)
+    training = {"--checkpoint-every", "--keep-train-state", "--on-divergence", "--processes", "--compile"}
+    for name in subparsers:
+        options = {o for action in subparsers[name]._actions for o in action.option_strings}
+        assert (training <= options) == (name in ("train", "branch", "train-group")), name
+        assert not (training & options) or training <= options, name
+
+
+@pytest.mark.parametrize("command", [["methods"], ["plan", str(ROOT / "config.yaml")]])
+def test_output_into_a_closed_pipe_ends_quietly(command):
+    """`prunelab plan config.yaml | head`: the reader leaves early; no traceback, status 141 like a shell's."""
+    reader, writer = os.pipe()
+    os.close(reader)  # the reader is gone before the first line: every write meets a broken pipe
+    with os.fdopen(writer, "wb") as out:
+        proc = subprocess.run([str(BIN / "prunelab"), *command], stdout=out, stderr=subprocess.PIPE, text=True)
+    assert proc.stderr == "" and proc.returncode == 141

@@ -14,6 +14,7 @@ import yaml
 
 from conftest import BIN, ROOT, snakemake
 from prunelab import job_client
+from prunelab.console import interrupted_line
 from prunelab.config import load_config
 from prunelab.plan import build_plan
 from prunelab.spec import spec_hash
@@ -173,17 +174,26 @@ def alive(pids: set[int]) -> set[int]:
 @pytest.mark.e2e
 @pytest.mark.parametrize("stop", ["ctrl-c", "kill-driver"])
 def test_stopping_the_driver_mid_run_leaves_no_process(tmp_path, stop):
+    """... and, while it runs, a second run in its directory stops with one line naming it (not Snakemake's
+    IncompleteFilesException on the first run's outputs); Ctrl-C ends in one line saying that rerunning
+    resumes, without tracebacks or error reports of the stopped jobs; a killed driver leaves no lock."""
     config = small_config(tmp_path, epochs=40)  # a dense job long enough to be stopped while it trains
     env = {**os.environ, "PATH": f"{BIN}{os.pathsep}{os.environ.get('PATH', '')}"}
     env.pop(job_client.DISABLE_ENV, None)
-    driver = subprocess.Popen(
-        [str(BIN / "snakemake"), "--snakefile", str(ROOT / "Snakefile"), "--directory", str(tmp_path),
-         "--configfile", str(config), "--cores", "2"], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-        env=env, start_new_session=True)
+    console = tmp_path.parent / f"{tmp_path.name}-console.log"
+    with open(console, "w") as out:
+        driver = subprocess.Popen(
+            [str(BIN / "snakemake"), "--snakefile", str(ROOT / "Snakefile"), "--directory", str(tmp_path),
+             "--configfile", str(config), "--cores", "2"], stdout=out, stderr=subprocess.STDOUT,
+            env=env, start_new_session=True)
     dense_dir = tmp_path / "results" / "runs" / "dense"
     # running in the worker: the job's child has written its resume checkpoint or at least created the run dir
     wait_for(lambda: dense_dir.exists() and any(_forked_jobs(driver.pid)), "the dense job to run in the worker")
     everyone = descendants(driver.pid)
+    second = snakemake(tmp_path, "--configfile", str(config), "--cores", "1", check=False)
+    said = second.stdout + second.stderr
+    assert second.returncode != 0 and f"another Snakemake run holds {tmp_path} (pid {driver.pid}, started " in said
+    assert "rerun-incomplete" not in said and "IncompleteFilesException" not in said
     if stop == "ctrl-c":
         os.killpg(driver.pid, signal.SIGINT)  # what a terminal does: the whole foreground group
         driver.wait(timeout=120)
@@ -193,6 +203,15 @@ def test_stopping_the_driver_mid_run_leaves_no_process(tmp_path, stop):
     wait_for(lambda: not alive(everyone), f"every process of the run to end after {stop} (left: {alive(everyone)})")
     if stop == "ctrl-c":  # Snakemake removed the interrupted job's outputs
         assert not list(dense_dir.glob("*/metrics.json")) and not list(dense_dir.glob("*/provenance.json"))
+        text = console.read_text()
+        assert text.count(interrupted_line()) == 1, text[-3000:]
+        for noise in ("KeyboardInterrupt", "Traceback", "message: None", "Error in rule", "CalledProcessError"):
+            assert noise not in text, (noise, text[-3000:])
+        job_log = next(dense_dir.glob("*/logs/train.log")).read_text()
+        assert job_log.strip().splitlines()[-1].startswith("prunelab: interrupted (Ctrl-C); run it again to resume")
+    else:  # the kernel dropped the dead driver's lock: the next run is not refused
+        again = snakemake(tmp_path, "--configfile", str(config), "-n", check=False)
+        assert "another Snakemake run holds" not in again.stdout + again.stderr
 
 
 def _forked_jobs(driver: int) -> list[int]:

@@ -1,8 +1,11 @@
 """Nothing lost, nothing half-written: SIGKILL + resume is bit-exact, a kill mid-write leaves no accepted
-output, corrupt files and NaN losses stop with one clear line, and runs are deterministic."""
+output, corrupt files, a full disk and NaN losses stop with one clear line, and runs are deterministic."""
 
+import errno
 import json
 import os
+import re
+import shutil
 import signal
 import subprocess
 import sys
@@ -126,6 +129,70 @@ def test_kill_during_an_output_write_leaves_no_accepted_output(tmp_path):
     again, _ = job("dense", dense, tmp_path)
     assert again.returncode == 0, again.stderr
     assert (run_dir / "provenance.json").exists() and not list(run_dir.glob(".tmp-*"))
+
+
+TORCH_SAVE_ERROR = "[enforce fail at inline_container.cc:672] . unexpected pos 896 vs 790"
+FULL_DISK = f"""
+import collections, sys, torch, prunelab.storage as storage
+def save(obj, f, *args, **kwargs):  # what torch says when the disk fills under it: no errno, no file name
+    raise RuntimeError("{TORCH_SAVE_ERROR}")
+torch.save = save
+usage = collections.namedtuple("usage", "total used free")
+storage.shutil.disk_usage = lambda path: usage(10 << 30, 10 << 30, 0)
+from prunelab.cli import main
+sys.exit(main(sys.argv[1:]))
+"""
+FULL_LINE = re.compile(r"prunelab: (\S+): (no space left on device|disk quota exceeded) \(filesystem /\S*(, \w+)?: "
+                       r"\d+(\.\d)? [KMGT]?i?B free of [\d.]+ [KMGT]?i?B(; your quota on it is used up)?\); free space "
+                       r"or point results at another filesystem, then rerun: finished runs are kept")
+
+
+def test_full_disk_in_a_job_is_one_line_naming_the_file_and_its_filesystem(tmp_path):
+    _, dense = specs(lambda c: c["dense"]["lenet"]["train"].update(epochs=1))["dense"]
+    run_dir = tmp_path / "runs" / "dense" / spec_hash(dense)
+    args = [sys.executable, "-c", FULL_DISK, "train", "--spec", json.dumps(dense), "--run-dir", str(run_dir),
+            "--results", str(tmp_path), "--threads", "1", "--device", "cpu"]
+    proc = subprocess.run(args, capture_output=True, text=True, env={**os.environ, "PYTHONPATH": str(ROOT / "src")})
+    assert proc.returncode == 2 and proc.stderr.count("prunelab:") == 1, proc.stderr  # the rest: progress lines
+    line = FULL_LINE.fullmatch(proc.stderr.strip().splitlines()[-1])
+    assert line and line[2] == "no space left on device" and " 0 B free of 10.0 GiB" in line[0], proc.stderr
+    assert Path(line[1]).parent == run_dir and TORCH_SAVE_ERROR not in proc.stderr
+    assert not (run_dir / "provenance.json").exists() and not list(run_dir.glob(".tmp-*"))
+
+
+@pytest.mark.parametrize("code,message", [(errno.ENOSPC, "no space left on device"),
+                                          (errno.EDQUOT, "disk quota exceeded")])
+def test_full_disk_or_quota_while_writing_is_one_line(tmp_path, monkeypatch, code, message):
+    from prunelab.errors import StorageError
+    from prunelab.storage import write_json
+
+    def full(self, *args, **kwargs):
+        raise OSError(code, os.strerror(code))
+
+    monkeypatch.setattr(Path, "write_text", full)
+    with pytest.raises(StorageError) as caught:
+        write_json(tmp_path / "run" / "metrics.json", {"a": 1})
+    line = FULL_LINE.fullmatch("prunelab: " + str(caught.value))
+    assert line and line[1] == str(tmp_path / "run" / "metrics.json") and line[2] == message, caught.value
+    assert list((tmp_path / "run").iterdir()) == []  # neither the file nor its temporary copy
+
+
+def test_torch_save_error_is_blamed_on_the_disk_only_when_it_is_full(tmp_path, monkeypatch):
+    from prunelab.errors import StorageError
+    from prunelab.storage import save_tensors
+
+    def save(obj, f, *args, **kwargs):
+        Path(f).write_bytes(b"PK partial")
+        raise RuntimeError(TORCH_SAVE_ERROR)
+
+    monkeypatch.setattr(torch, "save", save)
+    with pytest.raises(RuntimeError, match="unexpected pos"):  # room left: torch's own error, not a disk story
+        save_tensors(tmp_path / "mask.pt", {"w": torch.ones(2)})
+    real = shutil.disk_usage
+    monkeypatch.setattr(shutil, "disk_usage", lambda path: real(path)._replace(free=100))
+    with pytest.raises(StorageError, match=r"mask.pt: no space left on device \(filesystem .*: 100 B free of"):
+        save_tensors(tmp_path / "mask.pt", {"w": torch.ones(2)})
+    assert list(tmp_path.iterdir()) == []
 
 
 def test_corrupt_resume_checkpoint_and_parent_files_are_one_line(tmp_path):

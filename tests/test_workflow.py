@@ -94,7 +94,12 @@ def test_editing_one_pruning_setting_reruns_only_its_jobs_and_reverting_reruns_n
                                   "figure_accuracy_vs_sparsity": 1, "provenance_summary": 1, "replication": 1,
                                   "audit": 1, "all": 1}
     done = snakemake(work, "--configfile", str(edited), "--cores", "2")
-    assert "Replication (tiny):" in done.stdout + done.stderr   # the onsuccess summary
+    text = done.stdout + done.stderr
+    assert "Replication (tiny):" in text   # the onsuccess summary
+    # each job a few short lines: the audit's inputs (every run's files, 1,700 in the demo) are three names and a count
+    audit = text[text.index("rule audit:"):]
+    assert re.search(r"\n    input: [^\n]*, \.\.\. \d+ more\n", audit.split("\n\n")[0]), audit[:2000]
+    assert max(map(len, text.splitlines())) < 1000
     reverted = write_config(work)
     counts = planned_jobs(snakemake(work, "--configfile", str(reverted), "-n"))
     assert not {"train", "prune", "branch"} & set(counts), counts  # only the cheap tables/figures follow the config

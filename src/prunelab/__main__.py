@@ -6,11 +6,14 @@ it, which has torch imported already; otherwise, or when it refuses, in this pro
 
 import sys
 
-from prunelab.job_client import delegate
+from prunelab.job_client import delegate, interrupted
 
-status = delegate(sys.argv[1:])
-if status is None:
-    from prunelab.cli import main
+try:
+    status = delegate(sys.argv[1:])
+    if status is None:
+        from prunelab.cli import main
 
-    status = main()
+        status = main()
+except KeyboardInterrupt:  # while waiting on the worker, or importing the job code
+    status = interrupted()
 sys.exit(status)

@@ -2,7 +2,9 @@
 
 Every subcommand that fails for a reason the user can fix prints one line ``prunelab: <what and where>``
 and exits with status 2; anything else is a bug and keeps its traceback. Results go to stdout, so that
-``> file`` keeps all of them; stderr is for the tool's own failures.
+``> file`` keeps all of them; stderr is for the tool's own failures. Output cut off by a reader that stops
+early (``| head``) ends quietly with status 141, as a shell reports a program stopped by SIGPIPE; Ctrl-C
+ends with one line and status 130.
 """
 
 from __future__ import annotations
@@ -15,6 +17,8 @@ from pathlib import Path
 
 from prunelab import layout
 from prunelab.errors import ConfigError, PrunelabError
+
+BROKEN_PIPE = 128 + 13  # the exit status of a process stopped by SIGPIPE, as a shell reports it
 
 
 def _spec_arg(text: str) -> dict:
@@ -30,30 +34,40 @@ def _spec_arg(text: str) -> dict:
 def _runtime(args):
     from prunelab.runtime import Runtime
 
+    def given(name: str):
+        """An option's value; None (the environment's or the default) where unset or not an option of the command."""
+        value = getattr(args, name, None)
+        return None if value is False else value  # a flag left off changes nothing
+
     return Runtime.from_environment(
         results=args.results, data_root=args.data_root, device=args.device, threads=args.threads,
-        checkpoint_every=args.checkpoint_every, keep_train_state=True if args.keep_train_state else None,
-        deterministic=False if args.nondeterministic else None, cudnn_benchmark=True if args.cudnn_benchmark else None,
-        on_divergence=args.on_divergence, compile=True if args.compile else None, processes=args.processes)
+        checkpoint_every=given("checkpoint_every"), keep_train_state=given("keep_train_state"),
+        deterministic=False if args.nondeterministic else None, cudnn_benchmark=given("cudnn_benchmark"),
+        on_divergence=given("on_divergence"), compile=given("compile"), processes=given("processes"))
 
 
-def _add_runtime(p: argparse.ArgumentParser) -> None:
+def _add_runtime(p: argparse.ArgumentParser, training: bool) -> None:
     p.add_argument("--spec", required=True, help="resolved run spec: JSON text or @file")
     p.add_argument("--run-dir", required=True, help="results/runs/{kind}/{hash}")
-    _add_runtime_options(p)
+    _add_runtime_options(p, training)
 
 
-def _add_runtime_options(p: argparse.ArgumentParser) -> None:
-    env = "default from PRUNELAB_%s (set by the workflow from config.runtime)"
+def _add_runtime_options(p: argparse.ArgumentParser, training: bool = True) -> None:
+    """How a job runs; ``training``: also the options of the jobs that train (checkpoints, DDP, compile)."""
+    env = "default from PRUNELAB_%s (the workflow sets it from the config)"
     p.add_argument("--results", help="results root, where parents are found; " + env % "RESULTS")
-    p.add_argument("--data-root", help=env % "DATA_ROOT")
-    p.add_argument("--device", choices=["auto", "cpu", "cuda"], help=env % "DEVICE")
+    p.add_argument("--data-root", help="folder holding the datasets; " + env % "DATA_ROOT")
+    p.add_argument("--device", choices=["auto", "cpu", "cuda"], help="where to compute; " + env % "DEVICE")
     p.add_argument("--threads", type=int, help="torch CPU threads (0: torch's default)")
+    p.add_argument("--nondeterministic", action="store_true", help="allow non-deterministic CUDA kernels")
+    p.add_argument("--cudnn-benchmark", action="store_true", help="cudnn autotuning (breaks bit-exactness)")
+    if not training:
+        return
     p.add_argument("--checkpoint-every", help="resume-checkpoint interval, e.g. 1ep or 500it; " + env % "CHECKPOINT_EVERY")
     p.add_argument("--keep-train-state", action="store_true", help="keep train_state.pt after success")
-    p.add_argument("--nondeterministic", action="store_true", help="allow non-deterministic kernels")
-    p.add_argument("--cudnn-benchmark", action="store_true", help="cudnn autotuning (breaks bit-exactness)")
-    p.add_argument("--on-divergence", choices=["fail", "record"], help=env % "ON_DIVERGENCE")
+    p.add_argument("--on-divergence", choices=["fail", "record"],
+                   help="a NaN/inf loss stops the job (fail) or is recorded as the run's outcome; "
+                        + env % "ON_DIVERGENCE")
     p.add_argument("--processes", type=int, help="DDP ranks of a training job (torchrun); " + env % "PROCESSES")
     p.add_argument("--compile", action="store_true",
                    help="torch.compile the training forward (CUDA graphs on a GPU); " + env % "COMPILE")
@@ -123,6 +137,7 @@ def cmd_plan(args) -> None:
 
     plan = build_plan(load_config(args.config), args.config)
     tree = ResultsTree(args.results or plan.results)
+    planned = lambda link: plan.specs.get(link.split("/")[-1])  # noqa: E731 (a parent link's spec, by its hash)
     if not args.json:
         print(f"{'kind':<7} {'run':<16}  {'status':<7}  what (status against {tree.root}/runs)")
     for run_hash, spec in plan.specs.items():
@@ -132,9 +147,7 @@ def cmd_plan(args) -> None:
         if args.json:
             print(json.dumps({"hash": run_hash, "status": status, **spec}, sort_keys=True))
             continue
-        prune_link = (spec.get("parents") or {}).get("prune")
-        prune = plan.specs[prune_link.split("/")[1]] if prune_link else None
-        print(f"{spec['kind']:<7} {run_hash}  {status:<7}  {describe_spec(spec, prune)}")
+        print(f"{spec['kind']:<7} {run_hash}  {status:<7}  {describe_spec(spec, planned)}")
 
 
 def cmd_methods(args) -> None:
@@ -237,8 +250,9 @@ def cmd_list(args) -> None:
         print("no runs match")  # a result like any other: on stdout
         return
     with pd.option_context("display.width", 250, "display.max_rows", None, "display.max_columns", None):
-        print(table.fillna({c: "-" for c in ("dataset", "model", "method", "scope", "branch", "code", "device")})
-              .to_string(index=False, float_format=lambda v: f"{v:.4g}"))
+        text = table.fillna({c: "-" for c in ("dataset", "model", "method", "scope", "parent", "branch", "code",
+                                              "device")})
+        print(text.to_string(index=False, na_rep="-", float_format=lambda v: f"{v:.4g}"))  # na_rep: numbers
 
 
 def _add_results(p: argparse.ArgumentParser) -> None:
@@ -266,92 +280,99 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="prunelab", description=plain(__doc__),
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     sub = parser.add_subparsers(dest="command", required=True)
-    for name, text in (("train", "train a dense run"), ("prune", "prune a trained (or initial) network"),
-                       ("branch", "train after pruning (fine-tune, rewind, scratch ...)")):
-        p = sub.add_parser(name, help=text)
-        _add_runtime(p)
-        p.set_defaults(func=cmd_job)
-    p = sub.add_parser("train-group", help="train dense runs that differ only in seed together (group_seeds)")
+
+    def command(name: str, text: str, func) -> argparse.ArgumentParser:
+        """A subcommand whose one-line ``text`` is both its entry in ``prunelab --help`` and its own description."""
+        p = sub.add_parser(name, help=text, description=text[0].upper() + text[1:] + ".")
+        p.set_defaults(func=func)
+        return p
+
+    for name, text, training in (("train", "train a dense run", True),
+                                 ("prune", "prune a trained (or initial) network", False),
+                                 ("branch", "train after pruning (fine-tune, rewind, scratch ...)", True)):
+        _add_runtime(command(name, text, cmd_job), training)
+    p = command("train-group", "train dense runs that differ only in seed together (group_seeds)", cmd_train_group)
     p.add_argument("--specs", required=True, help="JSON list of the member specs, or @file")
     p.add_argument("--group-dir", required=True, help="results/groups/{group hash}")
     _add_runtime_options(p)
-    p.set_defaults(func=cmd_train_group)
-    p = sub.add_parser("data", help="the workflow's data step: download a dataset, or check that it is in place")
+    p = command("data", "the workflow's data step: download a dataset, or check that it is in place", cmd_data)
     p.add_argument("dataset", help="mnist, fashion_mnist, cifar10 or cifar100")
     p.add_argument("--data-root", required=True, help="the config's data_root")
     p.add_argument("--download", action="store_true", help="download with torchvision (else only check)")
-    p.set_defaults(func=cmd_data)
-    p = sub.add_parser("aggregate", help="runs of one experiment -> tidy CSV")
-    p.add_argument("--manifest", required=True)
+    p = command("aggregate", "runs of one experiment -> tidy CSV", cmd_aggregate)
+    p.add_argument("--manifest", required=True, help="the experiment's .manifest.json: its rows and their runs")
     _add_results(p)
-    p.add_argument("--out", required=True)
-    p.set_defaults(func=cmd_aggregate)
-    p = sub.add_parser("figure", help="tables -> PNG + PDF figure, CSV of its values, report summary")
+    p.add_argument("--out", required=True, help="CSV path; the provenance sidecar goes beside it")
+    p = command("figure", "tables -> PNG + PDF figure, CSV of its values, report summary", cmd_figure)
     p.add_argument("--spec", required=True, help="figure spec: JSON text or @file")
-    p.add_argument("--tables", nargs="+", required=True)
+    p.add_argument("--tables", nargs="+", required=True, help="the experiment tables (CSV) the figure plots")
     p.add_argument("--out", required=True, help="PNG path; the PDF, CSV, summary and provenance go beside it")
     _add_results(p)
-    p.add_argument("--name", default="")
+    p.add_argument("--name", default="", help="the figure's name in the config (for its summary)")
     p.add_argument("--replication", help="the suite's replication CSV: the summary names claims and verdicts")
-    p.set_defaults(func=cmd_figure)
-    p = sub.add_parser("replicate", help="tables -> did it replicate? one verdict per claim and cell (CSV + .md)")
-    p.add_argument("--tables", nargs="+", required=True)
-    p.add_argument("--suite", required=True)
+    p = command("replicate", "tables -> did it replicate? one verdict per claim and cell (CSV + .md)", cmd_replicate)
+    p.add_argument("--tables", nargs="+", required=True, help="the suite's experiment tables (CSV)")
+    p.add_argument("--suite", required=True, help="the suite whose claims are tested (the config's suite)")
     p.add_argument("--out", required=True, help="CSV path; the .md and provenance go beside it")
     _add_results(p)
-    p.set_defaults(func=cmd_replicate)
-    p = sub.add_parser("validate", help="check a suite config and count its runs")
-    p.add_argument("config")
-    p.set_defaults(func=cmd_validate)
-    p = sub.add_parser("plan", help="list the runs a suite config defines, each done, stale or missing")
-    p.add_argument("config")
+    p = command("validate", "check a suite config and count its runs", cmd_validate)
+    p.add_argument("config", help="suite config (YAML)")
+    p = command("plan", "list the runs a suite config defines, each done, stale or missing", cmd_plan)
+    p.add_argument("config", help="suite config (YAML)")
     p.add_argument("--results", help="results root to check the runs against (default: the config's results)")
-    p.add_argument("--kind", choices=["dense", "prune", "branch"])
-    p.add_argument("--json", action="store_true")
-    p.set_defaults(func=cmd_plan)
-    p = sub.add_parser("methods", help="list pruning methods and their hyperparameters")
-    p.set_defaults(func=cmd_methods)
-    p = sub.add_parser("audit", help="re-hash every output and check every provenance link")
+    p.add_argument("--kind", choices=["dense", "prune", "branch"], help="only runs of this kind")
+    p.add_argument("--json", action="store_true", help="one JSON object per run (hash, status and spec)")
+    command("methods", "list pruning methods and their hyperparameters", cmd_methods)
+    p = command("audit", "re-hash every output and check every provenance link", cmd_audit)
     p.add_argument("path", nargs="?", help="results root (default: the config's results, else results/)")
     p.add_argument("--config", help="also compare with this suite config's plan (stale and missing runs): "
                    "a config file, or its JSON text")
     p.add_argument("--json", action="store_true", help="print the report as JSON")
     p.add_argument("--out-text", help="also write the text report (problem lines + summary) here")
     p.add_argument("--out-json", help="also write the JSON report here")
-    p.set_defaults(func=cmd_audit)
-    p = sub.add_parser("gc", help="run directories that no given config plans any more (dry unless --delete)")
+    p = command("gc", "run directories that no given config plans any more (dry unless --delete)", cmd_gc)
     p.add_argument("configs", nargs="+", metavar="CONFIG", help="every suite config whose runs are to stay")
     p.add_argument("--results", help="results root (default: the first config's results)")
     p.add_argument("--delete", action="store_true",
                    help="remove them; runs a table, figure or report still depends on are always kept")
-    p.set_defaults(func=cmd_gc)
-    p = sub.add_parser("lineage", help="the tree from a figure or table down to its dense training runs")
+    p = command("lineage", "the tree from a figure or table down to its dense training runs", cmd_lineage)
     p.add_argument("target", help="a figure (.png/.pdf), a table (.csv), their sidecar, or a run")
     p.add_argument("--results", help="results root (default: found above TARGET, else results/)")
     p.add_argument("--dot", action="store_true", help="Graphviz DOT instead of a text tree")
-    p.set_defaults(func=cmd_lineage)
-    p = sub.add_parser("show", help="one run: spec, key metrics, provenance")
+    p = command("show", "one run: spec, key metrics, provenance", cmd_show)
     p.add_argument("run", help="hash prefix or run directory")
     _add_results(p)
-    p.set_defaults(func=cmd_show)
-    p = sub.add_parser("list", help="runs under the results tree as a table")
+    p = command("list", "runs under the results tree as a table", cmd_list)
     _add_results(p)
-    p.add_argument("--kind", choices=["dense", "prune", "branch"])
-    p.add_argument("--method")
+    p.add_argument("--kind", choices=["dense", "prune", "branch"], help="only runs of this kind")
+    p.add_argument("--method", help="only runs pruned with this method (prune runs and their branches)")
     p.add_argument("--sparsity", type=float, help="target sparsity, e.g. 0.9")
-    p.add_argument("--dataset")
-    p.set_defaults(func=cmd_list)
+    p.add_argument("--dataset", help="only runs on this dataset")
     return parser
 
 
 def main(argv: list[str] | None = None) -> int:
+    """Run one subcommand. Output piped into a reader that stops early (``prunelab plan config.yaml | head``)
+    ends the command quietly with status 141, what a shell reports for a program stopped by SIGPIPE, so a
+    pipeline under ``set -o pipefail`` treats it like any other tool cut off by ``head``."""
     args = build_parser().parse_args(argv)
     args.argv = sys.argv[1:] if argv is None else list(argv)  # what a DDP job re-runs under torchrun
     try:
-        return args.func(args) or 0
+        status = args.func(args) or 0
+        sys.stdout.flush()  # inside the try: a reader gone at the last flush is the same broken pipe
+        return status
+    except BrokenPipeError:
+        # stdout's buffer still holds text: point its descriptor at /dev/null, so that flushing it at exit
+        # does not raise again ("Exception ignored ... BrokenPipeError")
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return BROKEN_PIPE
     except PrunelabError as exc:
         print(f"prunelab: {exc}", file=sys.stderr)
         return 2
+    except KeyboardInterrupt:
+        from prunelab.job_client import interrupted
+
+        return interrupted()
 
 
 if __name__ == "__main__":

@@ -51,7 +51,7 @@ def error_message(error) -> str:
     if error.validator == "additionalProperties" and isinstance(schema.get("properties"), dict):
         message += f" (allowed: {', '.join(schema['properties']) or 'none'})"
     if isinstance(error.instance, str) and _looks_numeric(error.instance):
-        message += f" (YAML 1.1 reads {error.instance} as text; write it with a decimal point, e.g. 1.0e-4)"
+        message += _numeric_text_hint(error.instance)
     if isinstance(error.instance, float) and not math.isfinite(error.instance):
         message += " (a finite number is needed)"
     return message
@@ -68,6 +68,14 @@ def validation_error_line(exc: Exception, source: str = "config") -> str:
         return f"{source}: {exc}"
     error = meant_error(error)
     return f"{source}: key {key_path(error)}: {error_message(error)}"
+
+
+def _numeric_text_hint(text: str) -> str:
+    """Why a number arrived as text: quotes (YAML would read it as a number without them), or YAML 1.1's
+    rule that an exponent without a decimal point (``1e-4``) is text."""
+    if isinstance(yaml.safe_load(text), (int, float)):
+        return f" (the value is the quoted string {text!r}; remove the quotes to make it a number)"
+    return f" (YAML 1.1 reads {text} as text; write it with a decimal point, e.g. 1.0e-4)"
 
 
 def _looks_numeric(text: str) -> bool:

@@ -21,6 +21,10 @@ class CheckpointError(PrunelabError):
     """A checkpoint, mask or weight file that is missing, truncated or corrupt."""
 
 
+class StorageError(PrunelabError):
+    """An output that cannot be written because its filesystem is full or the user's quota is used up."""
+
+
 class DivergenceError(PrunelabError):
     """A NaN/Inf loss or weight; the message names the run, epoch and step (also kept as attributes)."""
 

@@ -81,6 +81,16 @@ def delegate(argv: list[str]) -> int | None:
     return int(json.loads(last)["exit"])
 
 
+INTERRUPTED = 128 + 2  # the status a shell reports for a process stopped by SIGINT
+
+
+def interrupted() -> int:
+    """A job stopped by Ctrl-C: one line in its log instead of a ``KeyboardInterrupt`` traceback."""
+    print("prunelab: interrupted (Ctrl-C); run it again to resume (training continues from its last checkpoint)",
+          file=sys.stderr)
+    return INTERRUPTED
+
+
 def _lost() -> int:
     print("prunelab: the job worker stopped while running this job; its outcome is unknown", file=sys.stderr)
     return 1

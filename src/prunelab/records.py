@@ -234,6 +234,19 @@ def device_label(record: dict) -> str:
     return device
 
 
+def deterministic(record: dict) -> bool:
+    """Whether the run's numbers are reproducible bit for bit from its spec on the same setup.
+
+    On a CPU they are, whatever torch's flag says: its CPU kernels are deterministic (a killed and resumed
+    run matches an uninterrupted one, tests/test_robustness.py), and the workflow never sets the flag there
+    because importing the switch costs seconds. On a GPU they are when deterministic algorithms were on and
+    cudnn autotuning off (runtime.deterministic, runtime.cudnn_benchmark)."""
+    if device_label(record).startswith("cpu"):
+        return True
+    environment = record.get("environment") or {}
+    return bool(environment.get("deterministic_algorithms")) and not environment.get("cudnn_benchmark")
+
+
 def environment_label(record: dict) -> str:
     """What of the environment can change a run's numbers: torch, CUDA and the device."""
     environment = record.get("environment") or {}

@@ -19,8 +19,8 @@ from prunelab import layout
 from prunelab.layout import RUN_KINDS, SPEC
 from prunelab.records import ResultsTree, Run, code_label, device_label, environment_label, link_keys
 
-LIST_COLUMNS = ["kind", "run", "dataset", "model", "method", "sparsity", "scope", "branch", "seed", "test_acc", "code",
-                "device", "status"]
+LIST_COLUMNS = ["kind", "run", "dataset", "model", "method", "sparsity", "scope", "level", "parent", "branch", "seed",
+                "test_acc", "code", "device", "status"]
 
 
 def resolve_run(tree: ResultsTree, text: str) -> Run:
@@ -77,32 +77,65 @@ def _seed_text(seed) -> str:
     return str(seed)
 
 
+def tree_lookup(tree: ResultsTree):
+    """The spec behind a parent link (``kind/hash``) in ``tree``, or None where it is unreadable."""
+    return lambda link: spec_of(tree, tree.run(link))
+
+
+def pruned_from(spec: dict) -> str | None:
+    """The link a prune spec prunes: the dense run, or the branch at the previous level of an iterative chain."""
+    parents = spec.get("parents") or {}
+    return parents.get("source") or parents.get("dense")
+
+
+def level(spec: dict, lookup) -> int | None:
+    """How many prunings lie between the dense run and ``spec``: 0 for a dense run, 1 for a prune of the dense
+    run (one-shot, or the first level of IMP) and its branches, L for level L of an iterative chain (a prune of
+    the level L−1 branch); None where a link in between cannot be read. ``lookup`` maps a link to its spec."""
+    depth, seen = 0, set()
+    while spec is not None and spec.get("kind") != "dense":
+        if spec.get("kind") == "branch":
+            link = (spec.get("parents") or {}).get("prune")
+        else:
+            depth += 1
+            link = pruned_from(spec)
+        if not link or link in seen:
+            return None
+        seen.add(link)
+        spec = lookup(link)
+    return depth if spec is not None else None
+
+
 def describe(tree: ResultsTree, run: Run) -> str:
-    """One line of what the run did: model and data, method, scope and sparsity, branch type, seeds."""
+    """One line of what the run did: model and data, method, scope and sparsity, level, branch type, seeds."""
     if not run.path.is_dir():
         return "(missing)"
     spec = spec_of(tree, run)
     if spec is None:
         return "(spec unreadable)"
-    return describe_spec(spec, _prune_spec(tree, spec) if spec.get("kind") == "branch" else None)
+    return describe_spec(spec, tree_lookup(tree))
 
 
-def describe_spec(spec: dict, prune: dict | None = None) -> str:
-    """:func:`describe` of a spec; ``prune`` is a branch's prune parent (where its method and sparsity live).
+def describe_spec(spec: dict, lookup) -> str:
+    """:func:`describe` of a spec; ``lookup`` maps a parent link (``kind/hash``) to its spec or None.
 
     Every setting that makes two runs of one experiment differ is named, scope included, so that runs which
-    differ only in global vs layer-wise pruning never print as the same line."""
+    differ only in global vs layer-wise pruning never print as the same line, and so is the pruning level and
+    the run a prune starts from: IMP's level 2 at sparsity 0.8 and a one-shot prune to 0.8 are different runs."""
     if spec.get("kind") == "dense":
         return (f"{spec['model'].get('name')} on {spec['dataset'].get('name')}, "
                 f"{spec['train'].get('epochs')} epochs, seed {_seed_text(spec.get('seed'))}")
+    depth = level(spec, lookup)
+    level_text = f"level {'?' if depth is None else depth}"
     if spec.get("kind") == "prune":
         at = "" if spec.get("at") == "final" else f" at {spec.get('at')}"
-        return (f"{spec.get('method')} to {_sparsity_text(spec)} ({spec.get('scope')}{at}), "
-                f"seed {_seed_text(spec.get('seed'))}")
-    prune = prune or {}
+        return (f"{spec.get('method')} to {_sparsity_text(spec)} ({spec.get('scope')}{at}), {level_text} pruned "
+                f"from {pruned_from(spec)}, seed {_seed_text(spec.get('seed'))}")
+    prune_link = (spec.get("parents") or {}).get("prune")
+    prune = (lookup(prune_link) if prune_link else None) or {}
     rewind = f" to {spec['rewind']}" if spec.get("rewind") else ""
     return (f"{spec.get('type')}{rewind} after {prune.get('method', '?')} ({prune.get('scope', '?')}) at "
-            f"{_sparsity_text(prune)}, seed {_seed_text(spec.get('seed'))}")
+            f"{_sparsity_text(prune)}, {level_text}, seed {_seed_text(spec.get('seed'))}")
 
 
 def _sparsity_text(prune: dict) -> str:
@@ -129,10 +162,18 @@ def row(tree: ResultsTree, run: Run) -> dict:
             "model": (dense.get("model") or {}).get("name"),
             "method": prune.get("method") if prune else None,
             "sparsity": _sparsity_value(prune) if prune else 0.0, "scope": prune.get("scope") if prune else None,
+            "level": level(spec, tree_lookup(tree)) if spec else None, "parent": _parent(spec),
             "branch": spec.get("type") if run.kind == "branch" else None,
             "seed": (dense.get("seed") or {}).get("init"), "test_acc": _test_acc(tree, run),
             "code": code_label(record.data) if record.ok else None,
             "device": device_label(record.data) if record.ok else None, "status": status}
+
+
+def _parent(spec: dict) -> str | None:
+    """What the run starts from: a prune's source (dense run or previous level's branch), a branch's prune."""
+    if spec.get("kind") == "prune":
+        return pruned_from(spec)
+    return (spec.get("parents") or {}).get("prune") if spec.get("kind") == "branch" else None
 
 
 def _sparsity_value(prune: dict) -> float:
@@ -173,7 +214,7 @@ def run_table(tree: ResultsTree, kind: str | None = None, method: str | None = N
         table = table[(table["sparsity"] - sparsity).abs() <= 1e-9]
     order = {k: i for i, k in enumerate(RUN_KINDS)}
     return (table.assign(_kind=table["kind"].map(order))
-            .sort_values(["_kind", "dataset", "model", "method", "sparsity", "scope", "branch", "seed", "run"],
+            .sort_values(["_kind", "dataset", "model", "method", "sparsity", "scope", "level", "branch", "seed", "run"],
                          na_position="first", kind="stable")
             .drop(columns="_kind").reset_index(drop=True))
 

@@ -1,9 +1,10 @@
 # Turns the validated config into the plan (run specs by hash) and input helpers for the rules.
 import json
 import os
+import sys
 from functools import lru_cache
 
-from prunelab import layout
+from prunelab import console, layout, run_lock
 from prunelab.errors import PrunelabError
 from prunelab.grouping import seed_groups
 from prunelab.data_files import (
@@ -16,6 +17,18 @@ from prunelab.plan_cache import cached_plan
 from prunelab.resources import dense_spec_of, estimate, group_request, wants_gpu
 from prunelab.spec import canonical_json
 from prunelab.runtime import result_config, runtime_environment
+
+# One run per working directory (prunelab/run_lock.py): a second `snakemake` here, dry runs included (Snakemake
+# would fail on the first run's outputs in progress, calling them incomplete), stops now with one line naming
+# the first. Jobs that Snakemake runs in subprocesses (run: rules, cluster jobs) parse this file too and take
+# no lock. console.install shortens Snakemake's per-job file lists and reports Ctrl-C in one line (onerror).
+if workflow.is_main_process:
+    from snakemake.logging import logger as snakemake_logger
+
+    busy = run_lock.hold()
+    if busy:
+        raise WorkflowError(busy)
+    console.install(snakemake_logger)
 
 try:
     # stored under .snakemake/ by the hash of the config and of prunelab's code: a parse with the same
@@ -308,6 +321,8 @@ onsuccess:
 
 onerror:
     stop_job_worker()
+    if console.interrupted():
+        print(console.interrupted_line(), file=sys.stderr)
 
 
 onstart:

@@ -16,6 +16,7 @@ import yaml
 
 from prunelab import layout, provenance
 from prunelab.layout import sidecar
+from prunelab.records import deterministic
 from prunelab.storage import atomic_path, load_json
 
 KINDS = ["dense", "prune", "branch", "table", "figure"]
@@ -28,7 +29,9 @@ def _describe(record: dict, kind: str, used_by: str) -> dict:
     commit = code.get("git_commit")
     return {"kind": kind, "prunelab": code.get("version"), "git_commit": commit[:12] if commit else "unknown",
             "dirty": code.get("dirty"), "python": env.get("python"), "torch": env.get("torch"),
-            "cuda": env.get("cuda") or "none", "deterministic": env.get("deterministic_algorithms"),
+            "cuda": env.get("cuda") or "none",
+            # runs only: tables and figures compute nothing with torch kernels
+            "deterministic": deterministic(record) if kind in layout.RUN_KINDS else "n/a",
             "device": hardware.get("gpu") or f"CPU: {hardware.get('cpu')}",
             "used_by": used_by, "host": record.get("host", {}).get("host"),
             "started": record.get("started"), "finished": record.get("finished")}
