@@ -59,6 +59,7 @@ class Drawn:
     figure: Any                      # a matplotlib Figure
     values: pd.DataFrame             # exactly the plotted numbers
     notes: list[str] = field(default_factory=list)   # sentences for the report (comparison with published)
+    remark: str = ""                 # drawn under the figure after n and the bars: how to read what is drawn
 
 
 @dataclass(frozen=True)
