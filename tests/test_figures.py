@@ -653,3 +653,12 @@ def test_generic_figure_cuts_a_wide_interval_and_says_so(tmp_path):
     assert high <= 102.0 and low > result.values["ci_low"].min()
     assert any(text.arrow_patch is not None for text in full.texts)   # the cut end is marked
     assert "arrowhead" in result.figure._supxlabel.get_text().replace("\n", " ")
+
+
+def test_a_figure_without_a_config_title_takes_its_type_title_not_its_config_key(tmp_path):
+    assert all(kind.title for kind in figure_types().values())
+    synthetic.dyniso_finetune().to_csv(tmp_path / "t.csv", index=False)
+    result = draw({"type": "dyniso_finetune_lr", "experiments": ["x"]}, [tmp_path / "t.csv"],
+                  tmp_path / "table_finetune_lr.png", tmp_path, "table_finetune_lr")
+    assert result.figure._suptitle.get_text().replace("\n", " ") == figure_types()["dyniso_finetune_lr"].title
+    assert "table finetune lr" not in (tmp_path / "table_finetune_lr.summary.rst").read_text()

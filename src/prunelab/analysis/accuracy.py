@@ -101,5 +101,6 @@ FIGURE_TYPES = [
     }), "Test accuracy ({metric}) against the achieved sparsity of the prunable weights, mean and 95 % t-interval "
         "over seeds, one line per (pruning setting, branch) of experiment(s) {experiments} (stages: {stages}); "
         "the dotted line and band are the unpruned networks. Where the points spread far, a second panel zooms "
-        "on the upper half of them. This generic figure has no published reference."),
+        "on the upper half of them. This generic figure has no published reference.",
+        title="Accuracy vs sparsity of the prunable weights"),
 ]

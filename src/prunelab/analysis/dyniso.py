@@ -152,7 +152,8 @@ FIGURE_TYPES = [
                "(docs/methods.md §4.3, tag V:S5), shown as their mean ± std (ddof = 0, as the authors plot them); "
                "overlay mode: {published}. The CSV gives the difference and the relative difference per ratio. "
                "Targets: a monotone decrease, MLP-7-Linear falling by more than three decades from ratio 0 to 0.9, "
-               "and values within about 20% where the base training matches."),
+               "and values within about 20% where the base training matches.",
+        title="Wang et al. 2021: mean Jacobian singular value vs pruning ratio"),
     FigureType("dyniso_finetune_lr", WANG, finetune_lr, closed({
         "branch_types": subset(labels.BRANCH_TYPE, ["finetune"], "branch types drawn as bars"),
     }), "Reproduces **Wang et al. 2021, fine-tuning learning rate with and without isometry recovery**: accuracy "
@@ -160,5 +161,6 @@ FIGURE_TYPES = [
         "(solid) and with (hatched) dynamical-isometry recovery (OrthP or approximate isometry), per network and "
         "pruning ratio, mean and 95 % t-interval over seeds of experiment(s) {experiments}; the dotted line is the "
         "unpruned net. Wang et al.'s accuracy tables are unverified, so none are drawn; the claim to compare: the "
-        "large LR (1e-2) beats the small one (1e-3) without recovery, and isometry recovery closes that gap."),
+        "large LR (1e-2) beats the small one (1e-3) without recovery, and isometry recovery closes that gap.",
+        title="Wang et al. 2021: fine-tuning LR with and without isometry recovery"),
 ]
