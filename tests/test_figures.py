@@ -637,8 +637,8 @@ def test_clip_interval_cuts_at_the_window_and_says_which_ends():
     centre = np.array([95.0, 96.0, 80.0])
     yerr = np.array([[1.0, 10.0, 1.0], [20.0, 0.5, 1.0]])
     cut, below, above = clip_interval(centre, yerr, 90.0, 98.0)
-    assert cut.tolist() == [[1.0, 6.0, 1.0], [3.0, 0.5, 1.0]]
-    assert below.tolist() == [False, True, False] and above.tolist() == [True, False, False]   # 80 is not shown
+    assert cut.tolist() == [[1.0, 6.0, 0.0], [3.0, 0.5, 0.0]]   # 80 is not shown: neither is its bar
+    assert below.tolist() == [False, True, False] and above.tolist() == [True, False, False]
 
 
 def test_generic_figure_cuts_a_wide_interval_and_says_so(tmp_path):
@@ -662,3 +662,30 @@ def test_a_figure_without_a_config_title_takes_its_type_title_not_its_config_key
                   tmp_path / "table_finetune_lr.png", tmp_path, "table_finetune_lr")
     assert result.figure._suptitle.get_text().replace("\n", " ") == figure_types()["dyniso_finetune_lr"].title
     assert "table finetune lr" not in (tmp_path / "table_finetune_lr.summary.rst").read_text()
+
+
+def test_bar_value_labels_sit_above_the_caps_and_single_runs_draw_no_cap(tmp_path):
+    from matplotlib.text import Annotation
+    from matplotlib.transforms import Bbox
+
+    from prunelab.analysis.dyniso import bar_interval
+
+    table = synthetic.dyniso_finetune()
+    single = (table["dense"] == table["dense"].iloc[0]) & (table["seed"] != table["seed"].min())
+    table = table[~single]   # one dense net with one seed: n = 1, no interval
+    table.to_csv(tmp_path / "t.csv", index=False)
+    result = draw({"type": "dyniso_finetune_lr", "experiments": ["x"]}, [tmp_path / "t.csv"], tmp_path / "f.png",
+                  tmp_path, "f")
+    renderer = _laid_out(result.figure)
+    for ax in result.figure.axes:
+        caps = [Bbox.from_extents(x - half_width, y - half_thick, x + half_width, y + half_thick)
+                for line in ax.lines if line.get_marker() == "_"
+                for half_width, half_thick in [(line.get_markersize() / 2 * renderer.points_to_pixels(1),
+                                                line.get_markeredgewidth() / 2 * renderer.points_to_pixels(1))]
+                for x, y in line.get_transform().transform(line.get_xydata()) if np.isfinite(y)]
+        labels_ = [t.get_window_extent(renderer) for t in ax.texts if isinstance(t, Annotation) and t.get_text() != "n/a"]
+        assert labels_
+        assert not any(cap.overlaps(label) for cap in caps for label in labels_)
+    one = pd.DataFrame({"ours_mean": [90.0, 91.0], "ci_low": [np.nan, 89.0], "ci_high": [np.nan, 93.0]})
+    yerr = bar_interval(one)
+    assert np.isnan(yerr[:, 0]).all() and yerr[:, 1].tolist() == [2.0, 2.0]

@@ -167,14 +167,15 @@ def value_limits(means: pd.Series, lows: pd.Series, highs: pd.Series, min_span: 
 
 def clip_interval(centre: np.ndarray, yerr: np.ndarray, low: float, high: float
                   ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """``yerr`` (2 × N) cut to the window ``low``–``high``, and which bars were cut below and above: only bars
-    whose mean lies inside the window count (a mean outside is not shown there at all)."""
+    """``yerr`` (2 × N) cut to the window ``low``–``high``, and which bars were cut below and above. A bar whose
+    mean lies outside the window (a zoomed panel's lower points) is dropped: it would cross the whole panel
+    without its point, which the full panel shows with its bar."""
     centre = np.asarray(centre, dtype=float)
     inside = (centre >= low) & (centre <= high)
     below = inside & (centre - yerr[0] < low)
     above = inside & (centre + yerr[1] > high)
     cut = np.vstack([np.where(below, centre - low, yerr[0]), np.where(above, high - centre, yerr[1])])
-    return np.clip(cut, 0.0, None), below, above
+    return np.where(inside, np.clip(cut, 0.0, None), 0.0), below, above
 
 
 CLIPPED_NOTE = " An arrowhead at a panel's edge: that interval runs on beyond it (its ends are in the CSV)."
