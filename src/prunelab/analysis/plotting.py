@@ -2,9 +2,12 @@
 
 * Styles: each series of a figure gets a (colour, marker, dash) triple that no other series of the figure
   shares (:func:`style`, or :func:`grouped_style` where colour carries a meaning such as the criterion).
-* Legends sit outside the axes (right of them, or below bar charts), so they never cover a point.
+* Legends sit outside the axes (right of them, below bar charts, or in a row under all panels,
+  :func:`figure_legend`), so they never cover a point.
 * Error bars are the 95 % t-interval of the mean (:func:`interval`), and :func:`finish` writes under the figure
-  what n is and what the bars are; titles wrap to the width they have.
+  what n is and what the bars are; titles wrap to the width they have. Series that share x values can be drawn
+  side by side (:func:`dodge`), and an axis can be set by the means so that one wide interval is cut at the
+  edge, marked by an arrowhead, instead of stretching it (:func:`value_limits`, :func:`clip_interval`).
 
 matplotlib is imported on first use only: the workflow imports the figure registry when it parses the config,
 and that must stay fast. Published values always use the same look: a dashed line with hollow diamonds (or
