@@ -159,10 +159,12 @@ def test_no_two_legend_entries_look_alike_and_a_label_looks_the_same_everywhere(
 def test_style_schemes_never_repeat_a_triple():
     from prunelab.analysis.plotting import grouped_style, style
 
-    triples = [tuple(style(i).values()) for i in range(440)]
-    assert len(set(triples)) == 440
-    assert len({t[0] for t in triples[:10]}) == 10   # distinct colours first
-    assert style(10)["color"] == style(0)["color"] and style(10)["marker"] != style(0)["marker"]
+    triples = [tuple(style(i).values()) for i in range(660)]
+    assert len(set(triples)) == 660
+    pairs = [(look["color"], look["marker"]) for look in map(style, range(165))]
+    assert len(set(pairs)) == 165   # every series of a figure has its own (colour, marker), dash aside
+    assert len({colour for colour, _ in pairs[:15]}) == 15   # distinct colours first: the demo's 11 methods
+    assert style(15)["color"] == style(0)["color"] and style(15)["marker"] != style(0)["marker"]
     for members in (1, 2, 5, 11):
         grouped = [tuple(grouped_style(g, m, members).values()) for g in range(30) for m in range(members)]
         assert len(set(grouped)) == len(grouped)
@@ -178,19 +180,34 @@ def test_legends_name_methods_and_branches_from_the_label_table(drawn, kind):
     fig = drawn(kind)[0].figure
     texts = [t.get_text() for legend in _legends(fig) for t in legend.get_texts()]
     assert texts
+    # the generic figure names branches as the config does (its caption says what each trains)
+    raw = [name for name in RAW_NAMES if not (kind == "accuracy_vs_sparsity" and name in synthetic.DEMO_BRANCHES)]
     for text in texts:
-        assert not [name for name in RAW_NAMES if re.search(rf"\b{name}\b", text)], text
+        assert not [name for name in raw if re.search(rf"\b{name}\b", text)], text
 
 
-def test_generic_figure_on_demo_names_reads_like_the_label_table(drawn):
-    texts = {t.get_text() for t in drawn("accuracy_vs_sparsity")[0].figure.legends[0].get_texts()}
-    assert "magnitude, layer-wise → fine-tuned" in texts and "random → fine-tuned" in texts
+def test_generic_figure_on_demo_names_methods_by_label_and_branches_by_config_name(drawn):
+    result = drawn("accuracy_vs_sparsity")[0]
+    texts = {t.get_text() for t in _legends(result.figure)[0].get_texts()}
+    assert "magnitude, layer-wise → finetune" in texts and "random → finetune" in texts
     # the same setting in two experiments: the experiment's name tells them apart
-    assert {"methods: magnitude, global → fine-tuned", "branches: magnitude, global → fine-tuned"} <= texts
-    assert "magnitude, global → LR rewinding" in texts and "magnitude, global → Scratch-B" in texts
-    assert "magnitude, global → trained from θ0 ⊙ m" in texts
-    assert "iterative magnitude, global → trained from θk ⊙ m (weight rewinding)" in texts
-    assert not any("_" in text for text in texts)
+    assert {"methods: magnitude, global → finetune", "branches: magnitude, global → finetune"} <= texts
+    assert "magnitude, global → lr_rewind" in texts and "magnitude, global → scratch_b" in texts
+    assert "magnitude, global → lottery" in texts and "iterative magnitude, global → rewind" in texts
+    assert not any("⊙" in text for text in texts)   # the notation is in the caption, not in the legend
+    assert "lottery = trained from θ0 ⊙ m" in result.remark and "rewind = trained from θk ⊙ m" in result.remark
+
+
+def test_generic_figure_fits_1400_px_with_its_legend_under_the_panels(drawn):
+    from prunelab.analysis.plotting import LEGEND_ROW
+
+    fig = drawn("accuracy_vs_sparsity")[0].figure
+    renderer = _laid_out(fig)
+    assert fig.get_figwidth() * 150 <= 1400   # the saved dpi
+    legend = _legends(fig)[0].get_window_extent(renderer)
+    panels = [ax for ax in fig.axes if ax.get_visible() and ax.get_label() != LEGEND_ROW]
+    assert legend.y1 <= min(ax.get_window_extent(renderer).y0 for ax in panels)
+    assert legend.x1 <= fig.get_figwidth() * fig.dpi
 
 
 @pytest.mark.parametrize("kind", sorted(CASES))
@@ -237,7 +254,7 @@ def test_top_band_zooms_on_the_upper_half_and_only_when_it_helps():
 
 def test_generic_figure_adds_a_zoomed_panel_where_the_points_spread(drawn):
     fig = drawn("accuracy_vs_sparsity")[0].figure
-    full, zoom = [ax for ax in fig.axes if ax.get_visible()]
+    full, zoom = [ax for ax in fig.axes if ax.get_visible() and ax.get_label() != "legend row"]
     assert zoom.get_ylim()[1] - zoom.get_ylim()[0] < 0.2 * (full.get_ylim()[1] - full.get_ylim()[0])
     assert "zoom" in zoom.get_title()
 
@@ -250,7 +267,7 @@ def test_a_dense_run_shared_by_two_experiments_counts_once(tmp_path):
     twice.to_csv(tmp_path / "t.csv", index=False)
     result = draw({"type": "accuracy_vs_sparsity", "experiments": ["x"]}, [tmp_path / "t.csv"],
                   tmp_path / "f.png", tmp_path, "f")
-    texts = [t.get_text() for t in result.figure.legends[0].get_texts()]
+    texts = [t.get_text() for t in _legends(result.figure)[0].get_texts()]
     mean = table.loc[dense, "test_acc"].mean()
     assert f"dense ({mean:.2f}%, n = 3)" in texts
 
@@ -580,12 +597,95 @@ def test_two_labels_of_the_same_runs_are_one_line_with_each_run_counted_once(tmp
     table.to_csv(tmp_path / "t.csv", index=False)
     result = draw({"type": "accuracy_vs_sparsity", "experiments": ["x"]}, [tmp_path / "t.csv"],
                   tmp_path / "f.png", tmp_path, "f")
-    texts = [t.get_text() for t in result.figure.legends[0].get_texts()]
-    shared = ("magnitude, global → Scratch-E = magnitude, global → trained from a random re-init ⊙ m "
-              "(the same runs)")
+    texts = [t.get_text() for t in _legends(result.figure)[0].get_texts()]
+    shared = "magnitude, global → reinit = magnitude, global → scratch_e (the same runs)"
     assert shared in texts
-    assert {"magnitude, global → Scratch-E", "magnitude, global → trained from a random re-init ⊙ m"}.isdisjoint(texts)
+    assert {"magnitude, global → scratch_e", "magnitude, global → reinit"}.isdisjoint(texts)
     line = result.values[result.values["series"] == shared]
     assert list(line["n"]) == [3, 3]
     expected = table[reinit].groupby("target_sparsity")["test_acc"].mean()
     assert line.set_index("target_sparsity")["ours_mean"].to_dict() == pytest.approx(expected.to_dict())
+
+
+# --- error bars: series side by side, axes set by the means, cut bars marked ---------------------------------------
+
+def test_dodge_puts_series_side_by_side_centred_on_the_measured_x():
+    from prunelab.analysis.plotting import dodge, dodge_note
+
+    shifts = dodge(11)
+    assert len(set(shifts)) == 11 and np.diff(shifts) == pytest.approx(np.full(10, 3.0))
+    assert shifts.sum() == pytest.approx(0.0) and shifts.max() == pytest.approx(15.0)
+    assert list(dodge(1)) == [0.0] and dodge_note(1) == ""
+    assert "±15 pt" in dodge_note(11) and "display offset" in dodge_note(11)
+
+
+def test_value_limits_follow_the_means_not_one_wide_interval():
+    from prunelab.analysis.plotting import value_limits
+
+    means = pd.Series([90.0, 92.0, 96.0, 97.0])
+    narrow = value_limits(means, means - 0.5, means + 0.5, min_span=0.5)
+    assert narrow == pytest.approx((89.5, 97.5))   # every interval shown whole
+    wide = value_limits(means, pd.Series([89.0, 91.0, 20.0, 96.0]), pd.Series([91.0, 93.0, 140.0, 98.0]), 0.5)
+    assert wide == pytest.approx((90.0 - 0.25 * 7, 97.0 + 0.25 * 7))   # at most a quarter of the means' span
+    assert value_limits(pd.Series([5.0, 99.0]), pd.Series([-40.0, 90.0]), pd.Series([9.0, 130.0]), 0.5) == (-2.0, 102.0)
+    assert value_limits(pd.Series([np.nan]), pd.Series([np.nan]), pd.Series([np.nan]), 0.5) is None
+
+
+def test_clip_interval_cuts_at_the_window_and_says_which_ends():
+    from prunelab.analysis.plotting import clip_interval
+
+    centre = np.array([95.0, 96.0, 80.0])
+    yerr = np.array([[1.0, 10.0, 1.0], [20.0, 0.5, 1.0]])
+    cut, below, above = clip_interval(centre, yerr, 90.0, 98.0)
+    assert cut.tolist() == [[1.0, 6.0, 0.0], [3.0, 0.5, 0.0]]   # 80 is not shown: neither is its bar
+    assert below.tolist() == [False, True, False] and above.tolist() == [True, False, False]
+
+
+def test_generic_figure_cuts_a_wide_interval_and_says_so(tmp_path):
+    table = synthetic.demo_like()
+    unstable = (table["pruning"] == "lobs") & (table["stage"] == "branch") & (table["target_sparsity"] == 0.5)
+    table.loc[unstable & (table["seed"] == 1), "test_acc"] = 15.0   # one seed collapses: its interval spans 0–100
+    table.to_csv(tmp_path / "t.csv", index=False)
+    result = draw({"type": "accuracy_vs_sparsity", "experiments": ["x"]},
+                  [tmp_path / "t.csv"], tmp_path / "f.png", tmp_path, "f")
+    full = result.figure.axes[0]
+    low, high = full.get_ylim()
+    assert high <= 102.0 and low > result.values["ci_low"].min()
+    assert any(text.arrow_patch is not None for text in full.texts)   # the cut end is marked
+    assert "arrowhead" in result.figure._supxlabel.get_text().replace("\n", " ")
+
+
+def test_a_figure_without_a_config_title_takes_its_type_title_not_its_config_key(tmp_path):
+    assert all(kind.title for kind in figure_types().values())
+    synthetic.dyniso_finetune().to_csv(tmp_path / "t.csv", index=False)
+    result = draw({"type": "dyniso_finetune_lr", "experiments": ["x"]}, [tmp_path / "t.csv"],
+                  tmp_path / "table_finetune_lr.png", tmp_path, "table_finetune_lr")
+    assert result.figure._suptitle.get_text().replace("\n", " ") == figure_types()["dyniso_finetune_lr"].title
+    assert "table finetune lr" not in (tmp_path / "table_finetune_lr.summary.rst").read_text()
+
+
+def test_bar_value_labels_sit_above_the_caps_and_single_runs_draw_no_cap(tmp_path):
+    from matplotlib.text import Annotation
+    from matplotlib.transforms import Bbox
+
+    from prunelab.analysis.dyniso import bar_interval
+
+    table = synthetic.dyniso_finetune()
+    single = (table["dense"] == table["dense"].iloc[0]) & (table["seed"] != table["seed"].min())
+    table = table[~single]   # one dense net with one seed: n = 1, no interval
+    table.to_csv(tmp_path / "t.csv", index=False)
+    result = draw({"type": "dyniso_finetune_lr", "experiments": ["x"]}, [tmp_path / "t.csv"], tmp_path / "f.png",
+                  tmp_path, "f")
+    renderer = _laid_out(result.figure)
+    for ax in result.figure.axes:
+        caps = [Bbox.from_extents(x - half_width, y - half_thick, x + half_width, y + half_thick)
+                for line in ax.lines if line.get_marker() == "_"
+                for half_width, half_thick in [(line.get_markersize() / 2 * renderer.points_to_pixels(1),
+                                                line.get_markeredgewidth() / 2 * renderer.points_to_pixels(1))]
+                for x, y in line.get_transform().transform(line.get_xydata()) if np.isfinite(y)]
+        labels_ = [t.get_window_extent(renderer) for t in ax.texts if isinstance(t, Annotation) and t.get_text() != "n/a"]
+        assert labels_
+        assert not any(cap.overlaps(label) for cap in caps for label in labels_)
+    one = pd.DataFrame({"ours_mean": [90.0, 91.0], "ci_low": [np.nan, 89.0], "ci_high": [np.nan, 93.0]})
+    yerr = bar_interval(one)
+    assert np.isnan(yerr[:, 0]).all() and yerr[:, 1].tolist() == [2.0, 2.0]

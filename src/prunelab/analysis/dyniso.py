@@ -20,6 +20,7 @@ from prunelab.fragments import closed
 
 PUBLISHED_LABEL = "published (Wang et al. 2021, 2 runs)"
 HATCH = {"none": "", "orthp": "///", "ai": "xxx"}
+LABEL_GAP_PT = 3.0   # between an error bar's cap (1 pt thick) and the value written above it
 
 
 def jsv(rows: pd.DataFrame, request: Request) -> Drawn:
@@ -109,13 +110,13 @@ def finetune_lr(rows: pd.DataFrame, request: Request) -> Drawn:
             label = f"{labels.lr(lr)}, {labels.ISOMETRY.get(isometry, isometry)}" + (
                 f" [{name}]" if (lr, isometry) in repeated else "") + missing_note(
                 int(bars["missing"].fillna(0).sum()), ", ".join(w for w in bars["missing_why"].fillna("") if w))
-            ax.bar(x, bars["ours_mean"], width * 0.92, yerr=plotting.interval(bars, "ours_mean"), capsize=2,
+            ax.bar(x, bars["ours_mean"], width * 0.92, yerr=bar_interval(bars), capsize=2,
                    color=plotting.color(lrs.index(lr)), alpha=0.9 if isometry == "none" else 0.6,
                    hatch=HATCH.get(isometry, ".."), edgecolor="black", linewidth=0.5, label=label,
                    error_kw={"linewidth": 0.8})
             for xi, mean, top in zip(x, bars["ours_mean"], bars["ci_high"].fillna(bars["ours_mean"])):
-                if np.isfinite(mean):   # the value just above its error bar
-                    ax.annotate(f"{mean:.1f}", (xi, top), xytext=(0, 2), textcoords="offset points",
+                if np.isfinite(mean):   # the value above its error bar's cap, not on it
+                    ax.annotate(f"{mean:.1f}", (xi, top), xytext=(0, LABEL_GAP_PT), textcoords="offset points",
                                 ha="center", va="bottom", fontsize=6, rotation=90)
                 else:
                     ax.annotate("n/a", (xi, 0), xycoords=("data", "axes fraction"), xytext=(0, 3),
@@ -130,6 +131,14 @@ def finetune_lr(rows: pd.DataFrame, request: Request) -> Drawn:
     return Drawn(fig, stats, ["No verified published accuracies (Wang et al.'s tables are unverified, "
                               "docs/methods.md §6.3); the claim to check: with isometry recovery the gap between "
                               "LR 1e-2 and 1e-3 closes.", *_lr_notes(stats)])
+
+
+def bar_interval(bars: pd.DataFrame) -> np.ndarray:
+    """The bars' error extents (:func:`plotting.interval`), with none at all where a bar has no interval
+    (n = 1): a zero-length bar still draws its cap, a tick on the bar's top that the value label ran into."""
+    yerr = plotting.interval(bars, "ours_mean")
+    yerr[:, bars["ci_high"].isna().to_numpy()] = np.nan
+    return yerr
 
 
 def _lr_notes(stats: pd.DataFrame) -> list[str]:
@@ -152,7 +161,8 @@ FIGURE_TYPES = [
                "(docs/methods.md §4.3, tag V:S5), shown as their mean ± std (ddof = 0, as the authors plot them); "
                "overlay mode: {published}. The CSV gives the difference and the relative difference per ratio. "
                "Targets: a monotone decrease, MLP-7-Linear falling by more than three decades from ratio 0 to 0.9, "
-               "and values within about 20% where the base training matches."),
+               "and values within about 20% where the base training matches.",
+        title="Wang et al. 2021: mean Jacobian singular value vs pruning ratio"),
     FigureType("dyniso_finetune_lr", WANG, finetune_lr, closed({
         "branch_types": subset(labels.BRANCH_TYPE, ["finetune"], "branch types drawn as bars"),
     }), "Reproduces **Wang et al. 2021, fine-tuning learning rate with and without isometry recovery**: accuracy "
@@ -160,5 +170,6 @@ FIGURE_TYPES = [
         "(solid) and with (hatched) dynamical-isometry recovery (OrthP or approximate isometry), per network and "
         "pruning ratio, mean and 95 % t-interval over seeds of experiment(s) {experiments}; the dotted line is the "
         "unpruned net. Wang et al.'s accuracy tables are unverified, so none are drawn; the claim to compare: the "
-        "large LR (1e-2) beats the small one (1e-3) without recovery, and isometry recovery closes that gap."),
+        "large LR (1e-2) beats the small one (1e-3) without recovery, and isometry recovery closes that gap.",
+        title="Wang et al. 2021: fine-tuning LR with and without isometry recovery"),
 ]

@@ -59,6 +59,7 @@ class Drawn:
     figure: Any                      # a matplotlib Figure
     values: pd.DataFrame             # exactly the plotted numbers
     notes: list[str] = field(default_factory=list)   # sentences for the report (comparison with published)
+    remark: str = ""                 # drawn under the figure after n and the bars: how to read what is drawn
 
 
 @dataclass(frozen=True)
@@ -66,13 +67,15 @@ class FigureType:
     """A figure type. ``options`` is the JSON-schema fragment of ``figures.<name>.options``
     (:func:`prunelab.fragments.closed`, each option with its default and description); ``caption`` is the
     report's reStructuredText paragraph, a ``str.format`` template of ``{metric}``, ``{experiments}`` and the
-    options by name (filled in readable form by ``figures.draw``)."""
+    options by name (filled in readable form by ``figures.draw``); ``title`` heads a figure whose config has no
+    ``title:``."""
 
     name: str
     paper: str                       # report category
     plot: Callable[[pd.DataFrame, Request], Drawn]
     options: dict
     caption: str
+    title: str = ""                  # the figure's title where its config gives none (never the config key)
 
 
 def subset(choices, default: list, description: str) -> dict:

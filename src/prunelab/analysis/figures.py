@@ -127,8 +127,9 @@ def draw(spec: dict, tables: list[str | Path], out: str | Path, results: str | P
     rows = pd.concat([pd.read_csv(t) for t in tables], ignore_index=True)
     kind = figure_types()[req.type]
     drawn = kind.plot(once_per_dense_run(rows), req)
-    title = spec.get("title") or name.replace("_", " ")
-    plotting.finish(drawn.figure, drawn.figure.axes, title, plotting.caption(drawn.values))
+    title = spec.get("title") or kind.title or name.replace("_", " ")
+    plotting.finish(drawn.figure, drawn.figure.axes, title,
+                    " ".join(filter(None, [plotting.caption(drawn.values), drawn.remark])))
     with atomic_path(paths["png"]) as tmp_png:
         drawn.figure.savefig(tmp_png, format="png", dpi=150)
     with atomic_path(paths["pdf"]) as tmp_pdf:

@@ -68,5 +68,15 @@ def branches(rows: pd.DataFrame) -> dict[str, str]:
     return _distinct(names, [dict(zip(names, map(branch_type, settings["branch_type"])))])
 
 
+def branch_key(rows: pd.DataFrame) -> list[str]:
+    """The sentence that says what each branch config name of ``rows`` trains (none without branches): where
+    a legend names the branches as configured, the reader still learns e.g. that ``rewind`` trains from θk ⊙ m."""
+    settings = rows.dropna(subset=["branch"]).drop_duplicates("branch").sort_values("branch")
+    if settings.empty:
+        return []
+    return ["Branches: " + "; ".join(f"{name} = {branch_type(kind)}"
+                                     for name, kind in zip(settings["branch"], settings["branch_type"])) + "."]
+
+
 def lr(value: float) -> str:
     return f"LR {value:g}"

@@ -164,7 +164,8 @@ FIGURE_TYPES = [
         "λ = 0 at the left), one line per (criterion, number of pruning steps T), mean and 95 % t-interval over "
         "seeds of experiment(s) {experiments}; settings without λ (e.g. magnitude) are flat dotted lines. No "
         "published numbers were verified for this paper (docs/methods.md §4.2); the findings to compare: locality "
-        "(λ and T) matters, and LM and QM reach similar accuracy."),
+        "(λ and T) matters, and LM and QM reach similar accuracy.",
+        title="Laurent et al. 2020: locality of the pruning step"),
     FigureType("lossmodel_loss_vs_accuracy", LAURENT, loss_vs_accuracy, closed({
         "hparam": HPARAM,
         "loss": {"enum": ["pruned_train_loss", "pruned_test_loss"], "default": "pruned_train_loss",
@@ -175,5 +176,6 @@ FIGURE_TYPES = [
         "accuracy ({metric}) after retraining (y), mean and 95 % t-interval over seeds; the panel title gives "
         "Spearman's rank correlation. The paper's point: the criterion that best preserves the loss right after "
         "pruning is not necessarily the one that gives the best accuracy after retraining. No published numbers "
-        "were verified for this paper."),
+        "were verified for this paper.",
+        title="Laurent et al. 2020: loss right after pruning vs accuracy after retraining"),
 ]

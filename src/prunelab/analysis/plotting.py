@@ -2,9 +2,12 @@
 
 * Styles: each series of a figure gets a (colour, marker, dash) triple that no other series of the figure
   shares (:func:`style`, or :func:`grouped_style` where colour carries a meaning such as the criterion).
-* Legends sit outside the axes (right of them, or below bar charts), so they never cover a point.
+* Legends sit outside the axes (right of them, below bar charts, or in a row under all panels,
+  :func:`figure_legend`), so they never cover a point.
 * Error bars are the 95 % t-interval of the mean (:func:`interval`), and :func:`finish` writes under the figure
-  what n is and what the bars are; titles wrap to the width they have.
+  what n is and what the bars are; titles wrap to the width they have. Series that share x values can be drawn
+  side by side (:func:`dodge`), and an axis can be set by the means so that one wide interval is cut at the
+  edge, marked by an arrowhead, instead of stretching it (:func:`value_limits`, :func:`clip_interval`).
 
 matplotlib is imported on first use only: the workflow imports the figure registry when it parses the config,
 and that must stay fast. Published values always use the same look: a dashed line with hollow diamonds (or
@@ -23,8 +26,13 @@ from prunelab.analysis.stats import ERROR_BAR
 PUBLISHED_LINE = {"linestyle": "--", "marker": "D", "markerfacecolor": "white", "markersize": 5, "linewidth": 1.2,
                   "capsize": 3, "zorder": 3}
 OURS_LINE = {"linestyle": "-", "markersize": 4, "linewidth": 1.4, "capsize": 3, "zorder": 2}
-COLOURS = 10                         # the tab10 cycle: C0 … C9
-MARKERS = "osv^<>pPX*h"              # 11 markers: coprime with the 10 colours ("D" is kept for published values)
+# tab10 (C0 … C9), then five dark hues of tab20b that none of them resembles: the demo's figures draw up to
+# 11 series, and a repeated hue told apart by marker alone (C0 "o" vs C0 "h") reads as one series.
+PALETTE = ["C0", "C1", "C2", "C3", "C4", "C5", "C6", "C7", "C8", "C9",
+           "#393b79", "#e7ba52", "#637939", "#7b4173", "#843c39"]
+COLOURS = len(PALETTE)
+MARKERS = "osv^<>pPX*h"              # 11 markers: coprime with the 15 colours ("D" is kept for published values)
+DODGE_PT = 3.0                       # sideways shift between neighbouring series at one x, in points (1/72 in)
 LINESTYLES = ["-", "--", ":", "-."]
 FONT = {"legend": 7, "title": 9, "suptitle": 10, "caption": 7}
 
@@ -39,15 +47,16 @@ def pyplot():
 
 
 def color(i: int) -> str:
-    return f"C{i % COLOURS}"
+    return PALETTE[i % COLOURS]
 
 
 def style(i: int) -> dict:
     """Colour, marker and dash of the ``i``-th series of a figure.
 
-    Colours come first (ten distinct hues); the marker cycles with period 11, coprime with 10, so neighbours
-    differ in marker too; the dash changes every ten series, so the 11th series, which repeats the first one's
-    colour, differs from it in marker and dash. No two of the first 440 series share all three.
+    Colours come first (15 distinct hues); the marker cycles with period 11, coprime with 15, so neighbours
+    differ in marker too and no two of the first 165 series share a (colour, marker) pair; the dash changes
+    every 15 series, so the 16th series, which repeats the first one's colour, differs from it in marker and
+    dash.
     """
     return {"color": color(i), "marker": MARKERS[i % len(MARKERS)],
             "linestyle": LINESTYLES[i // COLOURS % len(LINESTYLES)]}
@@ -57,7 +66,7 @@ def grouped_style(group: int, member: int, members: int) -> dict:
     """Style of series ``member`` (of ``members``) in group ``group`` when colour means the group (e.g. the
     pruning criterion) and marker and dash tell the members apart (e.g. the number of pruning steps).
 
-    Groups beyond the tenth reuse a colour and move on to combinations their namesake ten groups earlier did
+    Groups beyond the 15th reuse a colour and move on to combinations their namesake 15 groups earlier did
     not use. Dash (period 4) and marker (period 11, shifted per colour so that groups differ in marker too)
     are coprime, so the triple stays unique for up to 44 combinations per colour."""
     combination = member + group // COLOURS * members
@@ -65,11 +74,20 @@ def grouped_style(group: int, member: int, members: int) -> dict:
             "linestyle": LINESTYLES[combination % len(LINESTYLES)]}
 
 
-def panels(rows: int, cols: int, width: float = 4.6, height: float = 3.4, **kwargs):
-    """A figure with a ``rows × cols`` grid of axes (always 2-D) sized for readable 150-dpi output."""
+LEGEND_ROW = "legend row"           # the label of the axes that holds a figure's legend under its panels
+
+
+def panels(rows: int, cols: int, width: float = 4.6, height: float = 3.4, legend_row: bool = False, **kwargs):
+    """A figure with a ``rows × cols`` grid of axes (always 2-D) sized for readable 150-dpi output; with
+    ``legend_row``, a row under them, across all columns, for :func:`figure_legend` (a figure-level legend
+    below the panels would sit on the caption: constrained layout does not stack the two)."""
     plt = pyplot()
-    fig, axes = plt.subplots(rows, cols, figsize=(width * cols, height * rows + 0.4), squeeze=False,
-                             constrained_layout=True, **kwargs)
+    fig = plt.figure(figsize=(width * cols, height * rows + 0.4), layout="constrained")
+    grid = fig.add_gridspec(rows + legend_row, cols, height_ratios=[height] * rows + [0.5] * legend_row)
+    axes = np.array([[fig.add_subplot(grid[r, c], **kwargs) for c in range(cols)] for r in range(rows)])
+    if legend_row:
+        key = fig.add_subplot(grid[rows, :], label=LEGEND_ROW)
+        key.set_axis_off()
     return fig, axes
 
 
@@ -86,11 +104,109 @@ def interval(stats: pd.DataFrame, mean: str = "mean", low: str = "ci_low", high:
     return None
 
 
-def errorline(ax, x, stats: pd.DataFrame, label: str, published: bool = False, **look):
-    """Mean of ``stats`` at ``x`` with its error bar (:func:`interval`)."""
+def dodge(series: int, step: float = DODGE_PT) -> np.ndarray:
+    """Sideways shift, in points, of each of ``series`` series drawn at the same x values: ``step`` apart and
+    centred on zero, so that their error bars stand side by side instead of on top of each other. A display
+    offset (:func:`shifted`), not a data offset: the x values plotted and written to the CSV stay the measured
+    ones, on a linear axis as on a log one."""
+    return (np.arange(series) - (series - 1) / 2) * step
+
+
+def dodge_note(series: int, step: float = DODGE_PT) -> str:
+    """The caption sentence for :func:`dodge` (empty for one series)."""
+    if series < 2:
+        return ""
+    return (f" Series at one x are drawn side by side, {step:g} pt apart (up to ±{dodge(series, step).max():g} pt, "
+            f"a display offset: the x value is the measured one, see the CSV).")
+
+
+def shifted(ax, points: float):
+    """``ax``'s data coordinates moved right by ``points`` on screen (whatever the x scale)."""
+    from matplotlib.transforms import ScaledTranslation
+
+    return ax.transData + ScaledTranslation(points / 72, 0, ax.figure.dpi_scale_trans)
+
+
+def make_room(ax, x: pd.Series, points: float) -> None:
+    """x limits of ``ax`` around the data ``x`` (5 % margins) widened by ``points`` on screen at each side, so
+    series shifted by up to that much (:func:`dodge`) stay inside: matplotlib's autoscaling does not see a
+    shifted line. Measured with the layout laid out, on a linear or a log axis alike."""
+    finite = pd.to_numeric(x, errors="coerce").dropna()
+    if finite.empty:
+        return
+    low, high = float(finite.min()), float(finite.max())
+    if ax.get_xscale() == "log":
+        low, high = low / 10 ** (0.05 * math.log10(high / low)), high * 10 ** (0.05 * math.log10(high / low))
+    else:
+        margin = 0.05 * (high - low) or 1.0
+        low, high = low - margin, high + margin
+    ax.set_xlim(low, high)
+    ax.figure.canvas.draw()
+    (left, _), (right, _) = ax.transData.transform([(low, 0.0), (high, 0.0)])
+    pad = points * ax.figure.dpi / 72
+    low, high = ax.transData.inverted().transform([(left - pad, 0.0), (right + pad, 0.0)])[:, 0]
+    ax.set_xlim(low, high)
+
+
+def value_limits(means: pd.Series, lows: pd.Series, highs: pd.Series, min_span: float,
+                 bounds: tuple[float, float] = (-2.0, 102.0)) -> tuple[float, float] | None:
+    """y limits set by the means, not by the widest interval: every mean is shown with a margin, an interval
+    end extends the axis by at most a quarter of the means' span (at least ``min_span``), and the limits stay
+    within ``bounds`` (accuracy cannot leave 0–100 %). With n = 2 or 3 one unstable setting's 95 % interval can
+    be ten times the spread of all means; it is cut at the edge (:func:`clip_interval`) instead of flattening
+    every other line. None without a finite mean."""
+    finite = pd.to_numeric(means, errors="coerce").dropna()
+    if finite.empty:
+        return None
+    lowest, highest = float(finite.min()), float(finite.max())
+    span = max(highest - lowest, min_span)
+    ends_low = pd.to_numeric(lows, errors="coerce").dropna()
+    ends_high = pd.to_numeric(highs, errors="coerce").dropna()
+    low = min(float(ends_low.min()) if len(ends_low) else lowest, lowest - 0.05 * span)
+    high = max(float(ends_high.max()) if len(ends_high) else highest, highest + 0.05 * span)
+    low, high = max(low, lowest - 0.25 * span), min(high, highest + 0.25 * span)
+    return max(low, bounds[0]), min(high, bounds[1])
+
+
+def clip_interval(centre: np.ndarray, yerr: np.ndarray, low: float, high: float
+                  ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """``yerr`` (2 × N) cut to the window ``low``–``high``, and which bars were cut below and above. A bar whose
+    mean lies outside the window (a zoomed panel's lower points) is dropped: it would cross the whole panel
+    without its point, which the full panel shows with its bar."""
+    centre = np.asarray(centre, dtype=float)
+    inside = (centre >= low) & (centre <= high)
+    below = inside & (centre - yerr[0] < low)
+    above = inside & (centre + yerr[1] > high)
+    cut = np.vstack([np.where(below, centre - low, yerr[0]), np.where(above, high - centre, yerr[1])])
+    return np.where(inside, np.clip(cut, 0.0, None), 0.0), below, above
+
+
+CLIPPED_NOTE = " An arrowhead at a panel's edge: that interval runs on beyond it (its ends are in the CSV)."
+
+
+def errorline(ax, x, stats: pd.DataFrame, label: str, published: bool = False, shift: float = 0.0,
+              limits: tuple[float, float] | None = None, **look) -> int:
+    """Mean of ``stats`` at ``x`` with its error bar (:func:`interval`), ``shift`` points to the right
+    (:func:`dodge`). With the panel's y ``limits`` (set on ``ax``), bars are cut at the edge and an arrowhead
+    marks each cut end (:func:`clip_interval`). Returns how many ends were cut."""
     look = {**(PUBLISHED_LINE if published else OURS_LINE), **look}
-    return ax.errorbar(np.asarray(x, dtype=float), stats["mean"].to_numpy(dtype=float), yerr=interval(stats),
-                       label=label, **look)
+    centre = stats["mean"].to_numpy(dtype=float)
+    x = np.asarray(x, dtype=float)
+    yerr = interval(stats)
+    transform = shifted(ax, shift) if shift else ax.transData
+    below = above = np.zeros(len(centre), dtype=bool)
+    if limits is not None:
+        ax.set_ylim(*limits)
+        if yerr is not None:
+            yerr, below, above = clip_interval(centre, yerr, *limits)
+    drawn = ax.errorbar(x, centre, yerr=yerr, label=label, transform=transform, **look)
+    colour = drawn.lines[0].get_color()
+    for ends, edge, away in ((below, limits and limits[0], 8), (above, limits and limits[1], -8)):
+        for xi in x[ends]:
+            ax.annotate("", xy=(xi, edge), xycoords=transform, xytext=(0, away), textcoords="offset points",
+                        arrowprops={"arrowstyle": "-|>", "color": colour, "linewidth": 0.9, "mutation_scale": 8},
+                        annotation_clip=False)
+    return int(below.sum() + above.sum())
 
 
 def dense_band(ax, stats: pd.Series, label: str) -> None:
@@ -124,13 +240,27 @@ def legend_outside(ax, also=()) -> None:
 
 
 def figure_legend(fig, axes) -> None:
-    """One legend for panels that show the same series, right of all of them (outside every axes); the figure
-    grows by the legend's width, so long labels never squeeze the panels."""
+    """One legend for panels that show the same series, in the figure's legend row (:func:`panels`) under all
+    of them, in as many columns as fit the width; the row and the figure grow by the legend's height. Beside
+    the panels, long labels made the figure half legend."""
     handles, texts = _unique_handles(axes)
-    if handles:
-        legend = fig.legend(handles, texts, fontsize=FONT["legend"], loc="outside right upper")
-        width = legend.get_window_extent(fig.canvas.get_renderer()).width / fig.dpi
-        fig.set_figwidth(fig.get_figwidth() + width)
+    key = next(ax for ax in fig.axes if ax.get_label() == LEGEND_ROW)
+    if not handles:
+        key.remove()
+        return
+    renderer = fig.canvas.get_renderer()
+    room = key.get_position().width * fig.get_figwidth() * fig.dpi
+    for columns in range(min(len(handles), 4), 0, -1):
+        legend = key.legend(handles, texts, fontsize=FONT["legend"], loc="upper center", ncols=columns,
+                            borderaxespad=0.0)
+        if columns == 1 or legend.get_window_extent(renderer).width <= room:
+            break
+        legend.remove()
+    tall = legend.get_window_extent(renderer).height / fig.dpi
+    grid = key.get_subplotspec().get_gridspec()
+    ratios = grid.get_height_ratios()
+    grid.set_height_ratios([*ratios[:-1], tall])
+    fig.set_figheight(fig.get_figheight() + tall)
 
 
 def legend_below(ax, ncol: int = 2) -> None:
@@ -197,7 +327,8 @@ def zoom_on(full, zoom, means: pd.Series, min_span: float, reference: float | No
     zoom.set_ylim(low, high)
     below = int((means.dropna() < low).sum())
     zoom.set_title(f"zoom on the upper points ({below} of {means.notna().sum()} lie below)", fontsize=FONT["title"])
-    full.axhspan(low, high, facecolor="none", edgecolor="grey", linestyle="--", linewidth=0.8)
+    full.axhline(low, color="grey", linestyle="--", linewidth=0.8, label="window of the zoomed panel")
+    full.axhline(high, color="grey", linestyle="--", linewidth=0.8)
     if reference is not None and math.isfinite(reference):
         right = zoom.secondary_yaxis("right", functions=(lambda y: y - reference, lambda d: d + reference))
         right.set_ylabel("difference to the dense mean (points)")
@@ -290,7 +421,7 @@ def finish(fig, axes, title: str, note: str = "") -> None:
     panels keeps its column to itself; panel titles wrap to their own axes' width."""
     visible = []
     for ax in np.ravel(axes):
-        if not ax.has_data() and not ax.texts:   # a spare grid cell (a cell with a note stays)
+        if not ax.has_data() and not ax.texts and not ax.get_legend():   # a spare grid cell (not a note, a legend)
             ax.set_visible(False)
         elif ax.get_visible():
             visible.append(ax)

@@ -289,7 +289,8 @@ FIGURE_TYPES = [
         "Published values (hollow diamonds, \"published\") are Table 1 as transcribed by Renda et al. "
         "(docs/methods.md §4.1, tag V:S4), matched on model, architecture label and, unless the overlay mode is "
         "any_dataset, dataset (overlay mode: {published}); the fine-tuned column and the VGG-16 row are "
-        "unverified and never drawn. The claim under test: Scratch-B matches or beats fine-tuning."),
+        "unverified and never drawn. The claim under test: Scratch-B matches or beats fine-tuning.",
+        title="Liu et al. 2019, Table 1: fine-tuned vs trained from scratch"),
     FigureType("rethinking_weight_level", LIU, weight_level, closed({
         "branch_types": subset(labels.BRANCH_TYPE, ["finetune", "scratch_e", "scratch_b"],
                                "branch types drawn as lines"),
@@ -299,7 +300,8 @@ FIGURE_TYPES = [
         "t-interval over seeds of experiment(s) {experiments}, one panel per network; the dotted line and band "
         "are the unpruned network. The paper's numbers for this experiment are unverified, so none are drawn; "
         "the trend to compare: Scratch-B close to fine-tuning at moderate ratios, fine-tuning ahead at high "
-        "ratios on some models."),
+        "ratios on some models.",
+        title="Liu et al. 2019: unstructured (weight-level) pruning"),
     FigureType("rethinking_lottery", LIU, lottery, closed({"x": X_OPTION}),
                "Reproduces **Liu et al. 2019, lottery-ticket comparison**: accuracy ({metric}) after iterative "
                "magnitude pruning with the winning-ticket initialisation (branches of type lottery / "
@@ -307,5 +309,6 @@ FIGURE_TYPES = [
                "t-interval over seeds of experiment(s) {experiments}, one panel per (network, dense learning "
                "rate), x axis {x}. The paper's claim: at the optimal large LR (0.1) the ticket is no better than "
                "random init; the ticket helps only at a small LR (0.01). No published numbers were verified for "
-               "this experiment."),
+               "this experiment.",
+        title="Liu et al. 2019: lottery-ticket comparison"),
 ]

@@ -116,5 +116,6 @@ FIGURE_TYPES = [
         "{experiments}. The summary gives, per setting, the fewest retained parameters whose accuracy stays within "
         "{tolerance} points of the unpruned net. No published numbers were verified (docs/methods.md §4.4); the "
         "claim to compare: SiPP keeps accuracy at high compression, at least as well as magnitude thresholding "
-        "(WT) and SNIP."),
+        "(WT) and SNIP.",
+        title="Baykal, Liebenwein et al.: accuracy vs retained parameters"),
 ]
