@@ -152,7 +152,7 @@ def one(authors, data, model: nn.Module, act: str, seed: int, pr: float, finetun
         authors.orthp(theirs, act)
         authors.orthp(ascending, act)
     orthp_(ours, act, mask)
-    row["w_diff_ascending"] = max(float((a.weight - b.weight).abs().max()) for a, b in zip(
+    row["w_diff_ascending"] = max(float((a.weight - b.weight).detach().abs().max()) for a, b in zip(
         [m for m in expand(ascending, kept_sorted(kept), ours).modules() if isinstance(m, nn.Linear)],
         [m for m in ours.modules() if isinstance(m, nn.Linear)]))
     t, a, o = their_jsv(authors, theirs, batches), their_jsv(authors, ascending, batches), \
