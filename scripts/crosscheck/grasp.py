@@ -17,7 +17,7 @@ Three comparisons, each over ``--seeds`` on real Fashion-MNIST:
 3. **num_iters**: their ``GraSP()`` with a shuffled training loader (their MNIST loader has no augmentation)
    at num_iters 1 against 2 and 10, beside two num_iters=1 draws with different loader seeds (sample noise).
 
-Run (about 10 minutes on two CPU cores):
+Run (the init comparison trains 3 nets per seed; use --parts to pick comparisons):
 
     python scripts/crosscheck/grasp.py --authors /path/to/GraSP --data-root /path/with/FashionMNIST
 """

@@ -16,7 +16,7 @@ condition number) right after pruning and after OrthP, and the JSV after OrthP w
 sorted ascending (prunelab's order), with the test accuracy after OrthP and after ``--finetune-epochs`` of
 masked fine-tuning (LR 0.01) for both orders.
 
-Run (a few minutes on two CPU cores):
+Run (one base net per activation and seed, two fine-tunings per run where the orders differ):
 
     python scripts/crosscheck/isometry.py --authors /path/to/Smile-Pruning@03c071b93d67 \\
         --authors-utils /path/to/Smile-Pruning@5a66da000fe0 --data-root /path/with/FashionMNIST
