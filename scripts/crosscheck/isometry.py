@@ -38,7 +38,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 import common  # noqa: E402
 
 from prunelab.isometry import orthp_  # noqa: E402
-from prunelab.masks import Mask, prunable_parameters  # noqa: E402
+from prunelab.masks import Mask  # noqa: E402
 from prunelab.metrics.jsv import jacobian_singular_values, summarize  # noqa: E402
 from prunelab.pruning.schedule import run_method, scoring_batches  # noqa: E402
 from prunelab.train import Trainer  # noqa: E402
