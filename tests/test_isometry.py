@@ -187,3 +187,36 @@ def test_orthp_rejects_an_unstructured_mask():
         orthp_(copy.deepcopy(model), "linear", mask)
     with pytest.raises(ConfigError, match="nonlinearity"):
         orthp_(model, "swish")
+
+
+def test_a_branch_with_orthp_records_the_jsv_after_recovery_on_its_prune_runs_batches(tmp_path):
+    """Wang's code logs the JSV after OrthP; the branch records it beside the prune run's JSV right after
+    pruning. A linear MLP-7 at pr 0.5 on 8×8 inputs has non-increasing kept widths (64, 50, …, 50, 10), so
+    after OrthP every singular value is 1, while right after pruning they are not."""
+    import json
+
+    from prunelab.config import validate_config
+    from prunelab.jobs import run_branch, run_dense, run_prune
+    from prunelab.plan import build_plan
+    from prunelab.runtime import Runtime
+
+    config = {"dense": {"mlp7": {"dataset": {"name": "digits", "size": 8, "channels": 1, "validation": 100},
+                                 "model": {"name": "mlp7", "activation": "linear"},
+                                 "train": {"epochs": 1, "batch_size": 128, "lr": 0.01}}},
+              "pruning": {"l1": {"method": "l1_filter", "jsv": {"batches": 1, "batch_size": 20}}},
+              "branches": {"ft_orthp": {"type": "finetune", "train": {"epochs": 1, "lr": 0.001},
+                                        "isometry": {"method": "orthp"}}},
+              "experiments": {"e": {"dense": ["mlp7"], "pruning": ["l1"], "sparsities": [0.5],
+                                    "branches": ["ft_orthp"]}}}
+    plan = build_plan(validate_config(config))
+    rt = Runtime(results=tmp_path, device="cpu", threads=1)
+    for kind, run in (("dense", run_dense), ("prune", run_prune), ("branch", run_branch)):
+        for run_hash in plan.hashes(kind):
+            run(plan.specs[run_hash], tmp_path / "runs" / kind / run_hash, rt, log=lambda m: None)
+    (prune_hash,), (branch_hash,) = plan.hashes("prune"), plan.hashes("branch")
+    pruned = json.loads((tmp_path / "runs" / "prune" / prune_hash / "metrics.json").read_text())["jsv"]
+    after = json.loads((tmp_path / "runs" / "branch" / branch_hash / "metrics.json").read_text())
+    after = after["notes"]["isometry"]["jsv"]
+    assert set(after) == set(pruned)
+    assert abs(after["jsv_max"] - 1) < 1e-5 and abs(after["jsv_min"] - 1) < 1e-5
+    assert abs(pruned["jsv_mean"] - 1) > 0.05

@@ -50,14 +50,18 @@ def sparse_scaled_init_(model: nn.Module, mask: Mask) -> None:
                 params[name].normal_(0.0, std)
 
 
-def restore_isometry(model: nn.Module, mask: Mask, settings: dict, model_spec: dict) -> dict:
+def restore_isometry(model: nn.Module, mask: Mask, settings: dict, model_spec: dict,
+                     jsv_batches: list | None = None) -> dict:
     """Wang et al.'s isometry recovery before (re)training; returns what was done, for the run's metrics.
 
     ``orthp`` replaces each layer's kept block by the sign-fixed Q of its QR (gain 1 for linear nets, √2 for
     ReLU), which needs whole rows and columns kept; ``ai`` runs masked Adam on ‖WWᵀ − I‖ and works for any
-    mask. Either way the mask is re-applied, so pruned weights stay exactly zero.
+    mask. Either way the mask is re-applied, so pruned weights stay exactly zero. With ``jsv_batches`` the
+    Jacobian singular values of the recovered net are summarised under ``jsv`` (Wang's code logs them after
+    OrthP; the prune run's ``jsv`` holds the same summary right after pruning).
     """
     from prunelab.isometry import approximate_isometry_, isometry_gap, orthp_
+    from prunelab.metrics.jsv import measure
 
     weights = {n: p for n, p in model.named_parameters() if n in mask}
 
@@ -72,7 +76,10 @@ def restore_isometry(model: nn.Module, mask: Mask, settings: dict, model_spec: d
     else:
         approximate_isometry_(model, mask, settings["iterations"], settings["lr"])
     mask.apply_(weights)
-    return {"method": settings["method"], "gap_before": before, "gap_after": gaps()}
+    report = {"method": settings["method"], "gap_before": before, "gap_after": gaps()}
+    if jsv_batches:
+        report["jsv"] = measure(model, jsv_batches)
+    return report
 
 
 def branch_start(spec: dict, dense_spec: dict, data, mask: Mask, pruned_state: dict,

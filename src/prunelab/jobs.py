@@ -254,9 +254,8 @@ def run_prune(spec_json: dict, directory: str | Path, rt: Runtime, log: Callable
         outcome.mask.save(outputs.path(layout.MASK))
         if outcome.updated:
             save_tensors(outputs.path(layout.MODEL), {k: v.cpu() for k, v in outcome.model.state_dict().items()})
-        jsv = spec.jsv
-        measured = (measure_jsv(outcome.model, scoring_batches(data, jsv["batches"] * jsv["batch_size"],
-                                                               jsv["batch_size"], jsv["seed"])) if jsv else None)
+        jsv = _jsv_batches(spec.jsv, data)
+        measured = measure_jsv(outcome.model, jsv) if jsv else None
         metrics = {"status": "ok", "method": spec.method, "sparsity": outcome.mask.report(), "jsv": measured,
                    "steps": outcome.steps, "updated_weights": outcome.updated,
                    "pruned": _full_eval(outcome.model, data),
@@ -267,12 +266,21 @@ def run_prune(spec_json: dict, directory: str | Path, rt: Runtime, log: Callable
         _finish(outputs, spec, metrics, started, parents, spec.seeds)
 
 
+def _jsv_batches(jsv: dict | None, data: TensorData) -> list | None:
+    """The batches a prune spec's ``jsv`` block names (None if it measures none). A branch's JSV after isometry
+    recovery uses its prune run's, so the two summaries compare on the same images."""
+    return scoring_batches(data, jsv["batches"] * jsv["batch_size"], jsv["batch_size"], jsv["seed"]) if jsv else None
+
+
+def _prune_spec(prune_dir: Path) -> PruneSpec:
+    return PruneSpec.from_dict(load_json(prune_dir / layout.SPEC, producer="prune"), str(prune_dir / layout.SPEC))
+
+
 def pruned_state(prune_dir: Path, rt: Runtime, data: TensorData, mask: Mask) -> dict:
     """θ ⊙ m the mask was chosen on: the prune run's own weights if it updated them, else its source's."""
     if (prune_dir / layout.MODEL).exists():
         return load_tensors(prune_dir / layout.MODEL, producer="prune")
-    state, _ = load_source(PruneSpec.from_dict(load_json(prune_dir / layout.SPEC, producer="prune"),
-                                               str(prune_dir / layout.SPEC)), rt, data)
+    state, _ = load_source(_prune_spec(prune_dir), rt, data)
     return mask.applied(state)
 
 
@@ -299,7 +307,8 @@ def run_branch(spec_json: dict, directory: str | Path, rt: Runtime, log: Callabl
         source = f" of {dirs['dense'] / layout.SNAPSHOTS}" if needs_snapshots else ""
         log(f"[{Path(directory).name}] {spec.type} starts from {start.origin}{source}")
         if spec.isometry:
-            start.notes["isometry"] = restore_isometry(model, mask, spec.isometry, dense_spec.model)
+            start.notes["isometry"] = restore_isometry(model, mask, spec.isometry, dense_spec.model,
+                                                       _jsv_batches(_prune_spec(dirs["prune"]).jsv, data))
         trainer = Trainer(model, data, start.train, data_seed=spec.seed.data, label=Path(directory).name,
                           mask=mask, start_iteration=start.start_iteration, optimizer_state=start.optimizer_state,
                           state_path=Path(directory) / layout.TRAIN_STATE, checkpoint_every=rt.checkpoint_every,
