@@ -22,10 +22,13 @@ keeps them) and the accuracy right after pruning of both masks; per layer at the
 Run (a few minutes on a CPU):
 
     PYTHONPATH=src python scripts/crosscheck/imp.py --authors /path/to/open_lth --data-root /path/with/FashionMNIST
+
+``--pin`` prints the open_lth masks that tests/test_imp_pinned.py pins (no data needed).
 """
 
 from __future__ import annotations
 
+import importlib.util
 import json
 import sys
 import types
@@ -89,13 +92,34 @@ def prunelab_levels(model, levels, fraction, ignore) -> list[dict[str, torch.Ten
     return out
 
 
+def pin(sparse_global) -> None:
+    """Print the pins of tests/test_imp_pinned.py: open_lth's masks per level on the net that test builds."""
+    path = Path(__file__).resolve().parents[2] / "tests" / "test_imp_pinned.py"
+    spec = importlib.util.spec_from_file_location("test_imp_pinned", path)
+    pinned = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(pinned)
+    model = pinned.case()
+    print("PINNED = {")
+    for name, ignore in pinned.IGNORE.items():
+        levels = open_lth_levels(model, pinned.LEVELS, pinned.FRACTION, ignore, sparse_global)
+        print(f"    {name!r}: [")
+        for mask in levels:
+            print(f"        ({sum(int(m.sum()) for m in mask.values())}, {pinned.digest(mask)!r}),")
+        print("    ],")
+    print("}")
+
+
 def main() -> None:
     p = common.parser(__doc__.split("\n")[0], "pruning/sparse_global.py")
     p.add_argument("--levels", type=int, default=5)
     p.add_argument("--fraction", type=float, default=0.2, help="open_lth's pruning_fraction (prunelab's rate)")
     p.add_argument("--model", default='{"name": "lenet_300_100"}', help="prunelab model spec (JSON)")
+    p.add_argument("--pin", action="store_true", help="print the pins of tests/test_imp_pinned.py and stop")
     args = p.parse_args()
     sparse_global = _import_open_lth(args.authors)
+    if args.pin:
+        pin(sparse_global)
+        return
     model_spec = json.loads(args.model)
     data = common.fashion_mnist(args.data_root)
     summary = []
