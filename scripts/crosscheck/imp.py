@@ -150,8 +150,9 @@ def main() -> None:
     for case in dict.fromkeys(r["case"] for r in summary):
         for level in range(1, args.levels + 1):
             rs = [r for r in summary if r["case"] == case and r["level"] == level]
-            print(f"  {case[:22]:22s} L{level}: " + ", ".join(
-                f"{c} {common.mean_sd([r[c] for r in rs])}" for c in ("jaccard", "diff", "acc_ours", "acc_open_lth")))
+            jaccards = [r["jaccard"] for r in rs]
+            print(f"  {case[:22]:22s} L{level}: jaccard {min(jaccards):.4f}–{max(jaccards):.4f}, " + ", ".join(
+                f"{c} {common.mean_sd([r[c] for r in rs])}" for c in ("diff", "acc_ours", "acc_open_lth")))
 
 
 if __name__ == "__main__":

@@ -16,10 +16,10 @@ SNIP's authors published TensorFlow, so the references are the two PyTorch imple
 
 Both get prunelab's net, prunelab's scoring batches (``scoring_batches``: the same examples and order) and
 the same sparsity; torchprune's keep ratio is converted so that its weight budget equals prunelab's
-(d·N kept weights plus the biases it counts). For each seed, each scoring point (``init``: θ_0, prunelab in
-BatchNorm-train mode as at initialisation, Synaptic-Flow in its default eval mode; ``trained``: after
-``--epochs`` of training, everyone in eval mode) and each sparsity it prints per layer and in total the
-kept counts and the Jaccard index of the masks, and the accuracy/loss right after pruning.
+(d·N kept weights plus the biases it counts). For each seed, each scoring point (``init``: θ_0; ``trained``:
+after ``--epochs`` of training; BatchNorm in eval mode for all three unless ``--batchnorm batch`` /
+``--synflow-train-mode``) and each sparsity it prints per layer and in total the kept counts and the Jaccard
+index of the masks, the largest score difference, and the accuracy/loss right after pruning.
 
 Run (a few minutes on a CPU; the digits of the fidelity notes came from this):
 
@@ -52,9 +52,9 @@ import common  # noqa: E402
 from prunelab.masks import Mask, prunable_parameters  # noqa: E402
 from prunelab.models import build_model  # noqa: E402
 from prunelab.pruning.schedule import run_method, scoring_batches  # noqa: E402
-from prunelab.pruning.snip import connection_sensitivity, normalise  # noqa: E402
-from prunelab.pruning.scoring_copy import scoring_copy  # noqa: E402
-from prunelab.pruning.base import PruneContext  # noqa: E402
+from prunelab.pruning.base import PruneContext, resolve_hparams  # noqa: E402
+from prunelab.pruning.snip import normalise  # noqa: E402
+from prunelab.pruning.snip import score as snip_score  # noqa: E402
 from prunelab.pruning.select import prune_count  # noqa: E402
 
 
@@ -149,14 +149,14 @@ def torchprune_snip(model, batches, sparsity, names, authors):
     return {n: params[n].detach() != 0 for n in names}, scores, keep_ratio
 
 
-def ours(model, batches, sparsity, at_init):
-    """prunelab's SNIP mask and normalised scores (the library path a prune job takes)."""
-    outcome = run_method(model, "snip", {}, sparsity, batches=batches, at_init=at_init)
+def ours(model, batches, sparsity, at_init, hparams=None):
+    """prunelab's SNIP mask (the library path a prune job takes) and its normalised scores."""
+    hparams = resolve_hparams("snip", hparams)
+    outcome = run_method(model, "snip", hparams, sparsity, batches=batches, at_init=at_init)
     params = prunable_parameters(model)
     ctx = PruneContext(model=model, params=params, mask=Mask.ones_like(params), sparsity=sparsity,
                        scope="global", generator=torch.Generator(), batches=batches, at_init=at_init)
-    work, work_params = scoring_copy(ctx)
-    return dict(outcome.mask.items()), normalise(connection_sensitivity(work, work_params, batches))
+    return dict(outcome.mask.items()), snip_score(ctx, **hparams)
 
 
 def pin(authors) -> None:
@@ -190,6 +190,11 @@ def main() -> None:
     p.add_argument("--points", default="init,trained", help="where to score: init, trained or both")
     p.add_argument("--model", default='{"name": "lenet_300_100"}', help="prunelab model spec (JSON)")
     p.add_argument("--size", type=int, default=28, help="image size")
+    p.add_argument("--synflow-train-mode", action="store_true",
+                   help="Synaptic-Flow's --prune-train-mode (BatchNorm on batch statistics; default: eval mode)")
+    p.add_argument("--batchnorm", default="running", choices=["running", "batch"],
+                   help="prunelab's SNIP hyperparameter batchnorm (default: running, as the authors)")
+    p.add_argument("--no-accuracy", action="store_true", help="masks only (skip the evaluation after pruning)")
     p.add_argument("--pin", action="store_true", help="print the pins of tests/test_snip_pinned.py and stop")
     args = p.parse_args()
     sf = _import_synflow(args.authors)
@@ -212,19 +217,20 @@ def main() -> None:
         for point, model in nets.items():
             names = list(prunable_parameters(model))
             for s in sparsities:
-                mine, my_scores = ours(model, batches, s, at_init=point == "init")
-                theirs, their_scores, rejected, said = synflow_snip(model, batches, s, names, sf)
+                mine, my_scores = ours(model, batches, s, at_init=point == "init",
+                                       hparams={"batchnorm": args.batchnorm})
+                theirs, their_scores, rejected, said = synflow_snip(model, batches, s, names, sf,
+                                                                    train_mode=args.synflow_train_mode)
                 rows = common.compare_masks(mine, theirs)
                 diff = max(float((my_scores[n].double() - their_scores[n].double()).abs().max()) for n in names)
                 top = max(float(my_scores[n].max()) for n in names)
-                accs = {"ours": common.after_pruning(common.masked_copy(model, Mask(mine)), data),
-                        "synflow": common.after_pruning(common.masked_copy(model, Mask(theirs)), data)}
+                masks = {"ours": mine, "synflow": theirs}
                 tp_rows = None
                 if tp is not None:
                     tp_mask, tp_scores, keep_ratio = torchprune_snip(model, batches, s, names, tp)
                     tp_diff = max(float((my_scores[n].double() - tp_scores[n].double()).abs().max()) for n in names)
                     tp_rows = common.compare_masks(mine, tp_mask)
-                    accs["torchprune"] = common.after_pruning(common.masked_copy(model, Mask(tp_mask)), data)
+                    masks["torchprune"] = tp_mask
                 table = []
                 for i, row in enumerate(rows):
                     line = {"layer": row["layer"], "numel": row["numel"], "kept_ours": row["kept_ours"],
@@ -236,7 +242,10 @@ def main() -> None:
                                    f"(max score {top:.3g}){'; Synaptic-Flow check REJECTED: ' + said if rejected else ''}"
                                    + (f"; torchprune keep_ratio {keep_ratio:.6f}, max |score ours − torchprune| = {tp_diff:.3g}"
                                       if tp_rows else ""), table)
-                common.print_table("right after pruning", [{"mask": k, **v} for k, v in accs.items()])
+                accs = {} if args.no_accuracy else {
+                    k: common.after_pruning(common.masked_copy(model, Mask(m)), data) for k, m in masks.items()}
+                if accs:
+                    common.print_table("right after pruning", [{"mask": k, **v} for k, v in accs.items()])
                 summary.append({"point": point, "sparsity": s, "seed": seed, "J_synflow": rows[-1]["jaccard"],
                                 "J_torchprune": tp_rows[-1]["jaccard"] if tp_rows else float("nan"),
                                 **{f"acc_{k}": v["test_acc"] for k, v in accs.items()}})
@@ -245,7 +254,9 @@ def main() -> None:
         for s in sparsities:
             rs = [r for r in summary if r["point"] == point and r["sparsity"] == s]
             cols = [c for c in rs[0] if c not in ("point", "sparsity", "seed")]
-            print(f"  {point:8s} s={s:<5}: " + ", ".join(f"{c} {common.mean_sd([r[c] for r in rs])}" for c in cols))
+            print(f"  {point:8s} s={s:<5}: " + ", ".join(
+                f"{c} {min(r[c] for r in rs):.4f}–{max(r[c] for r in rs):.4f}" if c.startswith("J_")
+                else f"{c} {common.mean_sd([r[c] for r in rs])}" for c in cols))
 
 
 if __name__ == "__main__":

@@ -16,10 +16,11 @@ from prunelab.errors import ConfigError
 from prunelab.pruning.base import PruneContext
 
 
-def scoring_copy(ctx: PruneContext) -> tuple[nn.Module, dict[str, nn.Parameter]]:
-    """A deep copy of ``ctx.model`` (train mode at init, else eval) and its prunable weights by name."""
+def scoring_copy(ctx: PruneContext, batch_statistics: bool | None = None) -> tuple[nn.Module, dict[str, nn.Parameter]]:
+    """A deep copy of ``ctx.model`` and its prunable weights by name: in train mode (BatchNorm on batch
+    statistics) when ``batch_statistics``, else eval mode; ``None`` means train mode at init, eval otherwise."""
     work = copy.deepcopy(ctx.model)
-    work.train(ctx.at_init)
+    work.train(ctx.at_init if batch_statistics is None else batch_statistics)
     named = dict(work.named_parameters())
     params = {name: named[name] for name in ctx.params}
     for p in work.parameters():
