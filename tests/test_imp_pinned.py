@@ -9,8 +9,8 @@ the kept count and the sha256 of the keep-mask (bool bytes over every conv/linea
 
 Two facts are pinned. (1) At open_lth's counts, prunelab's magnitude selector with nested masks picks the
 very same entries (order, ties, nesting). (2) open_lth's counts are not prunelab's closed form
-⌊(1 − 0.8^L)·N + ½⌋: each level prunes ⌈0.2·R⌉ + 1 entries (the threshold is the (⌈0.2·R⌉+1)-th smallest and
-entries ``<=`` it go), with R counting the ignored tensors too; docs/methods.md §2.3 lists both differences.
+⌊(1 − 0.8^L)·N + ½⌋: each level prunes ⌈0.2·R⌉ + 1 entries (the threshold is the (⌈0.2·R⌉+1)-th
+smallest and entries ``<=`` it go), with R counting the ignored tensors too; docs/methods.md §2.3 lists both.
 """
 
 from __future__ import annotations

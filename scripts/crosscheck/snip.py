@@ -236,12 +236,15 @@ def main() -> None:
                     line = {"layer": row["layer"], "numel": row["numel"], "kept_ours": row["kept_ours"],
                             "kept_synflow": row["kept_theirs"], "J_synflow": row["jaccard"]}
                     if tp_rows:
-                        line.update({"kept_torchprune": tp_rows[i]["kept_theirs"], "J_torchprune": tp_rows[i]["jaccard"]})
+                        line.update({"kept_torchprune": tp_rows[i]["kept_theirs"],
+                                     "J_torchprune": tp_rows[i]["jaccard"]})
                     table.append(line)
-                common.print_table(f"seed {seed}, {point}, sparsity {s}: max |score ours − synflow| = {diff:.3g} "
-                                   f"(max score {top:.3g}){'; Synaptic-Flow check REJECTED: ' + said if rejected else ''}"
-                                   + (f"; torchprune keep_ratio {keep_ratio:.6f}, max |score ours − torchprune| = {tp_diff:.3g}"
-                                      if tp_rows else ""), table)
+                title = f"seed {seed}, {point}, sparsity {s}: max |score ours − synflow| = {diff:.3g} (max {top:.3g})"
+                if rejected:
+                    title += f"; Synaptic-Flow's own check REJECTED its mask: {said}"
+                if tp_rows:
+                    title += f"; torchprune keep_ratio {keep_ratio:.6f}, max |score ours − theirs| = {tp_diff:.3g}"
+                common.print_table(title, table)
                 accs = {} if args.no_accuracy else {
                     k: common.after_pruning(common.masked_copy(model, Mask(m)), data) for k, m in masks.items()}
                 if accs:
