@@ -1,8 +1,9 @@
 """The network a data-driven scorer differentiates: a deep copy of the context's model in the right mode.
 
-Scorers must never mutate ``ctx.model`` (docs/methods.md §1.5). Scoring at initialisation (SNIP, GraSP; §1.7)
-runs BatchNorm in train mode so it normalises with batch statistics, as the untrained net would see them;
-the copy's running-statistics updates are thrown away with the copy. Scoring a trained net uses eval mode.
+Scorers must never mutate ``ctx.model`` (docs/methods.md §1.5). By default scoring at initialisation (GraSP;
+§1.7) runs BatchNorm in train mode so it normalises with batch statistics, as GraSP's code does; the copy's
+running-statistics updates are thrown away with the copy. Scoring a trained net uses eval mode. A scorer whose
+authors chose otherwise says so (SNIP scores in eval mode at initialisation too).
 """
 
 from __future__ import annotations
