@@ -31,7 +31,7 @@ LIU_TRAIN = {"epochs": 160, "schedule": {"name": "step", "milestones": [80, 120]
 PRESETS = {"vgg16-A": ("l1_filter", {"layers": [0, 7, 8, 9, 10, 11, 12]}, 0.5),
            "resnet56-A": ("l1_blocks", {"stage_ratios": [0.1, 0.1, 0.1], "skip": [16, 20, 38, 54]}, None),
            "resnet56-B": ("l1_blocks", {"stage_ratios": [0.6, 0.3, 0.1], "skip": [16, 18, 20, 34, 38, 54]}, None)}
-# seed 1; their cfg_mask digest; their FLOPs ratio F_dense/F_pruned; E_B = int(160·ratio); int(0.5·E_B), int(0.75·E_B)
+# seed 1: their cfg_mask digest; their FLOPs ratio F_dense/F_pruned; E_B = int(160·ratio); LR drops at 0.5/0.75·E_B
 THEIRS = {
     "vgg16-A": ("010a1c74d8165198d3e389fe517e19b877b8c1e2289fd351656785f043da7d36", 1.5190, 243, [121, 182]),
     "resnet56-A": ("6a00d1655c9d787dfc32a54499234e1dc4b530039f11d98eef3542486bdb3f22", 1.1157,

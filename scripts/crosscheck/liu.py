@@ -215,8 +215,8 @@ def main() -> None:
                         f"sha256 of theirs {out['digest']}",
                         out["rows"] if seed == seeds(args)[0] else [total])
             factor = PUBLISHED_FACTOR.get(label)
-            budgets.append({"net": label, "seed": seed, **out["budget"],
-                            "published": "" if factor is None else f"{1 + factor:.4f} -> {math.floor(160 * (1 + factor))}"})
+            published = "" if factor is None else f"{1 + factor:.4f} -> {math.floor(160 * (1 + factor))}"
+            budgets.append({"net": label, "seed": seed, **out["budget"], "published": published})
         for arch in ("resnet56", "vgg19"):
             for sparsity in (0.3, 0.8):
                 out = weight_level(root, seed, arch, sparsity)
