@@ -158,6 +158,7 @@ def main() -> None:
                             f"{update}_test_loss": stats["test_loss"]})
             row["theirs_kept"] = rows[-1]["kept_theirs"]
             summary.append(row)
+            print_table(f"seed {seed}, sparsity {sparsity}: theirs vs prunelab right after pruning", [row])
     print_table("per seed and sparsity: theirs vs prunelab (independent, joint) right after pruning", summary)
     for sparsity in sorted({r["sparsity"] for r in summary}):
         rs = [r for r in summary if r["sparsity"] == sparsity]
