@@ -73,10 +73,15 @@ def test_flops_hand_counts():
     dense = count(net, (1, 6, 6))
     # conv1: 18 weights x 16 outputs; conv2: 54 weights x 16 outputs; linear 240 MACs
     assert dense["macs"] == 18 * 16 + 54 * 16 + 240
-    assert dense["ops"] == dense["macs"] + 2 * 16 + 5  # + ReLU over 2x4x4, + linear bias
+    # Liu's counters: a multiply and an add per MAC, + ReLU over 2x4x4, + linear bias
+    assert dense["ops"] == 2 * dense["macs"] + 2 * 16 + 5
     mask = Mask.ones_like(prunable_parameters(net))
-    mask["0.weight"].view(-1)[:9] = False
+    mask["0.weight"].view(-1)[:9] = False  # all of conv1's filter 0: its channel is gone, ReLU works on one
     assert count(net, (1, 6, 6), mask)["macs"] == 9 * 16 + 54 * 16 + 240
+    assert count(net, (1, 6, 6), mask)["ops"] == 2 * (9 * 16 + 54 * 16 + 240) + 16 + 5
+    mask["0.weight"].view(-1)[:9] = True
+    mask["0.weight"].view(-1)[:8] = False  # one weight of filter 0 left: the channel is still computed
+    assert count(net, (1, 6, 6), mask)["ops"] == 2 * (10 * 16 + 54 * 16 + 240) + 2 * 16 + 5
     lenet = build_model({"name": "lenet_300_100"}, (1, 28, 28), 10)
     assert count(lenet, (1, 28, 28))["macs"] == 784 * 300 + 300 * 100 + 100 * 10
     resnet20 = build_model({"name": "resnet20"}, (3, 32, 32), 10)

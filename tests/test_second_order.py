@@ -286,7 +286,7 @@ def test_woodfisher_statistic_and_update_match_explicit_block_fisher(block_size,
     expected_mask = select({"all": statistic}, 0.7, previous={"all": keep})["all"]
     out = run_method(first.model, "woodfisher",
                      hp("woodfisher", num_grads=num_grads, fisher_mini_bsz=mini_batch, block_size=block_size,
-                        damp=damp), 0.7, previous=first.mask, batches=[(x[:9], y[:9]), (x[9:], y[9:])])
+                        damp=damp, update="joint"), 0.7, previous=first.mask, batches=[(x[:9], y[:9]), (x[9:], y[9:])])
     assert torch.equal(flat(out.mask, names), expected_mask)
     expected = theta.clone()
     for idx, f_inv in inverses:
@@ -304,8 +304,8 @@ def test_woodfisher_with_one_block_per_tensor_equals_the_full_fisher_of_a_single
     f_inv = torch.linalg.inv(1e-3 * torch.eye(24, dtype=D) + g.T @ g / 10)
     theta = model.weight.detach().flatten()
     statistic = theta ** 2 / (2 * torch.diagonal(f_inv))
-    out = run_method(model, "woodfisher", hp("woodfisher", num_grads=10, block_size=24, damp=1e-3), 0.5,
-                     batches=[(x, y)])
+    out = run_method(model, "woodfisher", hp("woodfisher", num_grads=10, block_size=24, damp=1e-3, update="joint"),
+                     0.5, batches=[(x, y)])
     expected_mask = select({"w": statistic}, 0.5)["w"]
     assert torch.equal(out.mask["weight"].flatten(), expected_mask)
     removed = (~expected_mask).nonzero().flatten().tolist()

@@ -30,9 +30,13 @@ def fresh_model(ctx: StartContext, sparse_scaled: bool = False) -> nn.Module:
 
 
 def sparse_scaled_init_(model: nn.Module, mask: Mask) -> None:
-    """Liu et al.'s Scratch init for sparse convs: W ~ N(0, 2/n), n = nnz(W)/in_channels, then masked.
+    """Liu et al.'s Scratch init for sparse convs: W ~ N(0, 2/n), n = nnz(W)/c_in, then masked.
 
-    This is Kaiming fan-out scaled by 1/√density, so a sparse layer's outputs keep the dense variance.
+    With c_in the dense input channels this is the weight-level code's rule (``cifar_E.py``), Kaiming fan-out
+    scaled by 1/√density, so a sparse layer's outputs keep the dense variance. c_in counts only the input
+    channels that keep a weight: under a structured mask the compact network Liu's structured Scratch-E/B
+    trains has only those, and its default init N(0, 2/(k²·filters kept)) is this rule; when every input
+    channel keeps a weight (unstructured masks short of extreme sparsity) the two coincide.
     Linear layers keep their default init (Liu's weight-level code does the same).
     """
     params = dict(model.named_parameters())
@@ -46,8 +50,8 @@ def sparse_scaled_init_(model: nn.Module, mask: Mask) -> None:
                 if nnz == 0:
                     params[name].zero_()
                     continue
-                std = math.sqrt(2.0 * module.in_channels / nnz)
-                params[name].normal_(0.0, std)
+                inputs = int(mask[name].any(0).reshape(mask[name].shape[1], -1).any(1).sum())
+                params[name].normal_(0.0, math.sqrt(2.0 * inputs / nnz))
 
 
 def restore_isometry(model: nn.Module, mask: Mask, settings: dict, model_spec: dict,

@@ -11,9 +11,10 @@ the work at N ≥ B). Both give the same matrix; the tests hold each to the dire
 
 Score (lower = prune first): the OBS loss increase θ_q²/(2[F̂⁻¹]_qq) (the authors drop the ½; the ranking
 is the same). The shared selector picks the mask (scope, nesting, exact counts). Then the surviving
-weights get the OBS compensation, block by block: ``joint`` (default) solves for every pruned entry of the
-block at once, δθ = −F̂⁻¹E_Qᵀ(E_QF̂⁻¹E_Qᵀ)⁻¹θ_Q; ``independent`` sums the single-weight updates; ``none``
-only masks. ``damp`` is λ, absolute (the authors' 1e-5).
+weights get the OBS compensation, block by block: ``independent`` (default, the authors' update, also under
+their ``--woodburry-joint-sparsify``, which only makes the mask global) sums the single-weight updates,
+δθ = −F̂⁻¹ Σ_{q∈Q} (θ_q/[F̂⁻¹]_qq) e_q; ``joint`` solves for every pruned entry of the block at once,
+δθ = −F̂⁻¹E_Qᵀ(E_QF̂⁻¹E_Qᵀ)⁻¹θ_Q; ``none`` only masks. ``damp`` is λ, absolute (the authors' 1e-5).
 
 Memory is P·block_size floats for the inverses; the per-example gradients are streamed in chunks.
 """

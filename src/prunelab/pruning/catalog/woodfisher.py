@@ -13,6 +13,7 @@ METHOD = Method(name="woodfisher", hparams=closed({
                    "description": "entries per diagonal block of the Fisher (inside each tensor)"},
     "damp": {"type": "number", "exclusiveMinimum": 0, "default": 1e-5,
              "description": "dampening λ of F̂ + λI, the Woodbury recursion's start"},
-    "update": COMPENSATION,
+    "update": {**COMPENSATION, "default": "independent",
+               "description": COMPENSATION["description"] + "; independent is the authors' (woodfisherblock.py)"},
 }), module="prunelab.pruning.woodfisher", pruner="prune", needs_data=True, updates_weights=True,
     doc="OBS with a block-diagonal empirical Fisher, inverted by Woodbury updates or blockwise (WoodFisher)")
