@@ -39,6 +39,10 @@ class PruneContext:
     batches: list[tuple[torch.Tensor, torch.Tensor]] = field(default_factory=list)  # scoring data, eval transform
     data: TensorData | None = None      # the whole dataset, for methods that sample their own points
     at_init: bool = False               # scoring at initialisation (BatchNorm in train mode on a copy)
+    # This step's set S (inputs, labels) once drawn: SiPP's sensitivities and the propagation step share it.
+    sample_set: tuple[torch.Tensor, torch.Tensor] | None = None
+    # A pruner's per-weight ranking, set by the pruner, that the propagation step's refill follows (SiPP: ŝ).
+    ranking: dict[str, torch.Tensor] | None = None
 
 
 @dataclass(frozen=True)
