@@ -15,14 +15,16 @@ prunelab, once per pruning step (the hyperparameter ``propagate``):
 2. drops prunable weights with gradient exactly 0 from the mask, and zeroes the other parameters with
    gradient exactly 0 (biases, normalisation scales and shifts) in the pruned weights; weights named in
    ``prune.exclude`` are left alone, as by every other part of pruning;
-3. refills the kept count to exactly the step's target (per tensor for layer-wise scope), adding back entries
-   the step's starting mask allows and whose gradient is non-zero, highest ranking first (the scorer's
-   scores; SiPP-rand and -hybrid rank by ŝ), with their weights from before the step, ties ordered as the
-   selector orders them; "non-zero" is judged by a second gradient pass on the propagated network. An entry with a non-zero gradient is one whose presence matters on S, and adding it
-   makes no other gradient exactly 0, so one pass reaches the exact count, where torchprune's search re-runs
-   the method with larger budgets and stops within 0.5 % of the target. Where fewer such entries are left than
-   are missing (a small layer under layer-wise scope, many neurons never active on a small S), the rest are
-   added by ranking among the other allowed entries, so the count stays exact; the record counts them.
+3. refills the budget as torchprune's search does, by giving the method a larger one: the mask grows by the
+   next-ranked entries the step's starting mask allows (the scorer's scores, which makes it the scorer's
+   top-k for a larger k; ŝ for SiPP-rand and -hybrid, which torchprune would re-sample instead), each
+   candidate extension is propagated from scratch, and a bisection on the extension finds the largest one
+   whose count after propagation stays within the target (per tensor, in order, for layer-wise scope);
+4. tops up the few entries still missing, exactly to the target, with the highest-ranked allowed entries
+   whose gradient on the propagated network is non-zero (their presence matters on S, and adding them makes no
+   other gradient exactly 0), with their weights from before the step; where too few are left (a small layer
+   under layer-wise scope, neurons never active on a small S), with the next-ranked allowed entries. Ties
+   everywhere as the selector orders them. torchprune's search stops within 0.5 % of its target instead.
 
 A zeroed bias belongs to a neuron that is structurally cut off (all its incoming or outgoing weights are now
 pruned, and at a zero pre-activation ReLU passes no gradient), so its gradient stays exactly 0 while the mask
@@ -80,6 +82,58 @@ def summed_gradients(model: nn.Module, inputs: torch.Tensor, labels: torch.Tenso
     return sums
 
 
+class _Net:
+    """The pruned network a propagation evaluates: ``state`` (the weights before the step with the method's
+    update) under a given mask, propagated over S."""
+
+    def __init__(self, ctx: PruneContext, updates: dict | None, exclude: list[str] | tuple[str, ...]):
+        self.model = copy.deepcopy(ctx.model)
+        self.named = dict(self.model.named_parameters())
+        with torch.no_grad():
+            for name, value in (updates or {}).items():
+                self.named[name].copy_(value)
+        self.state = {n: p.detach().clone() for n, p in self.named.items()}
+        self.exclude = set(exclude)
+        (self.inputs, self.labels), _ = sample_set(ctx, self.model, **fragments.defaults(fragments.closed(CONSTANTS)),
+                                                   method="propagation")
+
+    def propagate(self, mask: Mask) -> tuple[Mask, int]:
+        """Apply ``mask`` to the state, zero what has gradient exactly 0: (the mask left, other entries zeroed)."""
+        with torch.no_grad():
+            for name, p in self.named.items():
+                p.copy_(self.state[name])
+            mask.apply_(self.named)
+        grads = summed_gradients(self.model, self.inputs, self.labels)
+        left = Mask({n: m if grads[n] is None else m & (grads[n] != 0) for n, m in mask.items()})
+        zeroed = 0
+        with torch.no_grad():
+            for name, p in self.named.items():
+                if name in mask or name in self.exclude or grads[name] is None:
+                    continue
+                cut = (grads[name] == 0) & (p != 0)
+                zeroed += int(cut.sum())
+                p.masked_fill_(cut, 0.0)
+            left.apply_(self.named)
+        return left, zeroed
+
+    def live(self, mask: Mask) -> dict[str, torch.Tensor]:
+        """Entries whose gradient on the current (propagated) network is non-zero: those that matter on S."""
+        grads = summed_gradients(self.model, self.inputs, self.labels)
+        return {n: torch.ones_like(m) if grads[n] is None else grads[n] != 0 for n, m in mask.items()}
+
+
+def _flat(tensors: dict, unit: list[str]) -> torch.Tensor:
+    return torch.cat([tensors[n].detach().flatten() for n in unit])
+
+
+def _unflatten(flat: torch.Tensor, like: dict, unit: list[str]) -> dict[str, torch.Tensor]:
+    out, offset = {}, 0
+    for n in unit:
+        out[n] = flat[offset:offset + like[n].numel()].view(like[n].shape)
+        offset += like[n].numel()
+    return out
+
+
 def propagate(ctx: PruneContext, mask: Mask, updates: dict | None, exclude: list[str] | tuple[str, ...]
               ) -> tuple[Mask, dict | None, dict]:
     """The step's mask and weight updates after propagation and refill, and its counts for the step's record.
@@ -90,54 +144,63 @@ def propagate(ctx: PruneContext, mask: Mask, updates: dict | None, exclude: list
     propagation zeroed; a tensor that is just θ ⊙ m is left out of them."""
     if ctx.sparsity is None or ctx.ranking is None:
         raise ConfigError("propagate needs a sparsity and a method that ranks the weights")
-    model = copy.deepcopy(ctx.model)
-    named = dict(model.named_parameters())
-    with torch.no_grad():
-        for name, value in (updates or {}).items():
-            named[name].copy_(value)
-        mask.apply_(named)
-    (inputs, labels), _ = sample_set(ctx, model, **fragments.defaults(fragments.closed(CONSTANTS)),
-                                     method="propagation")
-    grads = summed_gradients(model, inputs, labels)
-    propagated = Mask({n: m if grads[n] is None else m & (grads[n] != 0) for n, m in mask.items()})
-    out = dict(updates or {})
-    zeroed_other = 0
-    with torch.no_grad():
-        for name, p in named.items():
-            if name in mask or name in exclude or grads[name] is None:
-                continue
-            cut = (grads[name] == 0) & (p != 0)
-            if bool(cut.any()):
-                p.masked_fill_(cut, 0.0)
-                out[name] = p.detach().clone()
-                zeroed_other += int(cut.sum())
-        propagated.apply_(named)
-    # Which pruned entries would matter if added back, judged on the propagated network: a neuron cut off
-    # above no longer feeds its pruned outgoing weights.
-    grads = summed_gradients(model, inputs, labels)
-    live = {n: torch.ones_like(m) if grads[n] is None else grads[n] != 0 for n, m in mask.items()}
+    net = _Net(ctx, updates, exclude)
     names = list(mask)
     units = [names] if ctx.scope == "global" else [[n] for n in names]
+    current = Mask(dict(mask))
+    added = 0
+    for unit in units:
+        total = sum(mask[n].numel() for n in unit)
+        target = total - prune_count(ctx.sparsity, total)
+        base = _flat(current, unit)
+        candidates = (_flat(ctx.mask, unit) & ~base).nonzero().flatten()
+        # Highest ranking first; among ties the higher flat index first (the selector prunes the lower first).
+        ranks = _flat(ctx.ranking, unit).to(torch.float64)[candidates]
+        order = candidates[torch.sort(ranks, stable=True).indices].flip(0)
+
+        def extended(k: int) -> Mask:
+            keep = base.clone()
+            keep[order[:k]] = True
+            return Mask({**current, **_unflatten(keep, mask, unit)})
+
+        def kept(k: int) -> int:
+            left, _ = net.propagate(extended(k))
+            return int(_flat(left, unit).sum())
+
+        # torchprune raises the method's budget until the count after propagation meets the target; here the
+        # budget grows by the next-ranked entries: the largest such extension that stays within the target.
+        lo, hi = 0, len(order)
+        if kept(hi) <= target:
+            lo = hi
+        while hi - lo > 1:
+            mid = (lo + hi) // 2
+            lo, hi = (mid, hi) if kept(mid) <= target else (lo, mid)
+        current = extended(lo)
+        added += lo
+    propagated, zeroed_other = net.propagate(current)
+    live = net.live(propagated)
     keep_out: dict[str, torch.Tensor] = {}
+    weights: dict[str, torch.Tensor] = {}
     inert = 0
     for unit in units:
-        def flat(tensors):
-            return torch.cat([tensors[n].detach().flatten() for n in unit])
         total = sum(mask[n].numel() for n in unit)
-        target, ranking, original = total - prune_count(ctx.sparsity, total), flat(ctx.ranking), flat(ctx.params)
-        keep, weight = exact_count(flat(propagated), flat(named), original, ranking.to(torch.float64),
-                                   flat(ctx.mask) & flat(live), target)
+        target, ranking, original = total - prune_count(ctx.sparsity, total), _flat(ctx.ranking, unit), \
+            _flat(net.state, unit)
+        allowed = _flat(ctx.mask, unit)
+        keep, weight = exact_count(_flat(propagated, unit), _flat(net.named, unit), original,
+                                   ranking.to(torch.float64), allowed & _flat(live, unit), target)
         inert += max(0, target - int(keep.sum()))
-        keep, weight = exact_count(keep, weight, original, ranking.to(torch.float64), flat(ctx.mask), target)
-        offset = 0
-        for n in unit:
-            size = mask[n].numel()
-            keep_out[n] = keep[offset:offset + size].view(mask[n].shape)
-            w = weight[offset:offset + size].view(mask[n].shape)
-            if not torch.equal(w, ctx.params[n].detach() * keep_out[n]):
-                out[n] = w
-            offset += size
+        keep, weight = exact_count(keep, weight, original, ranking.to(torch.float64), allowed, target)
+        keep_out.update(_unflatten(keep, mask, unit))
+        weights.update(_unflatten(weight, mask, unit))
+    out = dict(updates or {})
+    for name, p in net.named.items():
+        if name in mask:
+            if not torch.equal(weights[name], ctx.params[name].detach() * keep_out[name]):
+                out[name] = weights[name]
+        elif not torch.equal(p.detach(), net.state[name]):
+            out[name] = p.detach().clone()
     result = Mask(keep_out)
-    counts = {"zeroed_weights": mask.kept - propagated.kept, "zeroed_other": zeroed_other,
-              "refilled": result.kept - propagated.kept, "refilled_inert": inert}
+    counts = {"added_by_ranking": added, "zeroed_weights": mask.kept + added - propagated.kept,
+              "zeroed_other": zeroed_other, "topped_up": result.kept - propagated.kept, "topped_up_inert": inert}
     return result, out or None, counts
