@@ -126,3 +126,29 @@ def test_propagation_reuses_the_set_s_sipp_scored_on():
     x, y = seen[0]
     assert len(seen) > 2 and len(x) == 10
     assert all(torch.equal(x, x2) and torch.equal(y, y2) for x2, y2 in seen)
+
+
+# torchprune @ 14b392c (lucaslie/torchprune), run once by hand: ThresNet (WT) and SiPPNet (det) on
+# mlp(widths, inputs=5, classes=3, relu, seed) in float32, toy_data(n_val=40, seed) in float32, S = the 20 points
+# draw_sample_set draws with pruning seed 3 (served in batches of 4), compress(keep ratio) at sparsity 0.7, which
+# CompressedNet's search ends at `kept` weights (with propagation, as always there). Given that count, prunelab
+# must choose the same mask (sha256 of the bool bytes in parameter order, 16 hex digits) and zero as many biases.
+TORCHPRUNE = [  # (widths, seed, method, kept, mask hash, biases zeroed)
+    ((10, 8), 1, "magnitude", 52, "2debfe598ec7f5e8", 4),
+    ((10, 8), 1, "sipp_det", 53, "5b54b198ebf4a373", 7),
+    ((12,), 2, "magnitude", 33, "a37b245c705825e4", 3),
+    ((12,), 2, "sipp_det", 37, "3f2d4bbabe4ba430", 6),
+]
+
+
+@pytest.mark.parametrize("widths,seed,method,kept,expected,biases", TORCHPRUNE)
+def test_torchprunes_masks_after_propagation_are_reproduced(widths, seed, method, kept, expected, biases):
+    model, data = mlp(widths, inputs=5, classes=3, act="relu", seed=seed).float(), toy_data(n_val=40, seed=seed)
+    for split in ("train_x", "val_x", "test_x"):
+        setattr(data, split, getattr(data, split).float())
+    total = sum(p.numel() for p in prunable_parameters(model).values())
+    outcome = run_method(model, method, {"propagate": True}, (total - kept) / total, data=data, seed=3)
+    assert outcome.mask.kept == kept
+    assert mask_hash(outcome.mask) == expected
+    zero_biases = sum(int((p.detach() == 0).sum()) for n, p in outcome.model.named_parameters() if n.endswith("bias"))
+    assert zero_biases == biases
