@@ -149,7 +149,8 @@ def main() -> None:
                         for row in rows:
                             layer_rows.setdefault((method, sparsity, side, row["layer"]), []).append(row)
                 print(f"  {method} draw {d}: done", flush=True)
-    report(layer_rows, results)
+        print(f"\n===== after net {net_seed} =====")
+        report(layer_rows, results)
 
 
 def mean(values) -> float:

@@ -96,6 +96,18 @@ def get_method(name: str, key: str = "method") -> Method:
     return registry[name]
 
 
+# Hyperparameters of the pruning step around a method rather than of its function: declared in the method's
+# fragment like the others (so they are checked and, where set, part of the spec), consumed by
+# :func:`prunelab.pruning.schedule.run_method`. ``propagate``: the step after pruning (prunelab.pruning.propagate).
+STEP_HPARAMS = ("propagate",)
+
+
+def split_hparams(hparams: dict) -> tuple[dict, dict]:
+    """(the keyword arguments of the method's score/prune function, the step's options) of resolved hparams."""
+    return ({k: v for k, v in hparams.items() if k not in STEP_HPARAMS},
+            {k: v for k, v in hparams.items() if k in STEP_HPARAMS})
+
+
 def resolve_hparams(name: str, given: dict | None, key: str = "hparams") -> dict:
     """``given`` checked against method ``name``'s fragment, defaults filled in (idempotent)."""
     method = get_method(name, key.rsplit(".", 1)[0] + ".method" if "." in key else "method")

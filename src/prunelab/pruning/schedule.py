@@ -16,7 +16,7 @@ from prunelab.data import TensorData
 from prunelab.errors import ConfigError
 from prunelab.masks import Mask, prunable_parameters
 from prunelab.progress import tick
-from prunelab.pruning.base import PruneContext, get_method, resolve_hparams
+from prunelab.pruning.base import PruneContext, get_method, resolve_hparams, split_hparams
 from prunelab.pruning.propagate import propagate
 from prunelab.pruning.select import prune_count, select
 
@@ -64,8 +64,8 @@ def run_method(model: nn.Module, method_name: str, hparams: dict, sparsity: floa
                batches: list | None = None, seed: int = 0, at_init: bool = False) -> PruneOutcome:
     """Prune a deep copy of ``model`` to ``sparsity`` with the named method; ``model`` is left untouched."""
     method = get_method(method_name)
-    hparams = resolve_hparams(method_name, hparams)  # idempotent for specs, which carry resolved hparams
-    propagating = hparams.pop("propagate", False)    # the step after the method (prunelab.pruning.propagate)
+    hparams, options = split_hparams(resolve_hparams(method_name, hparams))  # idempotent for specs
+    propagating = options.get("propagate", False)    # the step after the method (prunelab.pruning.propagate)
     if method.needs_data and not batches and data is None:
         raise ConfigError(f"method '{method_name}' needs scoring data, but none was given")
     if sparsity is None and not (method.own_sparsity and steps == 1):
