@@ -9,7 +9,7 @@ from torch import nn
 
 from prunelab.masks import Mask, prunable_parameters
 from prunelab.models import build_model
-from prunelab.pruning import get_method, resolve_hparams
+from prunelab.pruning.base import get_method, resolve_hparams, split_hparams
 from prunelab.pruning.l1_filter import units_to_prune
 from prunelab.pruning.schedule import run_method, scoring_batches
 from prunelab.pruning.select import prune_count
@@ -42,7 +42,7 @@ def run_once(name, model, data, at_init):
     method = get_method(name)
     ctx = context(model, sparsity=0.6, seed=11, data=data, batches=scoring_batches(data, 40, 20, 0),
                   at_init=at_init)
-    hp = resolve_hparams(name, {"samples_per_class": 2} if name == "grasp" else {})
+    hp, _ = split_hparams(resolve_hparams(name, {"samples_per_class": 2} if name == "grasp" else {}))
     if method.score is not None:
         return method.score(ctx, **hp), None
     mask, updates = method.prune(ctx, **hp)

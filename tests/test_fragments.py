@@ -25,6 +25,24 @@ def test_defaults_are_filled_in_declaration_order_as_fresh_copies():
     assert fragments.resolve(FRAGMENT, {"steps": 7}, "x", "owner") == {"rate": 0.5, "steps": 7, "names": []}
 
 
+OPTIONAL = fragments.closed({
+    "rate": {"type": "number", "default": 0.5, "description": "a rate"},
+    "extra": {"type": "boolean", "default": False, "omitted_at_default": True, "description": "an added switch"},
+})
+
+
+@pytest.mark.parametrize("given,expected", [
+    (None, {"rate": 0.5}),
+    ({"extra": False}, {"rate": 0.5}),
+    ({"extra": True}, {"rate": 0.5, "extra": True}),
+])
+def test_a_key_omitted_at_its_default_is_left_out_whether_filled_in_or_given(given, expected):
+    """So adding such a key to a method leaves the specs, and run hashes, of runs that do not use it as they were."""
+    assert fragments.resolve(OPTIONAL, given, "x", "owner") == expected
+    with pytest.raises(ConfigError, match="config key x.extra: 0 is not of type 'boolean'"):
+        fragments.resolve(OPTIONAL, {"extra": 0}, "x", "owner")
+
+
 @pytest.mark.parametrize("given,message", [
     ({"rate": True}, "config key x.y.rate: True is not of type 'number' (owner)"),
     ({"rate": math.nan}, "config key x.y.rate: nan is not of type 'number' (a finite number is needed) (owner)"),
@@ -48,7 +66,9 @@ def test_every_declared_default_satisfies_its_own_fragment():
     """A default outside its bounds would only surface when some config relied on it."""
     for name, method in methods().items():
         assert resolve_hparams(name, {}) == fragments.defaults(method.hparams), name
-        assert set(fragments.defaults(method.hparams)) == set(method.hparams["properties"]), name
+        omitted = {k for k, v in method.hparams["properties"].items() if v.get(fragments.OMITTED_AT_DEFAULT)}
+        assert set(fragments.defaults(method.hparams)) | omitted == set(method.hparams["properties"]), name
+        assert all("default" in v for v in method.hparams["properties"].values()), name
     for name, kind in figure_types().items():
         resolved = fragments.resolve(kind.options, {}, "options", name)
         assert set(resolved) == set(kind.options["properties"]), name

@@ -14,8 +14,8 @@ from prunelab.masks import prunable_parameters
 from prunelab.models import build_model
 from prunelab.pruning import resolve_hparams
 from prunelab.pruning.schedule import run_method
-from prunelab.pruning.select import prune_count
-from prunelab.pruning.sipp import SideGroups, exact_count
+from prunelab.pruning.select import exact_count, prune_count
+from prunelab.pruning.sipp import SideGroups
 from prunelab.pruning.sipp_allocation import allocate, error_bound
 from prunelab.pruning.sipp_sampling import SAMPLE, SUPPORT, draw_counts, expected_unique, sample_reweighted
 from prunelab.pruning.sipp_sensitivity import (LayerShape, draw_sample_set, empirical_sensitivity, layer_shapes,
@@ -128,11 +128,12 @@ def test_conv_output_counts_are_feature_map_sizes():
 
 def test_sample_set_is_capped_at_half_the_validation_split_and_falls_back_to_train():
     data = toy_data(n_val=20)
-    assert len(draw_sample_set(data, 152, torch.Generator().manual_seed(0))) == 10
-    x = draw_sample_set(data, 4, torch.Generator().manual_seed(0))
-    assert any(torch.equal(x[0], v) for v in data.val_x)
+    x, y = draw_sample_set(data, 152, torch.Generator().manual_seed(0))
+    assert len(x) == len(y) == 10
+    x, y = draw_sample_set(data, 4, torch.Generator().manual_seed(0))
+    assert any(torch.equal(x[0], v) and y[0] == w for v, w in zip(data.val_x, data.val_y))
     data.val_x, data.val_y = data.val_x[:0], data.val_y[:0]
-    x = draw_sample_set(data, 4, torch.Generator().manual_seed(0))
+    x, _ = draw_sample_set(data, 4, torch.Generator().manual_seed(0))
     assert len(x) == 4 and any(torch.equal(x[0], v) for v in data.train_x)
 
 
@@ -247,10 +248,10 @@ def positive_data(inputs=12):
 
 def test_det_selection_is_global_top_k_of_sensitivity():
     model, data = mlp((6,), inputs=12, act="relu"), positive_data()
-    hp = resolve_hparams("sipp_det", {})
+    hp = resolve_hparams("sipp_det", {"propagate": False})
     outcome = run_method(model, "sipp_det", hp, 0.6, data=data, seed=4)
     names = list(prunable_parameters(model))
-    inputs = draw_sample_set(data, 10**6, torch.Generator().manual_seed(4))
+    inputs, _ = draw_sample_set(data, 10**6, torch.Generator().manual_seed(4))
     sens = empirical_sensitivity(model, prunable_modules(model, names), inputs, "mean")
     flat = torch.cat([sens[n].flatten() for n in names])
     expected = torch.ones_like(flat, dtype=torch.bool)     # ties: the lower flat index is pruned first

@@ -5,6 +5,11 @@ The suite schema (``workflow/schemas/config.schema.yaml``) leaves ``pruning.<nam
 and listing that in the schema would repeat every declaration. Each declaration instead carries a fragment
 (catalog module, figure-type module) with types, bounds, ``default`` and ``description`` per key, and
 planning checks the value against it here, with jsonschema and the same one-line error as the schema check.
+
+A key may carry ``"omitted_at_default": true`` (a keyword of prunelab's, which jsonschema ignores): the resolved
+values leave it out while it holds its default, whether that default was filled in or given. That is how a
+hyperparameter is added to a method without changing the run hashes of the runs that do not use it (resolved
+hyperparameters are part of every prune spec); whoever reads the value takes the default when it is absent.
 """
 
 from __future__ import annotations
@@ -33,10 +38,14 @@ _TYPES = jsonschema.Draft202012Validator.TYPE_CHECKER.redefine_many({
 Validator = jsonschema.validators.extend(jsonschema.Draft202012Validator, type_checker=_TYPES)
 
 
+OMITTED_AT_DEFAULT = "omitted_at_default"
+
+
 def defaults(fragment: dict) -> dict:
-    """The declared defaults of a closed fragment, in declaration order (fresh copies: callers may mutate)."""
+    """The declared defaults of a closed fragment, in declaration order (fresh copies: callers may mutate),
+    without the keys omitted at their default."""
     return {key: copy.deepcopy(schema["default"]) for key, schema in fragment["properties"].items()
-            if "default" in schema}
+            if "default" in schema and not schema.get(OMITTED_AT_DEFAULT)}
 
 
 def resolve(fragment: dict, given: dict | None, where: str, owner: str) -> dict:
@@ -51,7 +60,9 @@ def resolve(fragment: dict, given: dict | None, where: str, owner: str) -> dict:
     if error is not None:
         error = meant_error(error)
         raise ConfigError(f"config key {key_path(error, where)}: {error_message(error)} ({owner})")
-    return {**defaults(fragment), **given}
+    omitted = {key for key, schema in fragment["properties"].items()
+               if schema.get(OMITTED_AT_DEFAULT) and key in given and given[key] == schema["default"]}
+    return {**defaults(fragment), **{key: value for key, value in given.items() if key not in omitted}}
 
 
 def describe(schema: dict) -> str:

@@ -39,6 +39,10 @@ class PruneContext:
     batches: list[tuple[torch.Tensor, torch.Tensor]] = field(default_factory=list)  # scoring data, eval transform
     data: TensorData | None = None      # the whole dataset, for methods that sample their own points
     at_init: bool = False               # scoring at initialisation (BatchNorm in train mode on a copy)
+    # This step's set S (inputs, labels) once drawn: SiPP's sensitivities and the propagation step share it.
+    sample_set: tuple[torch.Tensor, torch.Tensor] | None = None
+    # A pruner's per-weight ranking, set by the pruner, that the propagation step's refill follows (SiPP: ŝ).
+    ranking: dict[str, torch.Tensor] | None = None
 
 
 @dataclass(frozen=True)
@@ -90,6 +94,18 @@ def get_method(name: str, key: str = "method") -> Method:
     if name not in registry:
         raise ConfigError(f"config key {key}: method {name!r} is unknown (allowed: {', '.join(sorted(registry))})")
     return registry[name]
+
+
+# Hyperparameters of the pruning step around a method rather than of its function: declared in the method's
+# fragment like the others (so they are checked and, where set, part of the spec), consumed by
+# :func:`prunelab.pruning.schedule.run_method`. ``propagate``: the step after pruning (prunelab.pruning.propagate).
+STEP_HPARAMS = ("propagate",)
+
+
+def split_hparams(hparams: dict) -> tuple[dict, dict]:
+    """(the keyword arguments of the method's score/prune function, the step's options) of resolved hparams."""
+    return ({k: v for k, v in hparams.items() if k not in STEP_HPARAMS},
+            {k: v for k, v in hparams.items() if k in STEP_HPARAMS})
 
 
 def resolve_hparams(name: str, given: dict | None, key: str = "hparams") -> dict:

@@ -19,7 +19,8 @@ from prunelab.data import TensorData
 from prunelab.errors import ConfigError
 from prunelab.masks import Mask, prunable_parameters
 from prunelab.progress import tick
-from prunelab.pruning.base import PruneContext, get_method, resolve_hparams
+from prunelab.pruning.base import PruneContext, get_method, resolve_hparams, split_hparams
+from prunelab.pruning.propagate import propagate
 from prunelab.pruning.select import prune_count, select
 
 
@@ -46,7 +47,7 @@ def step_sparsities(sparsity: float, steps: int, schedule: str = "exponential", 
 class PruneOutcome:
     mask: Mask
     model: nn.Module                     # the pruned copy: θ ⊙ m, plus any method's weight update
-    updated: bool                        # True when a method changed surviving weights (OBS family, SiPP-rand)
+    updated: bool                        # True when surviving weights changed (OBS family, SiPP-rand, propagation)
     steps: list[dict] = field(default_factory=list)
 
 
@@ -114,7 +115,8 @@ def run_method(model: nn.Module, method_name: str, hparams: dict, sparsity: floa
     ``batches``: the scoring batches of every step, or a function of the step number (1, 2, …) giving them
     (:class:`ScoringDraws`)."""
     method = get_method(method_name)
-    hparams = resolve_hparams(method_name, hparams)  # idempotent for specs, which carry resolved hparams
+    hparams, options = split_hparams(resolve_hparams(method_name, hparams))  # idempotent for specs
+    propagating = options.get("propagate", False)    # the step after the method (prunelab.pruning.propagate)
     if method.needs_data and not batches and data is None:
         raise ConfigError(f"method '{method_name}' needs scoring data, but none was given")
     if sparsity is None and not (method.own_sparsity and steps == 1):
@@ -122,6 +124,7 @@ def run_method(model: nn.Module, method_name: str, hparams: dict, sparsity: floa
                           f"(method '{method_name}' needs a sparsity)")
     work = copy.deepcopy(model)
     params = prunable_parameters(work, exclude)
+    named = dict(work.named_parameters())
     mask = previous.to(next(iter(params.values())).device) if previous is not None else Mask.ones_like(params)
     start = mask.sparsity
     generator = torch.Generator().manual_seed(int(seed))
@@ -137,15 +140,20 @@ def run_method(model: nn.Module, method_name: str, hparams: dict, sparsity: floa
         if method.prune is not None:
             mask, updates = method.prune(ctx, **hparams)
         else:
-            mask, updates = select(method.score(ctx, **hparams), target, scope, mask), None
+            ctx.ranking = method.score(ctx, **hparams)
+            mask, updates = select(ctx.ranking, target, scope, mask), None
+        if propagating:
+            mask, updates, propagated = propagate(ctx, mask, updates, exclude)
         if updates:
             with torch.no_grad():
                 for name, value in updates.items():
-                    params[name].copy_(value)
+                    named[name].copy_(value)
             updated = True
         log.append({"step": step, "sparsity_target": target, "sparsity": mask.sparsity,
                     "pruned": mask.total - mask.kept,
                     "expected_pruned": prune_count(target, mask.total) if scope == "global" and target is not None
                     else None})
+        if propagating:
+            log[-1]["propagation"] = propagated
     mask.apply_(params)
     return PruneOutcome(mask=mask, model=work, updated=updated, steps=log)

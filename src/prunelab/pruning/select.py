@@ -71,3 +71,26 @@ def select(scores: dict[str, torch.Tensor], sparsity: float, scope: str = "globa
             out[name] = _prune_lowest(s, k).view(shapes[name])
         return Mask(out)
     raise ConfigError(f"scope={scope!r} is unknown (allowed: global, layerwise)")
+
+
+def exact_count(keep: torch.Tensor, weight: torch.Tensor, original: torch.Tensor, sens: torch.Tensor,
+                allowed: torch.Tensor, target: int) -> tuple[torch.Tensor, torch.Tensor]:
+    """Bring flat ``keep`` to ``target`` kept entries: drop surplus ones (lowest ``sens`` first) or add missing
+    ones among ``allowed`` (highest ``sens`` first, with their ``original`` weight); ties are ordered as
+    :func:`select` orders them (the lower flat index is pruned first, so it is added last). Used after a
+    method whose count is approximate (SiPP's sampling) or was lowered (the propagation step)."""
+    keep, weight = keep.clone(), weight.clone()
+    kept = int(keep.sum())
+    if kept > target:
+        candidates = keep.nonzero().flatten()
+        order = candidates[torch.sort(sens[candidates], stable=True).indices]
+        drop = order[:kept - target]
+        keep[drop] = False
+        weight[drop] = 0.0
+    elif kept < target:
+        candidates = (~keep & allowed).nonzero().flatten()
+        order = candidates[torch.sort(sens[candidates], stable=True).indices]
+        add = order[len(order) - (target - kept):] if target - kept <= len(order) else order
+        keep[add] = True
+        weight[add] = original[add]
+    return keep, weight

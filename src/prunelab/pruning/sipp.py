@@ -29,26 +29,20 @@ import torch
 from prunelab.errors import ConfigError
 from prunelab.masks import Mask
 from prunelab.pruning.base import PruneContext
-from prunelab.pruning.scoring_copy import require_data, scoring_copy
-from prunelab.pruning.select import prune_count
+from prunelab.pruning.scoring_copy import scoring_copy
+from prunelab.pruning.select import exact_count, prune_count
 from prunelab.pruning.sipp_allocation import allocate, error_bound, log_term
 from prunelab.pruning.sipp_sampling import SAMPLE, SUPPORT, draw_counts, sample_reweighted
-from prunelab.pruning.sipp_sensitivity import (EPS, LayerShape, draw_sample_set,
-                                               empirical_sensitivity, layer_shapes, prunable_modules,
-                                               sample_set_size)
+from prunelab.pruning.sipp_sensitivity import (EPS, LayerShape, empirical_sensitivity, prunable_modules,
+                                               sample_set)
 
 
 def sensitivities(ctx: PruneContext, reduce: str, c_constant: float, delta_failure: float, method: str
                   ) -> tuple[dict[str, torch.Tensor], dict[str, LayerShape]]:
     """ŝ for every prunable weight of ``ctx`` from the set S, and the layer shapes SiPP's constants use."""
-    data = require_data(ctx, method)
     model, _ = scoring_copy(ctx)
-    modules = prunable_modules(model, list(ctx.params))
-    shapes = layer_shapes(model, modules, data.input_shape)
-    size = sample_set_size([s.outputs for s in shapes.values()], c_constant, delta_failure)
-    dtype = next(iter(ctx.params.values())).dtype
-    inputs = draw_sample_set(data, size, ctx.generator).to(dtype)
-    return empirical_sensitivity(model, modules, inputs, reduce), shapes
+    (inputs, _), shapes = sample_set(ctx, model, c_constant, delta_failure, method)
+    return empirical_sensitivity(model, prunable_modules(model, list(ctx.params)), inputs, reduce), shapes
 
 
 @dataclass
@@ -134,30 +128,11 @@ def search_budget(layers: list[SideGroups], target: int, seed: int, hybrid: bool
     return best[1], best[2]
 
 
-def exact_count(keep: torch.Tensor, weight: torch.Tensor, original: torch.Tensor, sens: torch.Tensor,
-                allowed: torch.Tensor, target: int) -> tuple[torch.Tensor, torch.Tensor]:
-    """Drop surplus kept entries (lowest ŝ first) or add missing ones (highest ŝ first, original weight)."""
-    keep, weight = keep.clone(), weight.clone()
-    kept = int(keep.sum())
-    if kept > target:
-        candidates = keep.nonzero().flatten()
-        order = candidates[torch.sort(sens[candidates], stable=True).indices]
-        drop = order[:kept - target]
-        keep[drop] = False
-        weight[drop] = 0.0
-    elif kept < target:
-        candidates = (~keep & allowed).nonzero().flatten()
-        order = candidates[torch.sort(sens[candidates], stable=True).indices]
-        add = order[len(order) - (target - kept):] if target - kept <= len(order) else order
-        keep[add] = True
-        weight[add] = original[add]
-    return keep, weight
-
-
 def _prune_sampled(ctx: PruneContext, hybrid: bool, c_constant: float, delta_failure: float, tolerance: float,
                    search_iterations: int) -> tuple[Mask, dict]:
     method = "sipp_hybrid" if hybrid else "sipp_rand"
     sens, shapes = sensitivities(ctx, "max", c_constant, delta_failure, method)
+    ctx.ranking = sens
     seed = int(torch.randint(0, 2**62, (1,), generator=ctx.generator))
     names = list(ctx.params)
     groups = {n: SideGroups.build(ctx.params[n], sens[n], shapes[n], c_constant, delta_failure) for n in names}

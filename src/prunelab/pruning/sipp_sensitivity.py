@@ -12,7 +12,7 @@ max (the rand/hybrid trackers) or mean (the deterministic tracker), then take th
 
 |S| = ⌈C·ln(8ηη*/δ)⌉ with η the summed and η* the largest per-example output count of the layers; S is
 drawn from the validation split (at most half of it; the training split when there is no validation split)
-with the pruning generator, and the network sees it in chunks while ŝ is accumulated one example at a time.
+with the pruning generator, once per step (the propagation step after pruning reuses it), and the network sees it in chunks while ŝ is accumulated one example at a time.
 """
 
 from __future__ import annotations
@@ -27,6 +27,8 @@ from torch import nn
 
 from prunelab.data import TensorData
 from prunelab.errors import PrunelabError
+from prunelab.pruning.base import PruneContext
+from prunelab.pruning.scoring_copy import require_data
 
 EPS = float(np.finfo(np.float32).eps)
 FORWARD_CHUNK = 64          # examples per forward pass while recording layer inputs
@@ -140,12 +142,30 @@ def sample_set_size(output_counts: list[int], c_constant: float, delta_failure: 
     return math.ceil(c_constant * math.log(8.0 * eta * eta_star / delta_failure))
 
 
-def draw_sample_set(data: TensorData, size: int, generator: torch.Generator) -> torch.Tensor:
-    """``size`` examples (at most half of the pool) from the validation split, else from the training split."""
-    pool = data.val_x if len(data.val_y) else data.train_x
-    count = min(size, max(1, len(pool) // 2))
-    idx = torch.randperm(len(pool), generator=generator)[:count].to(pool.device)
-    return pool.index_select(0, idx)
+def draw_sample_set(data: TensorData, size: int, generator: torch.Generator) -> tuple[torch.Tensor, torch.Tensor]:
+    """``size`` examples and their labels (at most half of the pool) from the validation split, else from the
+    training split."""
+    pool_x, pool_y = (data.val_x, data.val_y) if len(data.val_y) else (data.train_x, data.train_y)
+    count = min(size, max(1, len(pool_x) // 2))
+    idx = torch.randperm(len(pool_x), generator=generator)[:count].to(pool_x.device)
+    return pool_x.index_select(0, idx), pool_y.index_select(0, idx)
+
+
+def sample_set(ctx: PruneContext, model: nn.Module, c_constant: float, delta_failure: float, method: str
+               ) -> tuple[tuple[torch.Tensor, torch.Tensor], dict[str, LayerShape]]:
+    """This step's S (drawn once with the pruning generator, then kept on ``ctx``) and the layer shapes of
+    ``model`` (a copy of ``ctx.model``) that size it and SiPP's constants.
+
+    torchprune hands one loader of S to the sensitivities and to the propagation after pruning, so both see
+    the same points; ``ctx.sample_set`` is that sharing. The inputs have the prunable weights' dtype."""
+    modules = prunable_modules(model, list(ctx.params))
+    data = require_data(ctx, method)
+    shapes = layer_shapes(model, modules, data.input_shape)
+    if ctx.sample_set is None:
+        size = sample_set_size([s.outputs for s in shapes.values()], c_constant, delta_failure)
+        x, y = draw_sample_set(data, size, ctx.generator)
+        ctx.sample_set = (x.to(next(iter(ctx.params.values())).dtype), y)
+    return ctx.sample_set, shapes
 
 
 def empirical_sensitivity(model: nn.Module, modules: dict[str, nn.Module], inputs: torch.Tensor,

@@ -2,6 +2,8 @@
 
 from prunelab.fragments import closed
 from prunelab.pruning.base import Method
+from prunelab.pruning.catalog import PROPAGATE_OPTIONAL
 
-METHOD = Method(name="magnitude", hparams=closed({}), module="prunelab.pruning.magnitude", scorer="score",
+METHOD = Method(name="magnitude", hparams=closed({"propagate": PROPAGATE_OPTIONAL}),
+                module="prunelab.pruning.magnitude", scorer="score",
                 doc="|θ|; prune the smallest")

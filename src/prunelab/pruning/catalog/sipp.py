@@ -2,15 +2,17 @@
 
 from prunelab.fragments import closed
 from prunelab.pruning.base import Method
+from prunelab.pruning.catalog import PROPAGATE
 
-_CONSTANTS = {
+CONSTANTS = {  # also size the set S of the propagation step of other methods (prunelab.pruning.propagate)
     "c_constant": {"type": "number", "exclusiveMinimum": 0, "default": 3.0,
                    "description": "the constant C of the sample-set size and the error bounds"},
     "delta_failure": {"type": "number", "exclusiveMinimum": 0, "exclusiveMaximum": 1, "default": 1e-16,
                       "description": "δ: the allowed failure probability of the bounds"},
 }
+_DET = {**CONSTANTS, "propagate": {**PROPAGATE, "default": True}}
 _SEARCH = {
-    **_CONSTANTS,
+    **_DET,
     "tolerance": {"type": "number", "minimum": 0, "exclusiveMaximum": 1, "default": 0.005,
                   "description": "the budget search stops once the kept count is this close to the target"},
     "search_iterations": {"type": "integer", "minimum": 1, "default": 20,
@@ -19,7 +21,7 @@ _SEARCH = {
 _MODULE = "prunelab.pruning.sipp"
 
 METHODS = [
-    Method(name="sipp_det", hparams=closed(_CONSTANTS), module=_MODULE, scorer="score_det", needs_data=True,
+    Method(name="sipp_det", hparams=closed(_DET), module=_MODULE, scorer="score_det", needs_data=True,
            data_source="dataset", doc="empirical sensitivity ŝ (mean over conv patches); keep the top"),
     Method(name="sipp_rand", hparams=closed(_SEARCH), module=_MODULE, pruner="prune_rand", needs_data=True,
            data_source="dataset", updates_weights=True,
