@@ -63,7 +63,7 @@ CASES = [
     ("unknown method", _set(["pruning", "magnitude", "method"], "magnitood"),
      "key pruning.magnitude.method: method 'magnitood' is unknown (allowed:"),
     ("unknown hparam", _set(["pruning", "magnitude", "hparams"], {"alpha": 1}),
-     "key pruning.magnitude.hparams: Additional properties are not allowed ('alpha' was unexpected) (allowed: none) "
+     "key pruning.magnitude.hparams: Additional properties are not allowed ('alpha' was unexpected) (allowed: propagate) "
      "(method 'magnitude')"),
     ("undefined pruning", _set(["experiments", "oneshot", "pruning"], ["snip"]),
      "key experiments.oneshot.pruning: 'snip' is not defined under pruning (defined: magnitude, random)"),

@@ -177,7 +177,7 @@ def test_stopping_the_driver_mid_run_leaves_no_process(tmp_path, stop):
     """... and, while it runs, a second run in its directory stops with one line naming it (not Snakemake's
     IncompleteFilesException on the first run's outputs); Ctrl-C ends in one line saying that rerunning
     resumes, without tracebacks or error reports of the stopped jobs; a killed driver leaves no lock."""
-    config = small_config(tmp_path, epochs=40)  # a dense job long enough to be stopped while it trains
+    config = small_config(tmp_path, epochs=400)  # dense jobs far too long to end before the stop, even on a loaded machine
     env = {**os.environ, "PATH": f"{BIN}{os.pathsep}{os.environ.get('PATH', '')}"}
     env.pop(job_client.DISABLE_ENV, None)
     console = tmp_path.parent / f"{tmp_path.name}-console.log"

@@ -11,7 +11,7 @@ import yaml
 
 from conftest import ROOT, planned_jobs, snakemake
 from prunelab.replication.claims import all_claims
-from prunelab.replication.verdict import VERDICTS
+from prunelab.replication.claim import VERDICTS
 from prunelab.spec import spec_hash
 
 pytestmark = pytest.mark.e2e

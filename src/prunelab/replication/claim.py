@@ -24,6 +24,8 @@ from dataclasses import dataclass, field
 import numpy as np
 
 KINDS = ("at_least", "equivalent", "decreasing", "rank_correlation")
+# what a test of a claim can conclude, in the order pages and summaries list them
+VERDICTS = ("reproduced", "holds", "inconclusive", "contradicted", "not comparable", "not run")
 
 
 def value_text(value) -> str:

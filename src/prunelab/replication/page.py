@@ -19,7 +19,7 @@ from dataclasses import dataclass
 
 import pandas as pd
 
-from prunelab.replication.verdict import VERDICTS
+from prunelab.replication.claim import VERDICTS
 
 # The report's category for the page. Snakemake's report lists categories in alphabetical order and the paper
 # categories start with letters; the number puts "did it replicate?" first, where a reader starts.

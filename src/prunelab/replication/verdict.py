@@ -22,12 +22,11 @@ import numpy as np
 import pandas as pd
 
 from prunelab.replication import statistics as st
-from prunelab.replication.claim import Claim, Select
+from prunelab.replication.claim import VERDICTS, Claim, Select
 from prunelab.replication.ledger import stand_in_only
 from prunelab.replication.select import (NotRun, apply, cells, describe_cell, replicate_correlations,
                                          replicate_values, why_empty)
 
-VERDICTS = ("reproduced", "holds", "inconclusive", "contradicted", "not comparable", "not run")
 ALPHA = 1 - st.CONFIDENCE
 MIN_SEEDS = 2
 

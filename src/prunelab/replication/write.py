@@ -13,8 +13,9 @@ from prunelab.layout import sidecar
 from prunelab.replication import ledger as ledger_mod
 from prunelab.replication import page
 from prunelab.replication.claims import all_claims
+from prunelab.replication.claim import VERDICTS
 from prunelab.replication.select import prepare
-from prunelab.replication.verdict import VERDICTS, adjust, evaluate
+from prunelab.replication.verdict import adjust, evaluate
 from prunelab.storage import atomic_path
 
 
