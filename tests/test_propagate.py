@@ -6,7 +6,7 @@ import pytest
 import torch
 
 from prunelab.masks import prunable_parameters
-from prunelab.pruning import resolve_hparams
+from prunelab.pruning import resolve_hparams, sipp
 from prunelab.pruning.schedule import run_method, scoring_batches
 from prunelab.pruning.select import prune_count
 from toy import mlp, toy_data
@@ -154,3 +154,23 @@ def test_torchprunes_masks_after_propagation_are_reproduced(widths, seed, method
     assert mask_hash(outcome.mask) == expected
     zero_biases = sum(int((p.detach() == 0).sum()) for n, p in outcome.model.named_parameters() if n.endswith("bias"))
     assert zero_biases == biases
+
+
+@pytest.mark.parametrize("method", ["sipp_rand", "sipp_hybrid"])
+def test_rand_and_hybrid_resample_at_a_larger_budget_until_the_count_after_propagation_is_the_target(
+        method, monkeypatch):
+    """torchprune's search re-samples at each candidate budget and propagates: with propagation the sampler ends
+    on a larger budget than without, and here its sample, propagated, is exactly the target (no ŝ refill)."""
+    budgets = []
+    evaluate = sipp._evaluate
+    monkeypatch.setattr(sipp, "_evaluate", lambda layers, budget, *rest: budgets.append(budget) or
+                        evaluate(layers, budget, *rest))
+    model, data = mlp((8, 6), act="relu"), toy_data()
+    run_method(model, method, {"propagate": False}, 0.7, data=data, seed=2)
+    last_off = budgets[-1]
+    budgets.clear()
+    on = run_method(model, method, {"propagate": True}, 0.7, data=data, seed=2)
+    assert budgets[-1] > last_off
+    assert on.mask.kept == on.mask.total - prune_count(0.7, on.mask.total)
+    counts = on.steps[-1]["propagation"]
+    assert counts["added_by_ranking"] == 0 and counts["topped_up"] == 0 and counts["zeroed_weights"] > 0

@@ -43,6 +43,10 @@ class PruneContext:
     sample_set: tuple[torch.Tensor, torch.Tensor] | None = None
     # A pruner's per-weight ranking, set by the pruner, that the propagation step's refill follows (SiPP: ŝ).
     ranking: dict[str, torch.Tensor] | None = None
+    # Whether the step propagates after the method (hparam ``propagate``), and the weights it leaves alone: a
+    # method that searches its budget (SiPP-rand, -hybrid) then searches on the count after propagation.
+    propagating: bool = False
+    exclude: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -66,6 +70,9 @@ class Method:
     data_source: str = "batches"   # "batches": ctx.batches from the spec's `scoring`; "dataset": draws from ctx.data
     updates_weights: bool = False
     own_sparsity: bool = False     # may run with sparsity null: its hparams (a preset) decide what is pruned
+    # searches its budget on the kept count after propagation when ctx.propagating (torchprune's search does):
+    # the propagation step then only tops up to the exact target instead of refilling by the ranking
+    propagates_in_search: bool = False
     doc: str = ""
 
     def __post_init__(self) -> None:

@@ -15,12 +15,15 @@ prunelab, once per pruning step (the hyperparameter ``propagate``):
 2. drops prunable weights with gradient exactly 0 from the mask, and zeroes the other parameters with
    gradient exactly 0 (biases, normalisation scales and shifts) in the pruned weights; weights named in
    ``prune.exclude`` are left alone, as by every other part of pruning;
-3. refills the budget as torchprune's search does, by giving the method a larger one: the mask grows by the
-   next-ranked entries the step's starting mask allows (the scorer's scores, which makes it the scorer's
-   top-k for a larger k; ŝ for SiPP-rand and -hybrid, which torchprune would re-sample instead), each
-   candidate extension is propagated from scratch, and a bisection on the extension finds the largest one
-   whose count after propagation stays within the target (per tensor, in order, for layer-wise scope);
-4. tops up the few entries still missing, exactly to the target, with the highest-ranked allowed entries
+3. refills the budget as torchprune's search does, by giving the method a larger one. SiPP-rand and -hybrid
+   do it themselves (``Method.propagates_in_search``): their budget search re-samples at each candidate budget
+   and counts after propagation with :class:`PropagatedNet`, as torchprune's does, and this step skips to 4.
+   For a scorer the mask grows by the next-ranked entries the step's starting mask allows (its top-k for a
+   larger k), each candidate extension is propagated from scratch, and a bisection on the extension finds the
+   largest one whose count after propagation stays within the target (per tensor, in order, for layer-wise
+   scope);
+4. tops up the few entries still missing (or drops the lowest-ranked surplus where rand's or hybrid's search
+   ended above the target), exactly to the target, with the highest-ranked allowed entries
    whose gradient on the propagated network is non-zero (their presence matters on S, and adding them makes no
    other gradient exactly 0), with their weights from before the step; where too few are left (a small layer
    under layer-wise scope, neurons never active on a small S), with the next-ranked allowed entries. Ties
@@ -82,9 +85,10 @@ def summed_gradients(model: nn.Module, inputs: torch.Tensor, labels: torch.Tenso
     return sums
 
 
-class _Net:
+class PropagatedNet:
     """The pruned network a propagation evaluates: ``state`` (the weights before the step with the method's
-    update) under a given mask, propagated over S."""
+    update where the method kept them) under a given mask, propagated over S. SiPP-rand and -hybrid also use it
+    inside their budget search, with each candidate's sampled weights."""
 
     def __init__(self, ctx: PruneContext, updates: dict | None, exclude: list[str] | tuple[str, ...]):
         self.model = copy.deepcopy(ctx.model)
@@ -97,11 +101,12 @@ class _Net:
         (self.inputs, self.labels), _ = sample_set(ctx, self.model, **fragments.defaults(fragments.closed(CONSTANTS)),
                                                    method="propagation")
 
-    def propagate(self, mask: Mask) -> tuple[Mask, int]:
-        """Apply ``mask`` to the state, zero what has gradient exactly 0: (the mask left, other entries zeroed)."""
+    def propagate(self, mask: Mask, weights: dict | None = None) -> tuple[Mask, int]:
+        """Apply ``mask`` to the state (with ``weights`` in place of the state's tensors they name), zero what
+        has gradient exactly 0: (the mask left, other entries zeroed)."""
         with torch.no_grad():
             for name, p in self.named.items():
-                p.copy_(self.state[name])
+                p.copy_((weights or {}).get(name, self.state[name]))
             mask.apply_(self.named)
         grads = summed_gradients(self.model, self.inputs, self.labels)
         left = Mask({n: m if grads[n] is None else m & (grads[n] != 0) for n, m in mask.items()})
@@ -134,22 +139,26 @@ def _unflatten(flat: torch.Tensor, like: dict, unit: list[str]) -> dict[str, tor
     return out
 
 
-def propagate(ctx: PruneContext, mask: Mask, updates: dict | None, exclude: list[str] | tuple[str, ...]
-              ) -> tuple[Mask, dict | None, dict]:
+def propagate(ctx: PruneContext, mask: Mask, updates: dict | None, exclude: list[str] | tuple[str, ...],
+              refill: bool = True) -> tuple[Mask, dict | None, dict]:
     """The step's mask and weight updates after propagation and refill, and its counts for the step's record.
 
     ``ctx`` is the step's context (``ctx.mask``: the mask the step started from; ``ctx.params``: the weights
     before the step; ``ctx.ranking``: the refill order), ``mask`` and ``updates`` what the method returned.
     The returned updates hold the method's, the refilled entries' weights, and every other parameter that
-    propagation zeroed; a tensor that is just θ ⊙ m is left out of them."""
+    propagation zeroed; a tensor that is just θ ⊙ m is left out of them. ``refill=False`` skips step 3 for a
+    method that already searched its budget on the count after propagation (SiPP-rand and -hybrid, with
+    ``ctx.propagating``): only the top-up (or, above the target, the drop of the lowest-ranked) remains."""
     if ctx.sparsity is None or ctx.ranking is None:
         raise ConfigError("propagate needs a sparsity and a method that ranks the weights")
-    net = _Net(ctx, updates, exclude)
+    # Entries the method pruned refill with their weights from before the step, not the method's zeros.
+    net = PropagatedNet(ctx, updates and {n: torch.where(mask[n], v, ctx.params[n]) if n in mask else v
+                                          for n, v in updates.items()}, exclude)
     names = list(mask)
     units = [names] if ctx.scope == "global" else [[n] for n in names]
     current = Mask(dict(mask))
     added = 0
-    for unit in units:
+    for unit in units if refill else []:
         total = sum(mask[n].numel() for n in unit)
         target = total - prune_count(ctx.sparsity, total)
         base = _flat(current, unit)

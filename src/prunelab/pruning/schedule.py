@@ -136,14 +136,15 @@ def run_method(model: nn.Module, method_name: str, hparams: dict, sparsity: floa
         mask.apply_(params)
         ctx = PruneContext(model=work, params=params, mask=mask, sparsity=target, scope=scope,
                            generator=generator, batches=batches(step) if callable(batches) else batches or [],
-                           data=data, at_init=at_init)
+                           data=data, at_init=at_init, propagating=propagating, exclude=tuple(exclude))
         if method.prune is not None:
             mask, updates = method.prune(ctx, **hparams)
         else:
             ctx.ranking = method.score(ctx, **hparams)
             mask, updates = select(ctx.ranking, target, scope, mask), None
         if propagating:
-            mask, updates, propagated = propagate(ctx, mask, updates, exclude)
+            mask, updates, propagated = propagate(ctx, mask, updates, exclude,
+                                                  refill=not method.propagates_in_search)
         if updates:
             with torch.no_grad():
                 for name, value in updates.items():

@@ -16,12 +16,15 @@ generator) stops once the kept count is within ``tolerance`` of the target (N �
 outer search on the keep ratio does. prunelab then hits the target exactly, deterministically: surplus kept
 entries are dropped lowest ŝ first, or missing ones added highest ŝ first (with their original weight), in
 both cases ordering ties as the shared selector does (lower flat index pruned first). Layer-wise scope runs
-the same procedure per tensor. Entries pruned by an earlier mask stay pruned.
+the same procedure per tensor. Entries pruned by an earlier mask stay pruned. With the propagation step on
+(``ctx.propagating``) the search counts each candidate's sample after propagation instead, as torchprune's
+search does, and leaves the exact count to the propagation step (:mod:`prunelab.pruning.propagate`).
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Callable
 
 import numpy as np
 import torch
@@ -29,6 +32,7 @@ import torch
 from prunelab.errors import ConfigError
 from prunelab.masks import Mask
 from prunelab.pruning.base import PruneContext
+from prunelab.pruning.propagate import PropagatedNet
 from prunelab.pruning.scoring_copy import scoring_copy
 from prunelab.pruning.select import exact_count, prune_count
 from prunelab.pruning.sipp_allocation import allocate, error_bound, log_term
@@ -108,18 +112,23 @@ def _evaluate(layers: list[SideGroups], budget: float, seed: int, hybrid: bool, 
 
 
 def search_budget(layers: list[SideGroups], target: int, seed: int, hybrid: bool, c_constant: float,
-                  tolerance: float, iterations: int) -> tuple[torch.Tensor, torch.Tensor]:
+                  tolerance: float, iterations: int, count: Callable[[torch.Tensor, torch.Tensor], int] | None = None
+                  ) -> tuple[torch.Tensor, torch.Tensor]:
     """Search the nominal budget until the kept count is within ``tolerance``·target; the closest wins.
 
-    Each step rescales the budget by target/kept (kept is roughly proportional to the budget) and falls back
-    to bisecting the bracket whenever that proposal leaves it."""
+    ``count`` gives a candidate's kept count from its flat keep and weights: by default its kept entries; the
+    count after propagation when the step propagates (torchprune's search re-samples at every candidate budget
+    and propagates the result, so it lands on a larger budget than without propagation). Each step rescales the
+    budget by target/kept (kept is roughly proportional to the budget) and falls back to bisecting the bracket
+    whenever that proposal leaves it."""
     lo, hi = 0.0, float(sum(g.nnz.sum() for g in layers))
     budget, best = float(min(target, hi)), None
     for _ in range(iterations):
         keeps, weights = _evaluate(layers, budget, seed, hybrid, c_constant)
-        kept = int(sum(int(k.sum()) for k in keeps))
+        keep, weight = torch.cat(keeps), torch.cat(weights)
+        kept = int(keep.sum()) if count is None else count(keep, weight)
         if best is None or abs(kept - target) < best[0]:
-            best = (abs(kept - target), torch.cat(keeps), torch.cat(weights))
+            best = (abs(kept - target), keep, weight)
         if abs(kept - target) <= tolerance * target:
             break
         lo, hi = (budget, hi) if kept < target else (lo, budget)
@@ -139,25 +148,54 @@ def _prune_sampled(ctx: PruneContext, hybrid: bool, c_constant: float, delta_fai
     flat = {n: (ctx.params[n].detach().flatten().to("cpu", torch.float64), sens[n].flatten().to("cpu"),
                 ctx.mask[n].flatten().cpu()) for n in names}
     units = [names] if ctx.scope == "global" else [[n] for n in names]
-    keep_out, weight_out = {}, {}
-    for unit in units:
+    allowed = [torch.cat([flat[n][2] for n in unit]) for unit in units]
+    targets = []
+    for unit, free in zip(units, allowed):
         total = sum(ctx.params[n].numel() for n in unit)
-        target = total - prune_count(ctx.sparsity, total)
-        keep, weight = search_budget([groups[n] for n in unit], target, seed, hybrid, c_constant, tolerance,
-                                     search_iterations)
-        original, s, allowed = (torch.cat([flat[n][i] for n in unit]) for i in range(3))
-        if int(allowed.sum()) < target:
+        targets.append(total - prune_count(ctx.sparsity, total))
+        if int(free.sum()) < targets[-1]:
             raise ConfigError(f"sparsity={ctx.sparsity} is below what the parent mask already prunes"
                               f"{'' if ctx.scope == 'global' else ' in ' + unit[0]}; masks are nested, so "
                               f"sparsity can only grow")
-        keep, weight = exact_count(keep & allowed, weight * allowed, original, s.to(torch.float64), allowed,
-                                   target)
-        offset = 0
-        for n in unit:
-            size = ctx.params[n].numel()
-            keep_out[n] = keep[offset:offset + size].view(ctx.params[n].shape).to(ctx.params[n].device)
-            weight_out[n] = weight[offset:offset + size].view(ctx.params[n].shape).to(ctx.params[n])
-            offset += size
+
+    def split(found: dict[int, tuple[torch.Tensor, torch.Tensor]]) -> tuple[dict, dict]:
+        """Per-tensor keep and weights (on the parameters' device and dtype) of the units in ``found``."""
+        keep_out, weight_out = {}, {}
+        for i, (keep, weight) in found.items():
+            keep, weight, offset = keep & allowed[i], weight * allowed[i], 0
+            for n in units[i]:
+                size = ctx.params[n].numel()
+                keep_out[n] = keep[offset:offset + size].view(ctx.params[n].shape).to(ctx.params[n].device)
+                weight_out[n] = weight[offset:offset + size].view(ctx.params[n].shape).to(ctx.params[n])
+                offset += size
+        return keep_out, weight_out
+
+    def search(i: int, count: Callable | None = None) -> tuple[torch.Tensor, torch.Tensor]:
+        return search_budget([groups[n] for n in units[i]], targets[i], seed, hybrid, c_constant, tolerance,
+                             search_iterations, count)
+
+    found: dict[int, tuple[torch.Tensor, torch.Tensor]] = {}
+    if not ctx.propagating:
+        for i, unit in enumerate(units):
+            original, s = (torch.cat([flat[n][j] for n in unit]) for j in range(2))
+            keep, weight = search(i)
+            found[i] = exact_count(keep & allowed[i], weight * allowed[i], original, s.to(torch.float64),
+                                   allowed[i], targets[i])
+        keep_out, weight_out = split(found)
+        return Mask(keep_out), weight_out
+    # With propagation the search targets the count after it, as torchprune's does; the propagation step
+    # (refill=False) then propagates the result and tops it up to the exact target. Under layer-wise scope
+    # each tensor's search sees the others at their search result without propagation, then at their own.
+    net = PropagatedNet(ctx, None, ctx.exclude)
+    if len(units) > 1:
+        found = {i: search(i) for i in range(len(units))}
+    for i, unit in enumerate(units):
+        def count(keep: torch.Tensor, weight: torch.Tensor, i: int = i, unit: list[str] = unit) -> int:
+            keep_out, weight_out = split({**found, i: (keep, weight)})
+            left, _ = net.propagate(Mask(keep_out), weight_out)
+            return sum(int(left[n].sum()) for n in unit)
+        found[i] = search(i, count)
+    keep_out, weight_out = split(found)
     return Mask(keep_out), weight_out
 
 

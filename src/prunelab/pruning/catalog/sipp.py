@@ -24,9 +24,9 @@ METHODS = [
     Method(name="sipp_det", hparams=closed(_DET), module=_MODULE, scorer="score_det", needs_data=True,
            data_source="dataset", doc="empirical sensitivity ŝ (mean over conv patches); keep the top"),
     Method(name="sipp_rand", hparams=closed(_SEARCH), module=_MODULE, pruner="prune_rand", needs_data=True,
-           data_source="dataset", updates_weights=True,
+           data_source="dataset", updates_weights=True, propagates_in_search=True,
            doc="per-neuron importance sampling by ŝ with unbiased reweighting"),
     Method(name="sipp_hybrid", hparams=closed(_SEARCH), module=_MODULE, pruner="prune_hybrid", needs_data=True,
-           data_source="dataset", updates_weights=True,
+           data_source="dataset", updates_weights=True, propagates_in_search=True,
            doc="per neuron side: deterministic top-m or sampling, the lower bound"),
 ]
