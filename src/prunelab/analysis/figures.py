@@ -131,7 +131,7 @@ def draw(spec: dict, tables: list[str | Path], out: str | Path, results: str | P
     plotting.finish(drawn.figure, drawn.figure.axes, title,
                     " ".join(filter(None, [plotting.caption(drawn.values), drawn.remark])))
     with atomic_path(paths["png"]) as tmp_png:
-        drawn.figure.savefig(tmp_png, format="png", dpi=150)
+        drawn.figure.savefig(tmp_png, format="png", dpi=plotting.DPI)
     with atomic_path(paths["pdf"]) as tmp_pdf:
         drawn.figure.savefig(tmp_pdf, format="pdf", metadata={"CreationDate": None, "Creator": None,
                                                               "Producer": None})

@@ -74,6 +74,9 @@ def grouped_style(group: int, member: int, members: int) -> dict:
             "linestyle": LINESTYLES[combination % len(LINESTYLES)]}
 
 
+# every figure is laid out at the resolution its PNG is saved at: text wrapped at 100 dpi came out ~2 % wider
+# relative to the panels at 150 dpi (font hinting does not scale), and a caption line ran past the image's edge
+DPI = 150
 LEGEND_ROW = "legend row"           # the label of the axes that holds a figure's legend under its panels
 
 
@@ -82,7 +85,7 @@ def panels(rows: int, cols: int, width: float = 4.6, height: float = 3.4, legend
     ``legend_row``, a row under them, across all columns, for :func:`figure_legend` (a figure-level legend
     below the panels would sit on the caption: constrained layout does not stack the two)."""
     plt = pyplot()
-    fig = plt.figure(figsize=(width * cols, height * rows + 0.4), layout="constrained")
+    fig = plt.figure(figsize=(width * cols, height * rows + 0.4), dpi=DPI, layout="constrained")
     grid = fig.add_gridspec(rows + legend_row, cols, height_ratios=[height] * rows + [0.5] * legend_row)
     axes = np.array([[fig.add_subplot(grid[r, c], **kwargs) for c in range(cols)] for r in range(rows)])
     if legend_row:
@@ -391,11 +394,9 @@ def caption(values: pd.DataFrame) -> str:
     return text
 
 
-def wrap(text: str, width_px: float, fontsize: float, renderer) -> str:
-    """``text`` with line breaks so that no line is wider than ``width_px`` at ``fontsize`` (measured)."""
-    from matplotlib.font_manager import FontProperties
-
-    font = FontProperties(size=fontsize)
+def wrap(text: str, width_px: float, font, renderer) -> str:
+    """``text`` with line breaks so that no line is wider than ``width_px`` in ``font`` (the artist's own font
+    properties: its size and style)."""
 
     def width(line: str) -> float:
         return renderer.get_text_width_height_descent(line, font, ismath=False)[0]
@@ -427,16 +428,20 @@ def finish(fig, axes, title: str, note: str = "") -> None:
             visible.append(ax)
         ax.grid(True, alpha=0.3)
     renderer = fig.canvas.get_renderer()
-    texts = [(fig.suptitle(title, fontsize=FONT["suptitle"]), title, FONT["suptitle"])]
+    texts = [(fig.suptitle(title, fontsize=FONT["suptitle"]), title)]
     if note:
-        texts.append((fig.supxlabel(note, fontsize=FONT["caption"], style="italic"), note, FONT["caption"]))
+        texts.append((fig.supxlabel(note, fontsize=FONT["caption"], style="italic"), note))
     titles = [(ax.title, ax.get_title(), ax) for ax in visible if ax.get_title()]
+    # the panels' span, not the legend row's: that axis has no tick labels, so it reaches the figure's edges and
+    # a caption wrapped to it ran past them
+    plotted = [ax for ax in visible if ax.get_label() != LEGEND_ROW] or visible
     for _ in range(2):   # lay out, wrap to the room the panels got, lay out again with the wrapped texts
         fig.canvas.draw()
-        left = min((ax.get_position().x0 for ax in visible), default=0.0)
-        right = max((ax.get_position().x1 for ax in visible), default=1.0)
-        for artist, text, size in texts:
-            artist.set_text(wrap(text, (right - left) * fig.get_figwidth() * fig.dpi, size, renderer))
+        left = min((ax.get_position().x0 for ax in plotted), default=0.0)
+        right = max((ax.get_position().x1 for ax in plotted), default=1.0)
+        for artist, text in texts:
+            artist.set_text(wrap(text, (right - left) * fig.get_figwidth() * fig.dpi, artist.get_fontproperties(),
+                                 renderer))
             artist.set_x((left + right) / 2)
         for artist, text, ax in titles:
-            artist.set_text(wrap(text, ax.get_window_extent(renderer).width, artist.get_fontsize(), renderer))
+            artist.set_text(wrap(text, ax.get_window_extent(renderer).width, artist.get_fontproperties(), renderer))
