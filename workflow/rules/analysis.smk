@@ -150,11 +150,14 @@ rule provenance_summary:
                 RESULTS, "{suite}", f"{layout.LOGS}/runs_provenance.log"
             )
         ),
+    conda:
+        "../envs/prunelab.yaml"
     params:
         # a digest, not the config itself: the report lists params as "Job parameters", and the config is
         # shown readable as the config.yaml entry; any change of the config still changes this param
         config_sha256=hashlib.sha256(RESULT_CONFIG.encode()).hexdigest()[:16],
-        results=RESULTS,
+        # the results folder as a function of the job, as Snakemake's lint asks of path prefixes
+        results=lambda wildcards: RESULTS,
     # a script, not run: see rule manifest (a run: job's runtime reads negative in the report)
     script:
         "../scripts/provenance_summary.py"
