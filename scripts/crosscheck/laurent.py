@@ -21,7 +21,7 @@ authors' code.
 
 Run (a few minutes on two cores):
     PYTHONPATH=src python scripts/crosscheck/laurent.py --authors /path/to/loss-models-pruning \\
-        --data-root /work/data --seeds 1 --epochs 3
+        --data-root data --seeds 1 --epochs 3
     PYTHONPATH=src python scripts/crosscheck/laurent.py --authors /path/to/loss-models-pruning --pin
 """
 

@@ -24,7 +24,7 @@ CIFAR cannot be downloaded here and every compared quantity is data-free, so the
 their seeded initialisation (one per seed) and the authors' test loaders get a small random stand-in dataset.
 
 Run (a few minutes on two CPU cores):
-    python scripts/crosscheck/liu.py --authors /work/authors/Eric-mingjie+rethinking-network-pruning --seeds 1,2,3
+    python scripts/crosscheck/liu.py --authors /path/to/rethinking-network-pruning --seeds 1,2,3
 """
 
 from __future__ import annotations

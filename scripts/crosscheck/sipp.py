@@ -25,7 +25,7 @@ per method and sparsity, test accuracy and loss right after pruning, kept weight
 
 Measured against lucaslie/torchprune @ 14b392c. Needs cvxpy and scipy (torchprune's imports). Run:
 
-    PYTHONPATH=src python scripts/crosscheck/sipp.py --authors /path/to/torchprune --data-root /work/data
+    PYTHONPATH=src python scripts/crosscheck/sipp.py --authors /path/to/torchprune --data-root data
 """
 
 from __future__ import annotations

@@ -20,7 +20,7 @@ of the updated weights, and test accuracy/loss right after pruning for theirs an
 (its former default) and ``independent`` updates.
 
 Run (about a minute per seed on two CPU cores):
-    python scripts/crosscheck/woodfisher.py --authors /work/authors/IST-DASLab+WoodFisher --data-root /work/data
+    python scripts/crosscheck/woodfisher.py --authors /path/to/WoodFisher --data-root data
 """
 
 from __future__ import annotations
