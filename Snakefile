@@ -19,7 +19,7 @@ CONFIG_SOURCE = workflow.configfiles[-1] if workflow.configfiles else "config"
 try:
     validate(config, "workflow/schemas/config.schema.yaml")
 except WorkflowError as error:
-    from prunelab.config import validation_error_line
+    from prunelab.config.validation import validation_error_line
 
     raise WorkflowError(validation_error_line(error, CONFIG_SOURCE)) from None
 

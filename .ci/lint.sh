@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# .ci/lint.sh - workflow conventions: `snakefmt --check` on the Snakefile and workflow/, and `snakemake --lint`
-# on the demo config and on every suite config in workflow/experiments/.
+# .ci/lint.sh - code and workflow conventions: `lint-imports` (the stage layers and the torch-free contracts of pyproject.toml [tool.importlinter]),
+# `snakefmt --check` on the Snakefile and workflow/, and `snakemake --lint` on the demo config and on every suite
+# config in workflow/experiments/.
 # The data preflight runs at workflow start, which lint skips, so the suites lint without their data.
 # Runs inside the CI venv; exit 1 on the first problem, naming the config.
 set -euo pipefail
@@ -9,6 +10,9 @@ ROOT=$PWD
 WORK=$(mktemp -d /tmp/prunelab-lint.XXXXXX)
 trap 'rm -rf "$WORK"' EXIT
 fail() { echo "[lint] FAIL: $*" >&2; exit 1; }
+
+lint-imports --no-cache >"$WORK/imports.log" 2>&1 || { cat "$WORK/imports.log"; fail "lint-imports"; }
+echo "[lint] lint-imports: $(grep -c ' KEPT' "$WORK/imports.log") contracts kept (stage layers, torch-free modules)"
 
 snakefmt --check Snakefile workflow/ >"$WORK/snakefmt.log" 2>&1 || { cat "$WORK/snakefmt.log"; fail "snakefmt --check"; }
 echo "[lint] snakefmt --check: Snakefile and workflow/ clean"

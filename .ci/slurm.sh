@@ -81,9 +81,9 @@ import json
 import sys
 from pathlib import Path
 
-from prunelab.config import load_config
-from prunelab.plan import build_plan
-from prunelab.spec import spec_hash
+from prunelab.config.validation import load_config
+from prunelab.plan.build import build_plan
+from prunelab.records.hashing import spec_hash
 
 work = Path(sys.argv[1])
 plan = build_plan(load_config(work / "config.yaml"))

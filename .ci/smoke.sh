@@ -22,7 +22,7 @@ for paper in ${SMOKE_SUITES:-dyniso lossmodel sipp rethinking}; do
   smk --configfile "$config" -q >"$WORK/$paper.log" 2>&1 || { tail -n 60 "$WORK/$paper.log"; fail "$paper-smoke"; }
   figures=$(python - "$config" <<'PY'
 import sys
-from prunelab.config import load_config
+from prunelab.config.validation import load_config
 print(" ".join(load_config(sys.argv[1])["figures"]))
 PY
 )

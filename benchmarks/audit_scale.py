@@ -1,6 +1,6 @@
 """How long ``prunelab audit`` takes on a synthetic results tree of 10,000 runs (one summary line).
 
-The tree has the real layout and real provenance (written by prunelab.provenance, so every sha256 and
+The tree has the real layout and real provenance (written by prunelab.records.provenance, so every sha256 and
 parent link is genuine): D dense runs, each pruned at several sparsities, each mask fine-tuned once, plus
 tables that read 1,000 runs each and figures drawn from those tables. Output files are small random
 bytes, so the time measured is the audit's own work (walking, parsing, hashing once, following links),
@@ -20,9 +20,9 @@ import tempfile
 import time
 from pathlib import Path
 
-from prunelab import provenance
-from prunelab.audit import audit
-from prunelab.spec import run_dir, spec_hash
+from prunelab.records import provenance
+from prunelab.records.audit import audit
+from prunelab.records.hashing import run_dir, spec_hash
 
 
 def write_json(path: Path, data) -> None:

@@ -18,7 +18,7 @@ import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "src"))
 
-from prunelab.data import load_dataset  # noqa: E402
+from prunelab.data.tensors import load_dataset  # noqa: E402
 from prunelab.models import build_model  # noqa: E402
 
 MODELS = {  # name -> (model spec, dataset spec)

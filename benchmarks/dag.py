@@ -40,8 +40,8 @@ import yaml
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "src"))
 
-from prunelab.config import validate_config  # noqa: E402
-from prunelab.plan import build_plan  # noqa: E402
+from prunelab.config.validation import validate_config  # noqa: E402
+from prunelab.plan.build import build_plan  # noqa: E402
 
 SEEDS = 16
 
@@ -143,7 +143,7 @@ for _kind, _names in FILES.items():
 def write_floor(workdir: Path, config: dict, one_file: bool) -> None:
     """The floor workflow of ``config``'s plan in ``workdir``: same runs and parents, declared files as the
     rules declare them or (``one_file``) provenance.json alone."""
-    from prunelab import layout
+    from prunelab.records import layout
 
     plan = build_plan(validate_config(config))
     parent_files = (layout.PROVENANCE,) if one_file else (layout.SPEC, layout.PROVENANCE)

@@ -1,8 +1,8 @@
 """K = 8 seed replicates trained in lockstep in one process vs the same 8 runs one after another.
 
 Both sides train the same 8 models (seeds 0–7, each with its own data order) for the same iterations at
-batch 128 with SGD and evaluate each model once at the end: ``sequential`` is 8 :class:`prunelab.train.Trainer`
-runs, ``grouped`` one :class:`prunelab.grouped.GroupedTrainer`. Throughput ratio = sequential / grouped
+batch 128 with SGD and evaluate each model once at the end: ``sequential`` is 8 :class:`prunelab.training.trainer.Trainer`
+runs, ``grouped`` one :class:`prunelab.training.stacked.GroupedTrainer`. Throughput ratio = sequential / grouped
 (target ≥ 3 on a GPU, where small models are launch-bound; docs/architecture.md §7: 9.5× for K = 8 on an H100).
 LeNet-300-100 (MLP), LeNet-5 (conv) and ResNet-20 on digits. Prints one line.
 """
@@ -10,8 +10,8 @@ LeNet-300-100 (MLP), LeNet-5 (conv) and ResNet-20 on digits. Prints one line.
 from __future__ import annotations
 
 from common import TRAIN, data_for, describe, device, interleaved, model_for, subset
-from prunelab.grouped import GroupedTrainer
-from prunelab.train import Trainer
+from prunelab.training.stacked import GroupedTrainer
+from prunelab.training.trainer import Trainer
 
 K = 8
 # iterations per run, and a training/evaluation subset on a CPU, where ResNet-20 costs ~1 s per step

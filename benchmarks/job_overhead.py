@@ -2,7 +2,7 @@
 
 The job is the tiny suite's magnitude pruning of its dense run (a real job with its parents' files to read and
 provenance to write, whose own work is a fraction of a second). Its *in-job time* is the same command run
-by :func:`prunelab.cli.main` inside this process once everything is imported; the *fixed cost* of a way to
+by :func:`prunelab.cli.commands.main` inside this process once everything is imported; the *fixed cost* of a way to
 launch it is that way's wall time (a subprocess, as Snakemake's shell starts it) minus the in-job time.
 Candidates are interleaved over repeats and the fastest repeat of each is kept. Prints one line.
 """
@@ -24,10 +24,11 @@ ROOT = Path(__file__).resolve().parents[1]
 SOURCE = str(ROOT / "src")
 sys.path.insert(0, SOURCE)
 
-from prunelab import cli, job_client  # noqa: E402
-from prunelab.config import load_config  # noqa: E402
-from prunelab.plan import build_plan  # noqa: E402
-from prunelab.spec import canonical_json  # noqa: E402
+from prunelab.cli import commands as cli  # noqa: E402
+from prunelab.cli import client as job_client
+from prunelab.config.validation import load_config  # noqa: E402
+from prunelab.plan.build import build_plan  # noqa: E402
+from prunelab.records.hashing import canonical_json  # noqa: E402
 
 
 def job_argv(plan, run_hash: str) -> tuple[list[str], Path]:

@@ -20,8 +20,8 @@ import torch.nn.functional as F
 from torch.nn.utils import prune
 
 from common import TRAIN, describe, device, interleaved, model_for
-from prunelab.masks import Mask, MaskedParameters, prunable_parameters
-from prunelab.train import build_optimizer
+from prunelab.training.masks import Mask, MaskedParameters, prunable_parameters
+from prunelab.training.trainer import build_optimizer
 
 SHAPES = {"lenet300": (1, 28, 28), "resnet20": (3, 32, 32)}
 STEPS = {"cuda": {"lenet300": 200, "resnet20": 50}, "cpu": {"lenet300": 40, "resnet20": 2}}

@@ -1,6 +1,6 @@
 """The spec's speed switches against the default: train.precision=bf16 and train.channels_last=true.
 
-Each variant is a :class:`prunelab.train.Trainer` run of the same model for the same iterations at batch 128;
+Each variant is a :class:`prunelab.training.trainer.Trainer` run of the same model for the same iterations at batch 128;
 ratios are default time / variant time (above 1 = the switch is faster). bf16 autocast pays off where
 matrix units take bf16 (tensor cores; AMX or AVX-512-BF16 on CPUs); channels_last where the convolution
 library prefers NHWC (cuDNN with tensor cores, oneDNN on CPUs). LeNet-300-100 has no convolutions, so only
@@ -10,7 +10,7 @@ bf16 applies to it. Prints one line.
 from __future__ import annotations
 
 from common import TRAIN, data_for, describe, device, interleaved, model_for, subset
-from prunelab.train import Trainer
+from prunelab.training.trainer import Trainer
 
 VARIANTS = {"fp32": {}, "bf16": {"precision": "bf16"}, "channels_last": {"channels_last": True},
             "bf16+channels_last": {"precision": "bf16", "channels_last": True}}

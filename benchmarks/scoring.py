@@ -33,14 +33,14 @@ import torch
 
 from common import describe, device, sync  # noqa: F401  (puts the checkout's src/ on sys.path)
 
-from prunelab.data import load_dataset
+from prunelab.data.tensors import load_dataset
 from prunelab.errors import PrunelabError
-from prunelab.isometry import approximate_isometry_, orthp_
+from prunelab.branch_types.isometry import approximate_isometry_, orthp_
 from prunelab.metrics.jsv import measure
 from prunelab.models import build_model
 from prunelab.pruning import methods, resolve_hparams
 from prunelab.pruning.schedule import run_method, scoring_batches
-from prunelab.train import Trainer
+from prunelab.training.trainer import Trainer
 
 MODELS = {  # name -> (model spec, dataset spec)
     "lenet300": ({"name": "lenet_300_100"}, {"name": "digits", "size": 28, "channels": 1, "validation": 180}),

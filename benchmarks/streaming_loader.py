@@ -22,7 +22,7 @@ from common import describe, device, interleaved
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
 
 from image_folder import write_image_folder  # noqa: E402
-from prunelab.data import load_dataset  # noqa: E402
+from prunelab.data.tensors import load_dataset  # noqa: E402
 from prunelab.data.stream import IMAGENET_MEAN, IMAGENET_STD  # noqa: E402
 
 BATCH = 64

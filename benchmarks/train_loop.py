@@ -3,7 +3,7 @@
 All three train the same model from the same init for the same epochs at batch 128 with the same SGD, and
 evaluate on the validation and test splits after every epoch:
 
-* ``trainer`` — :class:`prunelab.train.Trainer` (device-resident tensors, EpochPlan batches, schedule,
+* ``trainer`` — :class:`prunelab.training.trainer.Trainer` (device-resident tensors, EpochPlan batches, schedule,
   divergence checks, history);
 * ``hand`` — the least code that does the same work on the same device tensors (randperm, index, crop and
   flip by index arithmetic, step), i.e. the floor for this approach; target trainer/hand ≤ 1.2;
@@ -22,7 +22,7 @@ from PIL import Image
 from torch.utils.data import DataLoader, Dataset
 
 from common import TRAIN, data_for, describe, device, interleaved, model_for, subset
-from prunelab.train import Trainer, build_optimizer, evaluate
+from prunelab.training.trainer import Trainer, build_optimizer, evaluate
 
 EPOCHS = {"lenet300": 2, "resnet20": 1}
 REPEATS = {"lenet300": 5, "resnet20": 3}

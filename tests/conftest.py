@@ -21,7 +21,7 @@ torch.set_num_threads(1)
 
 @pytest.fixture(scope="session")
 def digits28():
-    from prunelab.data import load_dataset
+    from prunelab.data.tensors import load_dataset
 
     return load_dataset({"name": "digits", "size": 28, "channels": 1, "validation": 100})
 

@@ -11,11 +11,11 @@ from pathlib import Path
 
 import torch
 
-from prunelab.data import load_dataset
-from prunelab.distributed import joined
-from prunelab.masks import Mask, prunable_parameters
+from prunelab.data.tensors import load_dataset
+from prunelab.training.distributed import joined
+from prunelab.training.masks import Mask, prunable_parameters
 from prunelab.models import build_model
-from prunelab.train import Trainer
+from prunelab.training.trainer import Trainer
 
 TRAIN = {"epochs": 2, "batch_size": 101, "lr": 0.05, "momentum": 0.9, "weight_decay": 1e-4,
          "schedule": {"name": "cosine"}}

@@ -13,8 +13,8 @@ CONFIGS = {"demo": ROOT / "config.yaml",
 
 def planned_hashes(path: Path) -> dict[str, str]:
     """``{hash: kind}`` of every run ``path`` plans (no data needed: planning reads dataset sizes only)."""
-    from prunelab.config import load_config
-    from prunelab.plan import build_plan
+    from prunelab.config.validation import load_config
+    from prunelab.plan.build import build_plan
 
     plan = build_plan(load_config(path))
     return {run_hash: spec["kind"] for run_hash, spec in sorted(plan.specs.items())}

@@ -12,7 +12,7 @@ import numpy as np
 import pandas as pd
 
 from prunelab.analysis.aggregate import COLUMNS
-from prunelab.analysis.references import WANG_RATIOS, wang_jsv
+from prunelab.replication.references import WANG_RATIOS, wang_jsv
 
 
 def row(**values) -> dict:

@@ -1,5 +1,5 @@
 """Adding a branch type is one new module (issue #15): a copy of the workflow and the package with one extra
-module in ``branch_types/`` plans, validates and schedules a config that uses the new type, while the
+module in ``branch_types/catalog/`` plans, validates and schedules a config that uses the new type, while the
 checkout's own code, which lacks the module, refuses that config in one line."""
 
 import json
@@ -19,7 +19,7 @@ POLISH = '''"""Polishing: fine-tuning under another name, the smallest branch ty
 
 from dataclasses import replace
 
-from prunelab.branch_types.finetune import BRANCH_TYPE as FINETUNE
+from prunelab.branch_types.catalog.finetune import BRANCH_TYPE as FINETUNE
 
 BRANCH_TYPE = replace(FINETUNE, name="polish", label="polished", doc="Fine-tuning, by another name.")
 '''
@@ -37,7 +37,7 @@ def checkout(tmp_path_factory):
     ignore = shutil.ignore_patterns("__pycache__")
     shutil.copytree(ROOT / "workflow", root / "workflow", ignore=ignore)
     shutil.copytree(ROOT / "src" / "prunelab", root / "src" / "prunelab", ignore=ignore)
-    (root / "src" / "prunelab" / "branch_types" / "polish.py").write_text(POLISH)
+    (root / "src" / "prunelab" / "branch_types" / "catalog" / "polish.py").write_text(POLISH)
     (root / "config.yaml").write_text(yaml.safe_dump(CONFIG))
     return root
 
@@ -50,8 +50,8 @@ def _run(cmd: list[str], src, cwd) -> subprocess.CompletedProcess:
 
 PLAN = """
 import json, prunelab
-from prunelab.config import load_config
-from prunelab.plan import build_plan
+from prunelab.config.validation import load_config
+from prunelab.plan.build import build_plan
 plan = build_plan(load_config('config.yaml'), 'config.yaml')
 print(json.dumps({"package": prunelab.__file__, "types": sorted(s["type"] for s in plan.specs.values()
                                                                   if s["kind"] == "branch")}))

@@ -22,7 +22,7 @@ NEW_TYPE = textwrap.dedent('''
 
     from prunelab.analysis import plotting
     from prunelab.analysis.figure_type import GENERIC, Drawn, FigureType
-    from prunelab.fragments import closed
+    from prunelab.config.fragments import closed
 
 
     def stage_counts(rows, request):
@@ -81,7 +81,7 @@ def test_the_config_check_and_the_plan_accept_the_new_type_and_check_its_options
 
 def test_the_installed_package_does_not_know_the_type(copy):
     """The oracle can fail: without the module the same config is refused."""
-    from prunelab.cli import main
+    from prunelab.cli.commands import main
 
     assert main(["validate", str(copy / "config.yaml")]) == 2
 

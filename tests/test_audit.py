@@ -13,10 +13,10 @@ import pytest
 import yaml
 
 from conftest import ROOT, planned_jobs, snakemake
-from prunelab.cli import main
-from prunelab.config import load_config
-from prunelab.lineage import lineage
-from prunelab.plan import build_plan
+from prunelab.cli.commands import main
+from prunelab.config.validation import load_config
+from prunelab.records.lineage import lineage
+from prunelab.plan.build import build_plan
 
 pytestmark = pytest.mark.e2e
 TINY = ROOT / "tests" / "configs" / "tiny.yaml"
@@ -257,7 +257,7 @@ def _relink(results: Path, run: Path, edit) -> None:
     record = json.loads(record_path.read_text())
     edit(record)
     record_path.write_text(json.dumps(record, indent=2, sort_keys=True))
-    from prunelab.storage import sha256_file
+    from prunelab.records.storage import sha256_file
 
     sidecar = results / "tables/tiny/oneshot.provenance.json"
     table = json.loads(sidecar.read_text())
@@ -450,7 +450,7 @@ def test_imp_level_and_one_shot_prune_to_the_same_sparsity_print_differently(tre
 
 def test_provenance_summary_says_cpu_runs_are_deterministic(tree):
     """CPU kernels are deterministic whatever torch's flag (which the workflow leaves off on a CPU) says."""
-    from prunelab.records import deterministic
+    from prunelab.records.tree import deterministic
 
     results, _ = tree
     summary = pd.read_csv(results / "report" / "tiny" / "runs_provenance.csv", dtype=str, keep_default_na=False)

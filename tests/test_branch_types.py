@@ -10,19 +10,19 @@ import yaml
 
 from conftest import ROOT
 from prunelab.branch_types import BranchType, branch_types
-from prunelab.branches import branch_start
+from prunelab.branch_types.starts import branch_start
 from prunelab.errors import ConfigError
 from prunelab.models import build_model
-from prunelab.plan import build_plan
+from prunelab.plan.build import build_plan
 from prunelab.pruning.schedule import run_method
 
-PACKAGE = ROOT / "src" / "prunelab" / "branch_types"
+PACKAGE = ROOT / "src" / "prunelab" / "branch_types" / "catalog"
 BRANCHES = yaml.safe_load((ROOT / "tests" / "configs" / "branches.yaml").read_text())
 PLANNING = ("train_defaults", "takes_rewind", "fixed_rewind", "from_snapshot")  # what shapes a type's spec
 
 
 def test_every_type_module_is_discovered_under_its_own_name():
-    modules = {path.stem for path in PACKAGE.glob("*.py")} - {"__init__", "base"}
+    modules = {path.stem for path in PACKAGE.glob("*.py")} - {"__init__"}
     assert set(branch_types()) == modules
     assert all(isinstance(kind, BranchType) and kind.doc and kind.label for kind in branch_types().values())
 
@@ -48,7 +48,7 @@ def _runs(plan) -> dict[str, str]:
 
 
 def _validated(config: dict) -> dict:
-    from prunelab.config import validate_config
+    from prunelab.config.validation import validate_config
 
     return validate_config(config)
 
@@ -124,7 +124,7 @@ def test_two_modules_declaring_one_name_are_refused(tmp_path, monkeypatch):
     package.mkdir()
     (package / "__init__.py").write_text("")
     for module in ("a", "b"):
-        (package / f"{module}.py").write_text("from prunelab.branch_types.finetune import BRANCH_TYPE\n")
+        (package / f"{module}.py").write_text("from prunelab.branch_types.catalog.finetune import BRANCH_TYPE\n")
     monkeypatch.syspath_prepend(str(tmp_path))
     with pytest.raises(ValueError, match=r"BranchType 'finetune' is declared twice: in twice.a and in twice.b"):
         declared("twice", BranchType, "BRANCH_TYPE")

@@ -8,16 +8,16 @@ import pytest
 import torch
 from torch import nn
 
-from prunelab.branch_types.scratch_b import stretched as scratch_b_train
-from prunelab.branches import branch_start, sparse_scaled_init_
+from prunelab.branch_types.catalog.scratch_b import stretched as scratch_b_train
+from prunelab.branch_types.starts import branch_start, sparse_scaled_init_
 from prunelab.errors import CheckpointError, ConfigError
-from prunelab.masks import Mask, prunable_parameters
+from prunelab.training.masks import Mask, prunable_parameters
 from prunelab.metrics.flops import count
 from prunelab.models import build_model
 from prunelab.pruning.schedule import run_method
 from prunelab.pruning.select import prune_count
-from prunelab.schedules import learning_rate
-from prunelab.train import Trainer
+from prunelab.training.schedules import learning_rate
+from prunelab.training.trainer import Trainer
 
 TRAIN = {"epochs": 3, "batch_size": 128, "lr": 0.05, "momentum": 0.9, "nesterov": False, "weight_decay": 1e-4,
          "schedule": {"name": "step", "milestones": [2], "gamma": 0.1}, "warmup_epochs": 0}
@@ -70,7 +70,7 @@ def test_rewound_weights_are_theta_k_times_mask(digits28, dense_run):
         start = branch_start(branch(kind, k), DENSE_SPEC, digits28, mask, {}, out.snapshots)
         model = build_model(DENSE_SPEC["model"], digits28.input_shape, 10, seed=0)
         model.load_state_dict(start.state)
-        from prunelab.masks import MaskedParameters
+        from prunelab.training.masks import MaskedParameters
         MaskedParameters(model, mask).install()
         ipe = -(-len(digits28.train_y) // TRAIN["batch_size"])
         snap = out.snapshots[{"1ep": ipe, "0it": 0}[k]]["model"]
@@ -173,7 +173,7 @@ def test_imp_masks_are_nested_with_exact_cumulative_counts(dense_run):
 
 @pytest.mark.parametrize("method,pruning", [("orthp", "l1_filter"), ("ai", "magnitude")])
 def test_isometry_recovery_keeps_the_mask_and_closes_the_gap(method, pruning):
-    from prunelab.branches import restore_isometry
+    from prunelab.branch_types.starts import restore_isometry
 
     model = build_model({"name": "mlp7", "activation": "linear"}, (1, 8, 8), 10, seed=0)
     mask = run_method(model, pruning, {"layers": None} if pruning == "l1_filter" else {}, 0.5).mask

@@ -8,7 +8,7 @@ import pytest
 import yaml
 
 from conftest import BIN, ROOT, snakemake
-from prunelab.cli import main
+from prunelab.cli.commands import main
 
 TINY = yaml.safe_load((ROOT / "tests" / "configs" / "tiny.yaml").read_text())
 
@@ -156,7 +156,7 @@ def test_missing_config_file_and_broken_yaml(tmp_path):
 
 
 def test_help_has_no_markup_and_every_command_and_option_says_what_it_is(capsys):
-    from prunelab.cli import build_parser
+    from prunelab.cli.commands import build_parser
 
     parser = build_parser()
     assert "``" not in parser.format_help() and "prunelab command line" in parser.format_help()

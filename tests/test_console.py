@@ -1,11 +1,11 @@
-"""What Snakemake prints per job, through prunelab.console's filter: long file lists cut to a few names and a
+"""What Snakemake prints per job, through prunelab.cli.console's filter: long file lists cut to a few names and a
 count, no ``message: None``, and no error reports of jobs that Ctrl-C stopped."""
 
 import logging
 
 import pytest
 
-from prunelab import console
+from prunelab.cli import console
 
 FILES = [f"results/runs/dense/{i:016x}/metrics.json" for i in range(1700)]
 

@@ -1,5 +1,5 @@
 """Curvature oracles (docs/methods.md §5 oracle 7, and the references for 8–10): every quantity of
-prunelab.curvature against an independent reference on tiny float64 networks."""
+prunelab.pruning.curvature against an independent reference on tiny float64 networks."""
 
 import math
 
@@ -9,9 +9,9 @@ import torch.nn.functional as F
 from torch import nn
 from torch.func import hessian
 
-from prunelab import curvature as cv
+from prunelab.pruning import curvature as cv
 from prunelab.errors import ConfigError
-from prunelab.masks import prunable_parameters
+from prunelab.training.masks import prunable_parameters
 
 from curvature_references import loop_gradients, reference_ggn, reference_loss, state_hash
 
@@ -271,7 +271,7 @@ def test_hessian_vector_products_raise_no_torch_jit_deprecation_warning():
     import subprocess
     import sys
 
-    code = ("import torch; from torch import nn; from prunelab import curvature as cv\n"
+    code = ("import torch; from torch import nn; from prunelab.pruning import curvature as cv\n"
             "model = nn.Linear(3, 2); fm = cv.FlatModel(model, ['weight'])\n"
             "batches = [(torch.randn(4, 3), torch.tensor([0, 1, 0, 1]))]\n"
             "cv.hessian_vector_product(fm, batches, torch.ones(fm.size))\n")

@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 import torch
 
-from prunelab.data import load_dataset
+from prunelab.data.tensors import load_dataset
 from prunelab.data.batches import EpochPlan, random_crop
 from prunelab.errors import DataError
 
@@ -144,7 +144,7 @@ def test_epoch_plan_is_a_pure_function_of_seed_and_epoch():
 
 
 def test_data_step_checks_in_place_files_and_names_missing_ones(tmp_path, capsys):
-    from prunelab.cli import main
+    from prunelab.cli.commands import main
 
     assert main(["data", "mnist", "--data-root", str(tmp_path)]) == 2
     (line,) = capsys.readouterr().err.splitlines()

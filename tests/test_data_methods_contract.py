@@ -7,7 +7,7 @@ import pytest
 import torch
 from torch import nn
 
-from prunelab.masks import Mask, prunable_parameters
+from prunelab.training.masks import Mask, prunable_parameters
 from prunelab.models import build_model
 from prunelab.pruning.base import get_method, resolve_hparams, split_hparams
 from prunelab.pruning.l1_filter import units_to_prune
@@ -28,7 +28,7 @@ def state_hash(model: nn.Module) -> str:
 
 @pytest.fixture(scope="module")
 def digits8():
-    from prunelab.data import load_dataset
+    from prunelab.data.tensors import load_dataset
 
     return load_dataset({"name": "digits", "size": 8, "channels": 1, "validation": 100})
 

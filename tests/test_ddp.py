@@ -1,4 +1,4 @@
-"""Data-parallel training (prunelab.distributed) on CPU: gloo, two ranks launched by torchrun.
+"""Data-parallel training (prunelab.training.distributed) on CPU: gloo, two ranks launched by torchrun.
 
 Oracles: the two ranks' slices of every batch concatenate to the single-process batch (in memory and
 streamed); two ranks end with the single-process run's weights within ``TOLERANCE`` (no BatchNorm: torch's
@@ -22,14 +22,14 @@ import yaml
 from conftest import BIN, ROOT
 from image_folder import write_image_folder
 from local_cluster import require_cluster
-from prunelab.data import load_dataset
+from prunelab.data.tensors import load_dataset
 from prunelab.data.batches import EpochPlan, shard_bounds
-from prunelab.distributed import World
+from prunelab.training.distributed import World
 from prunelab.errors import ConfigError
-from prunelab.plan import build_plan
-from prunelab.config import validate_config
-from prunelab.layout import run_dir
-from prunelab.spec import canonical_json
+from prunelab.plan.build import build_plan
+from prunelab.config.validation import validate_config
+from prunelab.records.layout import run_dir
+from prunelab.records.hashing import canonical_json
 
 WORKER = Path(__file__).with_name("ddp_worker.py")
 # measured: 1.9e-8 largest absolute weight difference after 28 SGD steps (weights of order 0.1-1)

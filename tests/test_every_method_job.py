@@ -6,12 +6,12 @@ import json
 import pytest
 import torch
 
-from prunelab.config import validate_config
-from prunelab.jobs import run_dense, run_prune
-from prunelab.plan import build_plan
+from prunelab.config.validation import validate_config
+from prunelab.jobs.kinds import run_dense, run_prune
+from prunelab.plan.build import build_plan
 from prunelab.pruning import methods
 from prunelab.pruning.select import prune_count
-from prunelab.runtime import Runtime
+from prunelab.jobs.runtime import Runtime
 
 HPARAMS = {"woodfisher": {"num_grads": 16, "block_size": 32}, "l1_filter": {"layers": None}}
 

@@ -12,12 +12,13 @@ import pandas as pd
 import pytest
 
 import synthetic_tables as synthetic
-from prunelab.analysis import labels, references
+from prunelab.analysis import labels
+from prunelab.replication import references
 from prunelab.analysis.figure_type import figure_types
 from prunelab.analysis.figures import check_figures, draw, outputs
 from prunelab.analysis.lossmodel import rank_correlation
 from prunelab.analysis.stats import ERROR_BAR, summarise
-from prunelab.cli import main
+from prunelab.cli.commands import main
 from prunelab.errors import ConfigError
 
 CASES = {

@@ -1,13 +1,13 @@
 """The one mechanism for method hyperparameters and figure options: JSON-schema fragments checked by
-prunelab.fragments (defaults filled, one line naming the key and the declaring method or figure type)."""
+prunelab.config.fragments (defaults filled, one line naming the key and the declaring method or figure type)."""
 
 import math
 
 import pytest
 
-from prunelab import fragments
+from prunelab.config import fragments
 from prunelab.analysis.figure_type import figure_types
-from prunelab.cli import main
+from prunelab.cli.commands import main
 from prunelab.errors import ConfigError
 from prunelab.pruning import methods, resolve_hparams
 

@@ -16,12 +16,12 @@ import sys
 import pytest
 import torch
 
-from prunelab.data import load_dataset
+from prunelab.data.tensors import load_dataset
 from prunelab.data.batches import EpochPlan
-from prunelab.grouped import GroupedTrainer
+from prunelab.training.stacked import GroupedTrainer
 from prunelab.models import build_model
-from prunelab.runtime import Runtime
-from prunelab.train import Trainer
+from prunelab.jobs.runtime import Runtime
+from prunelab.training.trainer import Trainer
 
 pytestmark = [pytest.mark.gpu, pytest.mark.skipif(not torch.cuda.is_available(), reason="no GPU: needs CUDA")]
 
@@ -94,8 +94,8 @@ def test_bf16_and_channels_last_on_the_gpu(gpu_digits):
 
 
 def test_a_cuda_job_runs_on_the_gpu_in_a_process_of_its_own(tmp_path, monkeypatch):
-    from prunelab import job_client
-    from prunelab.spec import spec_hash
+    from prunelab.cli import client as job_client
+    from prunelab.records.hashing import spec_hash
     from test_job_worker import SOURCE, dense_spec
 
     monkeypatch.setenv("PRUNELAB_DEVICE", "cpu")  # so that a worker starts, and then ask for CUDA

@@ -5,12 +5,12 @@ import json
 import pytest
 
 from prunelab.errors import ConfigError, DivergenceError
-from prunelab.group_job import run_dense_group
-from prunelab.grouped import slower_than_sequential
-from prunelab.grouping import group_hash, seed_groups
+from prunelab.jobs.grouped_run import run_dense_group
+from prunelab.training.stacked import slower_than_sequential
+from prunelab.plan.seed_groups import group_hash, seed_groups
 from prunelab.models import build_model
-from prunelab.runtime import Runtime
-from prunelab.spec import spec_hash
+from prunelab.jobs.runtime import Runtime
+from prunelab.records.hashing import spec_hash
 
 DENSE = {"kind": "dense", "dataset": {"name": "digits", "size": 8, "channels": 1, "validation": 100},
          "model": {"name": "lenet_300_100"},
@@ -104,8 +104,9 @@ def test_a_recorded_divergence_marks_one_member_and_the_others_finish(tmp_path, 
     its last good (initial) weights; the others equal a group that never had it."""
     import torch
 
-    from prunelab import group_job, jobs
-    from prunelab.storage import load_tensors
+    from prunelab.jobs import grouped_run as group_job
+    from prunelab.jobs import kinds as jobs
+    from prunelab.records.storage import load_tensors
 
     def poisoned(spec, shape, classes, seed):
         model = build_model(spec, shape, classes, seed=seed)

@@ -9,11 +9,11 @@ import torch
 import yaml
 
 from conftest import ROOT, planned_jobs, snakemake
-from prunelab.grouping import group_hash
-from prunelab.jobs import run_dense
-from prunelab.runtime import Runtime
-from prunelab.spec import spec_hash
-from prunelab.storage import load_tensors
+from prunelab.plan.seed_groups import group_hash
+from prunelab.jobs.kinds import run_dense
+from prunelab.jobs.runtime import Runtime
+from prunelab.records.hashing import spec_hash
+from prunelab.records.storage import load_tensors
 
 pytestmark = pytest.mark.e2e
 TINY = ROOT / "tests" / "configs" / "tiny.yaml"

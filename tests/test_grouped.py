@@ -6,14 +6,14 @@ import pytest
 import torch
 
 from conftest import TickingClock
-from prunelab.data import load_dataset
+from prunelab.data.tensors import load_dataset
 from prunelab.data.batches import EpochPlan
 from prunelab.errors import ConfigError, DivergenceError
-from prunelab.grouped import GroupedTrainer, StackedSGD, stacked_batches, unsupported
-from prunelab.masks import Mask, prunable_parameters
+from prunelab.training.stacked import GroupedTrainer, StackedSGD, stacked_batches, unsupported
+from prunelab.training.masks import Mask, prunable_parameters
 from prunelab.models import build_model
 from prunelab.models.resnet_cifar import CifarResNet
-from prunelab.train import Trainer
+from prunelab.training.trainer import Trainer
 
 TRAIN = {"epochs": 2, "batch_size": 128, "optimizer": "sgd", "lr": 0.05, "momentum": 0.9, "nesterov": False,
          "weight_decay": 5e-4, "warmup_epochs": 0.5, "schedule": {"name": "cosine"}, "save_at": ["0it", "3it"]}

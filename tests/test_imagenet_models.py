@@ -7,7 +7,7 @@ import pytest
 import torch
 import torchvision
 
-from prunelab.analysis.references import _LIU_EPOCH_FACTOR, _RENDA_DENSITY
+from prunelab.replication.references import _LIU_EPOCH_FACTOR, _RENDA_DENSITY
 from prunelab.errors import ConfigError
 from prunelab.metrics.flops import count
 from prunelab.models import build_model

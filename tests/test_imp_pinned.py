@@ -21,8 +21,8 @@ import math
 import pytest
 import torch
 
-from prunelab.data import load_dataset
-from prunelab.masks import prunable_parameters
+from prunelab.data.tensors import load_dataset
+from prunelab.training.masks import prunable_parameters
 from prunelab.models import build_model
 from prunelab.pruning.schedule import run_method
 from prunelab.pruning.select import prune_count

@@ -7,14 +7,14 @@ import json
 import pytest
 import torch
 
-from prunelab.config import validate_config
+from prunelab.config.validation import validate_config
 from prunelab.errors import CheckpointError, ConfigError
-from prunelab.jobs import run_dense
+from prunelab.jobs.kinds import run_dense
 from prunelab.models import build_model
-from prunelab.plan import build_plan
-from prunelab.runtime import Runtime
-from prunelab.layout import run_dir
-from prunelab.train import evaluate
+from prunelab.plan.build import build_plan
+from prunelab.jobs.runtime import Runtime
+from prunelab.records.layout import run_dir
+from prunelab.training.trainer import evaluate
 
 DATASET = {"name": "digits", "size": 8, "channels": 1, "validation": 100}
 MODEL = {"name": "lenet_300_100"}
@@ -50,7 +50,7 @@ def test_the_sha256_names_the_run_and_the_job_evaluates_the_loaded_weights(weigh
     run_dense(spec, directory, Runtime(results=tmp_path / "results", device="cpu"), log=lambda m: None)
     saved = torch.load(directory / "model.pt", weights_only=True)
     assert all(torch.equal(saved[k], v) for k, v in model.state_dict().items())
-    from prunelab.data import load_dataset
+    from prunelab.data.tensors import load_dataset
 
     data = load_dataset(DATASET)
     metrics = json.loads((directory / "metrics.json").read_text())

@@ -8,8 +8,8 @@ import pytest
 import torch
 
 from prunelab.errors import ConfigError, PrunelabError
-from prunelab.isometry import approximate_isometry_, isometry_gap, orthogonalize, orthp_
-from prunelab.masks import Mask, prunable_parameters
+from prunelab.branch_types.isometry import approximate_isometry_, isometry_gap, orthogonalize, orthp_
+from prunelab.training.masks import Mask, prunable_parameters
 from prunelab.metrics.jsv import jacobian_singular_values, measure, summarize
 from prunelab.models import build_model
 from prunelab.models.lenet import LeNet5Caffe
@@ -195,10 +195,10 @@ def test_a_branch_with_orthp_records_the_jsv_after_recovery_on_its_prune_runs_ba
     after OrthP every singular value is 1, while right after pruning they are not."""
     import json
 
-    from prunelab.config import validate_config
-    from prunelab.jobs import run_branch, run_dense, run_prune
-    from prunelab.plan import build_plan
-    from prunelab.runtime import Runtime
+    from prunelab.config.validation import validate_config
+    from prunelab.jobs.kinds import run_branch, run_dense, run_prune
+    from prunelab.plan.build import build_plan
+    from prunelab.jobs.runtime import Runtime
 
     config = {"dense": {"mlp7": {"dataset": {"name": "digits", "size": 8, "channels": 1, "validation": 100},
                                  "model": {"name": "mlp7", "activation": "linear"},

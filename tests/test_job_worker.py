@@ -13,11 +13,11 @@ import pytest
 import yaml
 
 from conftest import BIN, ROOT, snakemake
-from prunelab import job_client
-from prunelab.console import interrupted_line
-from prunelab.config import load_config
-from prunelab.plan import build_plan
-from prunelab.spec import spec_hash
+from prunelab.cli import client as job_client
+from prunelab.cli.console import interrupted_line
+from prunelab.config.validation import load_config
+from prunelab.plan.build import build_plan
+from prunelab.records.hashing import spec_hash
 
 SOURCE = str(ROOT / "src")
 TINY = ROOT / "tests" / "configs" / "tiny.yaml"
@@ -217,7 +217,7 @@ def test_stopping_the_driver_mid_run_leaves_no_process(tmp_path, stop):
 def _forked_jobs(driver: int) -> list[int]:
     def is_worker(pid: int) -> bool:
         try:
-            return b"prunelab.job_worker" in Path(f"/proc/{pid}/cmdline").read_bytes()
+            return b"prunelab.cli.worker" in Path(f"/proc/{pid}/cmdline").read_bytes()
         except OSError:
             return False
 

@@ -20,8 +20,8 @@ import math
 import pytest
 import torch
 
-from prunelab.branch_types.scratch_b import stretched
-from prunelab.branches import sparse_scaled_init_
+from prunelab.branch_types.catalog.scratch_b import stretched
+from prunelab.branch_types.starts import sparse_scaled_init_
 from prunelab.metrics.flops import count
 from prunelab.models import build_model
 from prunelab.pruning.schedule import run_method

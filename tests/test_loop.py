@@ -3,12 +3,12 @@
 import pytest
 
 from prunelab.analysis.aggregate import _metrics_row
-from prunelab.data import load_dataset
+from prunelab.data.tensors import load_dataset
 from prunelab.errors import CheckpointError
-from prunelab.loop import CheckpointPolicy, DivergencePolicy
+from prunelab.training.loop import CheckpointPolicy, DivergencePolicy
 from prunelab.models import build_model
-from prunelab.storage import save_tensors
-from prunelab.train import Trainer
+from prunelab.records.storage import save_tensors
+from prunelab.training.trainer import Trainer
 
 TRAIN = {"epochs": 4, "batch_size": 128, "lr": 0.05, "momentum": 0.9, "schedule": {"name": "cosine"}}
 

@@ -12,11 +12,11 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from prunelab.data import load_dataset
+from prunelab.data.tensors import load_dataset
 from prunelab.data.batches import EpochPlan
-from prunelab.masks import Mask, MaskedParameters, prunable_parameters
-from prunelab.schedules import iterations_per_epoch, learning_rate
-from prunelab.train import Trainer, build_optimizer
+from prunelab.training.masks import Mask, MaskedParameters, prunable_parameters
+from prunelab.training.schedules import iterations_per_epoch, learning_rate
+from prunelab.training.trainer import Trainer, build_optimizer
 
 TRAIN = {"epochs": 2, "batch_size": 128, "lr": 0.05, "momentum": 0.9, "weight_decay": 5e-4,
          "schedule": {"name": "cosine"}, "warmup_epochs": 0.5}

@@ -7,7 +7,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from prunelab.masks import Mask, MaskedParameters, prunable_parameters
+from prunelab.training.masks import Mask, MaskedParameters, prunable_parameters
 from prunelab.errors import CheckpointError, ConfigError
 
 

@@ -4,7 +4,7 @@ import pytest
 import torch
 from torch import nn
 
-from prunelab.masks import Mask, prunable_parameters
+from prunelab.training.masks import Mask, prunable_parameters
 from prunelab.metrics.flops import count
 from prunelab.models import build_model
 

@@ -3,16 +3,16 @@ a fake clock (each call is one second of 'work'), and a rewound branch saying wh
 
 import pytest
 
-from prunelab.config import validate_config
-from prunelab.data import load_dataset
-from prunelab.jobs import run_branch, run_dense, run_prune
+from prunelab.config.validation import validate_config
+from prunelab.data.tensors import load_dataset
+from prunelab.jobs.kinds import run_branch, run_dense, run_prune
 from prunelab.models import build_model
-from prunelab.plan import build_plan
+from prunelab.plan.build import build_plan
 from prunelab.progress import Progress, reporting, tick
 from prunelab.pruning.schedule import run_method, scoring_batches
-from prunelab.runtime import Runtime
-from prunelab.schedules import iterations_per_epoch
-from prunelab.train import Trainer
+from prunelab.jobs.runtime import Runtime
+from prunelab.training.schedules import iterations_per_epoch
+from prunelab.training.trainer import Trainer
 
 
 class FakeClock:

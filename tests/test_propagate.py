@@ -5,7 +5,7 @@ import hashlib
 import pytest
 import torch
 
-from prunelab.masks import prunable_parameters
+from prunelab.training.masks import prunable_parameters
 from prunelab.pruning import resolve_hparams, sipp
 from prunelab.pruning.schedule import run_method, scoring_batches
 from prunelab.pruning.select import prune_count

@@ -5,10 +5,10 @@ import json
 
 import torch
 
-from prunelab.config import validate_config
-from prunelab.jobs import run_dense, run_prune
-from prunelab.plan import build_plan
-from prunelab.runtime import Runtime
+from prunelab.config.validation import validate_config
+from prunelab.jobs.kinds import run_dense, run_prune
+from prunelab.plan.build import build_plan
+from prunelab.jobs.runtime import Runtime
 
 
 def _config():

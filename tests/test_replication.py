@@ -160,7 +160,7 @@ def test_decreasing_claim_tests_every_step():
 
 
 def test_every_verified_published_number_is_a_claim_and_no_unverified_one_is():
-    from prunelab.analysis import references
+    from prunelab.replication import references
 
     ids = {c.id for c in all_claims() if c.target is not None}
     verified = [p for p in references.PUBLISHED if not p.unverified]
@@ -301,9 +301,9 @@ def test_rank_correlation_claim_is_one_spearman_rho_per_seed():
 
 
 def test_the_audit_covers_the_replication_outputs(tmp_path):
-    from prunelab import provenance
-    from prunelab.layout import sidecar
-    from prunelab.audit import audit
+    from prunelab.records import provenance
+    from prunelab.records.layout import sidecar
+    from prunelab.records.audit import audit
     from prunelab.replication.write import write
 
     table = tmp_path / "tables" / "s" / "e.csv"

@@ -8,7 +8,7 @@ import yaml
 
 from conftest import ROOT
 from prunelab.analysis.figures import figure_types
-from prunelab.config import validate_config
+from prunelab.config.validation import validate_config
 from prunelab.replication.page import CATEGORY
 
 WORKFLOW_RST = ROOT / "workflow" / "report" / "workflow.rst"

@@ -8,8 +8,8 @@ import pytest
 
 from prunelab.metrics.flops import count
 from prunelab.models import MODELS, build_model
-from prunelab.plan import build_plan
-from prunelab.resources import (
+from prunelab.plan.build import build_plan
+from prunelab.plan.resources import (
     CONV_MODELS, CPU_THREADS, GPU_MACS_PER_SECOND, GPU_SECONDS_PER_LAYER, GPU_THREADS, MIN_RUNTIME_MINUTES,
     SAFETY, STARTUP_SECONDS, BASE_MEM_MB, dense_spec_of, estimate, group_request, has_conv, input_shape, model_size,
     wants_gpu,
@@ -72,7 +72,7 @@ def test_dense_ancestor_is_found_through_prune_and_branch_links():
               "branches": {"f": {"type": "finetune", "train": {}, "optimizer_state": "fresh", "seed_offset": 0}},
               "experiments": {"imp": {"dense": ["d"], "iterative": {"pruning": "m", "rate": 0.2, "levels": 2,
                                                                     "branch": "f"}}}}
-    from prunelab.config import validate_config
+    from prunelab.config.validation import validate_config
 
     plan = build_plan(validate_config(config))
     dense = [s for s in plan.specs.values() if s["kind"] == "dense"]
@@ -144,6 +144,6 @@ def test_gpu_is_requested_for_cuda_and_for_auto_on_a_cluster_only():
 
 def test_the_estimator_does_not_import_torch():
     """The Snakefile is parsed on login nodes and in every job; the estimate must stay cheap to import."""
-    code = "import sys, prunelab.resources; print('torch' in sys.modules)"
+    code = "import sys, prunelab.plan.resources; print('torch' in sys.modules)"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "False"

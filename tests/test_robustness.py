@@ -17,9 +17,9 @@ import torch
 import yaml
 
 from conftest import BIN, ROOT
-from prunelab.config import validate_config
-from prunelab.plan import build_plan
-from prunelab.spec import spec_hash
+from prunelab.config.validation import validate_config
+from prunelab.plan.build import build_plan
+from prunelab.records.hashing import spec_hash
 
 CONFIG = {
     "dense": {"lenet": {"dataset": {"name": "digits", "size": 28, "channels": 1, "validation": 100},
@@ -105,14 +105,14 @@ def test_sigkill_at_random_points_then_resume_is_bit_identical(tmp_path):
 
 
 KILL_ON_WRITE = """
-import os, sys, prunelab.storage as storage
+import os, sys, prunelab.records.storage as storage
 real = storage.os.replace
 def dying_replace(src, dst):
     if str(dst).endswith(sys.argv[1]):
         os._exit(137)  # SIGKILL-like: no cleanup, no finally blocks
     real(src, dst)
 storage.os.replace = dying_replace
-from prunelab.cli import main
+from prunelab.cli.commands import main
 sys.exit(main(sys.argv[2:]))
 """
 
@@ -133,13 +133,13 @@ def test_kill_during_an_output_write_leaves_no_accepted_output(tmp_path):
 
 TORCH_SAVE_ERROR = "[enforce fail at inline_container.cc:672] . unexpected pos 896 vs 790"
 FULL_DISK = f"""
-import collections, sys, torch, prunelab.storage as storage
+import collections, sys, torch, prunelab.records.storage as storage
 def save(obj, f, *args, **kwargs):  # what torch says when the disk fills under it: no errno, no file name
     raise RuntimeError("{TORCH_SAVE_ERROR}")
 torch.save = save
 usage = collections.namedtuple("usage", "total used free")
 storage.shutil.disk_usage = lambda path: usage(10 << 30, 10 << 30, 0)
-from prunelab.cli import main
+from prunelab.cli.commands import main
 sys.exit(main(sys.argv[1:]))
 """
 FULL_LINE = re.compile(r"prunelab: (\S+): (no space left on device|disk quota exceeded) \(filesystem /\S*(, \w+)?: "
@@ -164,7 +164,7 @@ def test_full_disk_in_a_job_is_one_line_naming_the_file_and_its_filesystem(tmp_p
                                           (errno.EDQUOT, "disk quota exceeded")])
 def test_full_disk_or_quota_while_writing_is_one_line(tmp_path, monkeypatch, code, message):
     from prunelab.errors import StorageError
-    from prunelab.storage import write_json
+    from prunelab.records.storage import write_json
 
     def full(self, *args, **kwargs):
         raise OSError(code, os.strerror(code))
@@ -179,7 +179,7 @@ def test_full_disk_or_quota_while_writing_is_one_line(tmp_path, monkeypatch, cod
 
 def test_torch_save_error_is_blamed_on_the_disk_only_when_it_is_full(tmp_path, monkeypatch):
     from prunelab.errors import StorageError
-    from prunelab.storage import save_tensors
+    from prunelab.records.storage import save_tensors
 
     def save(obj, f, *args, **kwargs):
         Path(f).write_bytes(b"PK partial")
@@ -239,8 +239,8 @@ def test_nan_loss_stops_with_run_epoch_and_step_or_is_recorded(tmp_path):
 
 
 def test_same_spec_twice_gives_bit_identical_weights_and_metrics(tmp_path):
-    from prunelab.jobs import run_branch, run_dense, run_prune
-    from prunelab.runtime import Runtime
+    from prunelab.jobs.kinds import run_branch, run_dense, run_prune
+    from prunelab.jobs.runtime import Runtime
 
     runs = specs(lambda c: c["dense"]["lenet"]["train"].update(epochs=2))
     runners = {"dense": run_dense, "prune": run_prune, "branch": run_branch}

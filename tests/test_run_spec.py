@@ -5,10 +5,10 @@ import json
 import pytest
 
 from golden_hashes import CONFIGS
-from prunelab.config import load_config
+from prunelab.config.validation import load_config
 from prunelab.errors import ConfigError
-from prunelab.plan import build_plan
-from prunelab.run_spec import BranchSpec, DenseSpec, PruneSpec, Seeds, parse
+from prunelab.plan.build import build_plan
+from prunelab.records.run_specs import BranchSpec, DenseSpec, PruneSpec, Seeds, parse
 
 PLAN = build_plan(load_config(CONFIGS["demo"]))
 

@@ -4,11 +4,11 @@ pass validation and fail inside a job."""
 
 import yaml
 
-from prunelab.config import schema_path
+from prunelab.config.validation import schema_path
 from prunelab.data.tensors import DATASETS as LOADABLE
 from prunelab.models import MODELS
-from prunelab.resources import DATASETS as SIZED
-from prunelab.resources import STREAMED
+from prunelab.data.catalog import DATASETS as SIZED
+from prunelab.data.catalog import STREAMED
 
 
 def _definitions() -> dict:

@@ -7,14 +7,14 @@ import json
 import pytest
 import torch
 
-from prunelab.config import validate_config
+from prunelab.config.validation import validate_config
 from prunelab.errors import ConfigError
-from prunelab.jobs import run_dense, run_prune
-from prunelab.plan import build_plan
+from prunelab.jobs.kinds import run_dense, run_prune
+from prunelab.plan.build import build_plan
 from prunelab.pruning.base import resolve_hparams
 from prunelab.pruning.schedule import ScoringDraws, run_method, scoring_batches, scoring_seed
-from prunelab.runtime import Runtime
-from prunelab.run_spec import PruneSpec
+from prunelab.jobs.runtime import Runtime
+from prunelab.records.run_specs import PruneSpec
 from toy import mlp, toy_data
 
 

@@ -9,9 +9,9 @@ import torch.nn.functional as F
 from torch import nn
 from torch.func import hessian
 
-from prunelab import curvature as cv
+from prunelab.pruning import curvature as cv
 from prunelab.errors import ConfigError
-from prunelab.masks import Mask, prunable_parameters
+from prunelab.training.masks import Mask, prunable_parameters
 from prunelab.pruning import resolve_hparams
 from prunelab.pruning import lm, obd, obs_algebra, qm
 from prunelab.pruning.base import PruneContext, get_method

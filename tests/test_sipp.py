@@ -10,7 +10,7 @@ import torch
 from torch import nn
 
 from prunelab.errors import ConfigError
-from prunelab.masks import prunable_parameters
+from prunelab.training.masks import prunable_parameters
 from prunelab.models import build_model
 from prunelab.pruning import resolve_hparams
 from prunelab.pruning.schedule import run_method

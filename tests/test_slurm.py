@@ -4,7 +4,7 @@ import subprocess
 from types import SimpleNamespace
 
 from local_cluster import require_cluster
-from prunelab.slurm import preflight, refusal, sbatch_flags
+from prunelab.plan.slurm import preflight, refusal, sbatch_flags
 
 REQUEST = {"slurm_account": "lab", "slurm_partition": "gpu", "runtime": 30, "mem_mb": 2048, "gpu": 1}
 

@@ -17,8 +17,8 @@ import math
 import pytest
 import torch
 
-from prunelab.data import load_dataset
-from prunelab.masks import prunable_parameters
+from prunelab.data.tensors import load_dataset
+from prunelab.training.masks import prunable_parameters
 from prunelab.models import build_model
 from prunelab.pruning.schedule import run_method, scoring_batches
 from prunelab.pruning.select import select

@@ -3,7 +3,7 @@
 import pytest
 
 from prunelab.errors import ConfigError
-from prunelab.spec import canonical_json, spec_hash
+from prunelab.records.hashing import canonical_json, spec_hash
 
 DENSE = {"kind": "dense", "dataset": {"name": "digits", "size": 28}, "model": {"name": "lenet_300_100"},
          "train": {"epochs": 8, "lr": 0.05, "weight_decay": 1e-4, "save_at": ["0it"]}, "seed": {"init": 1, "data": 1}}

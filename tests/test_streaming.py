@@ -11,11 +11,12 @@ import pytest
 import torch
 
 from image_folder import write_image_folder
-from prunelab.data import StreamData, load_dataset
+from prunelab.data.stream import StreamData
+from prunelab.data.tensors import load_dataset
 from prunelab.data.stream import resized_crop_box, sample_generator
 from prunelab.errors import ConfigError, DataError
 from prunelab.models import build_model
-from prunelab.train import Trainer
+from prunelab.training.trainer import Trainer
 
 SPEC = {"name": "image_folder", "size": 16, "validation": 4, "split_seed": 0,
         "augment": {"resized_crop": [0.25, 1.0], "flip": True}}
@@ -168,7 +169,7 @@ def test_scorers_get_the_chosen_images_with_the_evaluation_transform(folder):
 
 
 def test_seed_groups_refuse_streamed_and_imported_runs():
-    from prunelab.grouping import seed_groups
+    from prunelab.plan.seed_groups import seed_groups
 
     spec = {"kind": "dense", "dataset": {"name": "imagenet"}, "seed": {"init": 0, "data": 0}}
     with pytest.raises(ConfigError, match="runtime.group_seeds: dense run abc streams 'imagenet'"):

@@ -11,10 +11,10 @@ import pytest
 import torch
 
 from conftest import TickingClock
-from prunelab.data import load_dataset
-from prunelab.loop import CheckpointPolicy
+from prunelab.data.tensors import load_dataset
+from prunelab.training.loop import CheckpointPolicy
 from prunelab.models import build_model
-from prunelab.train import Trainer
+from prunelab.training.trainer import Trainer
 
 TRAIN = {"epochs": 2, "batch_size": 128, "lr": 0.05, "momentum": 0.9, "weight_decay": 1e-4,
          "schedule": {"name": "cosine"}}
@@ -86,8 +86,8 @@ def test_rng_state_survives_a_weights_only_round_trip(tmp_path):
 
     import numpy as np
 
-    from prunelab.storage import load_tensors, save_tensors
-    from prunelab.train import rng_state, set_rng_state
+    from prunelab.records.storage import load_tensors, save_tensors
+    from prunelab.training.trainer import rng_state, set_rng_state
 
     np.random.seed(7)
     np.random.normal()  # leaves a cached Gaussian in the state

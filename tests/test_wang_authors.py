@@ -16,8 +16,8 @@ import math
 import pytest
 import torch
 
-from prunelab.isometry import orthogonalize, orthp_
-from prunelab.masks import prunable_parameters
+from prunelab.branch_types.isometry import orthogonalize, orthp_
+from prunelab.training.masks import prunable_parameters
 from prunelab.metrics.jsv import jacobian_singular_values, summarize
 from prunelab.models.mlp import MLP
 from prunelab.pruning import resolve_hparams

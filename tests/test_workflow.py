@@ -12,7 +12,7 @@ import yaml
 from conftest import ROOT, planned_jobs, snakemake
 from prunelab.replication.claims import all_claims
 from prunelab.replication.claim import VERDICTS
-from prunelab.spec import spec_hash
+from prunelab.records.hashing import spec_hash
 
 pytestmark = pytest.mark.e2e
 TINY = ROOT / "tests" / "configs" / "tiny.yaml"

@@ -7,7 +7,7 @@ import yaml
 
 from conftest import ROOT, planned_jobs, snakemake
 from prunelab.pruning.select import prune_count
-from prunelab.storage import load_tensors
+from prunelab.records.storage import load_tensors
 
 pytestmark = pytest.mark.e2e
 CONFIG = ROOT / "tests" / "configs" / "branches.yaml"

@@ -5,8 +5,8 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from prunelab.data import TensorData
-from prunelab.masks import Mask, prunable_parameters
+from prunelab.data.tensors import TensorData
+from prunelab.training.masks import Mask, prunable_parameters
 from prunelab.models.mlp import MLP
 from prunelab.pruning.base import PruneContext
 

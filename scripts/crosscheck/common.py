@@ -19,10 +19,10 @@ from pathlib import Path
 import torch
 from torch import nn
 
-from prunelab.data import TensorData, load_dataset
-from prunelab.masks import Mask, prunable_parameters
+from prunelab.data.tensors import TensorData, load_dataset
+from prunelab.training.masks import Mask, prunable_parameters
 from prunelab.models import build_model
-from prunelab.train import Trainer, evaluate
+from prunelab.training.trainer import Trainer, evaluate
 
 
 def parser(description: str, authors_file: str) -> argparse.ArgumentParser:

@@ -35,12 +35,12 @@ from torch import nn
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import common  # noqa: E402
 
-from prunelab.masks import Mask, prunable_parameters  # noqa: E402
+from prunelab.training.masks import Mask, prunable_parameters  # noqa: E402
 from prunelab.models import build_model  # noqa: E402
 from prunelab.pruning.base import PruneContext  # noqa: E402
 from prunelab.pruning.grasp import class_balanced_sample, score as grasp_score  # noqa: E402
 from prunelab.pruning.schedule import run_method  # noqa: E402
-from prunelab.train import Trainer  # noqa: E402
+from prunelab.training.trainer import Trainer  # noqa: E402
 
 MODEL = {"name": "lenet_300_100"}
 HPARAMS = {"temperature": 200.0, "samples_per_class": 10, "reinit": True}

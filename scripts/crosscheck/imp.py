@@ -40,7 +40,7 @@ from torch import nn
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import common  # noqa: E402
 
-from prunelab.masks import Mask, prunable_parameters  # noqa: E402
+from prunelab.training.masks import Mask, prunable_parameters  # noqa: E402
 from prunelab.pruning.schedule import run_method  # noqa: E402
 
 

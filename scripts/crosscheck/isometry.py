@@ -5,7 +5,7 @@ Authors: MingSun-Tse/Smile-Pruning @ 03c071b93d67 (``pruner/meta_pruner.py`` ``M
 ``exact_isometry_based_on_existing_weights``: OrthP; ``model/mlp.py`` ``mlp_7_linear``/``mlp_7_relu``) and
 @ 5a66da000fe0 (``utils.py``: ``orthogonalize_weights``, ``get_jacobian_singular_values``; at 03c071b93d67 that
 file is a link outside the repository). prunelab: ``src/prunelab/pruning/l1_filter.py``,
-``src/prunelab/isometry.py`` ``orthp_``, ``src/prunelab/metrics/jsv.py`` (docs/methods.md §2.10).
+``src/prunelab/branch_types/isometry.py`` ``orthp_``, ``src/prunelab/metrics/jsv.py`` (docs/methods.md §2.10).
 
 For each activation (linear, ReLU), seed and pruning ratio pr: an MLP-7 (width 100, Fashion-MNIST at 32×32) is
 trained by prunelab's loop for ``--epochs``; its weights are loaded into the authors' ``FCNet``, which their
@@ -37,11 +37,11 @@ from torch import nn
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import common  # noqa: E402
 
-from prunelab.isometry import orthp_  # noqa: E402
-from prunelab.masks import Mask  # noqa: E402
+from prunelab.branch_types.isometry import orthp_  # noqa: E402
+from prunelab.training.masks import Mask  # noqa: E402
 from prunelab.metrics.jsv import jacobian_singular_values, summarize  # noqa: E402
 from prunelab.pruning.schedule import run_method, scoring_batches  # noqa: E402
-from prunelab.train import Trainer  # noqa: E402
+from prunelab.training.trainer import Trainer  # noqa: E402
 
 
 def load_authors(checkout: Path, utils_checkout: Path):

@@ -43,9 +43,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from common import (after_pruning, authors_checkout, compare_masks, fashion_mnist, masked_copy,  # noqa: E402
                     parser, print_table, seeds, trained)
 
-from prunelab.curvature import FlatModel, ggn_diagonal, mean_gradient  # noqa: E402
-from prunelab.data import load_dataset  # noqa: E402
-from prunelab.masks import Mask, prunable_parameters  # noqa: E402
+from prunelab.pruning.curvature import FlatModel, ggn_diagonal, mean_gradient  # noqa: E402
+from prunelab.data.tensors import load_dataset  # noqa: E402
+from prunelab.training.masks import Mask, prunable_parameters  # noqa: E402
 from prunelab.models import build_model  # noqa: E402
 from prunelab.pruning.base import resolve_hparams  # noqa: E402
 from prunelab.pruning.schedule import ScoringDraws, run_method  # noqa: E402

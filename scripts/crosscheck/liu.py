@@ -10,7 +10,7 @@ checkout given as ``--authors``:
   also compared with their dense model under prunelab's mask: the largest logit difference on one batch.
 - ``cifar/l1-norm-pruning/compute_flops.py:print_model_param_flops`` and the epoch rule of ``main_B.py``
   (``int(160 · F_dense / F_small)``, LR ×0.1 at ``int(0.5·E_B)`` and ``int(0.75·E_B)``) against prunelab's
-  ``metrics/flops.py:count`` and ``branch_types/scratch_b.py:stretched`` on the same pruned nets.
+  ``metrics/flops.py:count`` and ``branch_types/catalog/scratch_b.py:stretched`` on the same pruned nets.
 - ``cifar/weight-level/cifar_prune.py:main`` (one magnitude threshold over all conv weights): imported with a
   controlled ``sys.argv``, its model factory pointed at prunelab's net and its ``test`` replaced by a no-op
   (it indexes ``loss.data[0]``, which modern torch refuses); the masks it saves against prunelab's global
@@ -45,7 +45,7 @@ import torchvision
 from torch import nn
 
 from common import authors_checkout, compare_masks, parser, print_table, seeds
-from prunelab.branch_types.scratch_b import stretched
+from prunelab.branch_types.catalog.scratch_b import stretched
 from prunelab.metrics.flops import count
 from prunelab.models import build_model
 from prunelab.pruning.schedule import run_method

@@ -41,7 +41,7 @@ from scipy import stats
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import common  # noqa: E402
 
-from prunelab.masks import Mask, prunable_parameters  # noqa: E402
+from prunelab.training.masks import Mask, prunable_parameters  # noqa: E402
 from prunelab.pruning.schedule import run_method  # noqa: E402
 from prunelab.pruning.select import prune_count  # noqa: E402
 from prunelab.pruning.sipp_sensitivity import (draw_sample_set, layer_shapes, prunable_modules,  # noqa: E402

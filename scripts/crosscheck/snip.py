@@ -49,7 +49,7 @@ from torch import nn
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import common  # noqa: E402
 
-from prunelab.masks import Mask, prunable_parameters  # noqa: E402
+from prunelab.training.masks import Mask, prunable_parameters  # noqa: E402
 from prunelab.models import build_model  # noqa: E402
 from prunelab.pruning.schedule import run_method, scoring_batches  # noqa: E402
 from prunelab.pruning.base import PruneContext, resolve_hparams  # noqa: E402

@@ -39,7 +39,7 @@ from torch import nn
 
 from common import (after_pruning, authors_checkout, compare_masks, fashion_mnist, mean_sd, parser, print_table,
                     seeds, trained)
-from prunelab.masks import Mask
+from prunelab.training.masks import Mask
 from prunelab.pruning.schedule import run_method
 
 def import_authors(root) -> types.SimpleNamespace:

@@ -4,21 +4,23 @@ import os
 import sys
 from functools import lru_cache
 
-from prunelab import console, layout, run_lock
+from prunelab.cli import console
+from prunelab.records import layout
+from prunelab.cli import run_lock
 from prunelab.errors import PrunelabError
-from prunelab.grouping import seed_groups
-from prunelab.data_files import (
+from prunelab.plan.seed_groups import seed_groups
+from prunelab.data.files import (
     dataset_files,
     missing_message,
     real_datasets,
     streamed_datasets,
 )
-from prunelab.plan_cache import cached_plan
-from prunelab.resources import dense_spec_of, estimate, group_request, wants_gpu
-from prunelab.spec import canonical_json
-from prunelab.runtime import result_config, runtime_environment
+from prunelab.plan.cache import cached_plan
+from prunelab.plan.resources import dense_spec_of, estimate, group_request, wants_gpu
+from prunelab.records.hashing import canonical_json
+from prunelab.jobs.runtime import result_config, runtime_environment
 
-# One run per working directory (prunelab/run_lock.py): a second `snakemake` here, dry runs included (Snakemake
+# One run per working directory (prunelab/cli/run_lock.py): a second `snakemake` here, dry runs included (Snakemake
 # would fail on the first run's outputs in progress, calling them incomplete), stops now with one line naming
 # the first. Jobs that Snakemake runs in subprocesses (run: rules, cluster jobs) parse this file too and take
 # no lock. console.install shortens Snakemake's per-job file lists and reports Ctrl-C in one line (onerror).
@@ -202,7 +204,7 @@ def run_log(kind, name):
     return str(layout.run_dir(RESULTS, kind, "{hash}") / layout.LOGS / name)
 
 
-# -- resources: what each run job asks the scheduler for (prunelab/resources.py estimates it from the spec) --
+# -- resources: what each run job asks the scheduler for (prunelab/plan/resources.py estimates it from the spec) --
 # Wall time and memory grow with Snakemake's `attempt`, so a retried job (after TIMEOUT, OUT_OF_MEMORY or a
 # cancel) comes back bigger and resumes from its train_state.pt. A GPU is requested for runtime.device=cuda,
 # and for runtime.device=auto when a cluster executor runs the jobs; on a CPU-only cluster set
@@ -292,14 +294,14 @@ def _submissions(dag, as_groups):
             yield f"group '{group.groupid}' of rules {rules}", group.resources, group.threads
 
 
-# Local jobs are children forked from one job worker with torch imported (prunelab/job_worker.py), which
+# Local jobs are children forked from one job worker with torch imported (prunelab/cli/worker.py), which
 # saves each job the imports; it is stopped when the run ends and exits by itself when this process does.
 JOB_WORKER = {}
 
 
 def start_job_worker():
     if not (workflow.non_local_exec or workflow.remote_exec):
-        from prunelab.job_client import start
+        from prunelab.cli.client import start
 
         JOB_WORKER["handle"] = start(f"{workflow.basedir}/src")
 
@@ -338,7 +340,7 @@ onstart:
         workflow.executor_plugin is not None
         and workflow.executor_plugin.name == "slurm"
     ):
-        from prunelab.slurm import preflight
+        from prunelab.plan.slurm import preflight
 
         # name the rule when a job on its own is refused, else the packed group
         for as_groups in (False, True):

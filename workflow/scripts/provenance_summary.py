@@ -2,7 +2,7 @@
 table and figure (prunelab.analysis.provenance_summary)."""
 
 from prunelab.analysis.provenance_summary import write_all
-from prunelab.runtime import result_config
+from prunelab.jobs.runtime import result_config
 
 job = snakemake  # noqa: F821 (the object Snakemake gives a script)
 write_all(result_config(job.config), job.input.tables, job.input.figures, job.params.results, job.output.summary,

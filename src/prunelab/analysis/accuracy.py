@@ -12,7 +12,7 @@ import pandas as pd
 from prunelab.analysis import labels, plotting
 from prunelab.analysis.figure_type import GENERIC, Drawn, FigureType, Request, subset
 from prunelab.analysis.stats import ERROR_BAR, missing_note, summarise
-from prunelab.fragments import closed
+from prunelab.config.fragments import closed
 
 MIN_SPAN = 0.5   # accuracy points: the zoomed panel is never shorter (seed noise of the small demo nets)
 

@@ -12,9 +12,10 @@ from pathlib import Path
 
 import pandas as pd
 
-from prunelab import layout, provenance
-from prunelab.layout import sidecar
-from prunelab.storage import atomic_path, load_json
+from prunelab.records import layout
+from prunelab.records import provenance
+from prunelab.records.layout import sidecar
+from prunelab.records.storage import atomic_path, load_json
 
 # labels from the manifest, then measurements; ``pruned_*`` repeat, on branch rows, the state right after pruning
 # (Laurent et al. compare the loss right after pruning with the accuracy after retraining)

@@ -13,10 +13,11 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from prunelab.analysis import labels, overlay, plotting, references
+from prunelab.analysis import labels, overlay, plotting
+from prunelab.replication import references
 from prunelab.analysis.figure_type import WANG, Drawn, FigureType, Request, subset
 from prunelab.analysis.stats import missing_note, summarise
-from prunelab.fragments import closed
+from prunelab.config.fragments import closed
 
 PUBLISHED_LABEL = "published (Wang et al. 2021, 2 runs)"
 HATCH = {"none": "", "orthp": "///", "ai": "xxx"}

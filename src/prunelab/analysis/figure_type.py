@@ -65,7 +65,7 @@ class Drawn:
 @dataclass(frozen=True)
 class FigureType:
     """A figure type. ``options`` is the JSON-schema fragment of ``figures.<name>.options``
-    (:func:`prunelab.fragments.closed`, each option with its default and description); ``caption`` is the
+    (:func:`prunelab.config.fragments.closed`, each option with its default and description); ``caption`` is the
     report's reStructuredText paragraph, a ``str.format`` template of ``{metric}``, ``{experiments}`` and the
     options by name (filled in readable form by ``figures.draw``); ``title`` heads a figure whose config has no
     ``title:``."""

@@ -18,13 +18,14 @@ from pathlib import Path
 
 import pandas as pd
 
-from prunelab import fragments, provenance
+from prunelab.config import fragments
+from prunelab.records import provenance
 from prunelab.analysis import plotting
 from prunelab.analysis.figure_type import Drawn, FigureType, Request, figure_types
 from prunelab.errors import ConfigError
-from prunelab.layout import sidecar
+from prunelab.records.layout import sidecar
 from prunelab.replication.caption import caption_lines
-from prunelab.storage import atomic_path
+from prunelab.records.storage import atomic_path
 
 def type_of(spec: dict, name: str) -> FigureType:
     """The figure type ``spec`` names (the schema only says it is a string: the types are discovered)."""

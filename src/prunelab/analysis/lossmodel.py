@@ -18,7 +18,7 @@ import pandas as pd
 from prunelab.analysis import labels, plotting
 from prunelab.analysis.figure_type import LAURENT, Drawn, FigureType, Request
 from prunelab.analysis.stats import hparam, missing_note, other_hparams, summarise
-from prunelab.fragments import closed
+from prunelab.config.fragments import closed
 
 NO_PUBLISHED = ("No verified published numbers for this paper (docs/methods.md §4.2); the replication target is the "
                 "trend.")

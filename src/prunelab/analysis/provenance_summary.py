@@ -14,10 +14,11 @@ from pathlib import Path
 import pandas as pd
 import yaml
 
-from prunelab import layout, provenance
-from prunelab.layout import sidecar
-from prunelab.records import deterministic
-from prunelab.storage import atomic_path, load_json
+from prunelab.records import layout
+from prunelab.records import provenance
+from prunelab.records.layout import sidecar
+from prunelab.records.tree import deterministic
+from prunelab.records.storage import atomic_path, load_json
 
 KINDS = ["dense", "prune", "branch", "table", "figure"]
 GROUP = ["kind", "prunelab", "git_commit", "dirty", "python", "torch", "cuda", "deterministic", "device"]

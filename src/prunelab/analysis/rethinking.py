@@ -15,11 +15,12 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from prunelab.analysis import labels, overlay, plotting, references
+from prunelab.analysis import labels, overlay, plotting
+from prunelab.replication import references
 from prunelab.analysis.figure_type import LIU, Drawn, FigureType, Request, subset
 from prunelab.analysis.stats import missing_note, summarise
 from prunelab.errors import ConfigError
-from prunelab.fragments import closed
+from prunelab.config.fragments import closed
 
 TABLE1_COLUMNS = ["unpruned", "finetune", "scratch_e", "scratch_b"]
 COLUMN_LABEL = {"unpruned": "unpruned", **labels.BRANCH_TYPE}

@@ -15,7 +15,7 @@ import pandas as pd
 from prunelab.analysis import labels, plotting
 from prunelab.analysis.figure_type import SIPP, Drawn, FigureType, Request
 from prunelab.analysis.stats import missing_note, summarise
-from prunelab.fragments import closed
+from prunelab.config.fragments import closed
 
 STAGES = {"pruned": "prune only", "branch": "prune + retrain"}
 ZOOM_SPAN = 0.5   # accuracy points: a zoomed twin panel is never shorter

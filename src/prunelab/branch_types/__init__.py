@@ -2,7 +2,7 @@
 
 Each module exports ``BRANCH_TYPE = BranchType(...)``: its name, the label readers see, what it starts from,
 its schedule and length (``doc``), the rules planning applies to its config, and the ``start`` a branch job
-calls (through :func:`prunelab.branches.branch_start`). :func:`branch_types` finds the modules, so adding a
+calls (through :func:`prunelab.branch_types.starts.branch_start`). :func:`branch_types` finds the modules, so adding a
 type is adding its module; the schema, the planner, the jobs and the figures' labels read this registry.
 
 | type           | starting weights                         | schedule                         | length         |

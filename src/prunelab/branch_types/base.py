@@ -13,7 +13,7 @@ from typing import Any, Callable
 
 from prunelab.discovery import declared
 from prunelab.errors import ConfigError
-from prunelab.schedules import iterations_per_epoch, to_iteration, total_iterations
+from prunelab.training.schedules import iterations_per_epoch, to_iteration, total_iterations
 
 
 @dataclass
@@ -108,7 +108,7 @@ class BranchType:
 @cache
 def branch_types() -> dict[str, BranchType]:
     """Every branch type, discovered once from the modules of this package that export ``BRANCH_TYPE``."""
-    return declared("prunelab.branch_types", BranchType, "BRANCH_TYPE")
+    return declared("prunelab.branch_types.catalog", BranchType, "BRANCH_TYPE")
 
 
 def get_branch_type(name: str, key: str = "type") -> BranchType:

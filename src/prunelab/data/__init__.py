@@ -6,10 +6,3 @@ float tensors on the training device, standardised per channel with statistics o
 plus a fingerprint of the raw bytes for provenance. Batches come from
 :class:`~prunelab.data.batches.EpochPlan`, which augments on the device.
 """
-
-from __future__ import annotations
-
-from prunelab.data.stream import StreamData
-from prunelab.data.tensors import TensorData, load_dataset, DATASETS
-
-__all__ = ["TensorData", "StreamData", "load_dataset", "DATASETS"]

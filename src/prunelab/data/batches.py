@@ -18,7 +18,7 @@ import torch.nn.functional as F
 
 def shard_bounds(n: int, rank: int, world: int) -> tuple[int, int]:
     """``[lo, hi)`` of rank ``rank``'s contiguous part of a batch of ``n`` (the first ``n % world`` get one more):
-    the slice of the global batch one data-parallel rank trains on (prunelab.distributed)."""
+    the slice of the global batch one data-parallel rank trains on (prunelab.training.distributed)."""
     base, extra = divmod(n, world)
     lo = rank * base + min(rank, extra)
     return lo, lo + base + (1 if rank < extra else 0)

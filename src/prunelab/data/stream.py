@@ -33,7 +33,7 @@ import torch
 
 from prunelab.data.batches import shard_bounds
 from prunelab.errors import ConfigError, DataError
-from prunelab.resources import DATASETS, STREAMED
+from prunelab.data.catalog import DATASETS, STREAMED
 
 IMAGENET_MEAN, IMAGENET_STD = (0.485, 0.456, 0.406), (0.229, 0.224, 0.225)
 EVAL_RESIZE_RATIO = 0.875  # evaluation: shorter side to size / 0.875 (256 for 224), then the centre crop

@@ -15,7 +15,7 @@ import torch
 
 from prunelab.errors import DataError
 
-from prunelab.data_files import (  # noqa: F401 - torch-free, so the workflow can plan data jobs cheaply
+from prunelab.data.files import (  # noqa: F401 - torch-free, so the workflow can plan data jobs cheaply
     FASHION_MNIST_SCRIPT, VISION_SETS, dataset_files, expected_files, missing_message)
 
 

@@ -8,7 +8,7 @@ layer 2·nnz(W) (+ bias); BatchNorm2d 2 ops per element; ReLU one; pooling k² p
 pooling: one per input element). A filter whose every weight is masked is gone, as in the compact network their
 structured counter measures: the BatchNorm, ReLU and pooling work on its channel is not counted until the next
 layer mixes channels. ``macs`` is the plain conv+linear multiply-accumulate count (nnz·H·W), which
-``prunelab.resources`` sizes jobs by.
+``prunelab.plan.resources`` sizes jobs by.
 """
 
 from __future__ import annotations
@@ -18,7 +18,7 @@ import math
 import torch
 from torch import nn
 
-from prunelab.masks import Mask
+from prunelab.training.masks import Mask
 
 
 def _kept(module: nn.Module, mask: Mask | None, names: dict[int, str]) -> tuple[int, int]:

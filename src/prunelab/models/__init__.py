@@ -1,7 +1,7 @@
 """Model registry: ``build_model(spec, input_shape, num_classes)`` for every architecture of the four papers.
 
 Prunable parameters are the ``weight`` of every ``nn.Conv2d`` and ``nn.Linear`` (see
-:func:`prunelab.masks.prunable_parameters`); the models therefore use plain conv/linear layers, with
+:func:`prunelab.training.masks.prunable_parameters`); the models therefore use plain conv/linear layers, with
 biases off wherever BatchNorm follows, so that parameter counts match the papers.
 """
 

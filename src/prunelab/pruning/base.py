@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from functools import cache
 from typing import TYPE_CHECKING, Callable
 
-from prunelab import fragments
+from prunelab.config import fragments
 from prunelab.discovery import declared
 from prunelab.errors import ConfigError
 
@@ -21,8 +21,8 @@ if TYPE_CHECKING:
     import torch
     from torch import nn
 
-    from prunelab.data import TensorData
-    from prunelab.masks import Mask
+    from prunelab.data.tensors import TensorData
+    from prunelab.training.masks import Mask
 
 
 @dataclass
@@ -53,7 +53,7 @@ class PruneContext:
 class Method:
     """A pruning method: its hyperparameters, and which function of ``module`` computes it.
 
-    ``hparams`` is a JSON-schema fragment (:func:`prunelab.fragments.closed`): each hyperparameter's type,
+    ``hparams`` is a JSON-schema fragment (:func:`prunelab.config.fragments.closed`): each hyperparameter's type,
     bounds, ``default`` and ``description``. The defaults are part of every prune spec, so changing one
     changes the run hashes of that method.
 

@@ -22,8 +22,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from prunelab.data import TensorData
-from prunelab.masks import Mask
+from prunelab.data.tensors import TensorData
+from prunelab.training.masks import Mask
 from prunelab.pruning.base import PruneContext
 from prunelab.pruning.scoring_copy import require_data, scoring_copy
 

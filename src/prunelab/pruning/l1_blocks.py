@@ -21,7 +21,7 @@ import re
 from torch import nn
 
 from prunelab.errors import ConfigError
-from prunelab.masks import Mask
+from prunelab.training.masks import Mask
 from prunelab.pruning.base import PruneContext
 from prunelab.pruning.l1_filter import smallest_units
 

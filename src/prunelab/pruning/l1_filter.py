@@ -23,7 +23,7 @@ import math
 import torch
 
 from prunelab.errors import ConfigError
-from prunelab.masks import Mask
+from prunelab.training.masks import Mask
 from prunelab.pruning.base import PruneContext
 
 

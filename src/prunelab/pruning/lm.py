@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import torch
 
-from prunelab.curvature import FlatModel, mean_gradient
+from prunelab.pruning.curvature import FlatModel, mean_gradient
 from prunelab.pruning.base import PruneContext
 
 

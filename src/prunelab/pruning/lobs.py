@@ -19,9 +19,9 @@ from __future__ import annotations
 
 import torch
 
-from prunelab.curvature import layer_input_moments
+from prunelab.pruning.curvature import layer_input_moments
 from prunelab.errors import PrunelabError
-from prunelab.masks import Mask
+from prunelab.training.masks import Mask
 from prunelab.progress import tick
 from prunelab.pruning.base import PruneContext
 from prunelab.pruning.obs_algebra import independent_update, joint_update_vector, saliency

@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import torch
 
-from prunelab.curvature import FlatModel, curvature_diagonal
+from prunelab.pruning.curvature import FlatModel, curvature_diagonal
 from prunelab.pruning.base import PruneContext
 
 

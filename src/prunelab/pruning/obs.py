@@ -21,9 +21,9 @@ from __future__ import annotations
 
 import torch
 
-from prunelab.curvature import MAX_DENSE, FlatModel, ggn_matrix, hessian_matrix
+from prunelab.pruning.curvature import MAX_DENSE, FlatModel, ggn_matrix, hessian_matrix
 from prunelab.errors import ConfigError
-from prunelab.masks import Mask
+from prunelab.training.masks import Mask
 from prunelab.pruning.base import PruneContext
 from prunelab.pruning.obs_algebra import (greedy_removal, independent_update, joint_update_vector,
                                           restricted_inverse, saliency)

@@ -43,9 +43,9 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from prunelab import fragments
+from prunelab.config import fragments
 from prunelab.errors import ConfigError, PrunelabError
-from prunelab.masks import Mask
+from prunelab.training.masks import Mask
 from prunelab.pruning.base import PruneContext
 from prunelab.pruning.catalog.sipp import CONSTANTS
 from prunelab.pruning.select import exact_count, prune_count

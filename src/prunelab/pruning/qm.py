@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import torch
 
-from prunelab.curvature import FlatModel, ggn_diagonal, mean_gradient
+from prunelab.pruning.curvature import FlatModel, ggn_diagonal, mean_gradient
 from prunelab.pruning.base import PruneContext
 
 

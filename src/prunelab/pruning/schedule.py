@@ -15,9 +15,9 @@ from typing import Callable
 import torch
 from torch import nn
 
-from prunelab.data import TensorData
+from prunelab.data.tensors import TensorData
 from prunelab.errors import ConfigError
-from prunelab.masks import Mask, prunable_parameters
+from prunelab.training.masks import Mask, prunable_parameters
 from prunelab.progress import tick
 from prunelab.pruning.base import PruneContext, get_method, resolve_hparams, split_hparams
 from prunelab.pruning.propagate import propagate

@@ -13,7 +13,7 @@ import math
 import torch
 
 from prunelab.errors import ConfigError, PrunelabError
-from prunelab.masks import Mask
+from prunelab.training.masks import Mask
 
 
 def prune_count(sparsity: float, n: int) -> int:

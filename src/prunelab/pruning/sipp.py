@@ -30,7 +30,7 @@ import numpy as np
 import torch
 
 from prunelab.errors import ConfigError
-from prunelab.masks import Mask
+from prunelab.training.masks import Mask
 from prunelab.pruning.base import PruneContext
 from prunelab.pruning.propagate import PropagatedNet
 from prunelab.pruning.scoring_copy import scoring_copy

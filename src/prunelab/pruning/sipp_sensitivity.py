@@ -25,7 +25,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from prunelab.data import TensorData
+from prunelab.data.tensors import TensorData
 from prunelab.errors import PrunelabError
 from prunelab.pruning.base import PruneContext
 from prunelab.pruning.scoring_copy import require_data

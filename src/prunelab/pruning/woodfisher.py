@@ -25,8 +25,8 @@ import math
 
 import torch
 
-from prunelab.curvature import FlatModel, minibatch_gradients
-from prunelab.masks import Mask
+from prunelab.pruning.curvature import FlatModel, minibatch_gradients
+from prunelab.training.masks import Mask
 from prunelab.pruning.base import PruneContext
 from prunelab.pruning.obs_algebra import (accumulated_inverse, independent_update, joint_update, saliency,
                                            woodbury_inverse)

@@ -8,15 +8,15 @@ from pathlib import Path
 
 import pandas as pd
 
-from prunelab import provenance
-from prunelab.layout import sidecar
+from prunelab.records import provenance
+from prunelab.records.layout import sidecar
 from prunelab.replication import ledger as ledger_mod
 from prunelab.replication import page
 from prunelab.replication.claims import all_claims
 from prunelab.replication.claim import VERDICTS
 from prunelab.replication.select import prepare
 from prunelab.replication.verdict import adjust, evaluate
-from prunelab.storage import atomic_path
+from prunelab.records.storage import atomic_path
 
 
 def replicate(tables: pd.DataFrame, claims=None) -> tuple[pd.DataFrame, pd.DataFrame]:

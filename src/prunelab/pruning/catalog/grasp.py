@@ -1,6 +1,6 @@
 """GraSP's declaration and hyperparameters (implementation: :mod:`prunelab.pruning.grasp`)."""
 
-from prunelab.fragments import closed
+from prunelab.config.fragments import closed
 from prunelab.pruning.base import Method
 
 METHOD = Method(name="grasp", hparams=closed({

@@ -1,6 +1,6 @@
 """Residual-block L1 filter pruning's declaration (implementation: :mod:`prunelab.pruning.l1_blocks`)."""
 
-from prunelab.fragments import closed
+from prunelab.config.fragments import closed
 from prunelab.pruning.base import Method
 
 METHOD = Method(name="l1_blocks", hparams=closed({

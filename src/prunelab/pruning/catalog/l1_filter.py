@@ -1,6 +1,6 @@
 """Structured L1 filter pruning's declaration (implementation: :mod:`prunelab.pruning.l1_filter`)."""
 
-from prunelab.fragments import closed
+from prunelab.config.fragments import closed
 from prunelab.pruning.base import Method
 
 METHOD = Method(name="l1_filter", hparams=closed({

@@ -1,6 +1,6 @@
 """Magnitude pruning's declaration (implementation: :mod:`prunelab.pruning.magnitude`)."""
 
-from prunelab.fragments import closed
+from prunelab.config.fragments import closed
 from prunelab.pruning.base import Method
 from prunelab.pruning.catalog import PROPAGATE_OPTIONAL
 

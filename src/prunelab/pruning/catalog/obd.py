@@ -1,7 +1,7 @@
 """OBD's declaration; the curvature diagonals it may use are named here so planning needs no torch
-(implementation: :mod:`prunelab.pruning.obd`, the diagonals in :mod:`prunelab.curvature`)."""
+(implementation: :mod:`prunelab.pruning.obd`, the diagonals in :mod:`prunelab.pruning.curvature`)."""
 
-from prunelab.fragments import closed
+from prunelab.config.fragments import closed
 from prunelab.pruning.base import Method
 from prunelab.pruning.catalog import LOCALITY
 

@@ -1,6 +1,6 @@
 """Exact OBS's declaration (implementation: :mod:`prunelab.pruning.obs`)."""
 
-from prunelab.fragments import closed
+from prunelab.config.fragments import closed
 from prunelab.pruning.base import Method
 
 CURVATURES = ("ggn", "hessian")

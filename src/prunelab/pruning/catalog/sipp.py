@@ -1,6 +1,6 @@
 """The three SiPP variants' declarations and hyperparameters (implementation: :mod:`prunelab.pruning.sipp`)."""
 
-from prunelab.fragments import closed
+from prunelab.config.fragments import closed
 from prunelab.pruning.base import Method
 from prunelab.pruning.catalog import PROPAGATE
 

@@ -1,6 +1,6 @@
 """SNIP's declaration (implementation: :mod:`prunelab.pruning.snip`)."""
 
-from prunelab.fragments import closed
+from prunelab.config.fragments import closed
 from prunelab.pruning.base import Method
 from prunelab.pruning.catalog import PROPAGATE_OPTIONAL
 

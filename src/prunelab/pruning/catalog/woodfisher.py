@@ -1,6 +1,6 @@
 """WoodFisher's declaration (implementation: :mod:`prunelab.pruning.woodfisher`)."""
 
-from prunelab.fragments import closed
+from prunelab.config.fragments import closed
 from prunelab.pruning.base import Method
 from prunelab.pruning.catalog import COMPENSATION
 

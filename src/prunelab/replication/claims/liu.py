@@ -3,7 +3,7 @@ is comparable to fine-tuning, and the lottery ticket's init only matters at a sm
 
 from __future__ import annotations
 
-from prunelab.analysis.references import LIU
+from prunelab.replication.references import LIU
 from prunelab.replication.claim import AtLeast, AtMost, Claim, Extreme, Select, Setting
 
 STRUCTURED = ("l1_filter", "l1_blocks")

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from prunelab.analysis import references
+from prunelab.replication import references
 from prunelab.replication.claim import Claim, Select, Setting, Target
 from prunelab.replication.claims.liu import COMPARABLE
 

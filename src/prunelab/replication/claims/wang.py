@@ -4,7 +4,7 @@ fine-tuning at LR 1e-2 beats 1e-3, and restoring isometry (OrthP) shrinks that g
 
 from __future__ import annotations
 
-from prunelab.analysis.references import WANG
+from prunelab.replication.references import WANG
 from prunelab.replication.claim import Claim, Select, Setting
 
 SETTING = Setting(("mnist",), None, 2, "MNIST at 32×32; fine-tune 90 epochs (LR 1e-2 ×0.1 at 30/60, LR 1e-3 ×0.1 "
