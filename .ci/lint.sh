@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# .ci/lint.sh - code and workflow conventions: `lint-imports` (the stage layers and the torch-free contracts of pyproject.toml [tool.importlinter]),
+# .ci/lint.sh - code and workflow conventions: `ruff check` and `ruff format --check` (rules in pyproject.toml),
+# `lint-imports` (the stage layers and the torch-free contracts of pyproject.toml [tool.importlinter]),
 # `snakefmt --check` on the Snakefile and workflow/, and `snakemake --lint` on the demo config and on every suite
 # config in workflow/experiments/.
 # The data preflight runs at workflow start, which lint skips, so the suites lint without their data.
@@ -10,6 +11,10 @@ ROOT=$PWD
 WORK=$(mktemp -d /tmp/prunelab-lint.XXXXXX)
 trap 'rm -rf "$WORK"' EXIT
 fail() { echo "[lint] FAIL: $*" >&2; exit 1; }
+
+ruff check --quiet . || fail "ruff check (ruff check --fix . fixes the safe ones)"
+ruff format --check --quiet . || fail "ruff format --check (ruff format . reformats)"
+echo "[lint] ruff check and ruff format --check: clean"
 
 lint-imports --no-cache >"$WORK/imports.log" 2>&1 || { cat "$WORK/imports.log"; fail "lint-imports"; }
 echo "[lint] lint-imports: $(grep -c ' KEPT' "$WORK/imports.log") contracts kept (stage layers, torch-free modules)"

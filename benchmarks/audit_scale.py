@@ -30,6 +30,7 @@ def write_json(path: Path, data) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(json.dumps(data, indent=2, sort_keys=True) + "\n")
 
+
 SPARSITIES = [0.5, 0.7, 0.8, 0.9, 0.95, 0.98]
 FILE_BYTES = {"model.pt": 4096, "snapshots.pt": 8192, "mask.pt": 1024}
 RUNS_PER_TABLE = 1000
@@ -61,23 +62,42 @@ def build_tree(results: Path, runs: int, seed: int = 0) -> int:
     per_dense = 1 + 2 * len(SPARSITIES)
     keys: list[tuple[str, str]] = []
     for d in range(max(1, -(-runs // per_dense))):
-        dense = {"kind": "dense", "dataset": {"name": "digits", "size": 28}, "model": {"name": "lenet_300_100"},
-                 "train": {"epochs": 2, "lr": 0.05}, "seed": {"init": d, "data": d}}
+        dense = {
+            "kind": "dense",
+            "dataset": {"name": "digits", "size": 28},
+            "model": {"name": "lenet_300_100"},
+            "train": {"epochs": 2, "lr": 0.05},
+            "seed": {"init": d, "data": d},
+        }
         d_hash = _write_run(results, dense, ["model.pt", "snapshots.pt"], {}, rng)
         d_dir = run_dir(results, "dense", d_hash)
         keys.append(("dense", d_hash))
         for sparsity in SPARSITIES:
-            prune = {"kind": "prune", "parents": {"source": f"dense/{d_hash}"}, "method": "magnitude",
-                     "sparsity": sparsity, "seed": 0}
+            prune = {
+                "kind": "prune",
+                "parents": {"source": f"dense/{d_hash}"},
+                "method": "magnitude",
+                "sparsity": sparsity,
+                "seed": 0,
+            }
             p_hash = _write_run(results, prune, ["mask.pt"], {"source": d_dir}, rng)
-            branch = {"kind": "branch", "parents": {"dense": f"dense/{d_hash}", "prune": f"prune/{p_hash}"},
-                      "type": "finetune", "seed": {"init": d + 1_000_003, "data": d}}
-            b_hash = _write_run(results, branch, ["model.pt", "mask.pt"],
-                                {"dense": d_dir, "prune": run_dir(results, "prune", p_hash)}, rng)
+            branch = {
+                "kind": "branch",
+                "parents": {"dense": f"dense/{d_hash}", "prune": f"prune/{p_hash}"},
+                "type": "finetune",
+                "seed": {"init": d + 1_000_003, "data": d},
+            }
+            b_hash = _write_run(
+                results,
+                branch,
+                ["model.pt", "mask.pt"],
+                {"dense": d_dir, "prune": run_dir(results, "prune", p_hash)},
+                rng,
+            )
             keys += [("prune", p_hash), ("branch", b_hash)]
     tables = []
     for t, start in enumerate(range(0, len(keys), RUNS_PER_TABLE)):
-        rows = [{"kind": k, "run": h} for k, h in keys[start:start + RUNS_PER_TABLE]]
+        rows = [{"kind": k, "run": h} for k, h in keys[start : start + RUNS_PER_TABLE]]
         table = results / "tables" / "scale" / f"exp{t}.csv"
         manifest = table.with_name(f"exp{t}.manifest.json")
         write_json(manifest, {"experiment": f"exp{t}", "rows": rows})
@@ -91,8 +111,12 @@ def build_tree(results: Path, runs: int, seed: int = 0) -> int:
         png = results / "figures" / "scale" / f"fig{f}.png"
         png.parent.mkdir(parents=True, exist_ok=True)
         png.write_bytes(rng.randbytes(2048))
-        record = provenance.build({"png": png}, inputs=tables[start:start + TABLES_PER_FIGURE], relative_to=results,
-                                  extra={"figure": f"fig{f}"})
+        record = provenance.build(
+            {"png": png},
+            inputs=tables[start : start + TABLES_PER_FIGURE],
+            relative_to=results,
+            extra={"figure": f"fig{f}"},
+        )
         write_json(png.with_name(f"fig{f}.provenance.json"), record)
     return len(keys)
 
@@ -112,9 +136,11 @@ def main() -> int:
         report = audit(results)
         if report.findings:
             print("\n".join(report.lines()[:10]), file=sys.stderr)
-        print(f"audit_scale: {report.runs} runs, {report.tables} tables, {report.figures} figures, "
-              f"{report.files_hashed} files hashed once: {report.seconds:.2f} s = {report.runs / report.seconds:.0f} "
-              f"runs/s ({len(report.errors)} errors, {len(report.warnings)} warnings; {os.cpu_count()} CPUs)")
+        print(
+            f"audit_scale: {report.runs} runs, {report.tables} tables, {report.figures} figures, "
+            f"{report.files_hashed} files hashed once: {report.seconds:.2f} s = {report.runs / report.seconds:.0f} "
+            f"runs/s ({len(report.errors)} errors, {len(report.warnings)} warnings; {os.cpu_count()} CPUs)"
+        )
         return 0 if report.ok else 1
     finally:
         if not args.keep:

@@ -11,8 +11,8 @@ import os
 import platform
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
-from typing import Callable
 
 import torch
 
@@ -24,11 +24,23 @@ from prunelab.models import build_model  # noqa: E402
 MODELS = {  # name -> (model spec, dataset spec)
     "lenet300": ({"name": "lenet_300_100"}, {"name": "digits", "size": 28, "channels": 1, "validation": 100}),
     "lenet5": ({"name": "lenet5"}, {"name": "digits", "size": 28, "channels": 1, "validation": 100}),
-    "resnet20": ({"name": "resnet20"}, {"name": "digits", "size": 32, "channels": 3, "validation": 100,
-                                        "augment": {"crop_padding": 4, "flip": True}}),
+    "resnet20": (
+        {"name": "resnet20"},
+        {"name": "digits", "size": 32, "channels": 3, "validation": 100, "augment": {"crop_padding": 4, "flip": True}},
+    ),
 }
-TRAIN = {"epochs": 1, "batch_size": 128, "optimizer": "sgd", "lr": 0.05, "momentum": 0.9, "nesterov": False,
-         "weight_decay": 5e-4, "warmup_epochs": 0, "schedule": {"name": "constant"}, "save_at": []}
+TRAIN = {
+    "epochs": 1,
+    "batch_size": 128,
+    "optimizer": "sgd",
+    "lr": 0.05,
+    "momentum": 0.9,
+    "nesterov": False,
+    "weight_decay": 5e-4,
+    "warmup_epochs": 0,
+    "schedule": {"name": "constant"},
+    "save_at": [],
+}
 
 
 def device() -> torch.device:
@@ -43,8 +55,10 @@ def describe(dev: torch.device) -> str:
     """The device and torch version; on a CPU also the load average when the line is printed."""
     if dev.type == "cuda":
         return f"{torch.cuda.get_device_name(dev)}, torch {torch.__version__}"
-    return (f"CPU {platform.processor() or platform.machine()} x{torch.get_num_threads()} threads, "
-            f"torch {torch.__version__}, {load()}")
+    return (
+        f"CPU {platform.processor() or platform.machine()} x{torch.get_num_threads()} threads, "
+        f"torch {torch.__version__}, {load()}"
+    )
 
 
 def data_for(name: str, dev: torch.device):
@@ -113,6 +127,12 @@ def load() -> str:
 
 def subset(data, n_train: int, n_eval: int):
     """The first ``n_train`` training and ``n_eval`` validation/test examples: same tensors, shorter epochs."""
-    return dataclasses.replace(data, train_x=data.train_x[:n_train], train_y=data.train_y[:n_train],
-                               val_x=data.val_x[:n_eval], val_y=data.val_y[:n_eval],
-                               test_x=data.test_x[:n_eval], test_y=data.test_y[:n_eval])
+    return dataclasses.replace(
+        data,
+        train_x=data.train_x[:n_train],
+        train_y=data.train_y[:n_train],
+        val_x=data.val_x[:n_eval],
+        val_y=data.val_y[:n_eval],
+        test_x=data.test_x[:n_eval],
+        test_y=data.test_y[:n_eval],
+    )

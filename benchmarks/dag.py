@@ -47,18 +47,33 @@ SEEDS = 16
 
 
 def suite() -> dict:
-    dense = {"dataset": {"name": "digits", "size": 28, "channels": 1, "validation": 100},
-             "train": {"epochs": 2, "batch_size": 128, "lr": 0.05, "save_at": ["0it"]}, "seeds": list(range(SEEDS))}
+    dense = {
+        "dataset": {"name": "digits", "size": 28, "channels": 1, "validation": 100},
+        "train": {"epochs": 2, "batch_size": 128, "lr": 0.05, "save_at": ["0it"]},
+        "seeds": list(range(SEEDS)),
+    }
     return {
         "suite": "dagbench",
         "dense": {"mlp": {**dense, "model": {"name": "lenet_300_100"}}, "conv": {**dense, "model": {"name": "lenet5"}}},
-        "pruning": {"magnitude": {"method": "magnitude"}, "magnitude_layer": {"method": "magnitude", "scope": "layerwise"},
-                    "random": {"method": "random", "seed": 1}, "random_init": {"method": "random", "at": "init"}},
-        "branches": {"finetune": {"type": "finetune"}, "lottery": {"type": "lottery"}, "scratch": {"type": "scratch_e"}},
-        "experiments": {"oneshot": {"dense": ["mlp", "conv"], "pruning": ["magnitude", "magnitude_layer", "random",
-                                                                          "random_init"],
-                                    "sparsities": [round(0.1 * i, 1) for i in range(1, 10)] + [0.95],
-                                    "branches": ["finetune", "lottery", "scratch"]}},
+        "pruning": {
+            "magnitude": {"method": "magnitude"},
+            "magnitude_layer": {"method": "magnitude", "scope": "layerwise"},
+            "random": {"method": "random", "seed": 1},
+            "random_init": {"method": "random", "at": "init"},
+        },
+        "branches": {
+            "finetune": {"type": "finetune"},
+            "lottery": {"type": "lottery"},
+            "scratch": {"type": "scratch_e"},
+        },
+        "experiments": {
+            "oneshot": {
+                "dense": ["mlp", "conv"],
+                "pruning": ["magnitude", "magnitude_layer", "random", "random_init"],
+                "sparsities": [round(0.1 * i, 1) for i in range(1, 10)] + [0.95],
+                "branches": ["finetune", "lottery", "scratch"],
+            }
+        },
     }
 
 
@@ -66,8 +81,9 @@ def snakemake(workdir: Path, *args: str, own_snakefile: bool = False) -> tuple[f
     """Seconds and output of ``snakemake *args`` on ``workdir``: with the checkout's Snakefile and the
     workdir's config.yaml, or (``own_snakefile``) the Snakefile inside ``workdir`` and no config."""
     bin_dir = Path(sys.executable).parent
-    workflow = [] if own_snakefile else ["--snakefile", str(ROOT / "Snakefile"),
-                                         "--configfile", str(workdir / "config.yaml")]
+    workflow = (
+        [] if own_snakefile else ["--snakefile", str(ROOT / "Snakefile"), "--configfile", str(workdir / "config.yaml")]
+    )
     cmd = [str(bin_dir / "snakemake"), "--directory", str(workdir), *workflow, *args]
     env = {**os.environ, "PATH": f"{bin_dir}{os.pathsep}{os.environ.get('PATH', '')}", "PYTHONPATH": str(ROOT / "src")}
     start = time.perf_counter()
@@ -103,8 +119,9 @@ SUITES = ("rethinking", "lossmodel", "sipp", "dyniso")
 SUITE_TARGET = 8.0  # seconds beyond start-up, the four suites together
 
 
-def fastest(workdir: Path, repeats: int, *args: str, before=lambda: None, own_snakefile: bool = False
-            ) -> tuple[float, str]:
+def fastest(
+    workdir: Path, repeats: int, *args: str, before=lambda: None, own_snakefile: bool = False
+) -> tuple[float, str]:
     best, text = float("inf"), ""
     for _ in range(repeats):
         before()
@@ -148,9 +165,10 @@ def write_floor(workdir: Path, config: dict, one_file: bool) -> None:
     plan = build_plan(validate_config(config))
     parent_files = (layout.PROVENANCE,) if one_file else (layout.SPEC, layout.PROVENANCE)
     runs = {
-        run_hash: {"kind": spec["kind"],
-                   "inputs": [f"runs/{link}/{name}" for link in spec.get("parents", {}).values()
-                              for name in parent_files]}
+        run_hash: {
+            "kind": spec["kind"],
+            "inputs": [f"runs/{link}/{name}" for link in spec.get("parents", {}).values() for name in parent_files],
+        }
         for run_hash, spec in plan.specs.items()
     }
     files = {kind: [layout.PROVENANCE] if one_file else list(layout.run_files(kind)) for kind in layout.RUN_KINDS}
@@ -192,8 +210,10 @@ def suites(repeats: int) -> None:
         counted = (lambda name: jobs[f"{name} {state}"]) if state.startswith("floor") else jobs.get
         each = ", ".join(f"{name} ({counted(name)} jobs) {seconds:.1f}s" for name, seconds in times.items())
         parts.append(f"{state}: {each}; sum {total:.1f}s = {total / SUITE_TARGET:.2f}x the {SUITE_TARGET:.0f}s target")
-    print(f"dag suites [{os.cpu_count()} cores, load {os.getloadavg()[0]:.1f}] beyond start-up "
-          f"({startup:.1f}s): " + " | ".join(parts))
+    print(
+        f"dag suites [{os.cpu_count()} cores, load {os.getloadavg()[0]:.1f}] beyond start-up "
+        f"({startup:.1f}s): " + " | ".join(parts)
+    )
 
 
 def main() -> None:
@@ -215,8 +235,10 @@ def main() -> None:
     noop, text = snakemake(workdir, "-n")
     left = planned_total(text)
     startup, _ = snakemake(workdir, "--version")
-    print(f"dag [{os.cpu_count()} cores, load {os.getloadavg()[0]:.1f}] jobs {jobs}: dry-run {dry:.1f}s, "
-          f"no-op rerun {noop:.1f}s ({left} jobs left), of which Snakemake startup {startup:.1f}s")
+    print(
+        f"dag [{os.cpu_count()} cores, load {os.getloadavg()[0]:.1f}] jobs {jobs}: dry-run {dry:.1f}s, "
+        f"no-op rerun {noop:.1f}s ({left} jobs left), of which Snakemake startup {startup:.1f}s"
+    )
     if not args.keep:
         import shutil
 

@@ -28,8 +28,9 @@ def job_seconds(results: Path) -> tuple[float, int]:
     total, count = 0.0, 0
     for path in results.glob("runs/*/*/provenance.json"):
         record = json.loads(path.read_text())
-        total += (dt.datetime.fromisoformat(record["finished"]) - dt.datetime.fromisoformat(record["started"])
-                  ).total_seconds()
+        total += (
+            dt.datetime.fromisoformat(record["finished"]) - dt.datetime.fromisoformat(record["started"])
+        ).total_seconds()
         count += 1
     return total, count
 
@@ -45,15 +46,32 @@ def main() -> None:
         env["PRUNELAB_WORKER"] = "0"
     with tempfile.TemporaryDirectory(prefix="demo-bench-") as work:
         start = time.perf_counter()
-        subprocess.run([str(BIN / "snakemake"), "--snakefile", str(ROOT / "Snakefile"), "--directory", work,
-                        "--configfile", args.configfile, "--cores", str(args.cores), "--quiet", "all"],
-                       check=True, env=env, stdout=subprocess.DEVNULL)
+        subprocess.run(
+            [
+                str(BIN / "snakemake"),
+                "--snakefile",
+                str(ROOT / "Snakefile"),
+                "--directory",
+                work,
+                "--configfile",
+                args.configfile,
+                "--cores",
+                str(args.cores),
+                "--quiet",
+                "all",
+            ],
+            check=True,
+            env=env,
+            stdout=subprocess.DEVNULL,
+        )
         wall = time.perf_counter() - start
         work_seconds, runs = job_seconds(Path(work) / "results")
     ideal = work_seconds / args.cores
-    print(f"demo [{'fresh processes' if args.no_worker else 'job worker'}, {args.cores} slots, "
-          f"load {os.getloadavg()[0]:.1f}] wall {wall:.0f}s, {runs} runs' summed job time {work_seconds:.0f}s "
-          f"(/{args.cores} = {ideal:.0f}s): wall/(job time/slots) {wall / ideal:.2f} (target <=1.4)")
+    print(
+        f"demo [{'fresh processes' if args.no_worker else 'job worker'}, {args.cores} slots, "
+        f"load {os.getloadavg()[0]:.1f}] wall {wall:.0f}s, {runs} runs' summed job time {work_seconds:.0f}s "
+        f"(/{args.cores} = {ideal:.0f}s): wall/(job time/slots) {wall / ideal:.2f} (target <=1.4)"
+    )
 
 
 if __name__ == "__main__":

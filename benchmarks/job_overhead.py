@@ -25,7 +25,7 @@ SOURCE = str(ROOT / "src")
 sys.path.insert(0, SOURCE)
 
 from prunelab.cli import commands as cli  # noqa: E402
-from prunelab.cli import client as job_client
+from prunelab.cli import handoff as job_client  # noqa: E402
 from prunelab.config.validation import load_config  # noqa: E402
 from prunelab.plan.build import build_plan  # noqa: E402
 from prunelab.records.hashing import canonical_json  # noqa: E402
@@ -60,12 +60,21 @@ def main() -> None:
 
     def subprocess_with(env):
         def run():
-            subprocess.run([sys.executable, "-m", "prunelab", *argv], env=env, check=True,
-                           stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+            subprocess.run(
+                [sys.executable, "-m", "prunelab", *argv],
+                env=env,
+                check=True,
+                stdout=subprocess.DEVNULL,
+                stderr=subprocess.DEVNULL,
+            )
+
         return run
 
-    candidates = {"in-job": in_process, "fresh": subprocess_with(fresh_env),
-                  "worker": subprocess_with(dict(os.environ))}
+    candidates = {
+        "in-job": in_process,
+        "fresh": subprocess_with(fresh_env),
+        "worker": subprocess_with(dict(os.environ)),
+    }
     best = {name: float("inf") for name in candidates}
     try:
         for repeat in range(args.repeats + 1):  # the first round warms up (and waits for the worker's imports)
@@ -82,9 +91,11 @@ def main() -> None:
         os.chdir(ROOT)
         shutil.rmtree(work)
     fresh, forked = best["fresh"] - best["in-job"], best["worker"] - best["in-job"]
-    print(f"job_overhead [{os.cpu_count()} cores, load {os.getloadavg()[0]:.1f}] prune job: in-job "
-          f"{best['in-job']:.2f}s; fixed cost per job: fresh process {fresh:.2f}s, worker child {forked:.2f}s, "
-          f"fresh/worker {fresh / forked:.1f}x")
+    print(
+        f"job_overhead [{os.cpu_count()} cores, load {os.getloadavg()[0]:.1f}] prune job: in-job "
+        f"{best['in-job']:.2f}s; fixed cost per job: fresh process {fresh:.2f}s, worker child {forked:.2f}s, "
+        f"fresh/worker {fresh / forked:.1f}x"
+    )
 
 
 if __name__ == "__main__":

@@ -17,11 +17,11 @@ from __future__ import annotations
 
 import torch
 import torch.nn.functional as F
+from common import TRAIN, describe, device, interleaved, model_for
 from torch.nn.utils import prune
 
-from common import TRAIN, describe, device, interleaved, model_for
 from prunelab.training.masks import Mask, MaskedParameters, prunable_parameters
-from prunelab.training.trainer import build_optimizer
+from prunelab.training.single_model import build_optimizer
 
 SHAPES = {"lenet300": (1, 28, 28), "resnet20": (3, 32, 32)}
 STEPS = {"cuda": {"lenet300": 200, "resnet20": 50}, "cpu": {"lenet300": 40, "resnet20": 2}}
@@ -31,8 +31,12 @@ SPARSITY = 0.9
 
 def random_mask(model, seed=0) -> Mask:
     gen = torch.Generator().manual_seed(seed)
-    return Mask({n: (torch.rand(p.shape, generator=gen) >= SPARSITY).to(p.device)
-                 for n, p in prunable_parameters(model).items()})
+    return Mask(
+        {
+            n: (torch.rand(p.shape, generator=gen) >= SPARSITY).to(p.device)
+            for n, p in prunable_parameters(model).items()
+        }
+    )
 
 
 def stepper(name, dev, variant):
@@ -59,6 +63,7 @@ def stepper(name, dev, variant):
             if masked is not None:
                 masked.mask_gradients()
             opt.step()
+
     return steps
 
 
@@ -72,6 +77,7 @@ def mask_pass_seconds(name, dev, calls=200) -> float:
     def passes():
         for _ in range(calls):
             masked.mask_gradients()
+
     return interleaved({"pass": passes}, dev, 2 * REPEATS)["pass"] / calls
 
 
@@ -85,9 +91,11 @@ def main() -> None:
         interleaved(candidates, dev, 1)
         t = interleaved(candidates, dev, REPEATS)
         step, mask_pass = t["dense"] / n, mask_pass_seconds(name, dev)
-        parts.append(f"{name}: masked/dense {t.ratio('masked', 'dense', dev)} (target <=1.02; the mask pass alone "
-                     f"{1e6 * mask_pass:.0f}us = {100 * mask_pass / step:.1f}% of a step), hooks/masked "
-                     f"{t.ratio('hooks', 'masked', dev)} (H100: 1.33), dense {1e3 * step:.2f}ms/step")
+        parts.append(
+            f"{name}: masked/dense {t.ratio('masked', 'dense', dev)} (target <=1.02; the mask pass alone "
+            f"{1e6 * mask_pass:.0f}us = {100 * mask_pass / step:.1f}% of a step), hooks/masked "
+            f"{t.ratio('hooks', 'masked', dev)} (H100: 1.33), dense {1e3 * step:.2f}ms/step"
+        )
     print(f"masked_step [{describe(dev)}] " + " | ".join(parts))
 
 

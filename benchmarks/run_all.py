@@ -16,8 +16,17 @@ import time
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
-BENCHMARKS = ("train_loop", "masked_step", "grouped", "precision", "scoring", "dag", "audit_scale",
-              "streaming_loader", "job_overhead")
+BENCHMARKS = (
+    "train_loop",
+    "masked_step",
+    "grouped",
+    "precision",
+    "scoring",
+    "dag",
+    "audit_scale",
+    "streaming_loader",
+    "job_overhead",
+)
 
 
 def main(argv: list[str]) -> int:

@@ -30,27 +30,40 @@ import time
 from pathlib import Path
 
 import torch
-
 from common import describe, device, sync  # noqa: F401  (puts the checkout's src/ on sys.path)
 
+from prunelab.branch_types.isometry import approximate_isometry_, orthp_
 from prunelab.data.tensors import load_dataset
 from prunelab.errors import PrunelabError
-from prunelab.branch_types.isometry import approximate_isometry_, orthp_
 from prunelab.metrics.jsv import measure
 from prunelab.models import build_model
 from prunelab.pruning import methods, resolve_hparams
-from prunelab.pruning.schedule import run_method, scoring_batches
-from prunelab.training.trainer import Trainer
+from prunelab.pruning.multistep import run_method, scoring_batches
+from prunelab.training.single_model import Trainer
 
 MODELS = {  # name -> (model spec, dataset spec)
     "lenet300": ({"name": "lenet_300_100"}, {"name": "digits", "size": 28, "channels": 1, "validation": 180}),
-    "resnet20": ({"name": "resnet20", "width": 16},
-                 {"name": "digits", "size": 32, "channels": 3, "validation": 180}),
+    "resnet20": ({"name": "resnet20", "width": 16}, {"name": "digits", "size": 32, "channels": 3, "validation": 180}),
 }
-TRAIN = {"epochs": 1, "batch_size": 64, "lr": 0.05, "momentum": 0.9, "weight_decay": 1e-4,
-         "schedule": {"name": "cosine"}}
-TARGETS = {"snip": 1, "grasp": 1, "obd": 1, "sipp_det": 1, "sipp_rand": 1, "sipp_hybrid": 1, "lm": 1, "qm": 1,
-           "woodfisher": 3}
+TRAIN = {
+    "epochs": 1,
+    "batch_size": 64,
+    "lr": 0.05,
+    "momentum": 0.9,
+    "weight_decay": 1e-4,
+    "schedule": {"name": "cosine"},
+}
+TARGETS = {
+    "snip": 1,
+    "grasp": 1,
+    "obd": 1,
+    "sipp_det": 1,
+    "sipp_rand": 1,
+    "sipp_hybrid": 1,
+    "lm": 1,
+    "qm": 1,
+    "woodfisher": 3,
+}
 AT_INIT = ("snip", "grasp")
 SPARSITY = 0.8
 AI_ITERATIONS = 200  # approximate isometry: timed, then scaled to Wang et al.'s 10,000 iterations
@@ -58,8 +71,11 @@ AI_ITERATIONS = 200  # approximate isometry: timed, then scaled to Wang et al.'s
 
 def variants(model_name: str, last_layer: list[str]) -> list[tuple[str, str, dict, dict]]:
     """(label, method, hparams, run_method options): every method at its defaults, then notable settings."""
-    rows = [(name, name, {}, {"exclude": last_layer} if name == "obs" else {})
-            for name in sorted(methods()) if not (name == "l1_blocks" and "resnet" not in model_name)]
+    rows = [
+        (name, name, {}, {"exclude": last_layer} if name == "obs" else {})
+        for name in sorted(methods())
+        if not (name == "l1_blocks" and "resnet" not in model_name)
+    ]
     rows += [
         ("obd,empirical_fisher", "obd", {"curvature": "empirical_fisher"}, {}),
         ("obd,mc_fisher", "obd", {"curvature": "mc_fisher"}, {}),
@@ -105,8 +121,11 @@ def tiled(data, examples: int):
     if examples <= len(data.train_y):
         return data
     reps = -(-examples // len(data.train_y))
-    return dataclasses.replace(data, train_x=data.train_x.repeat(reps, *[1] * (data.train_x.dim() - 1))[:examples],
-                               train_y=data.train_y.repeat(reps)[:examples])
+    return dataclasses.replace(
+        data,
+        train_x=data.train_x.repeat(reps, *[1] * (data.train_x.dim() - 1))[:examples],
+        train_y=data.train_y.repeat(reps)[:examples],
+    )
 
 
 def timed(fn, dev: torch.device) -> float:
@@ -136,8 +155,9 @@ def main() -> None:
     quiet = lambda message: None  # noqa: E731
     trained = fresh()
     Trainer(trained, data, {**TRAIN, "epochs": 2}, data_seed=0, label="warm-up", log=quiet).run()
-    epoch = min(timed(lambda: Trainer(fresh(), data, TRAIN, data_seed=1, label="epoch", log=quiet).run(), dev)
-                for _ in range(2))
+    epoch = min(
+        timed(lambda: Trainer(fresh(), data, TRAIN, data_seed=1, label="epoch", log=quiet).run(), dev) for _ in range(2)
+    )
     print(f"# {args.model}, {len(data.train_y)} training images, {describe(dev)}")
     print(f"train_epoch {epoch:.3f}s 1.00")
     batches = scoring_batches(data, 1000, 100, 0)
@@ -151,8 +171,20 @@ def main() -> None:
         hparams = resolve_hparams(name, given)
         try:
             with PeakMemory(dev) as peak:
-                seconds = timed(lambda: run_method(model, name, hparams, SPARSITY, batches=batches, data=data,
-                                                   seed=0, at_init=name in AT_INIT, **options), dev)
+                seconds = timed(
+                    lambda: run_method(
+                        model,
+                        name,
+                        hparams,
+                        SPARSITY,
+                        batches=batches,
+                        data=data,
+                        seed=0,
+                        at_init=name in AT_INIT,
+                        **options,
+                    ),
+                    dev,
+                )
         except PrunelabError as error:
             print(f"{label} refused: {error}")
             continue
@@ -163,8 +195,10 @@ def main() -> None:
             ratios[label] = ratio
             missed += [label] if ratio > target else []
         print(f"{label} {seconds:.3f}s {ratio:.2f} {peak.mib:.0f}MiB{verdict}", flush=True)
-    for label, fn in [("jsv_100_examples", lambda: measure(trained, [(data.train_x[:100], None)])),
-                      ("orthp", lambda: orthp_(fresh(), "relu"))]:
+    for label, fn in [
+        ("jsv_100_examples", lambda: measure(trained, [(data.train_x[:100], None)])),
+        ("orthp", lambda: orthp_(fresh(), "relu")),
+    ]:
         if not args.methods:
             seconds = timed(fn, dev)
             print(f"{label} {seconds:.3f}s {seconds / epoch:.2f}")
@@ -173,8 +207,10 @@ def main() -> None:
         seconds *= 10_000 / AI_ITERATIONS
         print(f"approximate_isometry_10000_iterations(extrapolated) {seconds:.1f}s {seconds / epoch:.1f}")
     summary = " ".join(f"{label} {ratio:.2f}" for label, ratio in ratios.items())
-    print(f"scoring {args.model} ({len(data.train_y)} images, epoch {epoch:.2f}s), epochs: {summary}; "
-          f"targets missed: {', '.join(missed) or 'none'}")
+    print(
+        f"scoring {args.model} ({len(data.train_y)} images, epoch {epoch:.2f}s), epochs: {summary}; "
+        f"targets missed: {', '.join(missed) or 'none'}"
+    )
 
 
 if __name__ == "__main__":

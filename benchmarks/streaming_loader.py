@@ -16,14 +16,14 @@ import tempfile
 from pathlib import Path
 
 import torch
-
 from common import describe, device, interleaved
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
 
 from image_folder import write_image_folder  # noqa: E402
-from prunelab.data.tensors import load_dataset  # noqa: E402
+
 from prunelab.data.stream import IMAGENET_MEAN, IMAGENET_STD  # noqa: E402
+from prunelab.data.tensors import load_dataset  # noqa: E402
 
 BATCH = 64
 SIZE = 224
@@ -34,28 +34,36 @@ def plain_loader(root: Path, workers: int, dev: torch.device):
     import torchvision.datasets as tvd
     import torchvision.transforms as T
 
-    transform = T.Compose([T.RandomResizedCrop(SIZE), T.RandomHorizontalFlip(), T.ToTensor(),
-                           T.Normalize(IMAGENET_MEAN, IMAGENET_STD)])
+    transform = T.Compose(
+        [T.RandomResizedCrop(SIZE), T.RandomHorizontalFlip(), T.ToTensor(), T.Normalize(IMAGENET_MEAN, IMAGENET_STD)]
+    )
     dataset = tvd.ImageFolder(str(root / "train"), transform)
-    loader = torch.utils.data.DataLoader(dataset, batch_size=BATCH, shuffle=True, num_workers=workers,
-                                         pin_memory=dev.type == "cuda")
+    loader = torch.utils.data.DataLoader(
+        dataset, batch_size=BATCH, shuffle=True, num_workers=workers, pin_memory=dev.type == "cuda"
+    )
 
     def epoch():
         for x, y in loader:
             x.to(dev, non_blocking=True), y.to(dev, non_blocking=True)
+
     return epoch, len(dataset)
 
 
 def streaming_loader(root: Path, workers: int, dev: torch.device):
-    spec = {"name": "image_folder", "path": str(root), "size": SIZE,
-            "augment": {"resized_crop": [0.08, 1.0], "flip": True}}
+    spec = {
+        "name": "image_folder",
+        "path": str(root),
+        "size": SIZE,
+        "augment": {"resized_crop": [0.08, 1.0], "flip": True},
+    }
     data = load_dataset(spec, device=dev, workers=workers)
     state = {"epoch": 0}
 
     def epoch():
         state["epoch"] += 1
-        for x, y in data.epoch_batches(BATCH, seed=0, epoch=state["epoch"]):
+        for _x, _y in data.epoch_batches(BATCH, seed=0, epoch=state["epoch"]):
             pass
+
     return epoch, len(data.train_y)
 
 
@@ -68,15 +76,16 @@ def main() -> None:
     dev = device()
     with tempfile.TemporaryDirectory() as tmp:
         per_class = args.images // 4
-        root = write_image_folder(Path(tmp), classes=4, train_per_class=per_class, val_per_class=1,
-                                  sizes=(300, 500))
+        root = write_image_folder(Path(tmp), classes=4, train_per_class=per_class, val_per_class=1, sizes=(300, 500))
         plain, n = plain_loader(root, args.workers, dev)
         streaming, n_stream = streaming_loader(root, args.workers, dev)
         assert n == n_stream
         times = interleaved({"streaming": streaming, "plain": plain}, dev, args.repeats)
-    print(f"streaming_loader {n} JPEGs 300-500 px -> {SIZE}, {args.workers} workers: "
-          f"streaming {n / times['streaming']:.0f} img/s, plain {n / times['plain']:.0f} img/s, "
-          f"streaming/plain throughput {times.ratio('plain', 'streaming', dev)}; {describe(dev)}")
+    print(
+        f"streaming_loader {n} JPEGs 300-500 px -> {SIZE}, {args.workers} workers: "
+        f"streaming {n / times['streaming']:.0f} img/s, plain {n / times['plain']:.0f} img/s, "
+        f"streaming/plain throughput {times.ratio('plain', 'streaming', dev)}; {describe(dev)}"
+    )
 
 
 if __name__ == "__main__":

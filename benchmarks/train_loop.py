@@ -3,8 +3,8 @@
 All three train the same model from the same init for the same epochs at batch 128 with the same SGD, and
 evaluate on the validation and test splits after every epoch:
 
-* ``trainer`` — :class:`prunelab.training.trainer.Trainer` (device-resident tensors, EpochPlan batches, schedule,
-  divergence checks, history);
+* ``single_model`` — :class:`prunelab.training.single_model.Trainer` (device-resident tensors, EpochPlan batches,
+  schedule, divergence checks, history);
 * ``hand`` — the least code that does the same work on the same device tensors (randperm, index, crop and
   flip by index arithmetic, step), i.e. the floor for this approach; target trainer/hand ≤ 1.2;
 * ``dataloader`` — torchvision transforms on PIL images in a ``DataLoader(num_workers=4)``, copied to the
@@ -18,11 +18,11 @@ from __future__ import annotations
 
 import torch
 import torch.nn.functional as F
+from common import TRAIN, data_for, describe, device, interleaved, model_for, subset
 from PIL import Image
 from torch.utils.data import DataLoader, Dataset
 
-from common import TRAIN, data_for, describe, device, interleaved, model_for, subset
-from prunelab.training.trainer import Trainer, build_optimizer, evaluate
+from prunelab.training.single_model import Trainer, build_optimizer, evaluate
 
 EPOCHS = {"lenet300": 2, "resnet20": 1}
 REPEATS = {"lenet300": 5, "resnet20": 3}
@@ -47,7 +47,7 @@ def run_hand(name, data, epochs):
         model.train()
         perm = torch.randperm(n, device=dev, generator=gen)
         for start in range(0, n, TRAIN["batch_size"]):
-            idx = perm[start:start + TRAIN["batch_size"]]
+            idx = perm[start : start + TRAIN["batch_size"]]
             xb = x[idx]
             if pad:
                 b = len(idx)
@@ -88,13 +88,23 @@ def conventional_loaders(data):
 
     channels = data.train_x.shape[1]
     normalize = [T.ToTensor(), T.Normalize([0.5] * channels, [0.25] * channels)]
-    augment = [T.RandomCrop(data.train_x.shape[-1], padding=data.augment["crop_padding"]),
-               T.RandomHorizontalFlip()] if data.augment.get("crop_padding") else []
+    augment = (
+        [T.RandomCrop(data.train_x.shape[-1], padding=data.augment["crop_padding"]), T.RandomHorizontalFlip()]
+        if data.augment.get("crop_padding")
+        else []
+    )
     pin = data.train_x.device.type == "cuda"
-    train = DataLoader(PILDigits(data.train_x, data.train_y, T.Compose(augment + normalize)),
-                       batch_size=TRAIN["batch_size"], shuffle=True, num_workers=4, pin_memory=pin)
-    evals = [DataLoader(PILDigits(x, y, T.Compose(normalize)), batch_size=1000, num_workers=4, pin_memory=pin)
-             for x, y in ((data.val_x, data.val_y), (data.test_x, data.test_y))]
+    train = DataLoader(
+        PILDigits(data.train_x, data.train_y, T.Compose(augment + normalize)),
+        batch_size=TRAIN["batch_size"],
+        shuffle=True,
+        num_workers=4,
+        pin_memory=pin,
+    )
+    evals = [
+        DataLoader(PILDigits(x, y, T.Compose(normalize)), batch_size=1000, num_workers=4, pin_memory=pin)
+        for x, y in ((data.val_x, data.val_y), (data.test_x, data.test_y))
+    ]
     return train, evals
 
 
@@ -126,13 +136,18 @@ def main() -> None:
         if dev.type == "cpu" and name in CPU_SUBSET:
             data = subset(data, *CPU_SUBSET[name])
         loaders = conventional_loaders(data)
-        candidates = {"trainer": lambda: run_trainer(name, data, epochs), "hand": lambda: run_hand(name, data, epochs),
-                      "dataloader": lambda: run_dataloader(name, data, epochs, loaders)}
+        candidates = {
+            "trainer": lambda: run_trainer(name, data, epochs),
+            "hand": lambda: run_hand(name, data, epochs),
+            "dataloader": lambda: run_dataloader(name, data, epochs, loaders),
+        }
         interleaved(candidates, dev, 1)  # warm-up round: allocator, oneDNN/cuDNN kernels, worker imports
         t = interleaved(candidates, dev, REPEATS[name])
-        parts.append(f"{name}: trainer/hand {t.ratio('trainer', 'hand', dev)} (target <=1.2), dataloader/trainer "
-                     f"{t.ratio('dataloader', 'trainer', dev)} (target >=3 on GPU), "
-                     f"trainer {t['trainer'] / epochs:.2f}s per epoch of {len(data.train_y)}")
+        parts.append(
+            f"{name}: trainer/hand {t.ratio('trainer', 'hand', dev)} (target <=1.2), dataloader/trainer "
+            f"{t.ratio('dataloader', 'trainer', dev)} (target >=3 on GPU), "
+            f"trainer {t['trainer'] / epochs:.2f}s per epoch of {len(data.train_y)}"
+        )
     print(f"train_loop [{describe(dev)}] " + " | ".join(parts))
 
 

@@ -36,7 +36,7 @@ def reference_ggn(model, names, x, loss="ce"):
         return functional_call(model, {**params, **w}, (xi.unsqueeze(0),)).squeeze(0)
 
     jac = vmap(jacrev(logits), in_dims=(None, 0))(weights, x)
-    j = torch.cat([jac[n].flatten(2) for n in names], dim=2)            # (n, C, P)
+    j = torch.cat([jac[n].flatten(2) for n in names], dim=2)  # (n, C, P)
     z = functional_call(model, params, (x,))
     if loss == "ce":
         p = torch.softmax(z, -1)
@@ -53,7 +53,7 @@ def loop_gradients(model, names, x, y):
     rows = []
     for i in range(len(y)):
         work.zero_grad()
-        F.cross_entropy(work(x[i:i + 1]), y[i:i + 1]).backward()
+        F.cross_entropy(work(x[i : i + 1]), y[i : i + 1]).backward()
         rows.append(torch.cat([params[n].grad.flatten() for n in names]))
     return torch.stack(rows)
 
@@ -64,8 +64,6 @@ def state_hash(model):
         digest.update(k.encode())
         digest.update(v.detach().cpu().contiguous().numpy().tobytes())
     return digest.hexdigest()
-
-
 
 
 def kkt_argmin(h, theta, zeroed):

@@ -12,13 +12,19 @@ from pathlib import Path
 import torch
 
 from prunelab.data.tensors import load_dataset
+from prunelab.models import build_model
 from prunelab.training.distributed import joined
 from prunelab.training.masks import Mask, prunable_parameters
-from prunelab.models import build_model
-from prunelab.training.trainer import Trainer
+from prunelab.training.single_model import Trainer
 
-TRAIN = {"epochs": 2, "batch_size": 101, "lr": 0.05, "momentum": 0.9, "weight_decay": 1e-4,
-         "schedule": {"name": "cosine"}}
+TRAIN = {
+    "epochs": 2,
+    "batch_size": 101,
+    "lr": 0.05,
+    "momentum": 0.9,
+    "weight_decay": 1e-4,
+    "schedule": {"name": "cosine"},
+}
 
 
 def die_at(model: torch.nn.Module, call: int) -> None:
@@ -47,11 +53,22 @@ def main() -> None:
         mask = Mask({n: torch.rand(p.shape, generator=gen) < 0.5 for n, p in prunable_parameters(model).items()})
         if args.die_at:
             die_at(model, args.die_at)
-        trainer = Trainer(model, data, TRAIN, data_seed=0, label="ddp", mask=mask, state_path=args.state,
-                          checkpoint_every="4it", log=lambda line: None)
+        trainer = Trainer(
+            model,
+            data,
+            TRAIN,
+            data_seed=0,
+            label="ddp",
+            mask=mask,
+            state_path=args.state,
+            checkpoint_every="4it",
+            log=lambda line: None,
+        )
         outcome = trainer.run()
-        torch.save({"model": model.state_dict(), "mask": dict(mask), "history": outcome.history},
-                   Path(f"{args.out}.rank{world.rank}.pt"))
+        torch.save(
+            {"model": model.state_dict(), "mask": dict(mask), "history": outcome.history},
+            Path(f"{args.out}.rank{world.rank}.pt"),
+        )
 
 
 if __name__ == "__main__":

@@ -9,8 +9,14 @@ import numpy as np
 from PIL import Image
 
 
-def write_image_folder(root: Path, classes: int = 3, train_per_class: int = 8, val_per_class: int = 3,
-                       sizes: tuple[int, int] = (20, 40), seed: int = 0) -> Path:
+def write_image_folder(
+    root: Path,
+    classes: int = 3,
+    train_per_class: int = 8,
+    val_per_class: int = 3,
+    sizes: tuple[int, int] = (20, 40),
+    seed: int = 0,
+) -> Path:
     """Write ``root/{train,val}/class_k/img_i.jpg``: each class a different mean colour plus noise."""
     rng = np.random.default_rng(seed)
     for split, count in (("train", train_per_class), ("val", val_per_class)):

@@ -5,15 +5,22 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from prunelab.training.acceleration import TrainingStep
 from prunelab.data.tensors import load_dataset
 from prunelab.errors import ConfigError
-from prunelab.models import build_model
 from prunelab.jobs.runtime import Runtime, runtime_environment
-from prunelab.training.trainer import Trainer
+from prunelab.models import build_model
+from prunelab.training.acceleration import TrainingStep
+from prunelab.training.single_model import Trainer
 
-TRAIN = {"epochs": 1, "batch_size": 128, "optimizer": "sgd", "lr": 0.05, "momentum": 0.9, "weight_decay": 5e-4,
-         "schedule": {"name": "constant"}}
+TRAIN = {
+    "epochs": 1,
+    "batch_size": 128,
+    "optimizer": "sgd",
+    "lr": 0.05,
+    "momentum": 0.9,
+    "weight_decay": 5e-4,
+    "schedule": {"name": "constant"},
+}
 
 
 @pytest.fixture(scope="module")

@@ -10,7 +10,6 @@ import sys
 
 import pytest
 import yaml
-
 from conftest import BIN, ROOT
 
 pytestmark = pytest.mark.e2e
@@ -69,8 +68,9 @@ def test_the_new_module_plans_and_validates(checkout):
 
 
 def test_snakemake_schedules_the_new_branch_job(checkout):
-    proc = _run([str(BIN / "snakemake"), "-n", "-p", "--cores", "1", "--configfile", "config.yaml"],
-                checkout / "src", checkout)
+    proc = _run(
+        [str(BIN / "snakemake"), "-n", "-p", "--cores", "1", "--configfile", "config.yaml"], checkout / "src", checkout
+    )
     text = proc.stdout + proc.stderr
     assert proc.returncode == 0, text[-3000:]
     branch_jobs = [line for line in text.splitlines() if "python -m prunelab branch --spec" in line]

@@ -12,16 +12,15 @@ import textwrap
 
 import pandas as pd
 import pytest
-import yaml
-
 import synthetic_tables as synthetic
+import yaml
 from conftest import BIN, ROOT, planned_jobs
 
 NEW_TYPE = textwrap.dedent('''
     """A test-only figure type: how many rows of each stage the tables have."""
 
     from prunelab.analysis import plotting
-    from prunelab.analysis.figure_type import GENERIC, Drawn, FigureType
+    from prunelab.analysis.registry import GENERIC, Drawn, FigureType
     from prunelab.config.fragments import closed
 
 
@@ -35,7 +34,12 @@ NEW_TYPE = textwrap.dedent('''
 
     FIGURE_TYPES = [
         FigureType("stage_counts", GENERIC, stage_counts, closed({
-            "min_rows": {"type": "integer", "minimum": 1, "default": 1, "description": "stages with fewer are left out"},
+            "min_rows": {
+                "type": "integer",
+                "minimum": 1,
+                "default": 1,
+                "description": "stages with fewer are left out",
+            },
         }), "Rows per stage of experiment(s) {experiments}, stages with at least {min_rows} rows."),
     ]
 ''')
@@ -75,8 +79,10 @@ def test_the_config_check_and_the_plan_accept_the_new_type_and_check_its_options
     (copy / "bad.yaml").write_text(yaml.safe_dump(bad))
     refused = run(copy, sys.executable, "-m", "prunelab", "validate", "bad.yaml")
     assert refused.returncode == 2
-    assert refused.stderr.strip() == ("prunelab: bad.yaml: key figures.counts.options.min_rows: 0 is less than the "
-                                      "minimum of 1 (figure type stage_counts)")
+    assert refused.stderr.strip() == (
+        "prunelab: bad.yaml: key figures.counts.options.min_rows: 0 is less than the "
+        "minimum of 1 (figure type stage_counts)"
+    )
 
 
 def test_the_installed_package_does_not_know_the_type(copy):
@@ -87,8 +93,17 @@ def test_the_installed_package_does_not_know_the_type(copy):
 
 
 def test_snakemake_lists_its_figure_job(copy, tmp_path):
-    proc = run(copy, str(BIN / "snakemake"), "--snakefile", str(copy / "Snakefile"), "--directory", str(tmp_path),
-               "--configfile", str(copy / "config.yaml"), "-n")
+    proc = run(
+        copy,
+        str(BIN / "snakemake"),
+        "--snakefile",
+        str(copy / "Snakefile"),
+        "--directory",
+        str(tmp_path),
+        "--configfile",
+        str(copy / "config.yaml"),
+        "-n",
+    )
     assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
     assert planned_jobs(proc)["figure_stage_counts"] == 1
 
@@ -97,8 +112,23 @@ def test_prunelab_figure_draws_it_with_its_caption(copy, tmp_path):
     table = tmp_path / "t.csv"
     synthetic.demo_like().to_csv(table, index=False)
     spec = json.dumps({"type": "stage_counts", "experiments": ["oneshot"], "options": {"min_rows": 2}})
-    proc = run(copy, sys.executable, "-m", "prunelab", "figure", "--spec", spec, "--tables", str(table),
-               "--out", str(tmp_path / "counts.png"), "--results", str(tmp_path), "--name", "counts")
+    proc = run(
+        copy,
+        sys.executable,
+        "-m",
+        "prunelab",
+        "figure",
+        "--spec",
+        spec,
+        "--tables",
+        str(table),
+        "--out",
+        str(tmp_path / "counts.png"),
+        "--results",
+        str(tmp_path),
+        "--name",
+        "counts",
+    )
     assert proc.returncode == 0, proc.stderr
     expected = synthetic.demo_like()["stage"].value_counts()
     values = pd.read_csv(tmp_path / "counts.csv").set_index("stage")["rows"]
@@ -113,5 +143,7 @@ def test_a_second_module_declaring_the_same_name_is_refused(tmp_path):
     copied = copy_with(tmp_path, stage_counts=NEW_TYPE, stage_counts_again=NEW_TYPE)
     proc = run(copied, sys.executable, "-m", "prunelab", "validate", "config.yaml")
     assert proc.returncode != 0
-    assert ("FigureType 'stage_counts' is declared twice: in prunelab.analysis.stage_counts and in "
-            "prunelab.analysis.stage_counts_again" in proc.stderr)
+    assert (
+        "FigureType 'stage_counts' is declared twice: in prunelab.analysis.stage_counts and in "
+        "prunelab.analysis.stage_counts_again" in proc.stderr
+    )

@@ -11,12 +11,12 @@ from pathlib import Path
 import pandas as pd
 import pytest
 import yaml
-
 from conftest import ROOT, planned_jobs, snakemake
+
 from prunelab.cli.commands import main
 from prunelab.config.validation import load_config
-from prunelab.records.lineage import lineage
 from prunelab.plan.build import build_plan
+from prunelab.records.lineage import lineage
 
 pytestmark = pytest.mark.e2e
 TINY = ROOT / "tests" / "configs" / "tiny.yaml"
@@ -102,8 +102,12 @@ def test_clean_tree_exits_zero_with_no_lines_and_hashes_each_file_once(tree, cap
     assert audit(capsys, results, "--config", config) == (0, [])
     assert main(["audit", str(results), "--json"]) == 0
     report = json.loads(capsys.readouterr().out)
-    files = [p for area in ("runs", "tables", "figures", "replication") for p in (results / area).rglob("*")
-             if p.is_file() and "logs" not in p.parts]
+    files = [
+        p
+        for area in ("runs", "tables", "figures", "replication")
+        for p in (results / area).rglob("*")
+        if p.is_file() and "logs" not in p.parts
+    ]
     # runs, tables, the figure (png, pdf, csv, summary, sidecar) and the replication table (csv, md, html, sidecar)
     assert report["files_hashed"] == len(files) == 53
 
@@ -122,8 +126,9 @@ def test_json_report_lists_findings(tree, capsys):
     assert main(["audit", str(results), "--json"]) == 1
     report = json.loads(capsys.readouterr().out)
     assert not report["ok"] and report["runs"] == 9 and report["tables"] == 1 and report["figures"] == 1
-    assert [(f["check"], Path(f["path"]).name) for f in report["findings"] if f["check"] != "dirty-tree"] == \
-        [("no-provenance", "notes.txt")]
+    assert [(f["check"], Path(f["path"]).name) for f in report["findings"] if f["check"] != "dirty-tree"] == [
+        ("no-provenance", "notes.txt")
+    ]
 
 
 # -- tampering ----------------------------------------------------------------------------------------------
@@ -134,8 +139,10 @@ def test_flipped_byte_in_a_mask_names_that_file(tree, capsys):
     data[len(data) // 2] ^= 0x01
     mask.write_bytes(bytes(data))
     status, lines = audit(capsys, results)
-    assert status == 1 and lines == [f"error: {mask}: sha256 differs from prune/{mask.parent.name}/provenance.json "
-                                     "(altered or truncated since written)"]
+    assert status == 1 and lines == [
+        f"error: {mask}: sha256 differs from prune/{mask.parent.name}/provenance.json "
+        "(altered or truncated since written)"
+    ]
 
 
 def test_edited_metric_in_a_table_names_the_table(tree, capsys):
@@ -154,13 +161,19 @@ def test_deleted_parent_run_names_every_broken_link(tree, capsys):
     results, _ = tree
     parent = runs(results, "prune")[0]
     shutil.rmtree(parent)
-    children = [run for run in runs(results, "branch")
-                if json.loads((run / "spec.json").read_text())["parents"]["prune"] == f"prune/{parent.name}"]
+    children = [
+        run
+        for run in runs(results, "branch")
+        if json.loads((run / "spec.json").read_text())["parents"]["prune"] == f"prune/{parent.name}"
+    ]
     status, found = audit(capsys, results)
     assert status == 1 and len(children) == 1
-    assert sorted(found) == sorted([
-        f"error: {children[0]}: parent prune/{parent.name} (prune) is missing: broken link",
-        f"error: {results / 'tables/tiny/oneshot.csv'}: parent prune/{parent.name} is missing: broken link"])
+    assert sorted(found) == sorted(
+        [
+            f"error: {children[0]}: parent prune/{parent.name} (prune) is missing: broken link",
+            f"error: {results / 'tables/tiny/oneshot.csv'}: parent prune/{parent.name} is missing: broken link",
+        ]
+    )
 
 
 def test_edited_spec_is_a_hash_mismatch(tree, capsys):
@@ -182,7 +195,8 @@ def test_run_copied_under_another_hash_is_detected(tree, capsys):
     status, found = audit(capsys, results)
     assert status == 1 and found == [
         f"error: {copy}: spec.json and provenance.json describe run branch/{original.name}, not {copy.name}: the "
-        f"directory was copied or renamed; branch/{original.name} exists too"]
+        f"directory was copied or renamed; branch/{original.name} exists too"
+    ]
 
 
 def test_rerun_parent_is_a_changed_link(tree, capsys):
@@ -212,13 +226,13 @@ def test_not_a_results_tree_is_one_line(tmp_path, capsys, make):
 def test_unreadable_json_and_truncated_files_are_one_line_each_and_the_audit_goes_on(tree, capsys):
     results, _ = tree
     record = runs(results, "branch")[0] / "provenance.json"
-    record.write_text(record.read_text()[:200])               # truncated JSON
+    record.write_text(record.read_text()[:200])  # truncated JSON
     mask = runs(results, "prune")[2] / "mask.pt"
-    mask.write_bytes(mask.read_bytes()[:100])                  # truncated tensor file
+    mask.write_bytes(mask.read_bytes()[:100])  # truncated tensor file
     sidecar = results / "figures/tiny/acc.provenance.json"
-    sidecar.write_bytes(b"\xff\xfe not json")                 # unreadable sidecar
+    sidecar.write_bytes(b"\xff\xfe not json")  # unreadable sidecar
     stray = runs(results, "dense")[0] / "weights-copy.pt"
-    stray.write_bytes(b"x")                                    # and an ordinary problem after them
+    stray.write_bytes(b"x")  # and an ordinary problem after them
     status, found = audit(capsys, results)
     assert status == 1
     assert [path_of(line) for line in found] == sorted(str(p) for p in (record, mask, sidecar, stray))
@@ -244,8 +258,9 @@ def test_stale_and_missing_runs_against_an_edited_config(tree, capsys):
 
     status, found = audit(capsys, results, "--config", edited_path)
     assert status == 1
-    assert {path_of(line) for line in found if message_of(line).startswith("stale")} == \
-        {str(results / "runs" / key) for key in stale} | {str(results / "tables/tiny/oneshot.csv")}
+    assert {path_of(line) for line in found if message_of(line).startswith("stale")} == {
+        str(results / "runs" / key) for key in stale
+    } | {str(results / "tables/tiny/oneshot.csv")}
     assert {path_of(line) for line in errors(found)} == {str(results / "runs" / key) for key in missing}
     assert all("planned by the config but missing" in message_of(line) for line in errors(found))
 
@@ -268,9 +283,15 @@ def _relink(results: Path, run: Path, edit) -> None:
 def test_mixed_environments_behind_a_figure_and_other_code_versions_are_warnings(tree, capsys):
     results, _ = tree
     gpu_run, old_run = runs(results, "branch")[:2]
-    _relink(results, gpu_run, lambda r: (r["environment"].update(torch="2.9.0", cuda="12.8"),
-                                         r["hardware"].update(gpu="NVIDIA H100 80GB HBM3"),
-                                         r.update(device="cuda")))
+    _relink(
+        results,
+        gpu_run,
+        lambda r: (
+            r["environment"].update(torch="2.9.0", cuda="12.8"),
+            r["hardware"].update(gpu="NVIDIA H100 80GB HBM3"),
+            r.update(device="cuda"),
+        ),
+    )
     _relink(results, old_run, lambda r: r["code"].update(git_commit="0" * 40, dirty=True, diff_sha256="ab" * 32))
     status, found = audit(capsys, results, keep_dirty=True)
     assert status == 0 and not errors(found)
@@ -300,8 +321,9 @@ def test_lineage_of_the_figure_lists_exactly_the_runs_the_aggregation_read(tree,
     # the figure's inputs: the replication table (its caption's verdicts; it reads tables, no run) and the table
     assert text.splitlines()[1].startswith("├── table replication/tiny.csv  0 runs read")
     assert text.splitlines()[2].startswith("└── table tables/tiny/oneshot.csv  9 runs read")
-    assert {key.split("/")[1] for key in read} == {h for h in (w.strip() for w in text.split()) if len(h) == 16
-                                                    and all(c in "0123456789abcdef" for c in h)}
+    assert {key.split("/")[1] for key in read} == {
+        h for h in (w.strip() for w in text.split()) if len(h) == 16 and all(c in "0123456789abcdef" for c in h)
+    }
     dense = runs(results, "dense")[0].name
     assert f"dense {dense}  lenet_300_100 on digits, 2 epochs, seed 0  [code 0.1.0@" in text
     assert f"dense {dense}  (see above)" in text
@@ -413,8 +435,10 @@ def test_imp_level_and_one_shot_prune_to_the_same_sparsity_print_differently(tre
     the run each was pruned from tell them apart in `plan`, `list` and `show`."""
     results, config = tree
     edited = yaml.safe_load(config.read_text())
-    edited["experiments"]["imp"] = {"dense": ["lenet"], "iterative": {"pruning": "magnitude", "sparsities": [0.5, 0.9],
-                                                                     "branch": "finetune"}}
+    edited["experiments"]["imp"] = {
+        "dense": ["lenet"],
+        "iterative": {"pruning": "magnitude", "sparsities": [0.5, 0.9], "branch": "finetune"},
+    }
     edited_path = config.with_name("imp.yaml")
     edited_path.write_text(yaml.safe_dump(edited))
     plan = build_plan(load_config(edited_path), str(edited_path))
@@ -422,30 +446,42 @@ def test_imp_level_and_one_shot_prune_to_the_same_sparsity_print_differently(tre
     at_09 = {h: line.split(None, 3)[3] for h, line in lines.items() if "magnitude to sparsity 0.9 " in line}
     assert len(at_09) == 2 and len(set(at_09.values())) == 2
     dense = runs(results, "dense")[0].name
-    level_1 = next(h for h, spec in plan.specs.items() if spec["kind"] == "branch"
-                   and plan.specs[spec["parents"]["prune"].split("/")[1]]["sparsity"] == 0.5
-                   and plan.specs[spec["parents"]["prune"].split("/")[1]]["method"] == "magnitude")
+    level_1 = next(
+        h
+        for h, spec in plan.specs.items()
+        if spec["kind"] == "branch"
+        and plan.specs[spec["parents"]["prune"].split("/")[1]]["sparsity"] == 0.5
+        and plan.specs[spec["parents"]["prune"].split("/")[1]]["method"] == "magnitude"
+    )
     assert sorted(at_09.values()) == [
         f"magnitude to sparsity 0.9 (global), level 1 pruned from dense/{dense}, seed 0",
-        f"magnitude to sparsity 0.9 (global), level 2 pruned from branch/{level_1}, seed 0"]
+        f"magnitude to sparsity 0.9 (global), level 2 pruned from branch/{level_1}, seed 0",
+    ]
 
     # the level-2 prune in the tree, as `list` and `show` read it: the one-shot prune re-pointed at the branch
-    one_shot = next(run for run in runs(results, "prune")
-                    if json.loads((run / "spec.json").read_text())["sparsity"] == 0.9
-                    and json.loads((run / "spec.json").read_text())["method"] == "magnitude")
+    one_shot = next(
+        run
+        for run in runs(results, "prune")
+        if json.loads((run / "spec.json").read_text())["sparsity"] == 0.9
+        and json.loads((run / "spec.json").read_text())["method"] == "magnitude"
+    )
     twin = one_shot.parent / ("f" * 16)
     shutil.copytree(one_shot, twin)
     spec = json.loads((twin / "spec.json").read_text())
     spec["parents"] = {"source": f"branch/{level_1}"}
     (twin / "spec.json").write_text(json.dumps(spec))
-    assert main(["list", "--results", str(results), "--kind", "prune", "--method", "magnitude", "--sparsity", "0.9"]) == 0
+    assert (
+        main(["list", "--results", str(results), "--kind", "prune", "--method", "magnitude", "--sparsity", "0.9"]) == 0
+    )
     header, *rows = [line.split() for line in capsys.readouterr().out.splitlines()]
     assert header[7:9] == ["level", "parent"]
     assert sorted((row[1], row[7], row[8]) for row in rows) == sorted(
-        [(one_shot.name, "1", f"dense/{dense}"), (twin.name, "2", f"branch/{level_1}")])
+        [(one_shot.name, "1", f"dense/{dense}"), (twin.name, "2", f"branch/{level_1}")]
+    )
     main(["show", twin.name, "--results", str(results)])
     assert capsys.readouterr().out.splitlines()[0] == (
-        f"prune {twin.name}  magnitude to sparsity 0.9 (global), level 2 pruned from branch/{level_1}, seed 0")
+        f"prune {twin.name}  magnitude to sparsity 0.9 (global), level 2 pruned from branch/{level_1}, seed 0"
+    )
 
 
 def test_provenance_summary_says_cpu_runs_are_deterministic(tree):
@@ -455,7 +491,12 @@ def test_provenance_summary_says_cpu_runs_are_deterministic(tree):
     results, _ = tree
     summary = pd.read_csv(results / "report" / "tiny" / "runs_provenance.csv", dtype=str, keep_default_na=False)
     assert dict(zip(summary["kind"], summary["deterministic"])) == {
-        "dense": "True", "prune": "True", "branch": "True", "table": "n/a", "figure": "n/a"}
+        "dense": "True",
+        "prune": "True",
+        "branch": "True",
+        "table": "n/a",
+        "figure": "n/a",
+    }
     record = json.loads((runs(results, "dense")[0] / "provenance.json").read_text())
     assert record["device"] == "cpu" and record["environment"]["deterministic_algorithms"] is False
     gpu = {**record, "device": "cuda:0", "hardware": {"gpu": "NVIDIA H100"}}
@@ -482,13 +523,15 @@ def test_gc_lists_unplanned_runs_and_keeps_those_a_table_depends_on(tree, capsys
     assert main(["gc", str(edited_path), "--results", str(results)]) == 0
     *lines, summary = capsys.readouterr().out.splitlines()
     assert {line.split()[1] for line in lines} == gone and all(line.startswith("delete ") for line in lines)
-    assert summary.endswith("4 to delete, 0 kept because a table, figure or report depends on them; dry run, "
-                            "--delete removes them")
+    assert summary.endswith(
+        "4 to delete, 0 kept because a table, figure or report depends on them; dry run, --delete removes them"
+    )
     assert sorted(p for p in (results / "runs").rglob("*")) == before
     assert main(["gc", str(edited_path), str(config), "--results", str(results)]) == 0  # both configs: nothing
     assert capsys.readouterr().out.startswith(f"gc {results}: 0 run(s)")
     assert main(["gc", str(edited_path), "--results", str(results), "--delete"]) == 0
     capsys.readouterr()
     assert not any(Path(path).exists() for path in gone)
-    assert {f"{run.parent.name}/{run.name}" for kind in ("dense", "prune", "branch") for run in runs(results, kind)} \
-        == {f"{s['kind']}/{h}" for h, s in new.specs.items() if h in old.specs}
+    assert {
+        f"{run.parent.name}/{run.name}" for kind in ("dense", "prune", "branch") for run in runs(results, kind)
+    } == {f"{s['kind']}/{h}" for h, s in new.specs.items() if h in old.specs}

@@ -7,14 +7,14 @@ from dataclasses import fields
 import pytest
 import torch
 import yaml
-
 from conftest import ROOT
+
 from prunelab.branch_types import BranchType, branch_types
 from prunelab.branch_types.starts import branch_start
 from prunelab.errors import ConfigError
 from prunelab.models import build_model
 from prunelab.plan.build import build_plan
-from prunelab.pruning.schedule import run_method
+from prunelab.pruning.multistep import run_method
 
 PACKAGE = ROOT / "src" / "prunelab" / "branch_types" / "catalog"
 BRANCHES = yaml.safe_load((ROOT / "tests" / "configs" / "branches.yaml").read_text())
@@ -84,14 +84,19 @@ def test_the_shared_run_is_the_same_computation_only_without_convs(digits28, mod
     assert (scratch.train, scratch.start_iteration, scratch.notes) == (reinit.train, 0, {})
 
 
-@pytest.mark.parametrize("branch,expected", [
-    ({"type": "finetune", "rewind": "1ep"}, "key branches.b.rewind: branch type 'finetune' does not rewind"),
-    ({"type": "lottery", "rewind": "1ep"}, "key branches.b.rewind: branch type 'lottery' always rewinds to '0it'"),
-    ({"type": "rewind_lr"}, "key branches.b.rewind: required for branch type 'rewind_lr'"),
-    ({"type": "reinit", "optimizer_state": "rewind"},
-     "key branches.b.optimizer_state: 'rewind' only applies to lottery/rewind_weights"),
-    ({"type": "retrain"}, "key branches.b.type: 'retrain' is not a branch type (known: finetune, lottery"),
-])
+@pytest.mark.parametrize(
+    "branch,expected",
+    [
+        ({"type": "finetune", "rewind": "1ep"}, "key branches.b.rewind: branch type 'finetune' does not rewind"),
+        ({"type": "lottery", "rewind": "1ep"}, "key branches.b.rewind: branch type 'lottery' always rewinds to '0it'"),
+        ({"type": "rewind_lr"}, "key branches.b.rewind: required for branch type 'rewind_lr'"),
+        (
+            {"type": "reinit", "optimizer_state": "rewind"},
+            "key branches.b.optimizer_state: 'rewind' only applies to lottery/rewind_weights",
+        ),
+        ({"type": "retrain"}, "key branches.b.type: 'retrain' is not a branch type (known: finetune, lottery"),
+    ],
+)
 def test_a_type_refuses_config_keys_it_does_not_take_in_one_line(branch, expected):
     config = _config({"name": "lenet_300_100"})
     config["branches"] = {"b": branch}
@@ -114,7 +119,6 @@ def test_an_unused_branch_with_an_unknown_type_is_refused_too():
     config["branches"]["spare"] = {"type": "retrain"}
     with pytest.raises(ConfigError, match=r"^cfg.yaml: key branches.spare.type: 'retrain' is not a branch type"):
         build_plan(_validated(config), "cfg.yaml")
-
 
 
 def test_two_modules_declaring_one_name_are_refused(tmp_path, monkeypatch):

@@ -11,16 +11,24 @@ from torch import nn
 from prunelab.branch_types.catalog.scratch_b import stretched as scratch_b_train
 from prunelab.branch_types.starts import branch_start, sparse_scaled_init_
 from prunelab.errors import CheckpointError, ConfigError
-from prunelab.training.masks import Mask, prunable_parameters
 from prunelab.metrics.flops import count
 from prunelab.models import build_model
-from prunelab.pruning.schedule import run_method
+from prunelab.pruning.multistep import run_method
 from prunelab.pruning.select import prune_count
+from prunelab.training.masks import Mask, prunable_parameters
 from prunelab.training.schedules import learning_rate
-from prunelab.training.trainer import Trainer
+from prunelab.training.single_model import Trainer
 
-TRAIN = {"epochs": 3, "batch_size": 128, "lr": 0.05, "momentum": 0.9, "nesterov": False, "weight_decay": 1e-4,
-         "schedule": {"name": "step", "milestones": [2], "gamma": 0.1}, "warmup_epochs": 0}
+TRAIN = {
+    "epochs": 3,
+    "batch_size": 128,
+    "lr": 0.05,
+    "momentum": 0.9,
+    "nesterov": False,
+    "weight_decay": 1e-4,
+    "schedule": {"name": "step", "milestones": [2], "gamma": 0.1},
+    "warmup_epochs": 0,
+}
 DENSE_SPEC = {"model": {"name": "lenet_300_100"}, "seed": {"init": 0, "data": 0}}
 
 
@@ -28,22 +36,37 @@ DENSE_SPEC = {"model": {"name": "lenet_300_100"}, "seed": {"init": 0, "data": 0}
 def dense_run(digits28):
     """A short dense run with snapshots at 0, 1 epoch and 15 iterations (optimizer state included)."""
     model = build_model(DENSE_SPEC["model"], digits28.input_shape, 10, seed=0)
-    out = Trainer(model, digits28, TRAIN, data_seed=0, label="dense", save_at=["0it", "1ep", "15it"],
-                  log=lambda m: None).run()
+    out = Trainer(
+        model, digits28, TRAIN, data_seed=0, label="dense", save_at=["0it", "1ep", "15it"], log=lambda m: None
+    ).run()
     return model, out
 
 
 def branch(kind, rewind=None, optimizer_state="fresh", train=TRAIN):
-    return {"type": kind, "rewind": rewind, "train": copy.deepcopy(train), "optimizer_state": optimizer_state,
-            "seed": {"init": 1_000_003, "data": 0}}
+    return {
+        "type": kind,
+        "rewind": rewind,
+        "train": copy.deepcopy(train),
+        "optimizer_state": optimizer_state,
+        "seed": {"init": 1_000_003, "data": 0},
+    }
 
 
 def run_branch(data, spec, mask, pruned, snapshots):
     start = branch_start(spec, DENSE_SPEC, data, mask, pruned, snapshots)
     model = build_model(DENSE_SPEC["model"], data.input_shape, 10, seed=0)
     model.load_state_dict(start.state)
-    out = Trainer(model, data, start.train, data_seed=0, label="b", mask=mask, start_iteration=start.start_iteration,
-                  optimizer_state=start.optimizer_state, log=lambda m: None).run()
+    out = Trainer(
+        model,
+        data,
+        start.train,
+        data_seed=0,
+        label="b",
+        mask=mask,
+        start_iteration=start.start_iteration,
+        optimizer_state=start.optimizer_state,
+        log=lambda m: None,
+    ).run()
     return model, out, start
 
 
@@ -55,8 +78,9 @@ def all_ones(model):
 def test_level_zero_rewind_reproduces_the_dense_run_bit_for_bit(digits28, dense_run, rewind, opt_state):
     dense, out = dense_run
     mask = all_ones(dense)
-    model, _, start = run_branch(digits28, branch("rewind_weights", rewind, opt_state), mask,
-                                 dense.state_dict(), out.snapshots)
+    model, _, start = run_branch(
+        digits28, branch("rewind_weights", rewind, opt_state), mask, dense.state_dict(), out.snapshots
+    )
     ipe = -(-len(digits28.train_y) // TRAIN["batch_size"])
     assert start.start_iteration == {"0it": 0, "15it": 15, "1ep": ipe}[rewind]
     for (name, a), b in zip(dense.state_dict().items(), model.state_dict().values()):
@@ -71,6 +95,7 @@ def test_rewound_weights_are_theta_k_times_mask(digits28, dense_run):
         model = build_model(DENSE_SPEC["model"], digits28.input_shape, 10, seed=0)
         model.load_state_dict(start.state)
         from prunelab.training.masks import MaskedParameters
+
         MaskedParameters(model, mask).install()
         ipe = -(-len(digits28.train_y) // TRAIN["batch_size"])
         snap = out.snapshots[{"1ep": ipe, "0it": 0}[k]]["model"]
@@ -88,14 +113,17 @@ def test_lr_rewinding_replays_the_schedule_from_k_and_finetune_is_constant(digit
     assert start.start_iteration == 15 and res.iterations == 3 * ipe
     assert [row["iteration"] for row in res.history] == [2 * ipe, 3 * ipe]
     assert [row["lr"] for row in res.history] == [learning_rate(TRAIN, it - 1, ipe) for it in (2 * ipe, 3 * ipe)]
-    assert learning_rate(TRAIN, 2 * ipe - 1, ipe) == 0.05 and learning_rate(TRAIN, 2 * ipe, ipe) == pytest.approx(0.005, rel=1e-12)
+    assert learning_rate(TRAIN, 2 * ipe - 1, ipe) == 0.05 and learning_rate(TRAIN, 2 * ipe, ipe) == pytest.approx(
+        0.005, rel=1e-12
+    )
     ft = {**TRAIN, "schedule": {"name": "constant"}, "lr": 0.001, "epochs": 2}
     _, res, _ = run_branch(digits28, branch("finetune", train=ft), mask, pruned, out.snapshots)
     assert [row["lr"] for row in res.history] == [0.001, 0.001]
 
 
-@pytest.mark.parametrize("kind", ["finetune", "rewind_weights", "rewind_lr", "lottery", "reinit", "scratch_e",
-                                  "scratch_b"])
+@pytest.mark.parametrize(
+    "kind", ["finetune", "rewind_weights", "rewind_lr", "lottery", "reinit", "scratch_e", "scratch_b"]
+)
 def test_pruned_weights_stay_exactly_zero_in_every_branch(digits28, dense_run, kind):
     dense, out = dense_run
     mask = run_method(dense, "magnitude", {}, 0.9).mask
@@ -161,8 +189,10 @@ def test_imp_masks_are_nested_with_exact_cumulative_counts(dense_run):
     previous = None
     n = sum(p.numel() for p in prunable_parameters(model).values())
     for level in range(1, 5):
-        out = run_method(model, "magnitude", {}, 1 - 0.8 ** level, previous=previous)
-        assert out.mask.total - out.mask.kept == prune_count(1 - 0.8 ** level, n) == math.floor((1 - 0.8 ** level) * n + 0.5)
+        out = run_method(model, "magnitude", {}, 1 - 0.8**level, previous=previous)
+        assert (
+            out.mask.total - out.mask.kept == prune_count(1 - 0.8**level, n) == math.floor((1 - 0.8**level) * n + 0.5)
+        )
         if previous is not None:
             assert all(not (out.mask[k] & ~previous[k]).any() for k in out.mask)
         previous = out.mask
@@ -181,8 +211,7 @@ def test_isometry_recovery_keeps_the_mask_and_closes_the_gap(method, pruning):
         for name, p in model.named_parameters():
             if name in mask:
                 p.mul_(mask[name])
-    report = restore_isometry(model, mask, {"method": method, "iterations": 300, "lr": 0.01},
-                              {"activation": "linear"})
+    report = restore_isometry(model, mask, {"method": method, "iterations": 300, "lr": 0.01}, {"activation": "linear"})
     params = dict(model.named_parameters())
     for name, m in mask.items():
         assert torch.equal(params[name][~m], torch.zeros(int((~m).sum())))

@@ -2,12 +2,11 @@
 
 import os
 import subprocess
-import sys
 
 import pytest
 import yaml
-
 from conftest import BIN, ROOT, snakemake
+
 from prunelab.cli.commands import main
 
 TINY = yaml.safe_load((ROOT / "tests" / "configs" / "tiny.yaml").read_text())
@@ -19,6 +18,7 @@ def _set(path, value):
         for key in path[:-1]:
             node = node[key]
         node[path[-1]] = value
+
     return edit
 
 
@@ -28,6 +28,7 @@ def _delete(path):
         for key in path[:-1]:
             node = node[key]
         del node[path[-1]]
+
     return edit
 
 
@@ -42,66 +43,145 @@ def _rewind_case(config):
 
 
 CASES = [
-    ("sparsity at 1", _set(["experiments", "oneshot", "sparsities"], [0.5, 1.0]),
-     "key experiments.oneshot.sparsities[1]: 1.0 is greater than or equal to the maximum of 1"),
-    ("negative sparsity", _set(["experiments", "oneshot", "sparsities"], [-0.1]),
-     "key experiments.oneshot.sparsities[0]: -0.1 is less than the minimum of 0"),
-    ("unknown dataset", _set(["dense", "lenet", "dataset", "name"], "places365"),
-     "key dense.lenet.dataset.name: 'places365' is not one of ['digits', 'mnist'"),
-    ("unknown model", _set(["dense", "lenet", "model", "name"], "resnet152"),
-     "key dense.lenet.model.name: 'resnet152' is not one of"),
-    ("epochs as text", _set(["dense", "lenet", "train", "epochs"], "ten"),
-     "key dense.lenet.train.epochs: 'ten' is not of type 'number'"),
-    ("yaml 1e-4", _set(["dense", "lenet", "train", "weight_decay"], "1e-4"),
-     "key dense.lenet.train.weight_decay: '1e-4' is not of type 'number' (YAML 1.1 reads 1e-4 as text; write it "
-     "with a decimal point, e.g. 1.0e-4)"),
-    ("quoted sparsity", _set(["experiments", "oneshot", "sparsities"], ["0.95"]),
-     "key experiments.oneshot.sparsities[0]: '0.95' is not of type 'number' (the value is the quoted string "
-     "'0.95'; remove the quotes to make it a number)"),
-    ("unknown train key", _set(["dense", "lenet", "train", "learning_rate"], 0.1),
-     "key dense.lenet.train: Additional properties are not allowed ('learning_rate' was unexpected)"),
-    ("unknown method", _set(["pruning", "magnitude", "method"], "magnitood"),
-     "key pruning.magnitude.method: method 'magnitood' is unknown (allowed:"),
-    ("unknown hparam", _set(["pruning", "magnitude", "hparams"], {"alpha": 1}),
-     "key pruning.magnitude.hparams: Additional properties are not allowed ('alpha' was unexpected) (allowed: propagate) "
-     "(method 'magnitude')"),
-    ("undefined pruning", _set(["experiments", "oneshot", "pruning"], ["snip"]),
-     "key experiments.oneshot.pruning: 'snip' is not defined under pruning (defined: magnitude, random)"),
-    ("undefined dense", _set(["experiments", "oneshot", "dense"], ["vgg"]),
-     "key experiments.oneshot.dense: 'vgg' is not defined under dense"),
-    ("unknown branch type", _set(["branches", "finetune", "type"], "retrain"),
-     "key branches.finetune.type: 'retrain' is not a branch type (known: finetune, lottery, reinit, rewind_lr, "
-     "rewind_weights, scratch_b, scratch_e)"),
-    ("IMP rate 0", _set(["experiments", "imp"], {"dense": ["lenet"], "iterative": {"rate": 0, "levels": 2,
-                                                                                  "branch": "finetune"}}),
-     "key experiments.imp.iterative.rate: 0 is less than or equal to the minimum of 0"),
-    ("rewind point not saved", _rewind_case,
-     "key branches.rewind.rewind: needs the checkpoint at '1ep', which dense 'lenet' does not save; "
-     "add '1ep' to dense.lenet.train.save_at"),
-    ("negative learning rate", _set(["dense", "lenet", "train", "lr"], -0.1),
-     "key dense.lenet.train.lr: -0.1 is less than or equal to the minimum of 0"),
+    (
+        "sparsity at 1",
+        _set(["experiments", "oneshot", "sparsities"], [0.5, 1.0]),
+        "key experiments.oneshot.sparsities[1]: 1.0 is greater than or equal to the maximum of 1",
+    ),
+    (
+        "negative sparsity",
+        _set(["experiments", "oneshot", "sparsities"], [-0.1]),
+        "key experiments.oneshot.sparsities[0]: -0.1 is less than the minimum of 0",
+    ),
+    (
+        "unknown dataset",
+        _set(["dense", "lenet", "dataset", "name"], "places365"),
+        "key dense.lenet.dataset.name: 'places365' is not one of ['digits', 'mnist'",
+    ),
+    (
+        "unknown model",
+        _set(["dense", "lenet", "model", "name"], "resnet152"),
+        "key dense.lenet.model.name: 'resnet152' is not one of",
+    ),
+    (
+        "epochs as text",
+        _set(["dense", "lenet", "train", "epochs"], "ten"),
+        "key dense.lenet.train.epochs: 'ten' is not of type 'number'",
+    ),
+    (
+        "yaml 1e-4",
+        _set(["dense", "lenet", "train", "weight_decay"], "1e-4"),
+        "key dense.lenet.train.weight_decay: '1e-4' is not of type 'number' (YAML 1.1 reads 1e-4 as text; write it "
+        "with a decimal point, e.g. 1.0e-4)",
+    ),
+    (
+        "quoted sparsity",
+        _set(["experiments", "oneshot", "sparsities"], ["0.95"]),
+        "key experiments.oneshot.sparsities[0]: '0.95' is not of type 'number' (the value is the quoted string "
+        "'0.95'; remove the quotes to make it a number)",
+    ),
+    (
+        "unknown train key",
+        _set(["dense", "lenet", "train", "learning_rate"], 0.1),
+        "key dense.lenet.train: Additional properties are not allowed ('learning_rate' was unexpected)",
+    ),
+    (
+        "unknown method",
+        _set(["pruning", "magnitude", "method"], "magnitood"),
+        "key pruning.magnitude.method: method 'magnitood' is unknown (allowed:",
+    ),
+    (
+        "unknown hparam",
+        _set(["pruning", "magnitude", "hparams"], {"alpha": 1}),
+        "key pruning.magnitude.hparams: Additional properties are not allowed ('alpha' was unexpected) "
+        "(allowed: propagate) "
+        "(method 'magnitude')",
+    ),
+    (
+        "undefined pruning",
+        _set(["experiments", "oneshot", "pruning"], ["snip"]),
+        "key experiments.oneshot.pruning: 'snip' is not defined under pruning (defined: magnitude, random)",
+    ),
+    (
+        "undefined dense",
+        _set(["experiments", "oneshot", "dense"], ["vgg"]),
+        "key experiments.oneshot.dense: 'vgg' is not defined under dense",
+    ),
+    (
+        "unknown branch type",
+        _set(["branches", "finetune", "type"], "retrain"),
+        "key branches.finetune.type: 'retrain' is not a branch type (known: finetune, lottery, reinit, rewind_lr, "
+        "rewind_weights, scratch_b, scratch_e)",
+    ),
+    (
+        "IMP rate 0",
+        _set(["experiments", "imp"], {"dense": ["lenet"], "iterative": {"rate": 0, "levels": 2, "branch": "finetune"}}),
+        "key experiments.imp.iterative.rate: 0 is less than or equal to the minimum of 0",
+    ),
+    (
+        "rewind point not saved",
+        _rewind_case,
+        "key branches.rewind.rewind: needs the checkpoint at '1ep', which dense 'lenet' does not save; "
+        "add '1ep' to dense.lenet.train.save_at",
+    ),
+    (
+        "negative learning rate",
+        _set(["dense", "lenet", "train", "lr"], -0.1),
+        "key dense.lenet.train.lr: -0.1 is less than or equal to the minimum of 0",
+    ),
     ("missing dense section", _delete(["dense"]), "key (top level): 'dense' is a required property"),
-    ("bad training point", _set(["dense", "lenet", "train", "save_at"], ["3 epochs"]),
-     "key dense.lenet.train.save_at[0]"),
-    ("rewind past the end", _set(["branches", "finetune"], {"type": "rewind_weights", "rewind": "3ep"}),
-     "key branches.finetune.rewind: '3ep' (iteration 33) is past the end of dense 'lenet' training (22 iterations)"),
-    ("prune at an iteration past the end", _set(["pruning", "magnitude", "at"], "500it"),
-     "key pruning.magnitude.at: '500it' (iteration 500) is past the end of dense 'lenet' training (22 iterations)"),
-    ("scoring examples zero", _set(["pruning", "random", "scoring"], {"examples": 0}),
-     "key pruning.random.scoring.examples: 0 is less than the minimum of 1"),
-    ("figure of unknown experiment", _set(["figures", "acc", "experiments"], ["nope"]),
-     "key figures.acc.experiments: 'nope' is not an experiment (defined: oneshot)"),
-    ("best epoch without validation", _best_epoch_without_validation,
-     "key figures.acc.metric: best_test_acc needs a validation split, but dense.lenet.dataset.validation is 0 "
-     "(experiment 'oneshot'); set it, or plot test_acc"),
-    ("DDP with seed groups", _set(["runtime"], {"group_seeds": True, "processes": 2}),
-     "key runtime.processes: 1 was expected: seed groups (runtime.group_seeds) train in one process"),
-    ("negative hparam", _set(["pruning", "magnitude"], {"method": "lm", "hparams": {"lambda": -1}}),
-     "key pruning.magnitude.hparams.lambda: -1 is less than the minimum of 0 (method 'lm')"),
-    ("unknown figure type", _set(["figures", "acc", "type"], "table_one"),
-     "key figures.acc.type: 'table_one' is unknown (allowed: accuracy_vs_sparsity, dyniso_finetune_lr, dyniso_jsv"),
-    ("bad figure option", _set(["figures", "acc", "options"], {"stages": ["pruned", "dense"]}),
-     "key figures.acc.options.stages[1]: 'dense' is not one of ['pruned', 'branch'] (figure type accuracy_vs_sparsity)"),
+    (
+        "bad training point",
+        _set(["dense", "lenet", "train", "save_at"], ["3 epochs"]),
+        "key dense.lenet.train.save_at[0]",
+    ),
+    (
+        "rewind past the end",
+        _set(["branches", "finetune"], {"type": "rewind_weights", "rewind": "3ep"}),
+        "key branches.finetune.rewind: '3ep' (iteration 33) is past the end of dense 'lenet' training (22 iterations)",
+    ),
+    (
+        "prune at an iteration past the end",
+        _set(["pruning", "magnitude", "at"], "500it"),
+        "key pruning.magnitude.at: '500it' (iteration 500) is past the end of dense 'lenet' training (22 iterations)",
+    ),
+    (
+        "scoring examples zero",
+        _set(["pruning", "random", "scoring"], {"examples": 0}),
+        "key pruning.random.scoring.examples: 0 is less than the minimum of 1",
+    ),
+    (
+        "figure of unknown experiment",
+        _set(["figures", "acc", "experiments"], ["nope"]),
+        "key figures.acc.experiments: 'nope' is not an experiment (defined: oneshot)",
+    ),
+    (
+        "best epoch without validation",
+        _best_epoch_without_validation,
+        "key figures.acc.metric: best_test_acc needs a validation split, but dense.lenet.dataset.validation is 0 "
+        "(experiment 'oneshot'); set it, or plot test_acc",
+    ),
+    (
+        "DDP with seed groups",
+        _set(["runtime"], {"group_seeds": True, "processes": 2}),
+        "key runtime.processes: 1 was expected: seed groups (runtime.group_seeds) train in one process",
+    ),
+    (
+        "negative hparam",
+        _set(["pruning", "magnitude"], {"method": "lm", "hparams": {"lambda": -1}}),
+        "key pruning.magnitude.hparams.lambda: -1 is less than the minimum of 0 (method 'lm')",
+    ),
+    (
+        "unknown figure type",
+        _set(["figures", "acc", "type"], "table_one"),
+        "key figures.acc.type: 'table_one' is unknown (allowed: accuracy_vs_sparsity, dyniso_finetune_lr, dyniso_jsv",
+    ),
+    (
+        "bad figure option",
+        _set(["figures", "acc", "options"], {"stages": ["pruned", "dense"]}),
+        "key figures.acc.options.stages[1]: 'dense' is not one of ['pruned', 'branch'] "
+        "(figure type accuracy_vs_sparsity)",
+    ),
 ]
 
 
@@ -146,8 +226,9 @@ def test_missing_real_dataset_stops_the_workflow_before_any_job(tmp_path):
 
 
 def test_missing_config_file_and_broken_yaml(tmp_path):
-    proc = subprocess.run([str(BIN / "prunelab"), "validate", str(tmp_path / "none.yaml")], capture_output=True,
-                          text=True)
+    proc = subprocess.run(
+        [str(BIN / "prunelab"), "validate", str(tmp_path / "none.yaml")], capture_output=True, text=True
+    )
     assert proc.returncode == 2 and "config file not found" in proc.stderr
     broken = tmp_path / "broken.yaml"
     broken.write_text("dense: [unclosed\n")

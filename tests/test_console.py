@@ -24,13 +24,18 @@ def fresh(monkeypatch):
 
 
 def test_long_file_lists_and_reasons_show_a_few_names_and_a_count(fresh):
-    rec = record("job_info", input=list(FILES), output=FILES[:2],
-                 reason=f"Missing output files: results/audit/demo.txt; Input files updated by another job: "
-                        f"{', '.join(FILES)}")
+    rec = record(
+        "job_info",
+        input=list(FILES),
+        output=FILES[:2],
+        reason=f"Missing output files: results/audit/demo.txt; Input files updated by another job: {', '.join(FILES)}",
+    )
     assert fresh.filter(rec)
     assert rec.input == [*FILES[:3], "... 1697 more"] and rec.output == FILES[:2]
-    assert rec.reason == ("Missing output files: results/audit/demo.txt; Input files updated by another job: "
-                          f"{FILES[0]}, {FILES[1]}, {FILES[2]}, ... 1697 more")
+    assert rec.reason == (
+        "Missing output files: results/audit/demo.txt; Input files updated by another job: "
+        f"{FILES[0]}, {FILES[1]}, {FILES[2]}, ... 1697 more"
+    )
     assert len(rec.reason) < 250
 
 

@@ -6,14 +6,13 @@ import math
 import pytest
 import torch
 import torch.nn.functional as F
+from curvature_references import loop_gradients, reference_ggn, reference_loss, state_hash
 from torch import nn
 from torch.func import hessian
 
-from prunelab.pruning import curvature as cv
 from prunelab.errors import ConfigError
+from prunelab.pruning import curvature as cv
 from prunelab.training.masks import prunable_parameters
-
-from curvature_references import loop_gradients, reference_ggn, reference_loss, state_hash
 
 D = torch.float64
 
@@ -37,8 +36,9 @@ def mlp():
 
 def convnet():
     torch.manual_seed(1)
-    return nn.Sequential(nn.Unflatten(1, (2, 2, 2)), nn.Conv2d(2, 3, 2, padding=1, stride=1), nn.Tanh(),
-                         nn.Flatten(), nn.Linear(27, 3)).double()
+    return nn.Sequential(
+        nn.Unflatten(1, (2, 2, 2)), nn.Conv2d(2, 3, 2, padding=1, stride=1), nn.Tanh(), nn.Flatten(), nn.Linear(27, 3)
+    ).double()
 
 
 def tokennet():
@@ -72,8 +72,7 @@ def test_fast_ggn_diagonal_equals_explicit_jacobians(net):
     x, y = data()
     fm = cv.FlatModel(model, names)
     reference = reference_ggn(model, names, x)
-    torch.testing.assert_close(cv.ggn_diagonal(fm, batches_of(x, y)), torch.diagonal(reference),
-                               rtol=1e-10, atol=1e-14)
+    torch.testing.assert_close(cv.ggn_diagonal(fm, batches_of(x, y)), torch.diagonal(reference), rtol=1e-10, atol=1e-14)
     torch.testing.assert_close(cv.ggn_matrix(fm, batches_of(x, y)), reference, rtol=1e-10, atol=1e-14)
 
 
@@ -147,12 +146,14 @@ def test_hessian_diagonal_and_matrix_equal_torch_func_hessian():
     fm = cv.FlatModel(model, names)
     f, theta = reference_loss(model, names, x, y)
     reference = hessian(f)(theta)
-    torch.testing.assert_close(cv.hessian_diagonal(fm, batches_of(x, y)), torch.diagonal(reference),
-                               rtol=1e-10, atol=1e-14)
+    torch.testing.assert_close(
+        cv.hessian_diagonal(fm, batches_of(x, y)), torch.diagonal(reference), rtol=1e-10, atol=1e-14
+    )
     torch.testing.assert_close(cv.hessian_matrix(fm, batches_of(x, y)), reference, rtol=1e-10, atol=1e-14)
     v = torch.randn(fm.size, generator=torch.Generator().manual_seed(6), dtype=D)
-    torch.testing.assert_close(cv.hessian_vector_product(fm, batches_of(x, y), v), reference @ v,
-                               rtol=1e-10, atol=1e-14)
+    torch.testing.assert_close(
+        cv.hessian_vector_product(fm, batches_of(x, y), v), reference @ v, rtol=1e-10, atol=1e-14
+    )
 
 
 def test_hutchinson_is_unbiased_and_seeded():
@@ -168,7 +169,7 @@ def test_hutchinson_is_unbiased_and_seeded():
     off = h - torch.diag(torch.diagonal(h))
     standard_error = off.pow(2).sum(1).div(probes).sqrt()
     assert bool(((estimate - torch.diagonal(h)).abs() <= 5 * standard_error + 1e-12).all())
-    assert (estimate - torch.diagonal(h)).abs().max() > 0          # an estimate, not the exact diagonal
+    assert (estimate - torch.diagonal(h)).abs().max() > 0  # an estimate, not the exact diagonal
     again = cv.hutchinson_diagonal(fm, [(x, y)], probes, torch.Generator().manual_seed(7))
     assert torch.equal(estimate, again)
 
@@ -201,8 +202,11 @@ def test_dense_matrices_are_refused_above_ten_thousand_weights():
     model = nn.Linear(101, 100)
     fm = cv.FlatModel(model, ["weight"])
     x, y = torch.randn(2, 101), torch.tensor([0, 1])
-    for build, hint in ((cv.hessian_matrix, "hutchinson"), (cv.ggn_matrix, "WoodFisher"),
-                        (cv.hessian_diagonal, "hutchinson")):
+    for build, hint in (
+        (cv.hessian_matrix, "hutchinson"),
+        (cv.ggn_matrix, "WoodFisher"),
+        (cv.hessian_diagonal, "hutchinson"),
+    ):
         with pytest.raises(ConfigError, match=hint) as info:
             build(fm, [(x, y)])
         assert "\n" not in str(info.value) and "10100" in str(info.value)
@@ -210,8 +214,9 @@ def test_dense_matrices_are_refused_above_ten_thousand_weights():
 
 def bn_net():
     torch.manual_seed(8)
-    return nn.Sequential(nn.Unflatten(1, (2, 2, 2)), nn.Conv2d(2, 3, 2), nn.BatchNorm2d(3), nn.ReLU(),
-                         nn.Flatten(), nn.Linear(3, 3)).double()
+    return nn.Sequential(
+        nn.Unflatten(1, (2, 2, 2)), nn.Conv2d(2, 3, 2), nn.BatchNorm2d(3), nn.ReLU(), nn.Flatten(), nn.Linear(3, 3)
+    ).double()
 
 
 @pytest.mark.parametrize("at_init", [False, True])
@@ -220,7 +225,7 @@ def test_curvature_never_mutates_the_model(at_init):
     model.train()
     x, y = data()
     with torch.no_grad():
-        model(x)                                        # non-trivial running statistics
+        model(x)  # non-trivial running statistics
     before = state_hash(model)
     fm = cv.FlatModel(model, weight_names(model), at_init=at_init)
     gen = torch.Generator().manual_seed(0)
@@ -256,8 +261,9 @@ def test_layer_input_moments_are_input_and_patch_second_moments():
     moments = cv.layer_input_moments(model, weight_names(model), batches_of(x, y))
     images = x.view(-1, 2, 2, 2)
     padded = F.pad(images, (1, 1, 1, 1))
-    patches = torch.stack([padded[i, :, r:r + 2, c:c + 2].flatten() for i in range(len(x))
-                           for r in range(3) for c in range(3)])
+    patches = torch.stack(
+        [padded[i, :, r : r + 2, c : c + 2].flatten() for i in range(len(x)) for r in range(3) for c in range(3)]
+    )
     torch.testing.assert_close(moments["1.weight"], patches.T @ patches / len(patches), rtol=1e-12, atol=1e-14)
     with torch.no_grad():
         hidden = torch.tanh(model[1](images)).flatten(1)
@@ -271,9 +277,11 @@ def test_hessian_vector_products_raise_no_torch_jit_deprecation_warning():
     import subprocess
     import sys
 
-    code = ("import torch; from torch import nn; from prunelab.pruning import curvature as cv\n"
-            "model = nn.Linear(3, 2); fm = cv.FlatModel(model, ['weight'])\n"
-            "batches = [(torch.randn(4, 3), torch.tensor([0, 1, 0, 1]))]\n"
-            "cv.hessian_vector_product(fm, batches, torch.ones(fm.size))\n")
+    code = (
+        "import torch; from torch import nn; from prunelab.pruning import curvature as cv\n"
+        "model = nn.Linear(3, 2); fm = cv.FlatModel(model, ['weight'])\n"
+        "batches = [(torch.randn(4, 3), torch.tensor([0, 1, 0, 1]))]\n"
+        "cv.hessian_vector_product(fm, batches, torch.ones(fm.size))\n"
+    )
     proc = subprocess.run([sys.executable, "-W", "error::FutureWarning", "-c", code], capture_output=True, text=True)
     assert proc.returncode == 0, proc.stderr[-2000:]

@@ -10,8 +10,8 @@ import numpy as np
 import pytest
 import torch
 
-from prunelab.data.tensors import load_dataset
 from prunelab.data.batches import EpochPlan, random_crop
+from prunelab.data.tensors import load_dataset
 from prunelab.errors import DataError
 
 
@@ -50,8 +50,10 @@ def write_cifar10(root: Path, n_train_per_batch=4, n_test=6):
 
 def test_cifar10_loads_from_its_on_disk_format(tmp_path):
     base = write_cifar10(tmp_path)
-    data = load_dataset({"name": "cifar10", "validation": 5, "verify_checksums": False,
-                         "augment": {"crop_padding": 4, "flip": True}}, root=tmp_path)
+    data = load_dataset(
+        {"name": "cifar10", "validation": 5, "verify_checksums": False, "augment": {"crop_padding": 4, "flip": True}},
+        root=tmp_path,
+    )
     assert data.input_shape == (3, 32, 32)
     assert len(data.train_y) == 15 and len(data.val_y) == 5 and len(data.test_y) == 6
     with open(base / "data_batch_1", "rb") as f:
@@ -60,6 +62,7 @@ def test_cifar10_loads_from_its_on_disk_format(tmp_path):
     assert data.augment == {"crop_padding": 4, "flip": True}
     # the stand-in bytes are what torchvision reads: recover image 0 through the loader's own arrays
     from prunelab.data.vision import load_vision_arrays
+
     tr_img, tr_lab, *_ = load_vision_arrays("cifar10", tmp_path, False, False)
     assert torch.equal(tr_img[0], raw) and tr_lab[0] == first["labels"][0]
 
@@ -95,10 +98,15 @@ def test_mnist_loads_from_idx_files(tmp_path):
     assert data.input_shape == (1, 32, 32) and len(data.train_y) == 10 and len(data.test_y) == 4
 
 
-@pytest.mark.parametrize("name,expected", [("mnist", "MNIST/raw lacks train-images-idx3-ubyte"),
-                                           ("cifar10", "cifar-10-batches-py lacks data_batch_1"),
-                                           ("cifar100", "cifar-100-python lacks train, test, meta"),
-                                           ("fashion_mnist", "scripts/fashion-mnist-debian.sh")])
+@pytest.mark.parametrize(
+    "name,expected",
+    [
+        ("mnist", "MNIST/raw lacks train-images-idx3-ubyte"),
+        ("cifar10", "cifar-10-batches-py lacks data_batch_1"),
+        ("cifar100", "cifar-100-python lacks train, test, meta"),
+        ("fashion_mnist", "scripts/fashion-mnist-debian.sh"),
+    ],
+)
 def test_missing_dataset_is_one_line_naming_directory_and_files(tmp_path, name, expected):
     with pytest.raises(DataError) as info:
         load_dataset({"name": name}, root=tmp_path / "nowhere")
@@ -109,8 +117,10 @@ def test_missing_dataset_is_one_line_naming_directory_and_files(tmp_path, name, 
 def test_real_fashion_mnist():
     root = os.environ.get("PRUNELAB_FASHION_MNIST_ROOT")
     if not root:  # CI lays the data out (.ci/run), so there a missing root is a failure, not a skip
-        message = ("PRUNELAB_FASHION_MNIST_ROOT is not set; `scripts/fashion-mnist-debian.sh ROOT` lays out the real "
-                   "Fashion-MNIST there")
+        message = (
+            "PRUNELAB_FASHION_MNIST_ROOT is not set; `scripts/fashion-mnist-debian.sh ROOT` lays out the real "
+            "Fashion-MNIST there"
+        )
         if os.environ.get("CI") == "true":
             pytest.fail(f"CI=true: {message}")
         pytest.skip(message)
@@ -127,7 +137,7 @@ def test_random_crop_matches_per_image_slicing():
     padded = torch.nn.functional.pad(x, (2, 2, 2, 2))
     for i in range(5):
         dy, dx = offsets[i].tolist()
-        assert torch.equal(out[i], padded[i, :, dy:dy + 6, dx:dx + 6])
+        assert torch.equal(out[i], padded[i, :, dy : dy + 6, dx : dx + 6])
 
 
 def test_epoch_plan_is_a_pure_function_of_seed_and_epoch():

@@ -6,14 +6,14 @@ import hashlib
 import pytest
 import torch
 from torch import nn
+from toy import context
 
-from prunelab.training.masks import Mask, prunable_parameters
 from prunelab.models import build_model
 from prunelab.pruning.base import get_method, resolve_hparams, split_hparams
 from prunelab.pruning.l1_filter import units_to_prune
-from prunelab.pruning.schedule import run_method, scoring_batches
+from prunelab.pruning.multistep import run_method, scoring_batches
 from prunelab.pruning.select import prune_count
-from toy import context
+from prunelab.training.masks import Mask, prunable_parameters
 
 DATA_METHODS = ["snip", "grasp", "sipp_det", "sipp_rand", "sipp_hybrid"]
 
@@ -40,8 +40,7 @@ def conv_bn_net():
 
 def run_once(name, model, data, at_init):
     method = get_method(name)
-    ctx = context(model, sparsity=0.6, seed=11, data=data, batches=scoring_batches(data, 40, 20, 0),
-                  at_init=at_init)
+    ctx = context(model, sparsity=0.6, seed=11, data=data, batches=scoring_batches(data, 40, 20, 0), at_init=at_init)
     hp, _ = split_hparams(resolve_hparams(name, {"samples_per_class": 2} if name == "grasp" else {}))
     if method.score is not None:
         return method.score(ctx, **hp), None
@@ -54,8 +53,8 @@ def run_once(name, model, data, at_init):
 def test_methods_are_pure_and_repeatable(name, at_init, digits8):
     model = conv_bn_net()
     with torch.no_grad():
-        model[0].weight[0, 0, 0, 0] = 0.0     # a pruned-looking zero must not upset anything
-    model.train(not at_init)                   # methods must also leave the train/eval flag alone
+        model[0].weight[0, 0, 0, 0] = 0.0  # a pruned-looking zero must not upset anything
+    model.train(not at_init)  # methods must also leave the train/eval flag alone
     before, mode = state_hash(model), model.training
     first = run_once(name, model, digits8, at_init)
     assert state_hash(model) == before and model.training == mode
@@ -70,8 +69,17 @@ def test_methods_are_pure_and_repeatable(name, at_init, digits8):
 def test_exact_counts_on_lenet_300_100(name, scope, digits28):
     model = build_model({"name": "lenet_300_100"}, digits28.input_shape, digits28.num_classes, seed=0)
     batches = scoring_batches(digits28, 100, 100, 0)
-    outcome = run_method(model, name, resolve_hparams(name, {}), 0.9, scope=scope, data=digits28,
-                         batches=batches, seed=1, at_init=name in ("snip", "grasp"))
+    outcome = run_method(
+        model,
+        name,
+        resolve_hparams(name, {}),
+        0.9,
+        scope=scope,
+        data=digits28,
+        batches=batches,
+        seed=1,
+        at_init=name in ("snip", "grasp"),
+    )
     mask = outcome.mask
     if scope == "global":
         assert mask.total - mask.kept == prune_count(0.9, mask.total)
@@ -91,8 +99,9 @@ def test_l1_filter_exact_count_on_lenet_300_100(digits28):
 def test_multi_step_sipp_rand_is_nested_on_lenet(digits28):
     model = build_model({"name": "lenet_300_100"}, digits28.input_shape, digits28.num_classes, seed=0)
     first = run_method(model, "sipp_rand", resolve_hparams("sipp_rand", {}), 0.5, data=digits28, seed=1)
-    second = run_method(model, "sipp_rand", resolve_hparams("sipp_rand", {}), 0.8, data=digits28, seed=1,
-                        previous=first.mask)
+    second = run_method(
+        model, "sipp_rand", resolve_hparams("sipp_rand", {}), 0.8, data=digits28, seed=1, previous=first.mask
+    )
     assert second.mask.total - second.mask.kept == prune_count(0.8, second.mask.total)
     assert all(not (second.mask[n] & ~first.mask[n]).any() for n in first.mask)
     assert isinstance(second.mask, Mask)

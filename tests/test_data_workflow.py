@@ -2,7 +2,6 @@
 dataset is missing, and data in place satisfies the data job so that training runs."""
 
 import yaml
-
 from conftest import ROOT, planned_jobs, snakemake
 from test_data import write_mnist
 
@@ -14,8 +13,10 @@ def config_on(tmp_path, datasets: dict[str, str]) -> str:
     config = yaml.safe_load(yaml.safe_dump(TINY))
     template = config["dense"].pop("lenet")
     for dense_name, dataset in datasets.items():
-        config["dense"][dense_name] = {**template, "dataset": {"name": dataset, "size": 8, "channels": 1,
-                                                               "validation": 2, "verify_checksums": False}}
+        config["dense"][dense_name] = {
+            **template,
+            "dataset": {"name": dataset, "size": 8, "channels": 1, "validation": 2, "verify_checksums": False},
+        }
     config["experiments"]["oneshot"]["dense"] = list(datasets)
     config["data_root"] = str(tmp_path / "datasets")
     path = tmp_path / "config.yaml"
@@ -35,11 +36,13 @@ def test_real_run_with_the_data_missing_stops_with_one_line_and_writes_nothing(t
     proc = snakemake(tmp_path, "--configfile", config, "--cores", "1", check=False)
     assert proc.returncode != 0
     lines = [line for line in proc.stderr.splitlines() if "not found" in line]
-    assert lines == [f"dataset 'fashion_mnist' not found: {tmp_path}/datasets/FashionMNIST/raw lacks "
-                     "train-images-idx3-ubyte, train-labels-idx1-ubyte, t10k-images-idx3-ubyte, "
-                     f"t10k-labels-idx1-ubyte (config key data_root={tmp_path}/datasets; lay it out with "
-                     f"scripts/fashion-mnist-debian.sh {tmp_path}/datasets (Debian's dataset-fashion-mnist), "
-                     "or set download: true)"]
+    assert lines == [
+        f"dataset 'fashion_mnist' not found: {tmp_path}/datasets/FashionMNIST/raw lacks "
+        "train-images-idx3-ubyte, train-labels-idx1-ubyte, t10k-images-idx3-ubyte, "
+        f"t10k-labels-idx1-ubyte (config key data_root={tmp_path}/datasets; lay it out with "
+        f"scripts/fashion-mnist-debian.sh {tmp_path}/datasets (Debian's dataset-fashion-mnist), "
+        "or set download: true)"
+    ]
     assert not (tmp_path / "results").exists()
 
 
@@ -62,4 +65,3 @@ def test_data_in_place_satisfies_the_data_job_and_training_runs(tmp_path):
     snakemake(tmp_path, "--configfile", config, "--cores", "1", "--until", "train")
     assert len(list((tmp_path / "results" / "runs" / "dense").glob("*/provenance.json"))) == 1
     assert {path.name: path.read_bytes() for path in raw.iterdir()} == placed
-

@@ -18,18 +18,18 @@ from pathlib import Path
 import pytest
 import torch
 import yaml
-
 from conftest import BIN, ROOT
 from image_folder import write_image_folder
 from local_cluster import require_cluster
-from prunelab.data.tensors import load_dataset
+
+from prunelab.config.validation import validate_config
 from prunelab.data.batches import EpochPlan, shard_bounds
-from prunelab.training.distributed import World
+from prunelab.data.tensors import load_dataset
 from prunelab.errors import ConfigError
 from prunelab.plan.build import build_plan
-from prunelab.config.validation import validate_config
-from prunelab.records.layout import run_dir
 from prunelab.records.hashing import canonical_json
+from prunelab.records.layout import run_dir
+from prunelab.training.distributed import World
 
 WORKER = Path(__file__).with_name("ddp_worker.py")
 # measured: 1.9e-8 largest absolute weight difference after 28 SGD steps (weights of order 0.1-1)
@@ -41,8 +41,7 @@ def _env():
 
 
 def _torchrun(*args, cwd, check=True):
-    command = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node=2", str(WORKER),
-               *args]
+    command = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node=2", str(WORKER), *args]
     return subprocess.run(command, cwd=cwd, env=_env(), capture_output=True, text=True, timeout=300, check=check)
 
 
@@ -70,8 +69,12 @@ def test_rank_slices_concatenate_to_the_global_batch():
 
 
 def test_streamed_ranks_decode_only_their_slice(tmp_path):
-    spec = {"name": "image_folder", "size": 16, "path": str(write_image_folder(tmp_path)),
-            "augment": {"resized_crop": [0.25, 1.0], "flip": True}}
+    spec = {
+        "name": "image_folder",
+        "size": 16,
+        "path": str(write_image_folder(tmp_path)),
+        "augment": {"resized_crop": [0.25, 1.0], "flip": True},
+    }
     data = load_dataset(spec)
     whole = list(data.epoch_batches(5, seed=3, epoch=1))
     parts = [list(data.epoch_batches(5, seed=3, epoch=1, shard=(r, 2))) for r in range(2)]
@@ -118,24 +121,56 @@ def test_a_killed_ddp_run_resumes_bit_identical(runs):
 
 
 def test_the_train_job_launches_itself_and_rank_0_writes(tmp_path):
-    config = validate_config({
-        "dense": {"d": {"dataset": {"name": "digits", "size": 8, "channels": 1, "validation": 100},
-                        "model": {"name": "lenet_300_100"},
-                        "train": {"epochs": 1, "batch_size": 101, "lr": 0.05, "momentum": 0.9}}},
-        "pruning": {"magnitude": {"method": "magnitude"}},
-        "branches": {"finetune": {"type": "finetune", "train": {"epochs": 1, "lr": 0.001}}},
-        "experiments": {"ft": {"dense": ["d"], "pruning": ["magnitude"], "sparsities": [0.5],
-                               "branches": ["finetune"]}}})
+    config = validate_config(
+        {
+            "dense": {
+                "d": {
+                    "dataset": {"name": "digits", "size": 8, "channels": 1, "validation": 100},
+                    "model": {"name": "lenet_300_100"},
+                    "train": {"epochs": 1, "batch_size": 101, "lr": 0.05, "momentum": 0.9},
+                }
+            },
+            "pruning": {"magnitude": {"method": "magnitude"}},
+            "branches": {"finetune": {"type": "finetune", "train": {"epochs": 1, "lr": 0.001}}},
+            "experiments": {
+                "ft": {"dense": ["d"], "pruning": ["magnitude"], "sparsities": [0.5], "branches": ["finetune"]}
+            },
+        }
+    )
     run_hash, spec = next((h, s) for h, s in build_plan(config).specs.items() if s["kind"] == "dense")
     models = {}
     for processes in (1, 2):
         results = tmp_path / f"p{processes}"
         directory = run_dir(results, "dense", run_hash)
-        subprocess.run([sys.executable, "-m", "prunelab", "train", "--spec", canonical_json(spec), "--run-dir",
-                        str(directory), "--results", str(results), "--device", "cpu", "--processes",
-                        str(processes)], env=_env(), check=True, timeout=300, capture_output=True)
-        assert sorted(p.name for p in directory.iterdir()) == ["metrics.json", "model.pt", "provenance.json",
-                                                              "snapshots.pt", "spec.json"]
+        subprocess.run(
+            [
+                sys.executable,
+                "-m",
+                "prunelab",
+                "train",
+                "--spec",
+                canonical_json(spec),
+                "--run-dir",
+                str(directory),
+                "--results",
+                str(results),
+                "--device",
+                "cpu",
+                "--processes",
+                str(processes),
+            ],
+            env=_env(),
+            check=True,
+            timeout=300,
+            capture_output=True,
+        )
+        assert sorted(p.name for p in directory.iterdir()) == [
+            "metrics.json",
+            "model.pt",
+            "provenance.json",
+            "snapshots.pt",
+            "spec.json",
+        ]
         assert json.loads((directory / "metrics.json").read_text())["iterations"] == 14
         assert json.loads((directory / "provenance.json").read_text())["processes"] == processes
         models[processes] = _weights(directory / "model.pt")
@@ -144,24 +179,56 @@ def test_the_train_job_launches_itself_and_rank_0_writes(tmp_path):
 
 def test_a_two_rank_job_runs_through_the_slurm_profile(tmp_path):
     require_cluster()
-    config = {"suite": "ddp-slurm", "runtime": {"device": "cpu", "processes": 2, "loader_workers": 0},
-              "dense": {"d": {"dataset": {"name": "image_folder", "path": str(write_image_folder(tmp_path / "f")),
-                                          "size": 16, "validation": 4},
-                              "model": {"name": "mlp", "widths": [32]},
-                              "train": {"epochs": 1, "batch_size": 4, "lr": 0.05}, "seeds": [0]}},
-              "experiments": {"e": {"dense": ["d"]}}}
+    config = {
+        "suite": "ddp-slurm",
+        "runtime": {"device": "cpu", "processes": 2, "loader_workers": 0},
+        "dense": {
+            "d": {
+                "dataset": {
+                    "name": "image_folder",
+                    "path": str(write_image_folder(tmp_path / "f")),
+                    "size": 16,
+                    "validation": 4,
+                },
+                "model": {"name": "mlp", "widths": [32]},
+                "train": {"epochs": 1, "batch_size": 4, "lr": 0.05},
+                "seeds": [0],
+            }
+        },
+        "experiments": {"e": {"dense": ["d"]}},
+    }
     path = tmp_path / "config.yaml"
     path.write_text(yaml.safe_dump(config))
     run_hash = next(h for h, s in build_plan(validate_config(config)).specs.items() if s["kind"] == "dense")
     directory = run_dir(tmp_path / "results", "dense", run_hash)
-    command = [str(BIN / "snakemake"), "--snakefile", str(ROOT / "Snakefile"), "--directory", str(tmp_path),
-               "--configfile", str(path), "--workflow-profile", str(ROOT / "workflow" / "profiles" / "slurm"),
-               "--default-resources", "slurm_account=local", "slurm_partition=debug", "--max-threads", "2",
-               "--set-resources", "train:mem_mb=2048", "--jobs", "1", "--latency-wait", "5", "--retries", "0",
-               "--slurm-init-seconds-before-status-checks", "2",
-               str((directory / "provenance.json").relative_to(tmp_path))]
-    env = {**os.environ, "PATH": f"{BIN}{os.pathsep}{os.environ.get('PATH', '')}",
-           "PYTHONPATH": str(ROOT / "src")}
+    command = [
+        str(BIN / "snakemake"),
+        "--snakefile",
+        str(ROOT / "Snakefile"),
+        "--directory",
+        str(tmp_path),
+        "--configfile",
+        str(path),
+        "--workflow-profile",
+        str(ROOT / "workflow" / "profiles" / "slurm"),
+        "--default-resources",
+        "slurm_account=local",
+        "slurm_partition=debug",
+        "--max-threads",
+        "2",
+        "--set-resources",
+        "train:mem_mb=2048",
+        "--jobs",
+        "1",
+        "--latency-wait",
+        "5",
+        "--retries",
+        "0",
+        "--slurm-init-seconds-before-status-checks",
+        "2",
+        str((directory / "provenance.json").relative_to(tmp_path)),
+    ]
+    env = {**os.environ, "PATH": f"{BIN}{os.pathsep}{os.environ.get('PATH', '')}", "PYTHONPATH": str(ROOT / "src")}
     done = subprocess.run(command, cwd=tmp_path, env=env, capture_output=True, text=True, timeout=600)
     assert done.returncode == 0, (done.stdout + done.stderr)[-4000:]
     record = json.loads((directory / "provenance.json").read_text())

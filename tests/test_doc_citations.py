@@ -52,8 +52,12 @@ def problems(path: str, text: str, docs: dict[str, set[str]]) -> list[str]:
 def repository_text_files() -> dict[str, str]:
     """Tracked (and new, not ignored) files of the checkout that are UTF-8 text."""
     try:
-        listed = subprocess.run(["git", "ls-files", "--cached", "--others", "--exclude-standard", "-z"],
-                                cwd=ROOT, capture_output=True, check=True).stdout
+        listed = subprocess.run(
+            ["git", "ls-files", "--cached", "--others", "--exclude-standard", "-z"],
+            cwd=ROOT,
+            capture_output=True,
+            check=True,
+        ).stdout
     except (OSError, subprocess.CalledProcessError) as error:
         pytest.fail(f"git ls-files failed in {ROOT}: {error}")
     files = {}
@@ -73,8 +77,11 @@ def repository_text_files() -> dict[str, str]:
 
 def test_every_doc_citation_resolves_and_nothing_points_outside():
     files = repository_text_files()
-    docs = {Path(name).name: headings(text) for name, text in files.items()
-            if name.startswith("docs/") and name.endswith(".md")}
+    docs = {
+        Path(name).name: headings(text)
+        for name, text in files.items()
+        if name.startswith("docs/") and name.endswith(".md")
+    }
     assert "methods.md" in docs and "architecture.md" in docs, "docs/methods.md and docs/architecture.md must exist"
     cited = sum(len(CITATION.findall(text)) for text in files.values())
     assert cited > 0, "no docs/<file>.md §n citation found: the scan reads nothing"
@@ -89,11 +96,13 @@ def test_checker_catches_each_kind_of_problem():
     assert problems("src/x.py", good, docs) == []
     # assembled from pieces, so that the repository scan above does not flag this file itself
     methods, dots = "docs/methods" + ".md", ".."
-    bad = (f"{methods} §2.5\n"
-           f"docs/missing{'.md'} §1\n"
-           f"{methods} §2.4, §3.1\n"
-           f"as METHODS{'.md'} §2 says\n"
-           f"run {dots}/shared/data/x.sh\n")
+    bad = (
+        f"{methods} §2.5\n"
+        f"docs/missing{'.md'} §1\n"
+        f"{methods} §2.4, §3.1\n"
+        f"as METHODS{'.md'} §2 says\n"
+        f"run {dots}/shared/data/x.sh\n"
+    )
     found = problems("src/x.py", bad, docs)
     assert [line.split(":")[1] for line in found] == ["1", "2", "3", "4", "5"], found
     assert "§3.1" in found[2] and "§2.4" not in found[2]

@@ -56,10 +56,12 @@ def test_conda_file_repeats_pyproject_pins(path):
     for req in requirements:
         name = canonicalize_name(req.name)
         assert name in pins, f"{path}: {req.name} is not a requirement in pyproject.toml"
-        assert req.specifier == pins[name], (f"{path}: {req.name}{req.specifier} differs from pyproject.toml's "
-                                             f"{req.name}{pins[name]}")
-    assert python is not None and Version(python) in requires_python, \
+        assert req.specifier == pins[name], (
+            f"{path}: {req.name}{req.specifier} differs from pyproject.toml's {req.name}{pins[name]}"
+        )
+    assert python is not None and Version(python) in requires_python, (
         f"{path}: python={python} does not satisfy pyproject.toml's requires-python {requires_python}"
+    )
 
 
 def test_environment_yml_lists_every_core_dependency():

@@ -8,25 +8,38 @@ import torch
 
 from prunelab.config.validation import validate_config
 from prunelab.jobs.kinds import run_dense, run_prune
+from prunelab.jobs.runtime import Runtime
 from prunelab.plan.build import build_plan
 from prunelab.pruning import methods
 from prunelab.pruning.select import prune_count
-from prunelab.jobs.runtime import Runtime
 
 HPARAMS = {"woodfisher": {"num_grads": 16, "block_size": 32}, "l1_filter": {"layers": None}}
 
 
 @pytest.fixture(scope="module")
 def trained(tmp_path_factory):
-    config = {"dense": {"mlp": {"dataset": {"name": "digits", "size": 8, "channels": 1, "validation": 100},
-                                "model": {"name": "mlp", "widths": [24]},
-                                "train": {"epochs": 1, "batch_size": 128, "lr": 0.05}}},
-              "pruning": {name: {"method": name, "hparams": HPARAMS.get(name, {}),
-                                 "scoring": {"examples": 64, "batch_size": 32},
-                                 **({"at": "init"} if name in ("snip", "grasp") else {})}
-                          for name in methods() if name != "l1_blocks"},
-              "experiments": {"all": {"dense": ["mlp"], "pruning": sorted(n for n in methods() if n != "l1_blocks"),
-                                      "sparsities": [0.6]}}}
+    config = {
+        "dense": {
+            "mlp": {
+                "dataset": {"name": "digits", "size": 8, "channels": 1, "validation": 100},
+                "model": {"name": "mlp", "widths": [24]},
+                "train": {"epochs": 1, "batch_size": 128, "lr": 0.05},
+            }
+        },
+        "pruning": {
+            name: {
+                "method": name,
+                "hparams": HPARAMS.get(name, {}),
+                "scoring": {"examples": 64, "batch_size": 32},
+                **({"at": "init"} if name in ("snip", "grasp") else {}),
+            }
+            for name in methods()
+            if name != "l1_blocks"
+        },
+        "experiments": {
+            "all": {"dense": ["mlp"], "pruning": sorted(n for n in methods() if n != "l1_blocks"), "sparsities": [0.6]}
+        },
+    }
     plan = build_plan(validate_config(config))
     root = tmp_path_factory.mktemp("methods")
     rt = Runtime(results=root, device="cpu", threads=1)

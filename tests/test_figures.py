@@ -10,16 +10,16 @@ import re
 import numpy as np
 import pandas as pd
 import pytest
-
 import synthetic_tables as synthetic
+
 from prunelab.analysis import labels
-from prunelab.replication import references
-from prunelab.analysis.figure_type import figure_types
 from prunelab.analysis.figures import check_figures, draw, outputs
 from prunelab.analysis.lossmodel import rank_correlation
+from prunelab.analysis.registry import figure_types
 from prunelab.analysis.stats import ERROR_BAR, summarise
 from prunelab.cli.commands import main
 from prunelab.errors import ConfigError
+from prunelab.replication import references
 
 CASES = {
     "accuracy_vs_sparsity": (synthetic.demo_like, {}),
@@ -37,8 +37,13 @@ CASES = {
 def render(tmp_path, kind, table, options=None, name="fig", **spec):
     path = tmp_path / f"{name}_table.csv"
     table.to_csv(path, index=False)
-    draw({"type": kind, "experiments": ["x"], "options": options or {}, **spec}, [path], tmp_path / f"{name}.png",
-         tmp_path, name)
+    draw(
+        {"type": kind, "experiments": ["x"], "options": options or {}, **spec},
+        [path],
+        tmp_path / f"{name}.png",
+        tmp_path,
+        name,
+    )
     return pd.read_csv(tmp_path / f"{name}.csv")
 
 
@@ -51,9 +56,11 @@ def test_every_figure_type_has_a_case():
     assert set(CASES) == set(figure_types())
 
 
-LONG_TITLE = ("A figure title long enough that at this size it cannot fit on one line of any of the figures, so "
-              "it has to wrap instead of running off both edges, which is what a long title did before: some "
-              "suites name the network, the data, the schedule and the branch in it")
+LONG_TITLE = (
+    "A figure title long enough that at this size it cannot fit on one line of any of the figures, so "
+    "it has to wrap instead of running off both edges, which is what a long title did before: some "
+    "suites name the network, the data, the schedule and the branch in it"
+)
 
 
 @pytest.fixture(scope="module")
@@ -69,6 +76,7 @@ def drawn(tmp_path_factory):
             spec = {"type": kind, "experiments": ["x"], "options": options, "title": LONG_TITLE}
             cache[kind] = draw(spec, [folder / "table.csv"], folder / "fig.png", folder, "fig"), folder
         return cache[kind]
+
     return get
 
 
@@ -87,6 +95,7 @@ def test_each_type_writes_png_pdf_csv_summary_and_provenance(drawn, kind):
 
 
 # --- readability: what a reader needs to tell the series apart without the CSV ---------------------------------
+
 
 def _laid_out(fig):
     """The renderer of ``fig`` after a fresh layout (``draw`` closed the figure: give it a canvas again)."""
@@ -108,12 +117,18 @@ def _drawn_inside(ax, renderer):
 
     box = ax.get_window_extent(renderer)
     points = [line.get_transform().transform(line.get_xydata()) for line in ax.lines]
-    points += [collection.get_transform().transform(segment) for collection in ax.collections
-               if isinstance(collection, LineCollection) for segment in collection.get_segments() if len(segment)]
+    points += [
+        collection.get_transform().transform(segment)
+        for collection in ax.collections
+        if isinstance(collection, LineCollection)
+        for segment in collection.get_segments()
+        if len(segment)
+    ]
     points = np.vstack(points) if points else np.empty((0, 2))
     points = points[np.isfinite(points).all(axis=1)]
-    points = points[(points[:, 0] >= box.x0) & (points[:, 0] <= box.x1) & (points[:, 1] >= box.y0)
-                    & (points[:, 1] <= box.y1)]
+    points = points[
+        (points[:, 0] >= box.x0) & (points[:, 0] <= box.x1) & (points[:, 1] >= box.y0) & (points[:, 1] <= box.y1)
+    ]
     boxes = [Bbox.intersection(patch.get_window_extent(renderer), box) for patch in ax.patches]
     return points, [b for b in boxes if b is not None and b.width > 0 and b.height > 0]
 
@@ -128,8 +143,12 @@ def test_legends_never_cover_a_plotted_point(drawn, kind):
         frame = legend.get_window_extent(renderer)
         for ax in fig.axes:
             points, boxes = _drawn_inside(ax, renderer)
-            inside = ((points[:, 0] > frame.x0) & (points[:, 0] < frame.x1) & (points[:, 1] > frame.y0)
-                      & (points[:, 1] < frame.y1))
+            inside = (
+                (points[:, 0] > frame.x0)
+                & (points[:, 0] < frame.x1)
+                & (points[:, 1] > frame.y0)
+                & (points[:, 1] < frame.y1)
+            )
             assert not inside.any(), f"legend covers {inside.sum()} point(s) of {ax.get_title()!r}"
             assert not any(frame.overlaps(b) for b in boxes), f"legend covers a bar of {ax.get_title()!r}"
 
@@ -163,17 +182,20 @@ def test_style_schemes_never_repeat_a_triple():
     triples = [tuple(style(i).values()) for i in range(660)]
     assert len(set(triples)) == 660
     pairs = [(look["color"], look["marker"]) for look in map(style, range(165))]
-    assert len(set(pairs)) == 165   # every series of a figure has its own (colour, marker), dash aside
-    assert len({colour for colour, _ in pairs[:15]}) == 15   # distinct colours first: the demo's 11 methods
+    assert len(set(pairs)) == 165  # every series of a figure has its own (colour, marker), dash aside
+    assert len({colour for colour, _ in pairs[:15]}) == 15  # distinct colours first: the demo's 11 methods
     assert style(15)["color"] == style(0)["color"] and style(15)["marker"] != style(0)["marker"]
     for members in (1, 2, 5, 11):
         grouped = [tuple(grouped_style(g, m, members).values()) for g in range(30) for m in range(members)]
         assert len(set(grouped)) == len(grouped)
-    assert grouped_style(0, 0, 2)["marker"] != grouped_style(1, 0, 2)["marker"]   # groups differ beyond colour
+    assert grouped_style(0, 0, 2)["marker"] != grouped_style(1, 0, 2)["marker"]  # groups differ beyond colour
 
 
-RAW_NAMES = [name for name in [*labels.METHOD, *labels.BRANCH_TYPE, *synthetic.DEMO_METHODS, *synthetic.DEMO_BRANCHES]
-             if "_" in name]
+RAW_NAMES = [
+    name
+    for name in [*labels.METHOD, *labels.BRANCH_TYPE, *synthetic.DEMO_METHODS, *synthetic.DEMO_BRANCHES]
+    if "_" in name
+]
 
 
 @pytest.mark.parametrize("kind", sorted(CASES))
@@ -195,7 +217,7 @@ def test_generic_figure_on_demo_names_methods_by_label_and_branches_by_config_na
     assert {"methods: magnitude, global → finetune", "branches: magnitude, global → finetune"} <= texts
     assert "magnitude, global → lr_rewind" in texts and "magnitude, global → scratch_b" in texts
     assert "magnitude, global → lottery" in texts and "iterative magnitude, global → rewind" in texts
-    assert not any("⊙" in text for text in texts)   # the notation is in the caption, not in the legend
+    assert not any("⊙" in text for text in texts)  # the notation is in the caption, not in the legend
     assert "lottery = trained from θ0 ⊙ m" in result.remark and "rewind = trained from θk ⊙ m" in result.remark
 
 
@@ -204,7 +226,7 @@ def test_generic_figure_fits_1400_px_with_its_legend_under_the_panels(drawn):
 
     fig = drawn("accuracy_vs_sparsity")[0].figure
     renderer = _laid_out(fig)
-    assert fig.get_figwidth() * 150 <= 1400   # the saved dpi
+    assert fig.get_figwidth() * 150 <= 1400  # the saved dpi
     legend = _legends(fig)[0].get_window_extent(renderer)
     panels = [ax for ax in fig.axes if ax.get_visible() and ax.get_label() != LEGEND_ROW]
     assert legend.y1 <= min(ax.get_window_extent(renderer).y0 for ax in panels)
@@ -219,8 +241,10 @@ def test_titles_wrap_to_the_width_they_have(drawn, kind):
     assert title.get_text().replace("\n", " ") == LONG_TITLE and "\n" in title.get_text()
     assert title.get_window_extent(renderer).x0 >= 0
     assert title.get_window_extent(renderer).x1 <= fig.get_figwidth() * fig.dpi
-    note = fig._supxlabel   # italic: measured upright, its lines ran past the figure's edges
-    assert 0 <= note.get_window_extent(renderer).x0 and note.get_window_extent(renderer).x1 <= fig.get_figwidth() * fig.dpi
+    note = fig._supxlabel  # italic: measured upright, its lines ran past the figure's edges
+    assert (
+        0 <= note.get_window_extent(renderer).x0 and note.get_window_extent(renderer).x1 <= fig.get_figwidth() * fig.dpi
+    )
     for ax in fig.axes:
         if ax.get_visible() and ax.get_title():
             assert ax.title.get_window_extent(renderer).width <= ax.get_window_extent(renderer).width + 1
@@ -268,30 +292,51 @@ def test_a_dense_run_shared_by_two_experiments_counts_once(tmp_path):
     table.loc[dense, "run"] = [f"dense{seed}" for seed in table.loc[dense, "seed"]]
     twice = pd.concat([table, table[dense].assign(experiment="branches")], ignore_index=True)
     twice.to_csv(tmp_path / "t.csv", index=False)
-    result = draw({"type": "accuracy_vs_sparsity", "experiments": ["x"]}, [tmp_path / "t.csv"],
-                  tmp_path / "f.png", tmp_path, "f")
+    result = draw(
+        {"type": "accuracy_vs_sparsity", "experiments": ["x"]}, [tmp_path / "t.csv"], tmp_path / "f.png", tmp_path, "f"
+    )
     texts = [t.get_text() for t in _legends(result.figure)[0].get_texts()]
     mean = table.loc[dense, "test_acc"].mean()
     assert f"dense ({mean:.2f}%, n = 3)" in texts
 
 
 def test_labels_add_scope_then_config_name_only_where_needed():
-    rows = pd.DataFrame({"pruning": ["a", "b", "c", "d", "d"], "method": ["magnitude", "magnitude", "obd", "lm", "lm"],
-                         "scope": ["global", "layerwise", None, None, None]})
-    assert labels.pruning_settings(rows) == {"a": "magnitude, global", "b": "magnitude, layer-wise", "c": "OBD",
-                                             "d": "LM"}
-    twins = pd.DataFrame({"branch": ["ft_short", "ft_long", "lr_rewind"],
-                          "branch_type": ["finetune", "finetune", "rewind_lr"]})
-    assert labels.branches(twins) == {"ft_long": "fine-tuned [ft_long]", "ft_short": "fine-tuned [ft_short]",
-                                      "lr_rewind": "LR rewinding"}
+    rows = pd.DataFrame(
+        {
+            "pruning": ["a", "b", "c", "d", "d"],
+            "method": ["magnitude", "magnitude", "obd", "lm", "lm"],
+            "scope": ["global", "layerwise", None, None, None],
+        }
+    )
+    assert labels.pruning_settings(rows) == {
+        "a": "magnitude, global",
+        "b": "magnitude, layer-wise",
+        "c": "OBD",
+        "d": "LM",
+    }
+    twins = pd.DataFrame(
+        {"branch": ["ft_short", "ft_long", "lr_rewind"], "branch_type": ["finetune", "finetune", "rewind_lr"]}
+    )
+    assert labels.branches(twins) == {
+        "ft_long": "fine-tuned [ft_long]",
+        "ft_short": "fine-tuned [ft_short]",
+        "lr_rewind": "LR rewinding",
+    }
 
 
 def test_every_pruning_method_and_branch_type_has_a_label():
     from prunelab.pruning import methods
 
     assert set(labels.METHOD) == set(methods())
-    assert set(labels.BRANCH_TYPE) == {"finetune", "rewind_weights", "rewind_lr", "lottery", "reinit", "scratch_e",
-                                       "scratch_b"}
+    assert set(labels.BRANCH_TYPE) == {
+        "finetune",
+        "rewind_weights",
+        "rewind_lr",
+        "lottery",
+        "reinit",
+        "scratch_e",
+        "scratch_b",
+    }
 
 
 def test_table1_means_stds_published_and_difference(tmp_path):
@@ -313,20 +358,22 @@ def test_table1_means_stds_published_and_difference(tmp_path):
     assert diverged["ours_mean"] == pytest.approx(ours.mean(), abs=1e-4)
     unpruned = acc.loc[("r56", "B", "unpruned")]
     assert unpruned["ours_mean"] == pytest.approx(
-        ok_values(table, (table["dense"] == "r56") & (table["stage"] == "dense")).mean(), abs=1e-4)
+        ok_values(table, (table["dense"] == "r56") & (table["stage"] == "dense")).mean(), abs=1e-4
+    )
     assert unpruned["published_mean"] == 93.14
     # unverified (tag R) values are never overlaid: the fine-tuned column and the VGG-16 row
     assert acc.xs("finetune", level="column")["published_mean"].isna().all()
     assert acc.loc["vgg"]["published_mean"].isna().all()
-    factor = values[(values["quantity"] == "scratch_b_epoch_factor") & (values["dense"] == "r56")
-                    & (values["architecture"] == "B")].iloc[0]
+    factor = values[
+        (values["quantity"] == "scratch_b_epoch_factor") & (values["dense"] == "r56") & (values["architecture"] == "B")
+    ].iloc[0]
     assert factor["ours_mean"] == pytest.approx(0.3791, abs=1e-4)
     assert factor["published_mean"] == pytest.approx(0.3791088785)
 
 
 def test_table1_published_matching_modes(tmp_path):
     table = synthetic.rethinking_table1()
-    table["dataset"] = "digits"   # a proxy run: same networks, other data
+    table["dataset"] = "digits"  # a proxy run: same networks, other data
     options = dict(CASES["rethinking_table1"][1])
     matching = render(tmp_path, "rethinking_table1", table, options, name="matching")
     assert matching["published_mean"].isna().all()
@@ -334,16 +381,20 @@ def test_table1_published_matching_modes(tmp_path):
     shown = anywhere.dropna(subset=["published_mean"])
     # 2 nets × 2 architectures × (unpruned, Scratch-E, Scratch-B), plus 4 Scratch-B epoch factors
     assert len(shown) == 16 and set(shown["published_dataset"]) == {"cifar10"}
-    off = render(tmp_path, "rethinking_table1", synthetic.rethinking_table1(), {**options, "published": "none"},
-                 name="none")
+    off = render(
+        tmp_path, "rethinking_table1", synthetic.rethinking_table1(), {**options, "published": "none"}, name="none"
+    )
     assert off["published_mean"].isna().all() and "difference" in off.columns
 
 
 def test_table1_refuses_two_branches_in_one_column(tmp_path):
     table = synthetic.rethinking_table1()
     extra = table[table["branch"] == "ft"].assign(branch="ft_long")
-    with pytest.raises(ConfigError, match=r"column finetune of r110 architecture A comes from several branch "
-                                          r"values \(ft, ft_long\)"):
+    with pytest.raises(
+        ConfigError,
+        match=r"column finetune of r110 architecture A comes from several branch "
+        r"values \(ft, ft_long\)",
+    ):
         render(tmp_path, "rethinking_table1", pd.concat([table, extra]), CASES["rethinking_table1"][1])
 
 
@@ -352,14 +403,14 @@ def test_jsv_against_wang_published_runs(tmp_path):
     values = render(tmp_path, "dyniso_jsv", table).set_index(["dense", "target_sparsity"])
     point = values.loc[("mlp7_relu", 0.1)]
     assert point["published_mean"] == pytest.approx((1.6664 + 1.6668) / 2)
-    assert point["published_std"] == pytest.approx(0.0002)   # population std of the two runs, as the authors plot
+    assert point["published_std"] == pytest.approx(0.0002)  # population std of the two runs, as the authors plot
     ours = ok_values(table, (table["dense"] == "mlp7_relu") & np.isclose(table["target_sparsity"], 0.1), "jsv_mean")
     assert point["ours_mean"] == pytest.approx(ours.mean(), rel=1e-5)
     assert point["ours_std"] == pytest.approx(ours.std(ddof=1), rel=1e-4)
     assert point["relative_difference"] == pytest.approx(point["ours_mean"] / point["published_mean"] - 1, rel=1e-4)
     skipped = values.loc[("lenet5_relu", 0.5)]
     assert (skipped["n"], skipped["missing"], skipped["missing_why"]) == (2, 1, "skipped ×1")
-    assert values.loc[("mlp7_linear", 0.9)]["published_std"] == 0   # run1 = run2 for MLP-7-Linear
+    assert values.loc[("mlp7_linear", 0.9)]["published_std"] == 0  # run1 = run2 for MLP-7-Linear
     assert values["published_mean"].notna().all()
 
 
@@ -378,8 +429,9 @@ def test_locality_places_lambda_zero_a_decade_left_and_flags_the_diverged_run(tm
     assert (swept[swept["lambda"] > 0]["x_plotted"] == swept[swept["lambda"] > 0]["lambda"]).all()
     flat = values[values["lambda"].isna()]
     assert set(flat["method"]) == {"magnitude"}
-    broken = swept[(swept["dense"] == "vgg11") & (swept["method"] == "qm") & (swept["steps"] == 1)
-                   & (swept["lambda"] == 100)].iloc[0]
+    broken = swept[
+        (swept["dense"] == "vgg11") & (swept["method"] == "qm") & (swept["steps"] == 1) & (swept["lambda"] == 100)
+    ].iloc[0]
     assert (broken["n"], broken["missing"]) == (1, 1)
     mask = (table["dense"] == "vgg11") & (table["pruning"] == "qm_T1_l100") & (table["stage"] == "branch")
     assert broken["ours_mean"] == pytest.approx(ok_values(table, mask).mean(), abs=1e-4)
@@ -389,12 +441,14 @@ def test_locality_places_lambda_zero_a_decade_left_and_flags_the_diverged_run(tm
 
 def test_loss_vs_accuracy_pairs_each_setting_loss_and_accuracy(tmp_path):
     table = synthetic.lossmodel()
-    values = render(tmp_path, "lossmodel_loss_vs_accuracy", table, {"loss": "pruned_train_loss"},
-                    metric="best_test_acc")
+    values = render(
+        tmp_path, "lossmodel_loss_vs_accuracy", table, {"loss": "pruned_train_loss"}, metric="best_test_acc"
+    )
     point = values[(values["dense"] == "mlp") & (values["pruning"] == "lm_T14_l0.001")].iloc[0]
     mask = (table["dense"] == "mlp") & (table["pruning"] == "lm_T14_l0.001") & (table["stage"] == "branch")
-    assert point["pruned_train_loss_mean"] == pytest.approx(ok_values(table, mask, "pruned_train_loss").mean(),
-                                                            rel=1e-5)
+    assert point["pruned_train_loss_mean"] == pytest.approx(
+        ok_values(table, mask, "pruned_train_loss").mean(), rel=1e-5
+    )
     assert point["ours_mean"] == pytest.approx(ok_values(table, mask, "best_test_acc").mean(), abs=1e-4)
     assert point["lambda"] == 0.001
 
@@ -413,8 +467,11 @@ def test_sipp_retained_parameters_both_ways(tmp_path):
     prunable = render(tmp_path, "sipp_accuracy_vs_retained", table, name="p")
     assert np.allclose(prunable["retained_pct"], 100 * (1 - prunable["target_sparsity"]), atol=1e-6)
     everything = render(tmp_path, "sipp_accuracy_vs_retained", table, {"retained": "all"}, name="a")
-    point = everything[(everything["stage"] == "branch") & (everything["pruning"] == "snip")
-                       & np.isclose(everything["target_sparsity"], 0.9)].iloc[0]
+    point = everything[
+        (everything["stage"] == "branch")
+        & (everything["pruning"] == "snip")
+        & np.isclose(everything["target_sparsity"], 0.9)
+    ].iloc[0]
     assert point["retained_pct"] == pytest.approx(100 * (2.7e5 * 0.1 + 400) / 2.7e5, rel=1e-5)
     assert set(everything["stage"]) == {"pruned", "branch"}
     summary = (tmp_path / "a.summary.rst").read_text()
@@ -423,21 +480,23 @@ def test_sipp_retained_parameters_both_ways(tmp_path):
 
 def test_sipp_panel_without_runs_says_so_instead_of_empty_axes():
     """A network that was only pruned (never retrained) gets a labelled blank, not an empty plot."""
-    from prunelab.analysis.figure_type import Request
+    from prunelab.analysis.registry import Request
     from prunelab.analysis.sipp import accuracy_vs_retained
 
     table = synthetic.sipp()
     table = table[~((table["dense"] == "resnet20") & (table["stage"] == "branch"))]
-    drawn = accuracy_vs_retained(table, Request("f", "sipp_accuracy_vs_retained",
-                                                {"retained": "prunable", "tolerance": 1.0}))
+    drawn = accuracy_vs_retained(
+        table, Request("f", "sipp_accuracy_vs_retained", {"retained": "prunable", "tolerance": 1.0})
+    )
     axes = [ax for ax in drawn.figure.axes if ax.get_visible()]
     blank = [ax for ax in axes if not ax.axison]
     # 2 networks × 2 stages, each with its zoomed twin, less the blank panel's twin
     assert len(axes) == 7 and len(blank) == 1
     assert "no 'prune + retrain' runs" in blank[0].texts[0].get_text() and "resnet20" in blank[0].get_title()
     only_pruned = table[table["stage"] != "branch"]
-    drawn = accuracy_vs_retained(only_pruned, Request("f", "sipp_accuracy_vs_retained",
-                                                      {"retained": "prunable", "tolerance": 1.0}))
+    drawn = accuracy_vs_retained(
+        only_pruned, Request("f", "sipp_accuracy_vs_retained", {"retained": "prunable", "tolerance": 1.0})
+    )
     axes = [ax for ax in drawn.figure.axes if ax.get_visible()]
     assert len(axes) == 4 and all(ax.axison for ax in axes)  # no empty column
 
@@ -450,7 +509,7 @@ def test_finetune_lr_bars_count_the_diverged_run(tmp_path):
     mask = (table["dense"] == "mlp7_linear") & (table["target_sparsity"] == 0.9) & (table["branch"] == "ft_lr2")
     assert cell["ours_mean"] == pytest.approx(ok_values(table, mask).mean(), abs=1e-4)
     assert values.loc[("lenet5_relu", 0.8, "ft_lr3_orthp")]["isometry"] == "orthp"
-    assert "published_mean" not in values.columns   # no verified published accuracies for this table
+    assert "published_mean" not in values.columns  # no verified published accuracies for this table
 
 
 def test_lottery_and_weight_level_points(tmp_path):
@@ -461,60 +520,110 @@ def test_lottery_and_weight_level_points(tmp_path):
     level = table[(table["branch"] == "reinit") & (table["dense_lr"] == 0.01) & (table["level"] == 3)]
     point = values[(values["init"] == "random re-init") & (values["dense_lr"] == 0.01) & (values["level"] == 3)]
     assert point["ours_mean"].iloc[0] == pytest.approx(level["test_acc"].mean(), abs=1e-4)
-    weight = render(tmp_path, "rethinking_weight_level", synthetic.rethinking_weight_level(), {"x": "sparsity"},
-                    name="w")
+    weight = render(
+        tmp_path, "rethinking_weight_level", synthetic.rethinking_weight_level(), {"x": "sparsity"}, name="w"
+    )
     skipped = weight[(weight["dense"] == "vgg19") & (weight["branch"] == "sb") & (weight["target_sparsity"] == 0.9)]
     assert (skipped["n"].iloc[0], skipped["missing_why"].iloc[0]) == (2, "skipped ×1")
 
 
 def test_summarise_counts_missing_and_unmeasured_runs():
-    rows = pd.DataFrame({"g": ["a", "a", "a", "b", "b"], "v": [1.0, 3.0, np.nan, np.nan, np.nan],
-                         "status": ["ok", "ok", "ok", "diverged", "skipped"]})
+    rows = pd.DataFrame(
+        {
+            "g": ["a", "a", "a", "b", "b"],
+            "v": [1.0, 3.0, np.nan, np.nan, np.nan],
+            "status": ["ok", "ok", "ok", "diverged", "skipped"],
+        }
+    )
     stats = summarise(rows, ["g"], "v").set_index("g")
-    assert stats.loc["a", ["mean", "std", "n", "missing"]].tolist() == [2.0, math.sqrt(2.0), 2, 1]   # sample std (ddof 1) of 1 and 3
+    assert stats.loc["a", ["mean", "std", "n", "missing"]].tolist() == [
+        2.0,
+        math.sqrt(2.0),
+        2,
+        1,
+    ]  # sample std (ddof 1) of 1 and 3
     assert stats.loc["a", "missing_why"] == "not measured ×1"
     assert np.isnan(stats.loc["b", "mean"]) and stats.loc["b", "missing_why"] == "diverged ×1, skipped ×1"
 
 
-@pytest.mark.parametrize("spec,message", [
-    ({"type": "rethinking_table1", "options": {"archs": {}}},
-     "config key figures.bad.options: Additional properties are not allowed ('archs' was unexpected) "
-     "(allowed: architectures, columns, published) (figure type rethinking_table1)"),
-    ({"type": "dyniso_jsv", "options": {"published": "maybe"}},
-     "config key figures.bad.options.published: 'maybe' is not one of ['matching', 'any_dataset', 'none'] "
-     "(figure type dyniso_jsv)"),
-    ({"type": "rethinking_table1", "options": {"columns": {"ft": "fine-tune"}}},
-     "config key figures.bad.options.columns.ft: 'fine-tune' is not one of ['finetune', 'scratch_e', 'scratch_b']"),
-    ({"type": "rethinking_table1", "options": {"architectures": {"l1_a": ["A"]}}},
-     "config key figures.bad.options.architectures.l1_a: ['A'] is not of type 'string'"),
-    ({"type": "sipp_accuracy_vs_retained", "options": {"tolerance": "1pp"}},
-     "config key figures.bad.options.tolerance: '1pp' is not of type 'number'"),
-    ({"type": "sipp_accuracy_vs_retained", "options": {"tolerance": -1}},
-     "config key figures.bad.options.tolerance: -1 is less than the minimum of 0"),
-    ({"type": "rethinking_weight_level", "options": {"branch_types": ["finetune", "retrain"]}},
-     "config key figures.bad.options.branch_types[1]: 'retrain' is not one of ['finetune', 'lottery', 'reinit'"),
-    ({"type": "dyniso_finetune_lr", "options": {"branch_types": []}},
-     "config key figures.bad.options.branch_types: [] should be non-empty"),
-    ({"type": "lossmodel_loss_vs_accuracy", "options": {"log_loss": "yes"}},
-     "config key figures.bad.options.log_loss: 'yes' is not of type 'boolean'"),
-    ({"type": "lossmodel_locality", "options": {"hparam": ""}},
-     "config key figures.bad.options.hparam: '' should be non-empty"),
-    ({"type": "rethinking_table1", "options": ["A"]},
-     "config key figures.bad.options: ['A'] is not of type 'object' (figure type rethinking_table1)"),
-    ({"type": "table_one"}, "config key figures.bad.type: 'table_one' is unknown (allowed: accuracy_vs_sparsity,"),
-])
+@pytest.mark.parametrize(
+    "spec,message",
+    [
+        (
+            {"type": "rethinking_table1", "options": {"archs": {}}},
+            "config key figures.bad.options: Additional properties are not allowed ('archs' was unexpected) "
+            "(allowed: architectures, columns, published) (figure type rethinking_table1)",
+        ),
+        (
+            {"type": "dyniso_jsv", "options": {"published": "maybe"}},
+            "config key figures.bad.options.published: 'maybe' is not one of ['matching', 'any_dataset', 'none'] "
+            "(figure type dyniso_jsv)",
+        ),
+        (
+            {"type": "rethinking_table1", "options": {"columns": {"ft": "fine-tune"}}},
+            "config key figures.bad.options.columns.ft: 'fine-tune' is not one of "
+            "['finetune', 'scratch_e', 'scratch_b']",
+        ),
+        (
+            {"type": "rethinking_table1", "options": {"architectures": {"l1_a": ["A"]}}},
+            "config key figures.bad.options.architectures.l1_a: ['A'] is not of type 'string'",
+        ),
+        (
+            {"type": "sipp_accuracy_vs_retained", "options": {"tolerance": "1pp"}},
+            "config key figures.bad.options.tolerance: '1pp' is not of type 'number'",
+        ),
+        (
+            {"type": "sipp_accuracy_vs_retained", "options": {"tolerance": -1}},
+            "config key figures.bad.options.tolerance: -1 is less than the minimum of 0",
+        ),
+        (
+            {"type": "rethinking_weight_level", "options": {"branch_types": ["finetune", "retrain"]}},
+            "config key figures.bad.options.branch_types[1]: 'retrain' is not one of ['finetune', 'lottery', 'reinit'",
+        ),
+        (
+            {"type": "dyniso_finetune_lr", "options": {"branch_types": []}},
+            "config key figures.bad.options.branch_types: [] should be non-empty",
+        ),
+        (
+            {"type": "lossmodel_loss_vs_accuracy", "options": {"log_loss": "yes"}},
+            "config key figures.bad.options.log_loss: 'yes' is not of type 'boolean'",
+        ),
+        (
+            {"type": "lossmodel_locality", "options": {"hparam": ""}},
+            "config key figures.bad.options.hparam: '' should be non-empty",
+        ),
+        (
+            {"type": "rethinking_table1", "options": ["A"]},
+            "config key figures.bad.options: ['A'] is not of type 'object' (figure type rethinking_table1)",
+        ),
+        ({"type": "table_one"}, "config key figures.bad.type: 'table_one' is unknown (allowed: accuracy_vs_sparsity,"),
+    ],
+)
 def test_bad_options_are_one_line_config_errors(spec, message):
     with pytest.raises(ConfigError) as error:
         check_figures({"bad": {"experiments": ["x"], **spec}})
     assert message in str(error.value) and "\n" not in str(error.value)
 
 
-@pytest.mark.parametrize("kind,builder,options,message", [
-    ("dyniso_jsv", synthetic.sipp, {}, "figure fig (dyniso_jsv): its tables have no pruned rows with a measured JSV"),
-    ("rethinking_lottery", synthetic.sipp, {}, "its tables have no lottery / rewind_weights / reinit branch rows"),
-    ("lossmodel_locality", synthetic.sipp, {}, "no pruning setting has the hyperparameter 'lambda'"),
-    ("lossmodel_locality", synthetic.lossmodel, {"hparam": "lam"}, "no pruning setting has the hyperparameter 'lam'"),
-])
+@pytest.mark.parametrize(
+    "kind,builder,options,message",
+    [
+        (
+            "dyniso_jsv",
+            synthetic.sipp,
+            {},
+            "figure fig (dyniso_jsv): its tables have no pruned rows with a measured JSV",
+        ),
+        ("rethinking_lottery", synthetic.sipp, {}, "its tables have no lottery / rewind_weights / reinit branch rows"),
+        ("lossmodel_locality", synthetic.sipp, {}, "no pruning setting has the hyperparameter 'lambda'"),
+        (
+            "lossmodel_locality",
+            synthetic.lossmodel,
+            {"hparam": "lam"},
+            "no pruning setting has the hyperparameter 'lam'",
+        ),
+    ],
+)
 def test_figures_without_their_rows_say_so_in_one_line(tmp_path, kind, builder, options, message):
     with pytest.raises(ConfigError) as error:
         render(tmp_path, kind, builder(), options)
@@ -525,11 +634,29 @@ def test_cli_figure_with_a_bad_option_prints_one_line(tmp_path, capsys):
     path = tmp_path / "t.csv"
     synthetic.sipp().to_csv(path, index=False)
     spec = json.dumps({"type": "sipp_accuracy_vs_retained", "experiments": ["x"], "options": {"retain": "all"}})
-    assert main(["figure", "--spec", spec, "--tables", str(path), "--out", str(tmp_path / "f.png"),
-                 "--results", str(tmp_path), "--name", "f"]) == 2
+    assert (
+        main(
+            [
+                "figure",
+                "--spec",
+                spec,
+                "--tables",
+                str(path),
+                "--out",
+                str(tmp_path / "f.png"),
+                "--results",
+                str(tmp_path),
+                "--name",
+                "f",
+            ]
+        )
+        == 2
+    )
     lines = capsys.readouterr().err.strip().splitlines()
-    assert lines == ["prunelab: config key figures.f.options: Additional properties are not allowed ('retain' was "
-                     "unexpected) (allowed: retained, tolerance) (figure type sipp_accuracy_vs_retained)"]
+    assert lines == [
+        "prunelab: config key figures.f.options: Additional properties are not allowed ('retain' was "
+        "unexpected) (allowed: retained, tolerance) (figure type sipp_accuracy_vs_retained)"
+    ]
     assert not (tmp_path / "f.png").exists()
 
 
@@ -562,8 +689,12 @@ def test_published_values_match_methods_md():
 
 
 def test_overlays_only_ever_show_verified_values(tmp_path):
-    values = render(tmp_path, "rethinking_table1", synthetic.rethinking_table1(),
-                    {**CASES["rethinking_table1"][1], "published": "any_dataset"})
+    values = render(
+        tmp_path,
+        "rethinking_table1",
+        synthetic.rethinking_table1(),
+        {**CASES["rethinking_table1"][1], "published": "any_dataset"},
+    )
     shown = values.dropna(subset=["published_mean"])
     assert shown["published_source"].str.startswith("V:").all()
     assert set(shown["published_mean"]) <= set(references.table(verified_only=True)["value"])
@@ -575,18 +706,22 @@ def test_overlays_only_ever_show_verified_values(tmp_path):
 @pytest.mark.e2e
 def test_snakemake_rejects_a_bad_figure_option_before_any_job(tmp_path):
     import yaml
-
     from conftest import ROOT, snakemake
 
     config = yaml.safe_load((ROOT / "tests" / "configs" / "tiny.yaml").read_text())
-    config["figures"]["acc"] = {"type": "sipp_accuracy_vs_retained", "experiments": ["oneshot"],
-                                "options": {"tolerance": -1}}
+    config["figures"]["acc"] = {
+        "type": "sipp_accuracy_vs_retained",
+        "experiments": ["oneshot"],
+        "options": {"tolerance": -1},
+    }
     path = tmp_path / "bad.yaml"
     path.write_text(yaml.safe_dump(config))
     proc = snakemake(tmp_path, "--configfile", str(path), "-n", check=False)
     assert proc.returncode != 0
-    assert (f"{path}: key figures.acc.options.tolerance: -1 is less than the minimum of 0 "
-            f"(figure type sipp_accuracy_vs_retained)") in proc.stdout + proc.stderr
+    assert (
+        f"{path}: key figures.acc.options.tolerance: -1 is less than the minimum of 0 "
+        f"(figure type sipp_accuracy_vs_retained)"
+    ) in proc.stdout + proc.stderr
     assert not (tmp_path / "results").exists()
 
 
@@ -598,8 +733,9 @@ def test_two_labels_of_the_same_runs_are_one_line_with_each_run_counted_once(tmp
     reinit, scratch = branches & (table["branch_type"] == "reinit"), branches & (table["branch_type"] == "scratch_e")
     table.loc[scratch, ["run", "test_acc"]] = table.loc[reinit, ["run", "test_acc"]].to_numpy()
     table.to_csv(tmp_path / "t.csv", index=False)
-    result = draw({"type": "accuracy_vs_sparsity", "experiments": ["x"]}, [tmp_path / "t.csv"],
-                  tmp_path / "f.png", tmp_path, "f")
+    result = draw(
+        {"type": "accuracy_vs_sparsity", "experiments": ["x"]}, [tmp_path / "t.csv"], tmp_path / "f.png", tmp_path, "f"
+    )
     texts = [t.get_text() for t in _legends(result.figure)[0].get_texts()]
     shared = "magnitude, global → reinit = magnitude, global → scratch_e (the same runs)"
     assert shared in texts
@@ -611,6 +747,7 @@ def test_two_labels_of_the_same_runs_are_one_line_with_each_run_counted_once(tmp
 
 
 # --- error bars: series side by side, axes set by the means, cut bars marked ---------------------------------------
+
 
 def test_dodge_puts_series_side_by_side_centred_on_the_measured_x():
     from prunelab.analysis.plotting import dodge, dodge_note
@@ -627,9 +764,9 @@ def test_value_limits_follow_the_means_not_one_wide_interval():
 
     means = pd.Series([90.0, 92.0, 96.0, 97.0])
     narrow = value_limits(means, means - 0.5, means + 0.5, min_span=0.5)
-    assert narrow == pytest.approx((89.5, 97.5))   # every interval shown whole
+    assert narrow == pytest.approx((89.5, 97.5))  # every interval shown whole
     wide = value_limits(means, pd.Series([89.0, 91.0, 20.0, 96.0]), pd.Series([91.0, 93.0, 140.0, 98.0]), 0.5)
-    assert wide == pytest.approx((90.0 - 0.25 * 7, 97.0 + 0.25 * 7))   # at most a quarter of the means' span
+    assert wide == pytest.approx((90.0 - 0.25 * 7, 97.0 + 0.25 * 7))  # at most a quarter of the means' span
     assert value_limits(pd.Series([5.0, 99.0]), pd.Series([-40.0, 90.0]), pd.Series([9.0, 130.0]), 0.5) == (-2.0, 102.0)
     assert value_limits(pd.Series([np.nan]), pd.Series([np.nan]), pd.Series([np.nan]), 0.5) is None
 
@@ -640,29 +777,35 @@ def test_clip_interval_cuts_at_the_window_and_says_which_ends():
     centre = np.array([95.0, 96.0, 80.0])
     yerr = np.array([[1.0, 10.0, 1.0], [20.0, 0.5, 1.0]])
     cut, below, above = clip_interval(centre, yerr, 90.0, 98.0)
-    assert cut.tolist() == [[1.0, 6.0, 0.0], [3.0, 0.5, 0.0]]   # 80 is not shown: neither is its bar
+    assert cut.tolist() == [[1.0, 6.0, 0.0], [3.0, 0.5, 0.0]]  # 80 is not shown: neither is its bar
     assert below.tolist() == [False, True, False] and above.tolist() == [True, False, False]
 
 
 def test_generic_figure_cuts_a_wide_interval_and_says_so(tmp_path):
     table = synthetic.demo_like()
     unstable = (table["pruning"] == "lobs") & (table["stage"] == "branch") & (table["target_sparsity"] == 0.5)
-    table.loc[unstable & (table["seed"] == 1), "test_acc"] = 15.0   # one seed collapses: its interval spans 0–100
+    table.loc[unstable & (table["seed"] == 1), "test_acc"] = 15.0  # one seed collapses: its interval spans 0–100
     table.to_csv(tmp_path / "t.csv", index=False)
-    result = draw({"type": "accuracy_vs_sparsity", "experiments": ["x"]},
-                  [tmp_path / "t.csv"], tmp_path / "f.png", tmp_path, "f")
+    result = draw(
+        {"type": "accuracy_vs_sparsity", "experiments": ["x"]}, [tmp_path / "t.csv"], tmp_path / "f.png", tmp_path, "f"
+    )
     full = result.figure.axes[0]
     low, high = full.get_ylim()
     assert high <= 102.0 and low > result.values["ci_low"].min()
-    assert any(text.arrow_patch is not None for text in full.texts)   # the cut end is marked
+    assert any(text.arrow_patch is not None for text in full.texts)  # the cut end is marked
     assert "arrowhead" in result.figure._supxlabel.get_text().replace("\n", " ")
 
 
 def test_a_figure_without_a_config_title_takes_its_type_title_not_its_config_key(tmp_path):
     assert all(kind.title for kind in figure_types().values())
     synthetic.dyniso_finetune().to_csv(tmp_path / "t.csv", index=False)
-    result = draw({"type": "dyniso_finetune_lr", "experiments": ["x"]}, [tmp_path / "t.csv"],
-                  tmp_path / "table_finetune_lr.png", tmp_path, "table_finetune_lr")
+    result = draw(
+        {"type": "dyniso_finetune_lr", "experiments": ["x"]},
+        [tmp_path / "t.csv"],
+        tmp_path / "table_finetune_lr.png",
+        tmp_path,
+        "table_finetune_lr",
+    )
     assert result.figure._suptitle.get_text().replace("\n", " ") == figure_types()["dyniso_finetune_lr"].title
     assert "table finetune lr" not in (tmp_path / "table_finetune_lr.summary.rst").read_text()
 
@@ -675,18 +818,29 @@ def test_bar_value_labels_sit_above_the_caps_and_single_runs_draw_no_cap(tmp_pat
 
     table = synthetic.dyniso_finetune()
     single = (table["dense"] == table["dense"].iloc[0]) & (table["seed"] != table["seed"].min())
-    table = table[~single]   # one dense net with one seed: n = 1, no interval
+    table = table[~single]  # one dense net with one seed: n = 1, no interval
     table.to_csv(tmp_path / "t.csv", index=False)
-    result = draw({"type": "dyniso_finetune_lr", "experiments": ["x"]}, [tmp_path / "t.csv"], tmp_path / "f.png",
-                  tmp_path, "f")
+    result = draw(
+        {"type": "dyniso_finetune_lr", "experiments": ["x"]}, [tmp_path / "t.csv"], tmp_path / "f.png", tmp_path, "f"
+    )
     renderer = _laid_out(result.figure)
     for ax in result.figure.axes:
-        caps = [Bbox.from_extents(x - half_width, y - half_thick, x + half_width, y + half_thick)
-                for line in ax.lines if line.get_marker() == "_"
-                for half_width, half_thick in [(line.get_markersize() / 2 * renderer.points_to_pixels(1),
-                                                line.get_markeredgewidth() / 2 * renderer.points_to_pixels(1))]
-                for x, y in line.get_transform().transform(line.get_xydata()) if np.isfinite(y)]
-        labels_ = [t.get_window_extent(renderer) for t in ax.texts if isinstance(t, Annotation) and t.get_text() != "n/a"]
+        caps = [
+            Bbox.from_extents(x - half_width, y - half_thick, x + half_width, y + half_thick)
+            for line in ax.lines
+            if line.get_marker() == "_"
+            for half_width, half_thick in [
+                (
+                    line.get_markersize() / 2 * renderer.points_to_pixels(1),
+                    line.get_markeredgewidth() / 2 * renderer.points_to_pixels(1),
+                )
+            ]
+            for x, y in line.get_transform().transform(line.get_xydata())
+            if np.isfinite(y)
+        ]
+        labels_ = [
+            t.get_window_extent(renderer) for t in ax.texts if isinstance(t, Annotation) and t.get_text() != "n/a"
+        ]
         assert labels_
         assert not any(cap.overlaps(label) for cap in caps for label in labels_)
     one = pd.DataFrame({"ours_mean": [90.0, 91.0], "ci_low": [np.nan, 89.0], "ci_high": [np.nan, 93.0]})
@@ -703,9 +857,11 @@ def test_the_note_wraps_to_the_panels_at_the_resolution_the_png_is_saved_at():
     fig, axes = panels(1, 1, width=5.2, legend_row=True)
     assert fig.dpi == DPI
     axes[0, 0].plot([90, 95], [80, 60], label="WT")
-    note = ("Points: mean over n = 3 seeds; error bars and bands: 95 % t-interval of the mean over seeds. Series at "
-            "one x are drawn side by side, 3 pt apart (up to ±6 pt, a display offset: the x value is the measured "
-            "one, see the CSV). An arrowhead at a panel's edge: that interval runs on beyond it.")
+    note = (
+        "Points: mean over n = 3 seeds; error bars and bands: 95 % t-interval of the mean over seeds. Series at "
+        "one x are drawn side by side, 3 pt apart (up to ±6 pt, a display offset: the x value is the measured "
+        "one, see the CSV). An arrowhead at a panel's edge: that interval runs on beyond it."
+    )
     finish(fig, axes, "LeNet-300-100 on Fashion-MNIST: SiPP, WT and SNIP right after pruning", note)
     fig.canvas.draw()
     renderer = fig.canvas.get_renderer()

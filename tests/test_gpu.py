@@ -16,17 +16,27 @@ import sys
 import pytest
 import torch
 
-from prunelab.data.tensors import load_dataset
 from prunelab.data.batches import EpochPlan
-from prunelab.training.stacked import GroupedTrainer
-from prunelab.models import build_model
+from prunelab.data.tensors import load_dataset
 from prunelab.jobs.runtime import Runtime
-from prunelab.training.trainer import Trainer
+from prunelab.models import build_model
+from prunelab.training.single_model import Trainer
+from prunelab.training.stacked import GroupedTrainer
 
 pytestmark = [pytest.mark.gpu, pytest.mark.skipif(not torch.cuda.is_available(), reason="no GPU: needs CUDA")]
 
-TRAIN = {"epochs": 1, "batch_size": 128, "optimizer": "sgd", "lr": 0.05, "momentum": 0.9, "nesterov": False,
-         "weight_decay": 5e-4, "warmup_epochs": 0, "schedule": {"name": "constant"}, "save_at": []}
+TRAIN = {
+    "epochs": 1,
+    "batch_size": 128,
+    "optimizer": "sgd",
+    "lr": 0.05,
+    "momentum": 0.9,
+    "nesterov": False,
+    "weight_decay": 5e-4,
+    "warmup_epochs": 0,
+    "schedule": {"name": "constant"},
+    "save_at": [],
+}
 FLOAT32 = {"rtol": 1e-3, "atol": 1e-4}
 BF16 = {"rtol": 0.05, "atol": 0.02}
 SEEDS = [0, 1, 2]
@@ -34,8 +44,10 @@ SEEDS = [0, 1, 2]
 
 @pytest.fixture(scope="module")
 def gpu_digits():
-    return load_dataset({"name": "digits", "size": 8, "channels": 1, "validation": 100,
-                         "augment": {"crop_padding": 1, "flip": True}}, device="cuda")
+    return load_dataset(
+        {"name": "digits", "size": 8, "channels": 1, "validation": 100, "augment": {"crop_padding": 1, "flip": True}},
+        device="cuda",
+    )
 
 
 def lenet5(seed):
@@ -76,8 +88,9 @@ def test_gpu_training_is_deterministic(gpu_digits):
 def test_grouped_matches_one_by_one_on_the_gpu(gpu_digits):
     reference = [trained(gpu_digits, TRAIN, seed) for seed in SEEDS]
     models = [lenet5(seed) for seed in SEEDS]
-    GroupedTrainer(models, gpu_digits, TRAIN, data_seeds=SEEDS, labels=[str(s) for s in SEEDS],
-                   log=lambda _: None).run()
+    GroupedTrainer(
+        models, gpu_digits, TRAIN, data_seeds=SEEDS, labels=[str(s) for s in SEEDS], log=lambda _: None
+    ).run()
     for r, g in zip(reference, models):
         assert_models_close(r, g, FLOAT32)
     assert not torch.equal(models[0].state_dict()["features.0.weight"], models[1].state_dict()["features.0.weight"])
@@ -94,18 +107,33 @@ def test_bf16_and_channels_last_on_the_gpu(gpu_digits):
 
 
 def test_a_cuda_job_runs_on_the_gpu_in_a_process_of_its_own(tmp_path, monkeypatch):
-    from prunelab.cli import client as job_client
-    from prunelab.records.hashing import spec_hash
     from test_job_worker import SOURCE, dense_spec
+
+    from prunelab.cli import handoff as job_client
+    from prunelab.records.hashing import spec_hash
 
     monkeypatch.setenv("PRUNELAB_DEVICE", "cpu")  # so that a worker starts, and then ask for CUDA
     handle = job_client.start(SOURCE)
     try:
         spec = dense_spec()
         run_dir = tmp_path / spec_hash(spec)
-        subprocess.run([sys.executable, "-m", "prunelab", "train", "--spec", json.dumps(spec), "--run-dir",
-                        str(run_dir), "--device", "cuda"], check=True, cwd=tmp_path,
-                       env={**os.environ, "PYTHONPATH": SOURCE})
+        subprocess.run(
+            [
+                sys.executable,
+                "-m",
+                "prunelab",
+                "train",
+                "--spec",
+                json.dumps(spec),
+                "--run-dir",
+                str(run_dir),
+                "--device",
+                "cuda",
+            ],
+            check=True,
+            cwd=tmp_path,
+            env={**os.environ, "PYTHONPATH": SOURCE},
+        )
     finally:
         handle.stop()
     record = json.loads((run_dir / "provenance.json").read_text())

@@ -11,10 +11,10 @@ import hashlib
 
 import pytest
 import torch
+from toy import context, mlp, toy_data
 
 from prunelab.pruning.grasp import score
-from prunelab.pruning.schedule import run_method
-from toy import context, mlp, toy_data
+from prunelab.pruning.multistep import run_method
 
 THEIRS = {  # activation: (removed, sha256 of their keep-masks, removed per layer)
     "relu": (52, "cd8c5aa1dee9aa0f2b0a2b412189f686405eb04118e4386f0c90df959de9b699", [17, 27, 8]),

@@ -6,16 +6,29 @@ import pytest
 
 from prunelab.errors import ConfigError, DivergenceError
 from prunelab.jobs.grouped_run import run_dense_group
-from prunelab.training.stacked import slower_than_sequential
-from prunelab.plan.seed_groups import group_hash, seed_groups
-from prunelab.models import build_model
 from prunelab.jobs.runtime import Runtime
+from prunelab.models import build_model
+from prunelab.plan.seed_groups import group_hash, seed_groups
 from prunelab.records.hashing import spec_hash
+from prunelab.training.stacked import slower_than_sequential
 
-DENSE = {"kind": "dense", "dataset": {"name": "digits", "size": 8, "channels": 1, "validation": 100},
-         "model": {"name": "lenet_300_100"},
-         "train": {"epochs": 1, "batch_size": 256, "optimizer": "sgd", "lr": 0.05, "momentum": 0.9, "nesterov": False,
-                   "weight_decay": 1e-4, "warmup_epochs": 0, "schedule": {"name": "constant"}, "save_at": ["0it"]}}
+DENSE = {
+    "kind": "dense",
+    "dataset": {"name": "digits", "size": 8, "channels": 1, "validation": 100},
+    "model": {"name": "lenet_300_100"},
+    "train": {
+        "epochs": 1,
+        "batch_size": 256,
+        "optimizer": "sgd",
+        "lr": 0.05,
+        "momentum": 0.9,
+        "nesterov": False,
+        "weight_decay": 1e-4,
+        "warmup_epochs": 0,
+        "schedule": {"name": "constant"},
+        "save_at": ["0it"],
+    },
+}
 
 
 def specs(seeds=(0, 1, 2), **changes):
@@ -56,10 +69,14 @@ def test_mlp_group_trains_in_lockstep_and_a_second_run_reuses_every_member(tmp_p
     assert stamps == [(tmp_path / "runs" / "dense" / spec_hash(s) / "model.pt").stat().st_mtime_ns for s in group_specs]
 
 
-@pytest.mark.parametrize("changes,reason", [
-    ({"model": {"name": "lenet5"}}, "convolutions on a CPU"),
-    ({"train": {"optimizer": "adam", "lr": 1e-3}}, "optimizer 'adam'"),
-], ids=["conv-on-cpu", "adam"])
+@pytest.mark.parametrize(
+    "changes,reason",
+    [
+        ({"model": {"name": "lenet5"}}, "convolutions on a CPU"),
+        ({"train": {"optimizer": "adam", "lr": 1e-3}}, "optimizer 'adam'"),
+    ],
+    ids=["conv-on-cpu", "adam"],
+)
 def test_groups_that_would_not_gain_are_trained_one_by_one_as_ordinary_runs(tmp_path, changes, reason):
     group_specs = specs((0, 1), **changes)
     marker = run(tmp_path, group_specs)
@@ -97,8 +114,11 @@ def test_malformed_groups_are_refused_in_one_line(tmp_path):
         run_dense_group(specs(), tmp_path / "groups" / "0123456789abcdef", Runtime(results=tmp_path, device="cpu"))
 
 
-@pytest.mark.parametrize("changes,mode", [({}, "vmap"), ({"train": {"optimizer": "adam", "lr": 1e-3}}, "separate")],
-                         ids=["lockstep", "one-by-one"])
+@pytest.mark.parametrize(
+    "changes,mode",
+    [({}, "vmap"), ({"train": {"optimizer": "adam", "lr": 1e-3}}, "separate")],
+    ids=["lockstep", "one-by-one"],
+)
 def test_a_recorded_divergence_marks_one_member_and_the_others_finish(tmp_path, monkeypatch, changes, mode):
     """``on_divergence: record`` in both grouping modes: the poisoned member (seed 1) is written as diverged with
     its last good (initial) weights; the others equal a group that never had it."""
@@ -133,7 +153,9 @@ def test_a_recorded_divergence_marks_one_member_and_the_others_finish(tmp_path, 
     for got, ref in ((group_specs[0], clean_specs[0]), (group_specs[2], clean_specs[1])):
         ok, clean = member(tmp_path / "poisoned", got), member(tmp_path / "clean", ref)
         assert json.loads((ok / "metrics.json").read_text())["status"] == "ok"
-        assert json.loads((ok / "metrics.json").read_text())["history"] == \
-            json.loads((clean / "metrics.json").read_text())["history"]
+        assert (
+            json.loads((ok / "metrics.json").read_text())["history"]
+            == json.loads((clean / "metrics.json").read_text())["history"]
+        )
         weights, reference = load_tensors(ok / "model.pt"), load_tensors(clean / "model.pt")
         assert all(torch.equal(v, reference[k]) for k, v in weights.items())

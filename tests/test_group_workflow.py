@@ -7,11 +7,11 @@ from pathlib import Path
 import pytest
 import torch
 import yaml
-
 from conftest import ROOT, planned_jobs, snakemake
-from prunelab.plan.seed_groups import group_hash
+
 from prunelab.jobs.kinds import run_dense
 from prunelab.jobs.runtime import Runtime
+from prunelab.plan.seed_groups import group_hash
 from prunelab.records.hashing import spec_hash
 from prunelab.records.storage import load_tensors
 

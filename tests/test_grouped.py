@@ -4,26 +4,37 @@ import copy
 
 import pytest
 import torch
-
 from conftest import TickingClock
-from prunelab.data.tensors import load_dataset
+
 from prunelab.data.batches import EpochPlan
+from prunelab.data.tensors import load_dataset
 from prunelab.errors import ConfigError, DivergenceError
-from prunelab.training.stacked import GroupedTrainer, StackedSGD, stacked_batches, unsupported
-from prunelab.training.masks import Mask, prunable_parameters
 from prunelab.models import build_model
 from prunelab.models.resnet_cifar import CifarResNet
-from prunelab.training.trainer import Trainer
+from prunelab.training.masks import Mask, prunable_parameters
+from prunelab.training.single_model import Trainer
+from prunelab.training.stacked import GroupedTrainer, StackedSGD, stacked_batches, unsupported
 
-TRAIN = {"epochs": 2, "batch_size": 128, "optimizer": "sgd", "lr": 0.05, "momentum": 0.9, "nesterov": False,
-         "weight_decay": 5e-4, "warmup_epochs": 0.5, "schedule": {"name": "cosine"}, "save_at": ["0it", "3it"]}
+TRAIN = {
+    "epochs": 2,
+    "batch_size": 128,
+    "optimizer": "sgd",
+    "lr": 0.05,
+    "momentum": 0.9,
+    "nesterov": False,
+    "weight_decay": 5e-4,
+    "warmup_epochs": 0.5,
+    "schedule": {"name": "cosine"},
+    "save_at": ["0it", "3it"],
+}
 SEEDS = [3, 11, 12]
 
 
 @pytest.fixture(scope="module")
 def digits8():
-    data = load_dataset({"name": "digits", "size": 8, "channels": 1, "validation": 100,
-                         "augment": {"crop_padding": 1, "flip": True}})
+    data = load_dataset(
+        {"name": "digits", "size": 8, "channels": 1, "validation": 100, "augment": {"crop_padding": 1, "flip": True}}
+    )
     for key in ("train_x", "val_x", "test_x"):
         setattr(data, key, getattr(data, key).double())
     return data
@@ -43,8 +54,16 @@ def separate(make, data, train, seeds, masks=None):
     models, outcomes = [], []
     for i, seed in enumerate(seeds):
         model = make(seed)
-        trainer = Trainer(model, data, train, data_seed=seed, label=f"s{seed}", save_at=train["save_at"],
-                          mask=masks[i] if masks else None, log=lambda _: None)
+        trainer = Trainer(
+            model,
+            data,
+            train,
+            data_seed=seed,
+            label=f"s{seed}",
+            save_at=train["save_at"],
+            mask=masks[i] if masks else None,
+            log=lambda _: None,
+        )
         outcomes.append(trainer.run())
         models.append(model)
     return models, outcomes
@@ -52,8 +71,17 @@ def separate(make, data, train, seeds, masks=None):
 
 def grouped(make, data, train, seeds, masks=None, **kwargs):
     models = [make(seed) for seed in seeds]
-    trainer = GroupedTrainer(models, data, train, data_seeds=seeds, labels=[f"s{s}" for s in seeds], masks=masks,
-                             save_at=train["save_at"], log=lambda _: None, **kwargs)
+    trainer = GroupedTrainer(
+        models,
+        data,
+        train,
+        data_seeds=seeds,
+        labels=[f"s{s}" for s in seeds],
+        masks=masks,
+        save_at=train["save_at"],
+        log=lambda _: None,
+        **kwargs,
+    )
     return models, trainer.run()
 
 
@@ -79,8 +107,9 @@ def assert_outcomes_close(ref, got):
         assert r_opt["param_groups"] == g_opt["param_groups"]
         assert sorted(r_opt["state"]) == sorted(g_opt["state"])
         for idx, entry in r_opt["state"].items():
-            torch.testing.assert_close(entry["momentum_buffer"], g_opt["state"][idx]["momentum_buffer"],
-                                       rtol=1e-9, atol=1e-11)
+            torch.testing.assert_close(
+                entry["momentum_buffer"], g_opt["state"][idx]["momentum_buffer"], rtol=1e-9, atol=1e-11
+            )
 
 
 @pytest.mark.parametrize("make", [mlp, resnet8], ids=["mlp", "resnet8-batchnorm"])
@@ -91,8 +120,10 @@ def test_grouped_equals_separate_trainer_runs(make, digits8):
         assert_state_close(r_model.state_dict(), g_model.state_dict(), f"seed {seed} final state")
         assert_outcomes_close(r, g)
     # and the models really are different (own init, own data order)
-    assert not torch.allclose(models[0].state_dict()["fc.weight" if make is resnet8 else "net.1.weight"],
-                              models[1].state_dict()["fc.weight" if make is resnet8 else "net.1.weight"])
+    assert not torch.allclose(
+        models[0].state_dict()["fc.weight" if make is resnet8 else "net.1.weight"],
+        models[1].state_dict()["fc.weight" if make is resnet8 else "net.1.weight"],
+    )
 
 
 def random_masks(make, seeds, density=0.3):
@@ -127,8 +158,7 @@ def test_stacked_sgd_is_torch_sgd_element_for_element(momentum, nesterov, wd):
     shapes = [(3, 4), (5,), (2, 3, 3)]
     stacked = [torch.randn(2, *s, generator=gen, dtype=torch.float64) for s in shapes]
     singles = [[p[k].clone().requires_grad_() for p in stacked] for k in range(2)]
-    optimizers = [torch.optim.SGD(ps, lr=0.1, momentum=momentum, nesterov=nesterov, weight_decay=wd)
-                  for ps in singles]
+    optimizers = [torch.optim.SGD(ps, lr=0.1, momentum=momentum, nesterov=nesterov, weight_decay=wd) for ps in singles]
     sgd = StackedSGD(momentum, nesterov, wd)
     for step in range(4):
         grads = [torch.randn(p.shape, generator=gen, dtype=torch.float64) for p in stacked]
@@ -168,21 +198,38 @@ def test_interrupted_group_resumes_bit_identically(digits8, tmp_path):
             raise Killed
 
     state = tmp_path / "train_state.pt"
-    first = GroupedTrainer(models, digits8, train, data_seeds=SEEDS, labels=["a", "b", "c"], save_at=train["save_at"],
-                           state_path=state, log=die_in_epoch_2)
+    first = GroupedTrainer(
+        models,
+        digits8,
+        train,
+        data_seeds=SEEDS,
+        labels=["a", "b", "c"],
+        save_at=train["save_at"],
+        state_path=state,
+        log=die_in_epoch_2,
+    )
     with pytest.raises(Killed):
         first.run()
     assert state.exists()
     fresh = [mlp(seed) for seed in SEEDS]
-    resumed = GroupedTrainer(fresh, digits8, train, data_seeds=SEEDS, labels=["a", "b", "c"], save_at=train["save_at"],
-                             state_path=state, log=lambda _: None).run()
+    resumed = GroupedTrainer(
+        fresh,
+        digits8,
+        train,
+        data_seeds=SEEDS,
+        labels=["a", "b", "c"],
+        save_at=train["save_at"],
+        state_path=state,
+        log=lambda _: None,
+    ).run()
     for r, s in zip(resumed, straight):
         assert r.history == s.history
         for it in s.snapshots:
             assert all(torch.equal(v, r.snapshots[it]["model"][k]) for k, v in s.snapshots[it]["model"].items())
     with pytest.raises(ConfigError, match="belongs to runs"):
-        GroupedTrainer([mlp(0)], digits8, train, data_seeds=[0], labels=["other"], state_path=state,
-                       log=lambda _: None).run()
+        GroupedTrainer(
+            [mlp(0)], digits8, train, data_seeds=[0], labels=["other"], state_path=state, log=lambda _: None
+        ).run()
 
 
 def test_a_diverging_member_is_named(digits8):
@@ -204,8 +251,16 @@ def test_a_member_recorded_as_diverged_leaves_the_others_exactly_as_without_it(d
         models[1].net[1].weight.mul_(1e300)
     initial = {k: v.clone() for k, v in models[1].state_dict().items()}
     messages = []
-    trainer = GroupedTrainer(models, digits8, TRAIN, data_seeds=SEEDS, labels=[f"s{s}" for s in SEEDS],
-                             save_at=TRAIN["save_at"], on_divergence="record", log=messages.append)
+    trainer = GroupedTrainer(
+        models,
+        digits8,
+        TRAIN,
+        data_seeds=SEEDS,
+        labels=[f"s{s}" for s in SEEDS],
+        save_at=TRAIN["save_at"],
+        on_divergence="record",
+        log=messages.append,
+    )
     results = trainer.run()
     assert isinstance(results[1], DivergenceError) and str(results[1]).startswith(f"run s{SEEDS[1]}: loss is nan")
     assert any("recorded as diverged" in m for m in messages)
@@ -226,9 +281,19 @@ def test_a_group_resumed_from_a_mid_epoch_wall_time_checkpoint_is_bit_identical(
     class Stop(Exception):
         pass
 
-    first = GroupedTrainer([mlp(seed) for seed in SEEDS], digits8, train, data_seeds=SEEDS, labels=labels,
-                           save_at=train["save_at"], state_path=state, checkpoint_every="100ep",
-                           checkpoint_seconds=4, clock=TickingClock(), log=lambda _: None)
+    first = GroupedTrainer(
+        [mlp(seed) for seed in SEEDS],
+        digits8,
+        train,
+        data_seeds=SEEDS,
+        labels=labels,
+        save_at=train["save_at"],
+        state_path=state,
+        checkpoint_every="100ep",
+        checkpoint_seconds=4,
+        clock=TickingClock(),
+        log=lambda _: None,
+    )
     saved = first.checkpoints.saved
 
     def stop_after_a_mid_epoch_save(iteration):
@@ -243,8 +308,16 @@ def test_a_group_resumed_from_a_mid_epoch_wall_time_checkpoint_is_bit_identical(
     assert copies[-1] % first.ipe and len(copies) >= 2, copies  # saved by wall time, mid-epoch
     fresh = [mlp(seed) for seed in SEEDS]
     messages = []
-    resumed = GroupedTrainer(fresh, digits8, train, data_seeds=SEEDS, labels=labels, save_at=train["save_at"],
-                             state_path=state, log=messages.append).run()
+    resumed = GroupedTrainer(
+        fresh,
+        digits8,
+        train,
+        data_seeds=SEEDS,
+        labels=labels,
+        save_at=train["save_at"],
+        state_path=state,
+        log=messages.append,
+    ).run()
     assert any(f"resumed from {state} at iteration {copies[-1]}" in m for m in messages), messages
     for r, s, model, ref in zip(resumed, straight, fresh, reference):
         assert r.history == s.history and r.best == s.best

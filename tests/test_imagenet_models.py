@@ -7,12 +7,12 @@ import pytest
 import torch
 import torchvision
 
-from prunelab.replication.references import _LIU_EPOCH_FACTOR, _RENDA_DENSITY
 from prunelab.errors import ConfigError
 from prunelab.metrics.flops import count
 from prunelab.models import build_model
 from prunelab.pruning.l1_blocks import block_layout, residual_blocks
-from prunelab.pruning.schedule import run_method
+from prunelab.pruning.multistep import run_method
+from prunelab.replication.references import _LIU_EPOCH_FACTOR, _RENDA_DENSITY
 
 SHAPE = (3, 224, 224)
 # published parameters and GMACs at 224×224, 1000 classes
@@ -26,8 +26,9 @@ LIU_RESNET34_SKIP = [2, 8, 14, 16, 26, 28, 30, 32]
 def test_counts_and_layer_shapes_match_torchvision_and_the_published_values(name):
     model = build_model({"name": name}, SHAPE, 1000)
     reference = getattr(torchvision.models, name)(weights=None)
-    assert {k: v.shape for k, v in model.state_dict().items()} == \
-        {k: v.shape for k, v in reference.state_dict().items()}
+    assert {k: v.shape for k, v in model.state_dict().items()} == {
+        k: v.shape for k, v in reference.state_dict().items()
+    }
     params, gmacs = PUBLISHED[name]
     counted = count(model, SHAPE)
     assert counted["params_total"] == params == sum(p.numel() for p in reference.parameters())
@@ -49,8 +50,7 @@ def test_bottleneck_blocks_number_three_convs_each():
 @pytest.mark.parametrize("arch", sorted(LIU_RESNET34))
 def test_liu_resnet34_presets_match_the_published_budget_factor_and_density(arch):
     model = build_model({"name": "resnet34"}, SHAPE, 1000, seed=0)
-    mask = run_method(model, "l1_blocks", {"stage_ratios": LIU_RESNET34[arch], "skip": LIU_RESNET34_SKIP},
-                      None).mask
+    mask = run_method(model, "l1_blocks", {"stage_ratios": LIU_RESNET34[arch], "skip": LIU_RESNET34_SKIP}, None).mask
     dense, pruned = count(model, SHAPE), count(model, SHAPE, mask)
     assert dense["ops"] / pruned["ops"] - 1 == pytest.approx(_LIU_EPOCH_FACTOR[("resnet34", arch)], abs=0.002)
     assert pruned["params"] / dense["params"] == pytest.approx(_RENDA_DENSITY[("resnet34", arch)], abs=0.002)

@@ -6,14 +6,20 @@ partition allows (longer runs resume from their checkpoint on resubmission)."""
 from pathlib import Path
 
 import torch
-
 from conftest import snakemake
 
 from prunelab.config.validation import load_config
 from prunelab.models import build_model
 from prunelab.plan.build import build_plan
-from prunelab.plan.resources import (GPU_THREADS, MAX_RUNTIME_MINUTES, STREAM_WORKERS, ddp_ranks, dense_spec_of,
-                                estimate, wants_gpu)
+from prunelab.plan.resources import (
+    GPU_THREADS,
+    MAX_RUNTIME_MINUTES,
+    STREAM_WORKERS,
+    ddp_ranks,
+    dense_spec_of,
+    estimate,
+    wants_gpu,
+)
 
 SUITE = Path(__file__).resolve().parents[1] / "workflow" / "experiments" / "rethinking-imagenet.yaml"
 

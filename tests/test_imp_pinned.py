@@ -22,10 +22,10 @@ import pytest
 import torch
 
 from prunelab.data.tensors import load_dataset
-from prunelab.training.masks import prunable_parameters
 from prunelab.models import build_model
-from prunelab.pruning.schedule import run_method
+from prunelab.pruning.multistep import run_method
 from prunelab.pruning.select import prune_count
+from prunelab.training.masks import prunable_parameters
 
 FRACTION = 0.2
 LEVELS = 4
@@ -35,17 +35,17 @@ DIFFS = {"none": [1, 3, 3, 4], "output": [65, 118, 160, 193]}
 
 # ignore case -> per level (kept entries over all conv/linear weights, sha256 of open_lth's keep-mask)
 PINNED = {
-    'none': [
-        (1893, 'bf4cd9a44a8ef18af378e5824b3824d4ead1d4a3f2f1db00a0e0326a0fea0df6'),
-        (1513, '2916d4b45fd5f8906a95504aa304471c16f1513e874f3041267886d896c78077'),
-        (1209, '139518adab2a1716573eed6efdcde6b408dcf1f2a0c1253317e1fce5e05f8ab2'),
-        (966, '0db80d388a9574f4cd2571a7ed1896e8eb3a7ef5d419ab3f523ebd979e1ce1f4'),
+    "none": [
+        (1893, "bf4cd9a44a8ef18af378e5824b3824d4ead1d4a3f2f1db00a0e0326a0fea0df6"),
+        (1513, "2916d4b45fd5f8906a95504aa304471c16f1513e874f3041267886d896c78077"),
+        (1209, "139518adab2a1716573eed6efdcde6b408dcf1f2a0c1253317e1fce5e05f8ab2"),
+        (966, "0db80d388a9574f4cd2571a7ed1896e8eb3a7ef5d419ab3f523ebd979e1ce1f4"),
     ],
-    'output': [
-        (1893, '53d5d4e726849d49ff39d153f0d37f7fe9b7992980d64bcfa17e0210ed995aca'),
-        (1513, '414a39f6468ba3cd7b4a2fccc33a635de56126e8cec539677487ea2badcde46e'),
-        (1209, '0264fd6da0350d50dbfe5794faad2fab3a499dd6a4edb2246e85a3a49700440a'),
-        (966, '85ae49f200a05c3702bd28cb859ef1a62f44a103a9ca51b61093b240df24c146'),
+    "output": [
+        (1893, "53d5d4e726849d49ff39d153f0d37f7fe9b7992980d64bcfa17e0210ed995aca"),
+        (1513, "414a39f6468ba3cd7b4a2fccc33a635de56126e8cec539677487ea2badcde46e"),
+        (1209, "0264fd6da0350d50dbfe5794faad2fab3a499dd6a4edb2246e85a3a49700440a"),
+        (966, "85ae49f200a05c3702bd28cb859ef1a62f44a103a9ca51b61093b240df24c146"),
     ],
 }
 

@@ -10,24 +10,34 @@ import torch
 from prunelab.config.validation import validate_config
 from prunelab.errors import CheckpointError, ConfigError
 from prunelab.jobs.kinds import run_dense
+from prunelab.jobs.runtime import Runtime
 from prunelab.models import build_model
 from prunelab.plan.build import build_plan
-from prunelab.jobs.runtime import Runtime
 from prunelab.records.layout import run_dir
-from prunelab.training.trainer import evaluate
+from prunelab.training.single_model import evaluate
 
 DATASET = {"name": "digits", "size": 8, "channels": 1, "validation": 100}
 MODEL = {"name": "lenet_300_100"}
 
 
 def _config(checkpoint):
-    return validate_config({
-        "dense": {"released": {"dataset": DATASET, "model": MODEL, "checkpoint": str(checkpoint),
-                               "train": {"epochs": 3, "batch_size": 128, "lr": 0.1}}},
-        "pruning": {"magnitude": {"method": "magnitude"}},
-        "branches": {"finetune": {"type": "finetune", "train": {"epochs": 1, "lr": 0.001}}},
-        "experiments": {"ft": {"dense": ["released"], "pruning": ["magnitude"], "sparsities": [0.5],
-                               "branches": ["finetune"]}}})
+    return validate_config(
+        {
+            "dense": {
+                "released": {
+                    "dataset": DATASET,
+                    "model": MODEL,
+                    "checkpoint": str(checkpoint),
+                    "train": {"epochs": 3, "batch_size": 128, "lr": 0.1},
+                }
+            },
+            "pruning": {"magnitude": {"method": "magnitude"}},
+            "branches": {"finetune": {"type": "finetune", "train": {"epochs": 1, "lr": 0.001}}},
+            "experiments": {
+                "ft": {"dense": ["released"], "pruning": ["magnitude"], "sparsities": [0.5], "branches": ["finetune"]}
+            },
+        }
+    )
 
 
 def _dense(plan):
@@ -54,8 +64,9 @@ def test_the_sha256_names_the_run_and_the_job_evaluates_the_loaded_weights(weigh
 
     data = load_dataset(DATASET)
     metrics = json.loads((directory / "metrics.json").read_text())
-    assert metrics["iterations"] == 0 and metrics["final"]["test_acc"] == evaluate(model, data.test_x,
-                                                                                   data.test_y)["acc"]
+    assert (
+        metrics["iterations"] == 0 and metrics["final"]["test_acc"] == evaluate(model, data.test_x, data.test_y)["acc"]
+    )
     record = json.loads((directory / "provenance.json").read_text())
     assert spec["checkpoint"]["sha256"] in json.dumps(record)
 
@@ -73,12 +84,15 @@ def test_a_file_changed_after_planning_is_refused(weights, tmp_path):
     assert not any((tmp_path / "r").rglob("*.json"))  # no partial outputs
 
 
-@pytest.mark.parametrize("content,message", [
-    ("corrupt", "corrupt or truncated tensor file"),
-    ("shape", r"net\.1\.weight has shape \(300, 32\), the configured model needs \(300, 64\)"),
-    ("keys", "does not fit the configured model"),
-    ("code", "corrupt or truncated tensor file"),
-])
+@pytest.mark.parametrize(
+    "content,message",
+    [
+        ("corrupt", "corrupt or truncated tensor file"),
+        ("shape", r"net\.1\.weight has shape \(300, 32\), the configured model needs \(300, 64\)"),
+        ("keys", "does not fit the configured model"),
+        ("code", "corrupt or truncated tensor file"),
+    ],
+)
 def test_bad_files_are_one_line_naming_the_file(tmp_path, content, message):
     path = tmp_path / "bad.pt"
     if content == "corrupt":

@@ -7,16 +7,16 @@ import math
 import pytest
 import torch
 
-from prunelab.errors import ConfigError, PrunelabError
 from prunelab.branch_types.isometry import approximate_isometry_, isometry_gap, orthogonalize, orthp_
-from prunelab.training.masks import Mask, prunable_parameters
+from prunelab.errors import ConfigError, PrunelabError
 from prunelab.metrics.jsv import jacobian_singular_values, measure, summarize
 from prunelab.models import build_model
 from prunelab.models.lenet import LeNet5Caffe
 from prunelab.models.mlp import MLP
 from prunelab.pruning import resolve_hparams
 from prunelab.pruning.l1_filter import units_to_prune
-from prunelab.pruning.schedule import run_method
+from prunelab.pruning.multistep import run_method
+from prunelab.training.masks import Mask, prunable_parameters
 
 
 def linear_mlp(widths, inputs, classes, seed=0):
@@ -57,8 +57,13 @@ def test_jsvs_of_a_conv_net_match_a_per_example_jacobian():
 
 def test_summary_statistics():
     stats = summarize(torch.tensor([[4.0, 1.0], [2.0, 2.0]]))
-    assert stats == {"jsv_mean": 2.25, "jsv_std": math.sqrt(1.1875), "jsv_max": 4.0, "jsv_min": 1.0,
-                     "jsv_condition_mean": 2.5}
+    assert stats == {
+        "jsv_mean": 2.25,
+        "jsv_std": math.sqrt(1.1875),
+        "jsv_max": 4.0,
+        "jsv_min": 1.0,
+        "jsv_condition_mean": 2.5,
+    }
 
 
 def test_orthp_makes_every_jsv_one_for_nonincreasing_widths():
@@ -83,7 +88,7 @@ def test_orthp_output_has_orthonormal_rows_or_columns(shape):
 def test_orthp_with_gain_one_leaves_orthonormal_weights_unchanged(rows, cols):
     gen = torch.Generator().manual_seed(2)
     q, _ = torch.linalg.qr(torch.randn(max(rows, cols), min(rows, cols), generator=gen, dtype=torch.float64))
-    q = q * torch.tensor([1.0, -1.0] * cols, dtype=torch.float64)[:q.shape[1]]   # arbitrary column signs
+    q = q * torch.tensor([1.0, -1.0] * cols, dtype=torch.float64)[: q.shape[1]]  # arbitrary column signs
     w = q if rows >= cols else q.T
     torch.testing.assert_close(orthogonalize(w, 1.0), w, rtol=0, atol=1e-12)
 
@@ -121,12 +126,12 @@ def test_l1_filter_removes_units_and_next_layer_columns(pr):
     norms = w0.abs().sum(1)
     assert int(removed0.sum()) == r0 and float(norms[removed0].max()) <= float(norms[~removed0].min())
     assert torch.equal((~mask["net.3.weight"]).all(0), removed0)
-    assert bool(mask["net.5.weight"].any(1).all())          # the classifier keeps all its outputs
+    assert bool(mask["net.5.weight"].any(1).all())  # the classifier keeps all its outputs
 
 
 def test_l1_filter_count_follows_wangs_ceil():
-    assert units_to_prune(0.25, 10) == 3            # ⌈2.5⌉: rounds up, as Wang's pruner does
-    assert units_to_prune(0.5, 100) == 50 and units_to_prune(0.999, 100) == 99   # never all units
+    assert units_to_prune(0.25, 10) == 3  # ⌈2.5⌉: rounds up, as Wang's pruner does
+    assert units_to_prune(0.5, 100) == 50 and units_to_prune(0.999, 100) == 99  # never all units
     assert units_to_prune(0, 7) == 0
 
 
@@ -158,7 +163,9 @@ def test_l1_filter_conv_to_linear_removes_whole_feature_blocks():
 def test_l1_filter_rejects_the_last_layer():
     with pytest.raises(ConfigError, match="l1_filter hparams.layers"):
         run_method(lenet(), "l1_filter", resolve_hparams("l1_filter", {"layers": [2]}), 0.5)
-    with pytest.raises(ConfigError, match=r"hparams\.layers: 'all' is not of type 'array', 'null' \(method 'l1_filter'\)"):
+    with pytest.raises(
+        ConfigError, match=r"hparams\.layers: 'all' is not of type 'array', 'null' \(method 'l1_filter'\)"
+    ):
         resolve_hparams("l1_filter", {"layers": "all"})
 
 
@@ -197,17 +204,23 @@ def test_a_branch_with_orthp_records_the_jsv_after_recovery_on_its_prune_runs_ba
 
     from prunelab.config.validation import validate_config
     from prunelab.jobs.kinds import run_branch, run_dense, run_prune
-    from prunelab.plan.build import build_plan
     from prunelab.jobs.runtime import Runtime
+    from prunelab.plan.build import build_plan
 
-    config = {"dense": {"mlp7": {"dataset": {"name": "digits", "size": 8, "channels": 1, "validation": 100},
-                                 "model": {"name": "mlp7", "activation": "linear"},
-                                 "train": {"epochs": 1, "batch_size": 128, "lr": 0.01}}},
-              "pruning": {"l1": {"method": "l1_filter", "jsv": {"batches": 1, "batch_size": 20}}},
-              "branches": {"ft_orthp": {"type": "finetune", "train": {"epochs": 1, "lr": 0.001},
-                                        "isometry": {"method": "orthp"}}},
-              "experiments": {"e": {"dense": ["mlp7"], "pruning": ["l1"], "sparsities": [0.5],
-                                    "branches": ["ft_orthp"]}}}
+    config = {
+        "dense": {
+            "mlp7": {
+                "dataset": {"name": "digits", "size": 8, "channels": 1, "validation": 100},
+                "model": {"name": "mlp7", "activation": "linear"},
+                "train": {"epochs": 1, "batch_size": 128, "lr": 0.01},
+            }
+        },
+        "pruning": {"l1": {"method": "l1_filter", "jsv": {"batches": 1, "batch_size": 20}}},
+        "branches": {
+            "ft_orthp": {"type": "finetune", "train": {"epochs": 1, "lr": 0.001}, "isometry": {"method": "orthp"}}
+        },
+        "experiments": {"e": {"dense": ["mlp7"], "pruning": ["l1"], "sparsities": [0.5], "branches": ["ft_orthp"]}},
+    }
     plan = build_plan(validate_config(config))
     rt = Runtime(results=tmp_path, device="cpu", threads=1)
     for kind, run in (("dense", run_dense), ("prune", run_prune), ("branch", run_branch)):

@@ -11,9 +11,9 @@ from pathlib import Path
 
 import pytest
 import yaml
-
 from conftest import BIN, ROOT, snakemake
-from prunelab.cli import client as job_client
+
+from prunelab.cli import handoff as job_client
 from prunelab.cli.console import interrupted_line
 from prunelab.config.validation import load_config
 from prunelab.plan.build import build_plan
@@ -65,8 +65,9 @@ def test_forked_jobs_match_fresh_processes_bit_for_bit(tmp_path, monkeypatch):
         assert forked["outputs"] == fresh["outputs"]  # sha256 of every file, metrics.json included
         assert forked["environment"] == fresh["environment"]  # threads and determinism as in a fresh process
         assert forked["code"] == fresh["code"]
-    assert (tmp_path / "fresh/results/tables/tiny/oneshot.csv").read_bytes() == \
-        (tmp_path / "worker/results/tables/tiny/oneshot.csv").read_bytes()
+    assert (tmp_path / "fresh/results/tables/tiny/oneshot.csv").read_bytes() == (
+        tmp_path / "worker/results/tables/tiny/oneshot.csv"
+    ).read_bytes()
 
 
 @pytest.fixture
@@ -83,9 +84,23 @@ def job(workdir: Path, name: str) -> subprocess.Popen:
     log = open(workdir / f"{name}.log", "w")
     with log:
         return subprocess.Popen(
-            [sys.executable, "-m", "prunelab", "train", "--spec", json.dumps(SPEC), "--run-dir",
-             str(workdir / name / spec_hash(SPEC)), "--threads", "1"], cwd=workdir, stdout=log,
-            stderr=subprocess.STDOUT, env={**os.environ, "PYTHONPATH": SOURCE})
+            [
+                sys.executable,
+                "-m",
+                "prunelab",
+                "train",
+                "--spec",
+                json.dumps(SPEC),
+                "--run-dir",
+                str(workdir / name / spec_hash(SPEC)),
+                "--threads",
+                "1",
+            ],
+            cwd=workdir,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            env={**os.environ, "PYTHONPATH": SOURCE},
+        )
 
 
 def provenance(workdir: Path, name: str) -> dict:
@@ -110,8 +125,9 @@ def wait_for(condition, what: str, limit: float = 120):
 
 def test_a_crashing_job_fails_alone(worker, tmp_path):
     crashing, healthy = job(tmp_path, "crashing"), job(tmp_path, "healthy")
-    jobs = wait_for(lambda: len(children(worker.process.pid)) == 2 and children(worker.process.pid),
-                    "both jobs to be forked")
+    jobs = wait_for(
+        lambda: len(children(worker.process.pid)) == 2 and children(worker.process.pid), "both jobs to be forked"
+    )
     os.kill(jobs[0], signal.SIGSEGV)  # whichever it is, one job dies the hardest way
     codes = sorted([crashing.wait(), healthy.wait()])
     assert codes == [0, 128 + signal.SIGSEGV]
@@ -127,7 +143,7 @@ def test_a_changed_source_tree_is_refused_and_the_job_runs_in_process(worker, tm
     stamped = ROOT / "src" / "prunelab" / "errors.py"
     before = stamped.stat()
     monkeypatch.setenv("PYTHONPATH", SOURCE)  # as the workflow's jobs have it (the worker serves only that tree)
-    wait_for(lambda: (job_client.delegate(["methods"]) == 0), "the worker to serve")
+    wait_for(lambda: job_client.delegate(["methods"]) == 0, "the worker to serve")
     os.utime(stamped, ns=(before.st_atime_ns, before.st_mtime_ns + 1_000_000))
     try:
         refused = job(tmp_path, "refused")
@@ -177,15 +193,30 @@ def test_stopping_the_driver_mid_run_leaves_no_process(tmp_path, stop):
     """... and, while it runs, a second run in its directory stops with one line naming it (not Snakemake's
     IncompleteFilesException on the first run's outputs); Ctrl-C ends in one line saying that rerunning
     resumes, without tracebacks or error reports of the stopped jobs; a killed driver leaves no lock."""
-    config = small_config(tmp_path, epochs=400)  # dense jobs far too long to end before the stop, even on a loaded machine
+    config = small_config(
+        tmp_path, epochs=400
+    )  # dense jobs far too long to end before the stop, even on a loaded machine
     env = {**os.environ, "PATH": f"{BIN}{os.pathsep}{os.environ.get('PATH', '')}"}
     env.pop(job_client.DISABLE_ENV, None)
     console = tmp_path.parent / f"{tmp_path.name}-console.log"
     with open(console, "w") as out:
         driver = subprocess.Popen(
-            [str(BIN / "snakemake"), "--snakefile", str(ROOT / "Snakefile"), "--directory", str(tmp_path),
-             "--configfile", str(config), "--cores", "2"], stdout=out, stderr=subprocess.STDOUT,
-            env=env, start_new_session=True)
+            [
+                str(BIN / "snakemake"),
+                "--snakefile",
+                str(ROOT / "Snakefile"),
+                "--directory",
+                str(tmp_path),
+                "--configfile",
+                str(config),
+                "--cores",
+                "2",
+            ],
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            env=env,
+            start_new_session=True,
+        )
     dense_dir = tmp_path / "results" / "runs" / "dense"
     # running in the worker: the job's child has written its resume checkpoint or at least created the run dir
     wait_for(lambda: dense_dir.exists() and any(_forked_jobs(driver.pid)), "the dense job to run in the worker")

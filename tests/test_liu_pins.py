@@ -24,24 +24,25 @@ from prunelab.branch_types.catalog.scratch_b import stretched
 from prunelab.branch_types.starts import sparse_scaled_init_
 from prunelab.metrics.flops import count
 from prunelab.models import build_model
-from prunelab.pruning.schedule import run_method
+from prunelab.pruning.multistep import run_method
 
 SHAPE = (3, 32, 32)
 LIU_TRAIN = {"epochs": 160, "schedule": {"name": "step", "milestones": [80, 120], "gamma": 0.1}}
-PRESETS = {"vgg16-A": ("l1_filter", {"layers": [0, 7, 8, 9, 10, 11, 12]}, 0.5),
-           "resnet56-A": ("l1_blocks", {"stage_ratios": [0.1, 0.1, 0.1], "skip": [16, 20, 38, 54]}, None),
-           "resnet56-B": ("l1_blocks", {"stage_ratios": [0.6, 0.3, 0.1], "skip": [16, 18, 20, 34, 38, 54]}, None)}
+PRESETS = {
+    "vgg16-A": ("l1_filter", {"layers": [0, 7, 8, 9, 10, 11, 12]}, 0.5),
+    "resnet56-A": ("l1_blocks", {"stage_ratios": [0.1, 0.1, 0.1], "skip": [16, 20, 38, 54]}, None),
+    "resnet56-B": ("l1_blocks", {"stage_ratios": [0.6, 0.3, 0.1], "skip": [16, 18, 20, 34, 38, 54]}, None),
+}
 # seed 1: their cfg_mask digest; their FLOPs ratio F_dense/F_pruned; E_B = int(160·ratio); LR drops at 0.5/0.75·E_B
 THEIRS = {
     "vgg16-A": ("010a1c74d8165198d3e389fe517e19b877b8c1e2289fd351656785f043da7d36", 1.5190, 243, [121, 182]),
-    "resnet56-A": ("6a00d1655c9d787dfc32a54499234e1dc4b530039f11d98eef3542486bdb3f22", 1.1157,
-                   178, [89, 133]),
-    "resnet56-B": ("45d627960b2b5ff6653295165d5e2e431f587454e29169cfe1a412720ff61341", 1.3791,
-                   220, [110, 165]),
+    "resnet56-A": ("6a00d1655c9d787dfc32a54499234e1dc4b530039f11d98eef3542486bdb3f22", 1.1157, 178, [89, 133]),
+    "resnet56-B": ("45d627960b2b5ff6653295165d5e2e431f587454e29169cfe1a412720ff61341", 1.3791, 220, [110, 165]),
 }
 WEIGHT_LEVEL = {  # resnet56, seed 1: cifar_prune.py's mask digest and kept count; E_B from its count_flops.py
     0.3: ("5a06331b02854522c2c168f936e9209bca87023243a245e03bfc9312cd3e8d24", 593812, 210),
-    0.8: ("1579fd1d3313f1a524e0c1120f9f70ddbf3fcf07f28cb124ac87c5d1d87a0b4f", 169660, 436)}
+    0.8: ("1579fd1d3313f1a524e0c1120f9f70ddbf3fcf07f28cb124ac87c5d1d87a0b4f", 169660, 436),
+}
 
 
 def _digest(masks: list[torch.Tensor]) -> str:

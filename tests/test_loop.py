@@ -5,10 +5,10 @@ import pytest
 from prunelab.analysis.aggregate import _metrics_row
 from prunelab.data.tensors import load_dataset
 from prunelab.errors import CheckpointError
-from prunelab.training.loop import CheckpointPolicy, DivergencePolicy
 from prunelab.models import build_model
 from prunelab.records.storage import save_tensors
-from prunelab.training.trainer import Trainer
+from prunelab.training.loop import CheckpointPolicy, DivergencePolicy
+from prunelab.training.single_model import Trainer
 
 TRAIN = {"epochs": 4, "batch_size": 128, "lr": 0.05, "momentum": 0.9, "schedule": {"name": "cosine"}}
 
@@ -55,7 +55,8 @@ def test_a_resume_checkpoint_of_the_old_single_loop_is_refused_in_one_line(tmp_p
     data = load_dataset({"name": "digits", "size": 8, "channels": 1, "validation": 100})
     model = build_model({"name": "lenet_300_100"}, data.input_shape, data.num_classes, seed=0)
     save_tensors(tmp_path / "train_state.pt", {"label": "run", "iteration": 3, "history": [], "best": {}})
-    trainer = Trainer(model, data, TRAIN, data_seed=0, label="run", state_path=tmp_path / "train_state.pt",
-                      log=lambda _: None)
+    trainer = Trainer(
+        model, data, TRAIN, data_seed=0, label="run", state_path=tmp_path / "train_state.pt", log=lambda _: None
+    )
     with pytest.raises(CheckpointError, match=r"train_state\.pt: resume checkpoint from an older prunelab"):
         trainer.run()

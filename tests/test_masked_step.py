@@ -12,24 +12,40 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from prunelab.data.tensors import load_dataset
 from prunelab.data.batches import EpochPlan
+from prunelab.data.tensors import load_dataset
 from prunelab.training.masks import Mask, MaskedParameters, prunable_parameters
 from prunelab.training.schedules import iterations_per_epoch, learning_rate
-from prunelab.training.trainer import Trainer, build_optimizer
+from prunelab.training.single_model import Trainer, build_optimizer
 
-TRAIN = {"epochs": 2, "batch_size": 128, "lr": 0.05, "momentum": 0.9, "weight_decay": 5e-4,
-         "schedule": {"name": "cosine"}, "warmup_epochs": 0.5}
+TRAIN = {
+    "epochs": 2,
+    "batch_size": 128,
+    "lr": 0.05,
+    "momentum": 0.9,
+    "weight_decay": 5e-4,
+    "schedule": {"name": "cosine"},
+    "warmup_epochs": 0.5,
+}
 
 
 def tiny_net():
     torch.manual_seed(0)
-    return nn.Sequential(nn.Conv2d(1, 4, 3), nn.BatchNorm2d(4), nn.ReLU(), nn.Flatten(), nn.Linear(4 * 6 * 6, 10)).double()
+    return nn.Sequential(
+        nn.Conv2d(1, 4, 3), nn.BatchNorm2d(4), nn.ReLU(), nn.Flatten(), nn.Linear(4 * 6 * 6, 10)
+    ).double()
 
 
-@pytest.mark.parametrize("optimizer", [
-    {"optimizer": "sgd"}, {"optimizer": "sgd", "nesterov": True}, {"optimizer": "adam", "lr": 1e-3},
-    {"optimizer": "adamw", "lr": 1e-3, "weight_decay": 0.05}], ids=["sgd", "nesterov", "adam", "adamw"])
+@pytest.mark.parametrize(
+    "optimizer",
+    [
+        {"optimizer": "sgd"},
+        {"optimizer": "sgd", "nesterov": True},
+        {"optimizer": "adam", "lr": 1e-3},
+        {"optimizer": "adamw", "lr": 1e-3, "weight_decay": 0.05},
+    ],
+    ids=["sgd", "nesterov", "adam", "adamw"],
+)
 def test_masked_trainer_equals_the_loop_that_also_masks_weights_after_each_step(optimizer):
     data = load_dataset({"name": "digits", "size": 8, "channels": 1, "validation": 100})
     for key in ("train_x", "val_x", "test_x"):

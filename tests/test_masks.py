@@ -1,14 +1,12 @@
 """Mask invariant (docs/methods.md §5 oracle 2): pruned weights and optimizer state stay exactly zero."""
 
-import copy
-
 import pytest
 import torch
 import torch.nn.functional as F
 from torch import nn
 
-from prunelab.training.masks import Mask, MaskedParameters, prunable_parameters
 from prunelab.errors import CheckpointError, ConfigError
+from prunelab.training.masks import Mask, MaskedParameters, prunable_parameters
 
 
 def tiny_net():
@@ -28,12 +26,16 @@ def test_prunable_parameters_are_conv_and_linear_weights_only():
         prunable_parameters(tiny_net(), exclude=["4.bias"])
 
 
-@pytest.mark.parametrize("make_opt", [
-    lambda p: torch.optim.SGD(p, lr=0.05, momentum=0.9, nesterov=True, weight_decay=5e-4),
-    lambda p: torch.optim.SGD(p, lr=0.05, momentum=0.9, weight_decay=5e-4),
-    lambda p: torch.optim.AdamW(p, lr=1e-3, weight_decay=5e-4),
-    lambda p: torch.optim.Adam(p, lr=1e-3, weight_decay=5e-4, amsgrad=True),
-], ids=["sgd-nesterov", "sgd", "adamw", "adam-amsgrad"])
+@pytest.mark.parametrize(
+    "make_opt",
+    [
+        lambda p: torch.optim.SGD(p, lr=0.05, momentum=0.9, nesterov=True, weight_decay=5e-4),
+        lambda p: torch.optim.SGD(p, lr=0.05, momentum=0.9, weight_decay=5e-4),
+        lambda p: torch.optim.AdamW(p, lr=1e-3, weight_decay=5e-4),
+        lambda p: torch.optim.Adam(p, lr=1e-3, weight_decay=5e-4, amsgrad=True),
+    ],
+    ids=["sgd-nesterov", "sgd", "adamw", "adam-amsgrad"],
+)
 def test_pruned_entries_stay_zero_and_kept_weights_match_explicit_masking(make_opt):
     gen = torch.Generator().manual_seed(0)
     xs = [torch.randn(8, 1, 8, 8, generator=gen) for _ in range(50)]
@@ -127,8 +129,10 @@ def test_the_mask_applies_itself_to_named_tensors_views_and_state_dicts():
 def test_stacked_masks_do_for_each_member_what_its_own_mask_does():
     models = [tiny_net() for _ in range(3)]
     masks = [random_mask(models[0], seed=1), None, random_mask(models[0], seed=2)]
-    stacked = {n: torch.stack([dict(m.named_parameters())[n].detach() for m in models])
-               for n, _ in models[0].named_parameters()}
+    stacked = {
+        n: torch.stack([dict(m.named_parameters())[n].detach() for m in models])
+        for n, _ in models[0].named_parameters()
+    }
     for p in stacked.values():
         p.grad = torch.ones_like(p)
     masked = MaskedParameters.stacked(stacked, masks, "group")

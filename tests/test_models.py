@@ -4,9 +4,9 @@ import pytest
 import torch
 from torch import nn
 
-from prunelab.training.masks import Mask, prunable_parameters
 from prunelab.metrics.flops import count
 from prunelab.models import build_model
+from prunelab.training.masks import Mask, prunable_parameters
 
 
 def vgg_params(plan, classes=10, hidden=()):
@@ -25,27 +25,38 @@ def resnet_params(depth, width=16, classes=10):
     n = (depth - 2) // 6
     total = 27 * width + 2 * width
     c = width
-    for stage, planes in enumerate((width, 2 * width, 4 * width)):
-        for i in range(n):
+    for _stage, planes in enumerate((width, 2 * width, 4 * width)):
+        for _i in range(n):
             total += 9 * c * planes + 2 * planes + 9 * planes * planes + 2 * planes
             c = planes
     return total + c * classes + classes
 
 
-@pytest.mark.parametrize("name,shape,expected", [
-    ("lenet_300_100", (1, 28, 28), 266_610),
-    ("lenet5", (1, 32, 32), 61_706),
-    ("lenet5_caffe", (1, 28, 28), 431_080),
-    ("mlp7", (1, 32, 32), 1024 * 100 + 100 + 5 * (100 * 100 + 100) + 100 * 10 + 10),
-    ("resnet20", (3, 32, 32), resnet_params(20)),
-    ("resnet32", (3, 32, 32), resnet_params(32)),
-    ("resnet56", (3, 32, 32), resnet_params(56)),
-    ("resnet110", (3, 32, 32), resnet_params(110)),
-    ("vgg16", (3, 32, 32), vgg_params([64, 64, "M", 128, 128, "M", 256, 256, 256, "M", 512, 512, 512, "M",
-                                       512, 512, 512, "M"])),
-    ("vgg19", (3, 32, 32), vgg_params([64, 64, "M", 128, 128, "M", 256, 256, 256, 256, "M", 512, 512, 512, 512,
-                                       "M", 512, 512, 512, 512, "M"])),
-])
+@pytest.mark.parametrize(
+    "name,shape,expected",
+    [
+        ("lenet_300_100", (1, 28, 28), 266_610),
+        ("lenet5", (1, 32, 32), 61_706),
+        ("lenet5_caffe", (1, 28, 28), 431_080),
+        ("mlp7", (1, 32, 32), 1024 * 100 + 100 + 5 * (100 * 100 + 100) + 100 * 10 + 10),
+        ("resnet20", (3, 32, 32), resnet_params(20)),
+        ("resnet32", (3, 32, 32), resnet_params(32)),
+        ("resnet56", (3, 32, 32), resnet_params(56)),
+        ("resnet110", (3, 32, 32), resnet_params(110)),
+        (
+            "vgg16",
+            (3, 32, 32),
+            vgg_params([64, 64, "M", 128, 128, "M", 256, 256, 256, "M", 512, 512, 512, "M", 512, 512, 512, "M"]),
+        ),
+        (
+            "vgg19",
+            (3, 32, 32),
+            vgg_params(
+                [64, 64, "M", 128, 128, "M", 256, 256, 256, 256, "M", 512, 512, 512, 512, "M", 512, 512, 512, 512, "M"]
+            ),
+        ),
+    ],
+)
 def test_parameter_counts(name, shape, expected):
     model = build_model({"name": name}, shape, 10, seed=0)
     assert sum(p.numel() for p in model.parameters()) == expected
@@ -68,8 +79,13 @@ def test_seeded_init_is_reproducible_and_isolated():
 
 
 def test_flops_hand_counts():
-    net = nn.Sequential(nn.Conv2d(1, 2, 3, bias=False), nn.ReLU(), nn.Conv2d(2, 3, 3, padding=1, bias=False),
-                        nn.Flatten(), nn.Linear(3 * 4 * 4, 5))
+    net = nn.Sequential(
+        nn.Conv2d(1, 2, 3, bias=False),
+        nn.ReLU(),
+        nn.Conv2d(2, 3, 3, padding=1, bias=False),
+        nn.Flatten(),
+        nn.Linear(3 * 4 * 4, 5),
+    )
     dense = count(net, (1, 6, 6))
     # conv1: 18 weights x 16 outputs; conv2: 54 weights x 16 outputs; linear 240 MACs
     assert dense["macs"] == 18 * 16 + 54 * 16 + 240
@@ -86,6 +102,7 @@ def test_flops_hand_counts():
     assert count(lenet, (1, 28, 28))["macs"] == 784 * 300 + 300 * 100 + 100 * 10
     resnet20 = build_model({"name": "resnet20"}, (3, 32, 32), 10)
     # stem 16·27·32², stage 1: 6 convs 16·144·32², stage 2: 32·144·16² + 5 convs 32·288·16², stage 3 likewise, fc
-    expected = (16 * 27 * 1024 + 6 * 16 * 144 * 1024 + (32 * 144 + 5 * 32 * 288) * 256
-                + (64 * 288 + 5 * 64 * 576) * 64 + 640)
+    expected = (
+        16 * 27 * 1024 + 6 * 16 * 144 * 1024 + (32 * 144 + 5 * 32 * 288) * 256 + (64 * 288 + 5 * 64 * 576) * 64 + 640
+    )
     assert count(resnet20, (3, 32, 32))["macs"] == expected == 40_551_040

@@ -3,12 +3,11 @@ WoodFisher (oracle 10), on random symmetric positive definite matrices in float6
 
 import pytest
 import torch
+from curvature_references import brute_force_greedy, kkt_argmin, quadratic_increase
 
 from prunelab.errors import PrunelabError
-from prunelab.pruning import obs_algebra as obs
+from prunelab.pruning import kkt as obs
 from prunelab.pruning.woodfisher import BlockLayout
-
-from curvature_references import brute_force_greedy, kkt_argmin, quadratic_increase
 
 D = torch.float64
 
@@ -43,8 +42,9 @@ def test_joint_update_is_the_constrained_argmin_of_the_set(removed):
     mask[list(removed)] = True
     expected = kkt_argmin(h, theta, removed)
     torch.testing.assert_close(theta + obs.joint_update(h_inv, theta, mask), expected, rtol=0, atol=1e-10)
-    torch.testing.assert_close(theta + obs.joint_update_vector(h, h_inv, theta, mask, ~mask), expected,
-                               rtol=0, atol=1e-10)
+    torch.testing.assert_close(
+        theta + obs.joint_update_vector(h, h_inv, theta, mask, ~mask), expected, rtol=0, atol=1e-10
+    )
     q = list(removed)
     increase = 0.5 * theta[q] @ torch.linalg.solve(h_inv[q][:, q], theta[q])
     torch.testing.assert_close(quadratic_increase(h, expected - theta), increase, rtol=1e-10, atol=0)
@@ -57,7 +57,7 @@ def test_joint_update_vector_keeps_weights_outside_the_problem_fixed():
     alive = torch.ones(7, dtype=torch.bool)
     alive[[0, 5]] = False
     h_inv = obs.restricted_inverse(h, alive, "test")
-    for removed in ((1,), (1, 2, 3, 4)):                       # |Q| ≤ |S| and |Q| > |S|
+    for removed in ((1,), (1, 2, 3, 4)):  # |Q| ≤ |S| and |Q| > |S|
         q = torch.zeros(7, dtype=torch.bool)
         q[list(removed)] = True
         delta = obs.joint_update_vector(h, h_inv, theta, q, alive & ~q)
@@ -85,11 +85,11 @@ def test_independent_update_is_the_sum_of_single_updates():
 
 def test_diagonal_curvature_gives_the_obd_ranking_and_local_updates():
     d = torch.tensor([0.5, 2.0, 1.0, 3.0, 0.25, 4.0], dtype=D)
-    h, theta = torch.diag(d), vector()
+    _h, theta = torch.diag(d), vector()
     h_inv = torch.diag(1 / d)
     sal = obs.saliency(torch.diagonal(h_inv), theta)
-    torch.testing.assert_close(sal, 0.5 * d * theta ** 2, rtol=1e-14, atol=0)
-    assert torch.equal(torch.argsort(sal), torch.argsort(0.5 * d * theta ** 2))
+    torch.testing.assert_close(sal, 0.5 * d * theta**2, rtol=1e-14, atol=0)
+    assert torch.equal(torch.argsort(sal), torch.argsort(0.5 * d * theta**2))
     for q in range(6):
         delta = obs.single_update(h_inv, theta, q)
         assert torch.equal(delta[torch.arange(6) != q], torch.zeros(5, dtype=D))
@@ -114,8 +114,9 @@ def test_downdate_is_the_inverse_restricted_to_the_survivors():
 def test_greedy_removal_matches_brute_force_greedy_and_ends_at_the_joint_argmin(group, quota):
     h, theta = spd(6, 4), vector(6, 5)
     alive = torch.ones(6, dtype=torch.bool)
-    new_theta, new_alive = obs.greedy_removal(torch.linalg.inv(h), theta, alive, torch.tensor(group),
-                                              torch.tensor(quota))
+    new_theta, new_alive = obs.greedy_removal(
+        torch.linalg.inv(h), theta, alive, torch.tensor(group), torch.tensor(quota)
+    )
     removed, expected = brute_force_greedy(h, theta, group, quota)
     assert sorted(removed) == (~new_alive).nonzero().flatten().tolist()
     torch.testing.assert_close(new_theta, expected, rtol=0, atol=1e-10)
@@ -140,7 +141,7 @@ def direct_fisher_inverse(g, damp):
 @pytest.mark.parametrize("rank,chunk", [(1, 5), (3, 5), (32, 7), (2, 20)])
 def test_woodbury_recursion_equals_the_direct_inverse(rank, chunk):
     g, damp = gradients(20, 6), 1e-2
-    chunks = [g[i:i + chunk] for i in range(0, 20, chunk)]
+    chunks = [g[i : i + chunk] for i in range(0, 20, chunk)]
     got = obs.woodbury_inverse(iter(chunks), 20, damp, (6,), rank=rank)
     torch.testing.assert_close(got, direct_fisher_inverse(g, damp), rtol=1e-8, atol=0)
 
@@ -148,7 +149,7 @@ def test_woodbury_recursion_equals_the_direct_inverse(rank, chunk):
 @pytest.mark.parametrize("chunk", [1, 7, 20])
 def test_accumulated_inverse_equals_the_direct_inverse_and_the_recursion(chunk):
     g, damp = gradients(20, 6), 1e-2
-    chunks = [g[i:i + chunk] for i in range(0, 20, chunk)]
+    chunks = [g[i : i + chunk] for i in range(0, 20, chunk)]
     got = obs.accumulated_inverse(iter(chunks), 20, damp, (6,))
     torch.testing.assert_close(got, direct_fisher_inverse(g, damp), rtol=1e-8, atol=0)
     torch.testing.assert_close(got, obs.woodbury_inverse(iter(chunks), 20, damp, (6,)), rtol=1e-8, atol=0)
@@ -186,7 +187,7 @@ def test_block_diagonal_inverse_with_one_block_equals_the_full_inverse_and_small
             torch.testing.assert_close(blocks[b][n:, n:], torch.eye(block - n, dtype=D) / damp, rtol=1e-12, atol=0)
             assert torch.equal(blocks[b][:n, n:], torch.zeros(n, block - n, dtype=D))
     layout = BlockLayout(sizes, 3)
-    assert layout.shape == (3 + 2, 3)                      # 7 → 3+3+1, 5 → 3+2: blocks never straddle tensors
+    assert layout.shape == (3 + 2, 3)  # 7 → 3+3+1, 5 → 3+2: blocks never straddle tensors
     flat = torch.arange(12, dtype=D)
     assert torch.equal(layout.flat(layout.blocks(flat)), flat)
     for row, valid in zip(layout.index, layout.valid):

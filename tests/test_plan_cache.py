@@ -6,10 +6,10 @@ import subprocess
 import sys
 
 import pytest
-
 from conftest import ROOT
-from prunelab.plan import cache as plan_cache
+
 from prunelab.config.validation import load_config
+from prunelab.plan import cache as plan_cache
 from prunelab.plan.build import build_plan
 
 CONFIGS = [ROOT / "tests" / "configs" / "tiny.yaml", ROOT / "workflow" / "experiments" / "rethinking.yaml"]
@@ -47,9 +47,11 @@ def test_a_changed_config_or_code_rebuilds(tmp_path, monkeypatch):
 
 def test_a_parse_that_finds_the_plan_imports_no_torch(tmp_path):
     plan_cache.cached_plan(load_config(CONFIGS[0]), tmp_path)
-    code = (f"import sys; from prunelab.config.validation import load_config; from prunelab.plan.cache import cached_plan; "
-            f"import prunelab.jobs.runtime, prunelab.plan.resources, prunelab.plan.seed_groups, prunelab.analysis.figures; "
-            f"plan = cached_plan(load_config({str(CONFIGS[0])!r}), {str(tmp_path)!r}); "
-            f"assert plan.specs; print(sorted(m for m in ('torch', 'scipy') if m in sys.modules))")
+    code = (
+        f"import sys; from prunelab.config.validation import load_config; from prunelab.plan.cache import cached_plan; "
+        f"import prunelab.jobs.runtime, prunelab.plan.resources, prunelab.plan.seed_groups, prunelab.analysis.figures; "
+        f"plan = cached_plan(load_config({str(CONFIGS[0])!r}), {str(tmp_path)!r}); "
+        f"assert plan.specs; print(sorted(m for m in ('torch', 'scipy') if m in sys.modules))"
+    )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "[]"

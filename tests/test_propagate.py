@@ -4,12 +4,13 @@ import hashlib
 
 import pytest
 import torch
-
-from prunelab.training.masks import prunable_parameters
-from prunelab.pruning import resolve_hparams, sipp
-from prunelab.pruning.schedule import run_method, scoring_batches
-from prunelab.pruning.select import prune_count
 from toy import mlp, toy_data
+
+from prunelab.pruning import resolve_hparams
+from prunelab.pruning.multistep import run_method, scoring_batches
+from prunelab.pruning.select import prune_count
+from prunelab.pruning.sipp import method as sipp
+from prunelab.training.masks import prunable_parameters
 
 
 def cut_off_neuron():
@@ -22,10 +23,10 @@ def cut_off_neuron():
         last.weight.copy_(torch.sign(last.weight) * (1.0 + last.weight.abs()))
         first.weight[0] = torch.tensor([2.0, -2.1, 2.2, -2.3, 2.4])
         last.weight[:, 0] = torch.tensor([1e-3, -2e-3, 3e-3])
-        small = [(1, 0), (1, 1), (2, 2), (2, 3), (3, 4)]                  # incoming weights of neurons 1-3
+        small = [(1, 0), (1, 1), (2, 2), (2, 3), (3, 4)]  # incoming weights of neurons 1-3
         for k, (i, j) in enumerate(small):
             first.weight[i, j] = 0.01 * (k + 1) * (-1) ** k
-        for k, (i, j) in enumerate([(0, 1), (1, 2), (2, 3)]):             # outgoing weights of neurons 1-3
+        for k, (i, j) in enumerate([(0, 1), (1, 2), (2, 3)]):  # outgoing weights of neurons 1-3
             last.weight[i, j] = 0.06 + 0.01 * k
     return model, small
 
@@ -34,38 +35,51 @@ def test_a_neuron_whose_outgoing_weights_are_pruned_loses_its_incoming_weights_a
     model, small = cut_off_neuron()
     data = toy_data(inputs=5, classes=3)
     total = 5 * 4 + 4 * 3
-    sparsity = 11 / total                      # the 3 outgoing weights of neuron 0 and the 8 small ones
+    sparsity = 11 / total  # the 3 outgoing weights of neuron 0 and the 8 small ones
     off = run_method(model, "magnitude", {}, sparsity, data=data, seed=0)
     assert not off.mask["net.3.weight"][:, 0].any() and off.mask["net.1.weight"][0].all()
     assert off.steps[-1].keys().isdisjoint({"propagation"}) and not off.updated
 
     on = run_method(model, "magnitude", {"propagate": True}, sparsity, data=data, seed=0)
     mask, pruned = on.mask, prunable_parameters(on.model)
-    assert not mask["net.1.weight"][0].any()                           # incoming weights of neuron 0
-    assert float(on.model.net[1].bias[0].detach()) == 0.0                       # and its bias
+    assert not mask["net.1.weight"][0].any()  # incoming weights of neuron 0
+    assert float(on.model.net[1].bias[0].detach()) == 0.0  # and its bias
     assert torch.equal(on.model.net[1].bias[1:], model.net[1].bias[1:])
     assert torch.equal(on.model.net[3].bias, model.net[3].bias)
-    assert mask.kept == total - prune_count(sparsity, total)             # refilled to exactly the target
+    assert mask.kept == total - prune_count(sparsity, total)  # refilled to exactly the target
     # The five entries refilled are the largest of the eight small weights: the three outgoing ones
     # (0.06-0.08) and the two largest incoming ones (0.04, 0.05); the rest stay pruned.
     assert not mask["net.3.weight"][:, 0].any()
     assert [bool(mask["net.1.weight"][i, j]) for i, j in small] == [False, False, False, True, True]
     assert all(bool(mask["net.3.weight"][i, j]) for i, j in [(0, 1), (1, 2), (2, 3)])
-    assert torch.equal(pruned["net.1.weight"][mask["net.1.weight"]],
-                       model.net[1].weight.detach()[mask["net.1.weight"]])
+    assert torch.equal(pruned["net.1.weight"][mask["net.1.weight"]], model.net[1].weight.detach()[mask["net.1.weight"]])
     # The budget grows by the next-ranked entries until the count after propagation would exceed the target:
     # five more (neuron 0 still cut off), of which propagation removes none; neuron 0's 5 incoming go.
-    assert on.steps[-1]["propagation"] == {"added_by_ranking": 5, "zeroed_weights": 5, "zeroed_other": 1,
-                                           "topped_up": 0, "topped_up_inert": 0}
-    assert on.updated                                                   # the zeroed bias is in the pruned weights
+    assert on.steps[-1]["propagation"] == {
+        "added_by_ranking": 5,
+        "zeroed_weights": 5,
+        "zeroed_other": 1,
+        "topped_up": 0,
+        "topped_up_inert": 0,
+    }
+    assert on.updated  # the zeroed bias is in the pruned weights
 
 
 @pytest.mark.parametrize("method", ["sipp_det", "sipp_rand", "sipp_hybrid", "magnitude", "snip"])
 @pytest.mark.parametrize("scope", ["global", "layerwise"])
 def test_the_kept_count_after_refill_is_exactly_the_target(method, scope):
     model, data = mlp((8, 6), act="relu"), toy_data()
-    outcome = run_method(model, method, {"propagate": True}, 0.7, scope=scope, steps=2, data=data, seed=2,
-                         batches=scoring_batches(data, 20, 10, 0))
+    outcome = run_method(
+        model,
+        method,
+        {"propagate": True},
+        0.7,
+        scope=scope,
+        steps=2,
+        data=data,
+        seed=2,
+        batches=scoring_batches(data, 20, 10, 0),
+    )
     units = [outcome.mask.values()] if scope == "global" else [[m] for m in outcome.mask.values()]
     for unit in units:
         total = sum(m.numel() for m in unit)
@@ -77,9 +91,14 @@ def test_the_kept_count_after_refill_is_exactly_the_target(method, scope):
 
 # sha256 (first 16 hex digits) of the masks prunelab computed before the propagation step existed (commit 253d153),
 # mlp((8, 6), relu), toy_data(), sparsity 0.7 in 2 steps, seed 2: propagation off must reproduce them.
-BEFORE = {("sipp_det", "global"): "d9e79686a01a2c39", ("sipp_det", "layerwise"): "7848becddd83d417",
-          ("sipp_rand", "global"): "69d4435db57cbbff", ("sipp_rand", "layerwise"): "f514567082d7ace4",
-          ("sipp_hybrid", "global"): "044929ab4b83b642", ("sipp_hybrid", "layerwise"): "dfae1c68c39df2dc"}
+BEFORE = {
+    ("sipp_det", "global"): "d9e79686a01a2c39",
+    ("sipp_det", "layerwise"): "7848becddd83d417",
+    ("sipp_rand", "global"): "69d4435db57cbbff",
+    ("sipp_rand", "layerwise"): "f514567082d7ace4",
+    ("sipp_hybrid", "global"): "044929ab4b83b642",
+    ("sipp_hybrid", "layerwise"): "dfae1c68c39df2dc",
+}
 
 
 def mask_hash(mask) -> str:
@@ -95,7 +114,7 @@ def test_propagation_off_gives_the_masks_of_before(method, scope):
     off = run_method(model, method, {"propagate": False}, 0.7, scope=scope, steps=2, data=data, seed=2)
     assert mask_hash(off.mask) == BEFORE[method, scope]
     on = run_method(model, method, {}, 0.7, scope=scope, steps=2, data=data, seed=2)
-    assert mask_hash(on.mask) != BEFORE[method, scope]          # on by default, and it moves these masks
+    assert mask_hash(on.mask) != BEFORE[method, scope]  # on by default, and it moves these masks
 
 
 def test_the_baselines_flag_stays_out_of_their_specs_unless_set():
@@ -158,13 +177,15 @@ def test_torchprunes_masks_after_propagation_are_reproduced(widths, seed, method
 
 @pytest.mark.parametrize("method", ["sipp_rand", "sipp_hybrid"])
 def test_rand_and_hybrid_resample_at_a_larger_budget_until_the_count_after_propagation_is_the_target(
-        method, monkeypatch):
+    method, monkeypatch
+):
     """torchprune's search re-samples at each candidate budget and propagates: with propagation the sampler ends
     on a larger budget than without, and here its sample, propagated, is exactly the target (no ŝ refill)."""
     budgets = []
     evaluate = sipp._evaluate
-    monkeypatch.setattr(sipp, "_evaluate", lambda layers, budget, *rest: budgets.append(budget) or
-                        evaluate(layers, budget, *rest))
+    monkeypatch.setattr(
+        sipp, "_evaluate", lambda layers, budget, *rest: budgets.append(budget) or evaluate(layers, budget, *rest)
+    )
     model, data = mlp((8, 6), act="relu"), toy_data()
     run_method(model, method, {"propagate": False}, 0.7, data=data, seed=2)
     last_off = budgets[-1]

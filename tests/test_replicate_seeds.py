@@ -7,26 +7,42 @@ import torch
 
 from prunelab.config.validation import validate_config
 from prunelab.jobs.kinds import run_dense, run_prune
-from prunelab.plan.build import build_plan
 from prunelab.jobs.runtime import Runtime
+from prunelab.plan.build import build_plan
 
 
 def _config():
-    return {"dense": {"mlp": {"dataset": {"name": "digits", "size": 8, "channels": 1, "validation": 100},
-                              "model": {"name": "mlp", "widths": [16]},
-                              "train": {"epochs": 1, "batch_size": 128, "lr": 0.05}, "seeds": [3, 8]}},
-            "pruning": {"random": {"method": "random", "seed": 5},
-                        "snip": {"method": "snip", "scoring": {"examples": 32, "batch_size": 32, "seed": 2},
-                                 "jsv": {"batches": 1, "batch_size": 16, "seed": 4}}},
-            "experiments": {"e": {"dense": ["mlp"], "pruning": ["random", "snip"], "sparsities": [0.5]}}}
+    return {
+        "dense": {
+            "mlp": {
+                "dataset": {"name": "digits", "size": 8, "channels": 1, "validation": 100},
+                "model": {"name": "mlp", "widths": [16]},
+                "train": {"epochs": 1, "batch_size": 128, "lr": 0.05},
+                "seeds": [3, 8],
+            }
+        },
+        "pruning": {
+            "random": {"method": "random", "seed": 5},
+            "snip": {
+                "method": "snip",
+                "scoring": {"examples": 32, "batch_size": 32, "seed": 2},
+                "jsv": {"batches": 1, "batch_size": 16, "seed": 4},
+            },
+        },
+        "experiments": {"e": {"dense": ["mlp"], "pruning": ["random", "snip"], "sparsities": [0.5]}},
+    }
 
 
 def test_prune_seeds_are_the_config_seeds_plus_the_replicate():
     plan = build_plan(validate_config(_config()))
     rows = [r for r in plan.experiments["e"] if r["stage"] == "pruned"]
     seen = {(r["pruning"], r["seed"]): plan.specs[r["run"]] for r in rows}
-    assert {k: s["seed"] for k, s in seen.items()} == {("random", 3): 8, ("random", 8): 13, ("snip", 3): 3,
-                                                       ("snip", 8): 8}
+    assert {k: s["seed"] for k, s in seen.items()} == {
+        ("random", 3): 8,
+        ("random", 8): 13,
+        ("snip", 3): 3,
+        ("snip", 8): 8,
+    }
     assert seen["snip", 3]["scoring"]["seed"] == 5 and seen["snip", 8]["scoring"]["seed"] == 10
     assert seen["snip", 3]["jsv"]["seed"] == 7 and seen["snip", 8]["jsv"]["seed"] == 12
 

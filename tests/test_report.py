@@ -5,8 +5,8 @@ import types
 
 import jinja2
 import yaml
-
 from conftest import ROOT
+
 from prunelab.analysis.figures import figure_types
 from prunelab.config.validation import validate_config
 from prunelab.replication.page import CATEGORY
@@ -29,9 +29,8 @@ def test_the_suite_description_says_what_the_iterative_experiment_runs():
     imp = _experiment_line(_describe(config), "imp")
     assert "magnitude pruning to the cumulative sparsities 0.5, 0.8, 0.95" in imp
     assert "rewind branch" in imp and "side branches reinit" in imp
-    assert "rate" not in imp and "levels" not in imp          # the schema's default rate is not what runs
-    config["experiments"]["imp"]["iterative"] = {"pruning": "magnitude", "levels": 4, "rate": 0.3,
-                                                 "branch": "rewind"}
+    assert "rate" not in imp and "levels" not in imp  # the schema's default rate is not what runs
+    config["experiments"]["imp"]["iterative"] = {"pruning": "magnitude", "levels": 4, "rate": 0.3, "branch": "rewind"}
     imp = _experiment_line(_describe(config), "imp")
     assert "in 4 levels, each removing 0.3 of the survivors" in imp and "sparsities" not in imp
 
@@ -40,4 +39,4 @@ def test_the_replication_page_is_the_first_category_of_the_report():
     categories = {kind.paper for kind in figure_types().values()} | {"Provenance", CATEGORY}
     # the report's menu orders categories with localeCompare: digits before letters, case ignored
     assert sorted(categories, key=str.casefold)[0] == CATEGORY
-    assert ".html`_" in WORKFLOW_RST.read_text()             # and the description links to it first
+    assert ".html`_" in WORKFLOW_RST.read_text()  # and the description links to it first

@@ -10,8 +10,21 @@ from prunelab.metrics.flops import count
 from prunelab.models import MODELS, build_model
 from prunelab.plan.build import build_plan
 from prunelab.plan.resources import (
-    CONV_MODELS, CPU_THREADS, GPU_MACS_PER_SECOND, GPU_SECONDS_PER_LAYER, GPU_THREADS, MIN_RUNTIME_MINUTES,
-    SAFETY, STARTUP_SECONDS, BASE_MEM_MB, dense_spec_of, estimate, group_request, has_conv, input_shape, model_size,
+    BASE_MEM_MB,
+    CONV_MODELS,
+    CPU_THREADS,
+    GPU_MACS_PER_SECOND,
+    GPU_SECONDS_PER_LAYER,
+    GPU_THREADS,
+    MIN_RUNTIME_MINUTES,
+    SAFETY,
+    STARTUP_SECONDS,
+    dense_spec_of,
+    estimate,
+    group_request,
+    has_conv,
+    input_shape,
+    model_size,
     wants_gpu,
 )
 
@@ -39,10 +52,15 @@ def test_has_conv_says_which_models_of_the_zoo_have_conv_layers(name):
     assert has_conv({"name": name}) == any(isinstance(m, nn.Conv2d) for m in model.modules())
 
 
-@pytest.mark.parametrize("model,shape", [({"name": "lenet_300_100"}, (1, 8, 8)),
-                                         ({"name": "lenet_300_100"}, (1, 28, 28)),
-                                         ({"name": "mlp7", "width": 40}, (3, 16, 16)),
-                                         ({"name": "mlp", "widths": [20, 7]}, (1, 12, 12))])
+@pytest.mark.parametrize(
+    "model,shape",
+    [
+        ({"name": "lenet_300_100"}, (1, 8, 8)),
+        ({"name": "lenet_300_100"}, (1, 28, 28)),
+        ({"name": "mlp7", "width": 40}, (3, 16, 16)),
+        ({"name": "mlp", "widths": [20, 7]}, (1, 12, 12)),
+    ],
+)
 def test_mlp_sizes_are_exact_for_any_input(model, shape):
     real = count(build_model(model, shape, 10), shape)
     size = model_size(model, shape)
@@ -63,15 +81,39 @@ def test_input_shape_applies_the_dataset_overrides():
 
 
 def test_dense_ancestor_is_found_through_prune_and_branch_links():
-    config = {"dense": {"d": {"dataset": {"name": "digits", "size": 8}, "model": {"name": "lenet_300_100"},
-                              "train": {"epochs": 1, "batch_size": 64, "lr": 0.1, "save_at": ["0it"],
-                                        "schedule": {"name": "constant"}}, "seeds": [0]}},
-              "pruning": {"m": {"method": "magnitude", "hparams": {}, "scope": "global", "at": "final",
-                                "exclude": [], "steps": 1, "step_schedule": "exponential", "seed": 0,
-                                "scoring": {"examples": 10, "batch_size": 10, "seed": 0}}},
-              "branches": {"f": {"type": "finetune", "train": {}, "optimizer_state": "fresh", "seed_offset": 0}},
-              "experiments": {"imp": {"dense": ["d"], "iterative": {"pruning": "m", "rate": 0.2, "levels": 2,
-                                                                    "branch": "f"}}}}
+    config = {
+        "dense": {
+            "d": {
+                "dataset": {"name": "digits", "size": 8},
+                "model": {"name": "lenet_300_100"},
+                "train": {
+                    "epochs": 1,
+                    "batch_size": 64,
+                    "lr": 0.1,
+                    "save_at": ["0it"],
+                    "schedule": {"name": "constant"},
+                },
+                "seeds": [0],
+            }
+        },
+        "pruning": {
+            "m": {
+                "method": "magnitude",
+                "hparams": {},
+                "scope": "global",
+                "at": "final",
+                "exclude": [],
+                "steps": 1,
+                "step_schedule": "exponential",
+                "seed": 0,
+                "scoring": {"examples": 10, "batch_size": 10, "seed": 0},
+            }
+        },
+        "branches": {"f": {"type": "finetune", "train": {}, "optimizer_state": "fresh", "seed_offset": 0}},
+        "experiments": {
+            "imp": {"dense": ["d"], "iterative": {"pruning": "m", "rate": 0.2, "levels": 2, "branch": "f"}}
+        },
+    }
     from prunelab.config.validation import validate_config
 
     plan = build_plan(validate_config(config))
@@ -83,8 +125,12 @@ def test_dense_ancestor_is_found_through_prune_and_branch_links():
 
 def test_gpu_training_estimate_follows_the_cost_model():
     """LeNet-300-100 on MNIST, 1 epoch at batch 100 on a GPU: 600 steps, then one evaluation of 10,000."""
-    spec = {"kind": "dense", "dataset": {"name": "mnist"}, "model": {"name": "lenet_300_100"},
-            "train": {"epochs": 1, "batch_size": 100}}
+    spec = {
+        "kind": "dense",
+        "dataset": {"name": "mnist"},
+        "model": {"name": "lenet_300_100"},
+        "train": {"epochs": 1, "batch_size": 100},
+    }
     macs = 784 * 300 + 300 * 100 + 100 * 10
     step = 3 * 100 * macs / GPU_MACS_PER_SECOND + 3 * 3 * GPU_SECONDS_PER_LAYER
     expected = STARTUP_SECONDS + 600 * step + 10000 * macs / GPU_MACS_PER_SECOND
@@ -95,8 +141,12 @@ def test_gpu_training_estimate_follows_the_cost_model():
 
 
 def test_big_runs_are_not_packed_and_get_more_cpu_threads():
-    spec = {"kind": "dense", "dataset": {"name": "cifar10"}, "model": {"name": "resnet56"},
-            "train": {"epochs": 160, "batch_size": 128}}
+    spec = {
+        "kind": "dense",
+        "dataset": {"name": "cifar10"},
+        "model": {"name": "resnet56"},
+        "train": {"epochs": 160, "batch_size": 128},
+    }
     cpu, gpu = estimate(spec, spec, gpu=False), estimate(spec, spec, gpu=True)
     assert not cpu.packable and not gpu.packable
     assert (cpu.threads, cpu.gpu, gpu.threads, gpu.gpu) == (CPU_THREADS, 0, GPU_THREADS, 1)
@@ -104,8 +154,12 @@ def test_big_runs_are_not_packed_and_get_more_cpu_threads():
 
 
 def test_retries_double_the_wall_time_and_add_half_the_memory():
-    spec = {"kind": "dense", "dataset": {"name": "cifar10"}, "model": {"name": "vgg16"},
-            "train": {"epochs": 10, "batch_size": 128}}
+    spec = {
+        "kind": "dense",
+        "dataset": {"name": "cifar10"},
+        "model": {"name": "vgg16"},
+        "train": {"epochs": 10, "batch_size": 128},
+    }
     first, second, third = (estimate(spec, spec, gpu=True, attempt=a) for a in (1, 2, 3))
     assert (second.runtime, third.runtime) == (2 * first.runtime, 4 * first.runtime)
     assert first.mem_mb < second.mem_mb < third.mem_mb
@@ -114,8 +168,12 @@ def test_retries_double_the_wall_time_and_add_half_the_memory():
 
 def test_a_seed_group_asks_for_its_members_together():
     """K members in one job: wall time bounded by their sum (sequential fallback), K models in memory."""
-    spec = {"kind": "dense", "dataset": {"name": "cifar10"}, "model": {"name": "resnet20"},
-            "train": {"epochs": 10, "batch_size": 128}}
+    spec = {
+        "kind": "dense",
+        "dataset": {"name": "cifar10"},
+        "model": {"name": "resnet20"},
+        "train": {"epochs": 10, "batch_size": 128},
+    }
     one = estimate(spec, spec, gpu=True)
     group = group_request([one] * 4)
     assert group.runtime == 4 * one.runtime and (group.gpu, group.threads) == (1, one.threads)
@@ -127,8 +185,12 @@ def test_a_seed_group_asks_for_its_members_together():
 
 
 def test_prune_cost_grows_with_scoring_examples_and_steps():
-    dense = {"kind": "dense", "dataset": {"name": "cifar10"}, "model": {"name": "resnet20"},
-             "train": {"epochs": 1, "batch_size": 128}}
+    dense = {
+        "kind": "dense",
+        "dataset": {"name": "cifar10"},
+        "model": {"name": "resnet20"},
+        "train": {"epochs": 1, "batch_size": 128},
+    }
     base = {"kind": "prune", "parents": {"source": "dense/x"}, "steps": 1, "scoring": None}
     data = {**base, "scoring": {"examples": 1000, "batch_size": 100}}
     multi = {**data, "steps": 5}
@@ -138,8 +200,14 @@ def test_prune_cost_grows_with_scoring_examples_and_steps():
 
 
 def test_gpu_is_requested_for_cuda_and_for_auto_on_a_cluster_only():
-    assert [wants_gpu(d, c) for d in ("cpu", "auto", "cuda") for c in (False, True)] == \
-        [False, False, False, True, True, True]
+    assert [wants_gpu(d, c) for d in ("cpu", "auto", "cuda") for c in (False, True)] == [
+        False,
+        False,
+        False,
+        True,
+        True,
+        True,
+    ]
 
 
 def test_the_estimator_does_not_import_torch():

@@ -14,22 +14,24 @@ from pathlib import Path
 
 import pytest
 import torch
-import yaml
+from conftest import ROOT
 
-from conftest import BIN, ROOT
 from prunelab.config.validation import validate_config
 from prunelab.plan.build import build_plan
 from prunelab.records.hashing import spec_hash
 
 CONFIG = {
-    "dense": {"lenet": {"dataset": {"name": "digits", "size": 28, "channels": 1, "validation": 100},
-                        "model": {"name": "lenet_300_100"},
-                        "train": {"epochs": 12, "batch_size": 32, "lr": 0.05, "schedule": {"name": "cosine"}},
-                        "seeds": [5]}},
+    "dense": {
+        "lenet": {
+            "dataset": {"name": "digits", "size": 28, "channels": 1, "validation": 100},
+            "model": {"name": "lenet_300_100"},
+            "train": {"epochs": 12, "batch_size": 32, "lr": 0.05, "schedule": {"name": "cosine"}},
+            "seeds": [5],
+        }
+    },
     "pruning": {"magnitude": {"method": "magnitude"}},
     "branches": {"finetune": {"type": "finetune", "train": {"epochs": 1, "lr": 0.01}}},
-    "experiments": {"e": {"dense": ["lenet"], "pruning": ["magnitude"], "sparsities": [0.9],
-                          "branches": ["finetune"]}},
+    "experiments": {"e": {"dense": ["lenet"], "pruning": ["magnitude"], "sparsities": [0.9], "branches": ["finetune"]}},
 }
 
 
@@ -44,8 +46,23 @@ def specs(edit=None):
 def job(kind, spec, results, *extra, env=None, popen=False):
     command = {"dense": "train"}.get(kind, kind)
     run_dir = Path(results) / "runs" / kind / spec_hash(spec)
-    args = [sys.executable, "-m", "prunelab", command, "--spec", json.dumps(spec), "--run-dir", str(run_dir),
-            "--results", str(results), "--threads", "1", "--device", "cpu", *extra]
+    args = [
+        sys.executable,
+        "-m",
+        "prunelab",
+        command,
+        "--spec",
+        json.dumps(spec),
+        "--run-dir",
+        str(run_dir),
+        "--results",
+        str(results),
+        "--threads",
+        "1",
+        "--device",
+        "cpu",
+        *extra,
+    ]
     full_env = {**os.environ, "PYTHONPATH": str(ROOT / "src"), **(env or {})}
     if popen:
         return subprocess.Popen(args, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, env=full_env), run_dir
@@ -98,7 +115,10 @@ def test_sigkill_at_random_points_then_resume_is_bit_identical(tmp_path):
     assert "resumed from" in final.stderr
     assert tensors_equal(run_dir / "model.pt", ref_dir / "model.pt")
     assert tensors_equal(run_dir / "snapshots.pt", ref_dir / "snapshots.pt")
-    ours, theirs = json.loads((run_dir / "metrics.json").read_text()), json.loads((ref_dir / "metrics.json").read_text())
+    ours, theirs = (
+        json.loads((run_dir / "metrics.json").read_text()),
+        json.loads((ref_dir / "metrics.json").read_text()),
+    )
     assert ours["history"] == theirs["history"] and ours["final"] == theirs["final"]
     assert not (run_dir / "train_state.pt").exists()
     print("kill points (iterations):", kill_points)
@@ -120,8 +140,21 @@ sys.exit(main(sys.argv[2:]))
 def test_kill_during_an_output_write_leaves_no_accepted_output(tmp_path):
     _, dense = specs(lambda c: c["dense"]["lenet"]["train"].update(epochs=1))["dense"]
     run_dir = tmp_path / "runs" / "dense" / spec_hash(dense)
-    args = [sys.executable, "-c", KILL_ON_WRITE, "metrics.json", "train", "--spec", json.dumps(dense),
-            "--run-dir", str(run_dir), "--results", str(tmp_path), "--threads", "1"]
+    args = [
+        sys.executable,
+        "-c",
+        KILL_ON_WRITE,
+        "metrics.json",
+        "train",
+        "--spec",
+        json.dumps(dense),
+        "--run-dir",
+        str(run_dir),
+        "--results",
+        str(tmp_path),
+        "--threads",
+        "1",
+    ]
     proc = subprocess.run(args, capture_output=True, text=True, env={**os.environ, "PYTHONPATH": str(ROOT / "src")})
     assert proc.returncode == 137
     assert not (run_dir / "provenance.json").exists() and not (run_dir / "metrics.json").exists()
@@ -142,16 +175,32 @@ storage.shutil.disk_usage = lambda path: usage(10 << 30, 10 << 30, 0)
 from prunelab.cli.commands import main
 sys.exit(main(sys.argv[1:]))
 """
-FULL_LINE = re.compile(r"prunelab: (\S+): (no space left on device|disk quota exceeded) \(filesystem /\S*(, \w+)?: "
-                       r"\d+(\.\d)? [KMGT]?i?B free of [\d.]+ [KMGT]?i?B(; your quota on it is used up)?\); free space "
-                       r"or point results at another filesystem, then rerun: finished runs are kept")
+FULL_LINE = re.compile(
+    r"prunelab: (\S+): (no space left on device|disk quota exceeded) \(filesystem /\S*(, \w+)?: "
+    r"\d+(\.\d)? [KMGT]?i?B free of [\d.]+ [KMGT]?i?B(; your quota on it is used up)?\); free space "
+    r"or point results at another filesystem, then rerun: finished runs are kept"
+)
 
 
 def test_full_disk_in_a_job_is_one_line_naming_the_file_and_its_filesystem(tmp_path):
     _, dense = specs(lambda c: c["dense"]["lenet"]["train"].update(epochs=1))["dense"]
     run_dir = tmp_path / "runs" / "dense" / spec_hash(dense)
-    args = [sys.executable, "-c", FULL_DISK, "train", "--spec", json.dumps(dense), "--run-dir", str(run_dir),
-            "--results", str(tmp_path), "--threads", "1", "--device", "cpu"]
+    args = [
+        sys.executable,
+        "-c",
+        FULL_DISK,
+        "train",
+        "--spec",
+        json.dumps(dense),
+        "--run-dir",
+        str(run_dir),
+        "--results",
+        str(tmp_path),
+        "--threads",
+        "1",
+        "--device",
+        "cpu",
+    ]
     proc = subprocess.run(args, capture_output=True, text=True, env={**os.environ, "PYTHONPATH": str(ROOT / "src")})
     assert proc.returncode == 2 and proc.stderr.count("prunelab:") == 1, proc.stderr  # the rest: progress lines
     line = FULL_LINE.fullmatch(proc.stderr.strip().splitlines()[-1])
@@ -160,8 +209,9 @@ def test_full_disk_in_a_job_is_one_line_naming_the_file_and_its_filesystem(tmp_p
     assert not (run_dir / "provenance.json").exists() and not list(run_dir.glob(".tmp-*"))
 
 
-@pytest.mark.parametrize("code,message", [(errno.ENOSPC, "no space left on device"),
-                                          (errno.EDQUOT, "disk quota exceeded")])
+@pytest.mark.parametrize(
+    "code,message", [(errno.ENOSPC, "no space left on device"), (errno.EDQUOT, "disk quota exceeded")]
+)
 def test_full_disk_or_quota_while_writing_is_one_line(tmp_path, monkeypatch, code, message):
     from prunelab.errors import StorageError
     from prunelab.records.storage import write_json

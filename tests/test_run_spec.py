@@ -3,8 +3,8 @@
 import json
 
 import pytest
-
 from golden_hashes import CONFIGS
+
 from prunelab.config.validation import load_config
 from prunelab.errors import ConfigError
 from prunelab.plan.build import build_plan
@@ -39,11 +39,14 @@ def test_checkpoint_is_left_out_while_absent_so_old_hashes_stay():
     assert dense.checkpoint is None and "checkpoint" not in dense.to_dict()
 
 
-@pytest.mark.parametrize("change, message", [
-    (lambda d: d.pop("train"), "missing key 'train' in a dense spec"),
-    (lambda d: d.update(extra=1), "unknown key 'extra' in a dense spec"),
-    (lambda d: d.update(seed={"init": 1}), r"spec\.seed: expected keys init and data"),
-])
+@pytest.mark.parametrize(
+    "change, message",
+    [
+        (lambda d: d.pop("train"), "missing key 'train' in a dense spec"),
+        (lambda d: d.update(extra=1), "unknown key 'extra' in a dense spec"),
+        (lambda d: d.update(seed={"init": 1}), r"spec\.seed: expected keys init and data"),
+    ],
+)
 def test_a_malformed_spec_is_one_line_naming_the_key(change, message):
     data = json.loads(json.dumps(next(d for d in PLAN.specs.values() if d["kind"] == "dense")))
     change(data)

@@ -5,10 +5,10 @@ pass validation and fail inside a job."""
 import yaml
 
 from prunelab.config.validation import schema_path
-from prunelab.data.tensors import DATASETS as LOADABLE
-from prunelab.models import MODELS
 from prunelab.data.catalog import DATASETS as SIZED
 from prunelab.data.catalog import STREAMED
+from prunelab.data.tensors import DATASETS as LOADABLE
+from prunelab.models import MODELS
 
 
 def _definitions() -> dict:

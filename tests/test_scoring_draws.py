@@ -6,16 +6,16 @@ import json
 
 import pytest
 import torch
+from toy import mlp, toy_data
 
 from prunelab.config.validation import validate_config
 from prunelab.errors import ConfigError
 from prunelab.jobs.kinds import run_dense, run_prune
+from prunelab.jobs.runtime import Runtime
 from prunelab.plan.build import build_plan
 from prunelab.pruning.base import resolve_hparams
-from prunelab.pruning.schedule import ScoringDraws, run_method, scoring_batches, scoring_seed
-from prunelab.jobs.runtime import Runtime
+from prunelab.pruning.multistep import ScoringDraws, run_method, scoring_batches, scoring_seed
 from prunelab.records.run_specs import PruneSpec
-from toy import mlp, toy_data
 
 
 def _equal(a, b) -> bool:
@@ -27,8 +27,9 @@ def _same(a, b) -> bool:
 
 
 def _draws(per_step, seed=3, data=None):
-    return ScoringDraws(data if data is not None else toy_data(n_train=200), examples=40, batch_size=16, seed=seed,
-                        per_step=per_step)
+    return ScoringDraws(
+        data if data is not None else toy_data(n_train=200), examples=40, batch_size=16, seed=seed, per_step=per_step
+    )
 
 
 def test_step_one_draws_the_one_subset_of_before_and_later_steps_differ_only_when_fresh():
@@ -39,14 +40,14 @@ def test_step_one_draws_the_one_subset_of_before_and_later_steps_differ_only_whe
     for step in (2, 3, 14):
         assert _same(fixed(step), before)
         assert not _same(fresh(step), before)
-        assert [len(y) for _, y in fresh(step)] == [16, 16, 8]          # same size and batching as step 1
+        assert [len(y) for _, y in fresh(step)] == [16, 16, 8]  # same size and batching as step 1
     assert not _same(fresh(2), fresh(3))
 
 
 def test_the_draw_is_a_function_of_seed_and_step_only():
     data = toy_data(n_train=200)
     forward = [_draws("fresh", data=data)(step) for step in (1, 2, 3)]
-    torch.manual_seed(123)                                                # the global stream plays no part
+    torch.manual_seed(123)  # the global stream plays no part
     backward = [_draws("fresh", data=data)(step) for step in (3, 2, 1)][::-1]
     assert all(_same(a, b) for a, b in zip(forward, backward))
     assert _same(_draws("fresh", seed=4, data=data)(2), scoring_batches(data, 40, 16, scoring_seed(4, 2)))
@@ -68,6 +69,7 @@ def test_a_one_step_run_prunes_as_before_and_a_multi_step_run_scores_each_step_o
     def recording(step):
         seen.append(step)
         return ScoringDraws(data, 50, 25, 1, "fresh")(step)
+
     fresh = run_method(model, "qm", hp, 0.9, steps=5, batches=recording).mask
     assert seen == [1, 2, 3, 4, 5]
     fixed = run_method(model, "qm", hp, 0.9, steps=5, batches=ScoringDraws(data, 50, 25, 1, "fixed")).mask
@@ -77,11 +79,18 @@ def test_a_one_step_run_prunes_as_before_and_a_multi_step_run_scores_each_step_o
 
 def _config(**scoring):
     lm = {"method": "lm", "scoring": {"examples": 32, "batch_size": 16, "seed": 2, **scoring}}
-    return {"dense": {"mlp": {"dataset": {"name": "digits", "size": 8, "channels": 1, "validation": 100},
-                              "model": {"name": "mlp", "widths": [16]},
-                              "train": {"epochs": 1, "batch_size": 128, "lr": 0.05}, "seeds": [3]}},
-            "pruning": {"one": lm, "three": {**lm, "steps": 3}, "mag": {"method": "magnitude", "steps": 3}},
-            "experiments": {"e": {"dense": ["mlp"], "pruning": ["one", "three", "mag"], "sparsities": [0.8]}}}
+    return {
+        "dense": {
+            "mlp": {
+                "dataset": {"name": "digits", "size": 8, "channels": 1, "validation": 100},
+                "model": {"name": "mlp", "widths": [16]},
+                "train": {"epochs": 1, "batch_size": 128, "lr": 0.05},
+                "seeds": [3],
+            }
+        },
+        "pruning": {"one": lm, "three": {**lm, "steps": 3}, "mag": {"method": "magnitude", "steps": 3}},
+        "experiments": {"e": {"dense": ["mlp"], "pruning": ["one", "three", "mag"], "sparsities": [0.8]}},
+    }
 
 
 def _prune_specs(config) -> dict:
@@ -91,7 +100,7 @@ def _prune_specs(config) -> dict:
 
 def test_only_multi_step_specs_carry_per_step_so_one_step_hashes_stay():
     default, fixed = _prune_specs(_config()), _prune_specs(_config(per_step="fixed"))
-    assert default["one"]["scoring"] == {"examples": 32, "batch_size": 16, "seed": 5}   # the keys it always had
+    assert default["one"]["scoring"] == {"examples": 32, "batch_size": 16, "seed": 5}  # the keys it always had
     assert PruneSpec.from_dict(default["one"]).hash == PruneSpec.from_dict(fixed["one"]).hash
     assert default["mag"]["scoring"] is None and default["mag"] == fixed["mag"]
     assert default["three"]["scoring"]["per_step"] == "fresh" and fixed["three"]["scoring"]["per_step"] == "fixed"

@@ -27,8 +27,15 @@ def test_scripts_are_executable_and_strict(script):
     assert subprocess.run(["bash", "-n", str(path)], capture_output=True).returncode == 0
 
 
-@pytest.mark.parametrize("args", [("scripts/local-slurm.sh",), ("scripts/local-slurm.sh", "restart"),
-                                  ("scripts/fashion-mnist-debian.sh",), ("scripts/fashion-mnist-debian.sh", "a", "b")])
+@pytest.mark.parametrize(
+    "args",
+    [
+        ("scripts/local-slurm.sh",),
+        ("scripts/local-slurm.sh", "restart"),
+        ("scripts/fashion-mnist-debian.sh",),
+        ("scripts/fashion-mnist-debian.sh", "a", "b"),
+    ],
+)
 def test_bad_arguments_give_one_usage_line(args):
     proc = run(*args)
     assert proc.returncode != 0 and proc.stdout == ""
@@ -36,15 +43,21 @@ def test_bad_arguments_give_one_usage_line(args):
 
 
 def test_fashion_mnist_layout_is_idempotent(tmp_path):
-    if not all((DEBIAN_FASHION_MNIST / f"{name}.gz").is_file() for name in
-               ("train-images-idx3-ubyte", "t10k-labels-idx1-ubyte")):
+    if not all(
+        (DEBIAN_FASHION_MNIST / f"{name}.gz").is_file()
+        for name in ("train-images-idx3-ubyte", "t10k-labels-idx1-ubyte")
+    ):
         pytest.skip(f"Debian's dataset-fashion-mnist is not installed ({DEBIAN_FASHION_MNIST})")
     first = run("scripts/fashion-mnist-debian.sh", str(tmp_path))
     assert first.returncode == 0, first.stderr
     raw = tmp_path / "FashionMNIST" / "raw"
     files = sorted(p.name for p in raw.iterdir())
-    assert files == ["t10k-images-idx3-ubyte", "t10k-labels-idx1-ubyte", "train-images-idx3-ubyte",
-                     "train-labels-idx1-ubyte"]
+    assert files == [
+        "t10k-images-idx3-ubyte",
+        "t10k-labels-idx1-ubyte",
+        "train-images-idx3-ubyte",
+        "train-labels-idx1-ubyte",
+    ]
     # IDX headers: 28×28 images, 60,000 training and 10,000 test examples
     assert (raw / "train-images-idx3-ubyte").stat().st_size == 16 + 60_000 * 28 * 28
     assert (raw / "t10k-labels-idx1-ubyte").stat().st_size == 8 + 10_000

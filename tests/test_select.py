@@ -7,8 +7,7 @@ import torch
 from torch import nn
 
 from prunelab.errors import ConfigError, PrunelabError
-from prunelab.training.masks import Mask
-from prunelab.pruning.schedule import run_method, step_sparsities
+from prunelab.pruning.multistep import run_method, step_sparsities
 from prunelab.pruning.select import prune_count, select
 
 

@@ -8,19 +8,25 @@ import numpy as np
 import pytest
 import torch
 from torch import nn
+from toy import mlp, toy_data
 
 from prunelab.errors import ConfigError
-from prunelab.training.masks import prunable_parameters
 from prunelab.models import build_model
 from prunelab.pruning import resolve_hparams
-from prunelab.pruning.schedule import run_method
+from prunelab.pruning.multistep import run_method
 from prunelab.pruning.select import exact_count, prune_count
-from prunelab.pruning.sipp import SideGroups
-from prunelab.pruning.sipp_allocation import allocate, error_bound
-from prunelab.pruning.sipp_sampling import SAMPLE, SUPPORT, draw_counts, expected_unique, sample_reweighted
-from prunelab.pruning.sipp_sensitivity import (LayerShape, draw_sample_set, empirical_sensitivity, layer_shapes,
-                                               prunable_modules, sample_set_size)
-from toy import mlp, toy_data
+from prunelab.pruning.sipp.allocation import allocate, error_bound
+from prunelab.pruning.sipp.method import SideGroups
+from prunelab.pruning.sipp.sampling import SAMPLE, SUPPORT, draw_counts, expected_unique, sample_reweighted
+from prunelab.pruning.sipp.sensitivity import (
+    LayerShape,
+    draw_sample_set,
+    empirical_sensitivity,
+    layer_shapes,
+    prunable_modules,
+    sample_set_size,
+)
+from prunelab.training.masks import prunable_parameters
 
 
 def linear_layer(rows=4, cols=6, seed=0):
@@ -39,15 +45,23 @@ def side_sums(weight, sens):
 
 def tiny_conv(seed=0):
     torch.manual_seed(seed)
-    return nn.Sequential(nn.Conv2d(2, 3, 3, padding=1), nn.ReLU(), nn.Conv2d(3, 4, 2, stride=2), nn.Tanh(),
-                         nn.Flatten(), nn.Linear(16, 3)).double()
+    return nn.Sequential(
+        nn.Conv2d(2, 3, 3, padding=1),
+        nn.ReLU(),
+        nn.Conv2d(3, 4, 2, stride=2),
+        nn.Tanh(),
+        nn.Flatten(),
+        nn.Linear(16, 3),
+    ).double()
 
 
 @pytest.mark.parametrize("reduce", ["max", "mean"])
 def test_sensitivities_lie_in_unit_interval(reduce):
     gen = torch.Generator().manual_seed(0)
-    for model, x in ((mlp((6, 5)), torch.randn(9, 5, generator=gen, dtype=torch.float64)),
-                     (tiny_conv(), torch.randn(5, 2, 4, 4, generator=gen, dtype=torch.float64))):
+    for model, x in (
+        (mlp((6, 5)), torch.randn(9, 5, generator=gen, dtype=torch.float64)),
+        (tiny_conv(), torch.randn(5, 2, 4, 4, generator=gen, dtype=torch.float64)),
+    ):
         for s in sens_of(model, x, reduce).values():
             assert float(s.min()) >= 0.0 and float(s.max()) <= 1.0
             assert float(s.max()) > 0.0
@@ -59,10 +73,10 @@ def test_one_positive_point_gives_side_sums_of_one():
     sens = sens_of(layer, a)["weight"]
     plus, minus = side_sums(layer.weight.detach(), sens)
     has_plus, has_minus = (layer.weight > 0).any(1), (layer.weight < 0).any(1)
-    torch.testing.assert_close(plus[has_plus], torch.ones(int(has_plus.sum()), dtype=torch.float64),
-                               rtol=0, atol=1e-12)
-    torch.testing.assert_close(minus[has_minus], torch.ones(int(has_minus.sum()), dtype=torch.float64),
-                               rtol=0, atol=1e-12)
+    torch.testing.assert_close(plus[has_plus], torch.ones(int(has_plus.sum()), dtype=torch.float64), rtol=0, atol=1e-12)
+    torch.testing.assert_close(
+        minus[has_minus], torch.ones(int(has_minus.sum()), dtype=torch.float64), rtol=0, atol=1e-12
+    )
 
 
 def test_several_points_give_side_sums_between_one_and_the_set_size():
@@ -77,8 +91,10 @@ def test_several_points_give_side_sums_between_one_and_the_set_size():
 @pytest.mark.parametrize("reduce", ["max", "mean"])
 def test_sensitivity_invariant_to_positive_row_and_input_scaling(reduce):
     gen = torch.Generator().manual_seed(1)
-    for layer, x in ((linear_layer(), torch.randn(3, 6, generator=gen, dtype=torch.float64)),
-                     (nn.Conv2d(2, 3, 2).double(), torch.randn(3, 2, 4, 4, generator=gen, dtype=torch.float64))):
+    for layer, x in (
+        (linear_layer(), torch.randn(3, 6, generator=gen, dtype=torch.float64)),
+        (nn.Conv2d(2, 3, 2).double(), torch.randn(3, 2, 4, 4, generator=gen, dtype=torch.float64)),
+    ):
         base = sens_of(layer, x, reduce)["weight"]
         rows = torch.rand(layer.weight.shape[0], generator=gen, dtype=torch.float64) * 5 + 0.1
         scaled = copy.deepcopy(layer)
@@ -99,7 +115,7 @@ def test_conv_sensitivity_equals_explicit_patch_loop():
     conv = nn.Conv2d(2, 3, 2, stride=1, padding=1).double()
     x = torch.rand(1, 2, 3, 3, dtype=torch.float64, generator=torch.Generator().manual_seed(4))
     w = conv.weight.detach().reshape(3, -1)
-    patches = torch.nn.functional.unfold(x, 2, padding=1)[0]   # (K, P)
+    patches = torch.nn.functional.unfold(x, 2, padding=1)[0]  # (K, P)
     explicit = torch.zeros(3, w.shape[1], patches.shape[1], dtype=torch.float64)
     for i, k, p in itertools.product(range(3), range(w.shape[1]), range(patches.shape[1])):
         side = w[i] > 0 if w[i, k] > 0 else w[i] < 0
@@ -154,15 +170,15 @@ def test_allocation_matches_brute_force(groups, seed, steps):
     rng = np.random.default_rng(seed)
     alpha, weight = rng.uniform(0.5, 40, groups), rng.uniform(0.1, 1.0, groups)
     cap = rng.integers(5, 40, groups).astype(float)
-    cap[0] = 3.0   # one cap binds
+    cap[0] = 3.0  # one cap binds
     budget = 0.6 * cap.sum()
     m = allocate(alpha, weight, cap, budget)
     ref, ref_value = brute_force(alpha, weight, cap, budget, steps)
     value = float((weight * error_bound(m, alpha)).sum())
     assert m.sum() <= budget + 1e-9 and (m <= cap + 1e-12).all() and (m >= 0).all()
-    assert value <= ref_value + 1e-12                      # never worse than the best grid point
+    assert value <= ref_value + 1e-12  # never worse than the best grid point
     spacing = max(cap) / (steps - 1)
-    assert np.abs(m - ref).max() <= 2 * groups * spacing   # and the grid optimum is next to it
+    assert np.abs(m - ref).max() <= 2 * groups * spacing  # and the grid optimum is next to it
 
 
 def test_allocation_keeps_everything_when_the_budget_allows():
@@ -179,9 +195,9 @@ def test_draw_count_is_the_smallest_reaching_the_target():
     draws, mode = draw_counts(probs, unique)
     assert mode.tolist() == [SAMPLE, SAMPLE, SUPPORT, SUPPORT, SUPPORT, 0]
     for r in (0, 1):
-        assert float(expected_unique(probs[r:r + 1], draws[r:r + 1])) >= int(unique[r])
+        assert float(expected_unique(probs[r : r + 1], draws[r : r + 1])) >= int(unique[r])
         if draws[r] > 1:
-            assert float(expected_unique(probs[r:r + 1], draws[r:r + 1] - 1)) < int(unique[r])
+            assert float(expected_unique(probs[r : r + 1], draws[r : r + 1] - 1)) < int(unique[r])
     # row 3: even 16 draws per weight would not reach 8 distinct survivors, so it keeps its support
     assert float(expected_unique(probs[3:4], torch.tensor([16 * 9]))) < 8
 
@@ -193,8 +209,9 @@ def test_reweighted_sampling_is_unbiased():
     probs = sens / sens.sum()
     a = torch.rand(8, generator=gen, dtype=torch.float64)
     draws = torch.tensor([3])
-    outputs = torch.stack([sample_reweighted(weight, probs, draws, torch.Generator().manual_seed(s))[0] @ a
-                           for s in range(10_000)])
+    outputs = torch.stack(
+        [sample_reweighted(weight, probs, draws, torch.Generator().manual_seed(s))[0] @ a for s in range(10_000)]
+    )
     exact = float(weight[0] @ a)
     standard_error = float(outputs.std()) / math.sqrt(len(outputs))
     assert abs(float(outputs.mean()) - exact) <= 4 * standard_error
@@ -215,9 +232,9 @@ def test_hybrid_keeps_the_top_m_where_its_error_bound_is_lower():
 
     keep, new = groups.realise(m, True, 3.0, torch.Generator().manual_seed(0))
     keep, new = keep.view(2, k), new.view(2, k)
-    assert keep[0].nonzero().flatten().tolist() == [0]          # peaked neuron: deterministic top-1, unchanged
+    assert keep[0].nonzero().flatten().tolist() == [0]  # peaked neuron: deterministic top-1, unchanged
     assert new[0, 0] == weight[0, 0] and int((new[0] != 0).sum()) == 1
-    survivors = keep[1]                                          # flat neuron: sampled, W·count/(m′p)
+    survivors = keep[1]  # flat neuron: sampled, W·count/(m′p)
     draws, _ = draw_counts(sens[1:] / sens[1].sum(), torch.tensor([2000]))
     ratio = new[1][survivors] / weight[1][survivors]
     torch.testing.assert_close(ratio * int(draws) / k, ratio.mul(int(draws) / k).round(), rtol=0, atol=1e-9)
@@ -254,8 +271,8 @@ def test_det_selection_is_global_top_k_of_sensitivity():
     inputs, _ = draw_sample_set(data, 10**6, torch.Generator().manual_seed(4))
     sens = empirical_sensitivity(model, prunable_modules(model, names), inputs, "mean")
     flat = torch.cat([sens[n].flatten() for n in names])
-    expected = torch.ones_like(flat, dtype=torch.bool)     # ties: the lower flat index is pruned first
-    expected[torch.sort(flat, stable=True).indices[:prune_count(0.6, len(flat))]] = False
+    expected = torch.ones_like(flat, dtype=torch.bool)  # ties: the lower flat index is pruned first
+    expected[torch.sort(flat, stable=True).indices[: prune_count(0.6, len(flat))]] = False
     assert torch.equal(torch.cat([outcome.mask[n].flatten() for n in names]), expected)
 
 
@@ -271,7 +288,7 @@ def test_sampling_methods_hit_exact_counts_and_stay_nested(method, scope):
     else:
         for m in mask.values():
             assert m.numel() - int(m.sum()) == prune_count(0.7, m.numel())
-    first = run_method(model, method, hp, 1 - 0.3 ** 0.5, scope=scope, data=data, seed=2).mask
+    first = run_method(model, method, hp, 1 - 0.3**0.5, scope=scope, data=data, seed=2).mask
     params = prunable_parameters(outcome.model)
     for name, m in mask.items():
         assert not (m & ~first[name]).any()
@@ -296,8 +313,9 @@ def test_sampling_methods_reweight_surviving_weights():
     assert changed > 0
 
 
-@pytest.mark.parametrize("hp", [{"c_constant": 0}, {"delta_failure": 1.5}, {"tolerance": -0.1},
-                                {"search_iterations": 0}])
+@pytest.mark.parametrize(
+    "hp", [{"c_constant": 0}, {"delta_failure": 1.5}, {"tolerance": -0.1}, {"search_iterations": 0}]
+)
 def test_sipp_rejects_bad_hparams(hp):
     with pytest.raises(ConfigError, match=r"config key hparams\.\w+: .* \(method 'sipp_rand'\)$"):
         resolve_hparams("sipp_rand", hp)

@@ -5,20 +5,26 @@ import math
 import pytest
 import torch
 import torch.nn.functional as F
+from toy import context, mlp, toy_data
 
 from prunelab.errors import ConfigError
 from prunelab.pruning import resolve_hparams
 from prunelab.pruning.grasp import class_balanced_sample, halves, hessian_gradient_product
-from prunelab.pruning.schedule import run_method
+from prunelab.pruning.multistep import run_method
 from prunelab.pruning.select import prune_count
-from prunelab.pruning.snip import connection_sensitivity, normalise, score as snip_score
-from toy import context, mlp, toy_data
+from prunelab.pruning.snip import connection_sensitivity, normalise
+from prunelab.pruning.snip import score as snip_score
 
 
 def batches(n=2, size=7, inputs=5, classes=3, seed=1):
     gen = torch.Generator().manual_seed(seed)
-    return [(torch.randn(size, inputs, generator=gen, dtype=torch.float64),
-             torch.randint(0, classes, (size,), generator=gen)) for _ in range(n)]
+    return [
+        (
+            torch.randn(size, inputs, generator=gen, dtype=torch.float64),
+            torch.randint(0, classes, (size,), generator=gen),
+        )
+        for _ in range(n)
+    ]
 
 
 def explicit_forward(layers, scales, x):
@@ -30,8 +36,10 @@ def explicit_forward(layers, scales, x):
 def test_snip_equals_gradient_of_explicit_gates():
     model = mlp()
     data = batches()
-    layers = [(model.net[1].weight.detach(), model.net[1].bias.detach()),
-              (model.net[3].weight.detach(), model.net[3].bias.detach())]
+    layers = [
+        (model.net[1].weight.detach(), model.net[1].bias.detach()),
+        (model.net[3].weight.detach(), model.net[3].bias.detach()),
+    ]
     gates = [torch.ones_like(w, requires_grad=True) for w, _ in layers]
     loss = sum(F.cross_entropy(explicit_forward(layers, gates, x), y) for x, y in data)
     reference = [g.abs() for g in torch.autograd.grad(loss, gates)]
@@ -75,14 +83,19 @@ def test_snip_needs_batches():
 def test_grasp_hg_equals_explicit_hessian_times_gradient(temperature):
     model = mlp()
     parts = halves(*[torch.cat(t) for t in zip(*batches(2, 6))])
-    w1, b1, w2, b2 = (model.net[1].weight.detach(), model.net[1].bias.detach(), model.net[3].weight.detach(),
-                      model.net[3].bias.detach())
+    w1, b1, w2, b2 = (
+        model.net[1].weight.detach(),
+        model.net[1].bias.detach(),
+        model.net[3].weight.detach(),
+        model.net[3].bias.detach(),
+    )
     split = w1.numel()
 
     def loss(theta):
         a, b = theta[:split].view_as(w1), theta[split:].view_as(w2)
-        return sum(F.cross_entropy(explicit_forward([(a, b1), (b, b2)], [1.0, 1.0], x) / temperature, y)
-                   for x, y in parts)
+        return sum(
+            F.cross_entropy(explicit_forward([(a, b1), (b, b2)], [1.0, 1.0], x) / temperature, y) for x, y in parts
+        )
 
     theta = torch.cat([w1.flatten(), w2.flatten()])
     hessian = torch.autograd.functional.hessian(loss, theta)
@@ -100,14 +113,19 @@ def explicit_grasp_criterion(model, data, per_class, seed, temperature):
     """−θ⊙Hg from the explicit Hessian, on the sample GraSP draws for ``seed`` (reinit off)."""
     x, y = class_balanced_sample(data, per_class, torch.Generator().manual_seed(seed))
     parts = halves(x, y)
-    w1, b1, w2, b2 = (model.net[1].weight.detach(), model.net[1].bias.detach(), model.net[3].weight.detach(),
-                      model.net[3].bias.detach())
+    w1, b1, w2, b2 = (
+        model.net[1].weight.detach(),
+        model.net[1].bias.detach(),
+        model.net[3].weight.detach(),
+        model.net[3].bias.detach(),
+    )
     split = w1.numel()
 
     def loss(theta):
         a, b = theta[:split].view_as(w1), theta[split:].view_as(w2)
-        return sum(F.cross_entropy(explicit_forward([(a, b1), (b, b2)], [1.0, 1.0], xb) / temperature, yb)
-                   for xb, yb in parts)
+        return sum(
+            F.cross_entropy(explicit_forward([(a, b1), (b, b2)], [1.0, 1.0], xb) / temperature, yb) for xb, yb in parts
+        )
 
     theta = torch.cat([w1.flatten(), w2.flatten()])
     hg = torch.autograd.functional.hessian(loss, theta) @ torch.autograd.functional.jacobian(loss, theta)
@@ -138,6 +156,7 @@ def test_grasp_sample_is_class_balanced_and_seeded():
 def test_grasp_reinit_changes_the_scores_but_not_the_model():
     model, data = mlp(), toy_data()
     from prunelab.pruning.grasp import score
+
     before = {k: v.clone() for k, v in model.state_dict().items()}
     plain = score(context(model, data=data, seed=3), temperature=200.0, samples_per_class=3, reinit=False)
     fresh = score(context(model, data=data, seed=3), temperature=200.0, samples_per_class=3, reinit=True)

@@ -18,11 +18,11 @@ import pytest
 import torch
 
 from prunelab.data.tensors import load_dataset
-from prunelab.training.masks import prunable_parameters
 from prunelab.models import build_model
-from prunelab.pruning.schedule import run_method, scoring_batches
+from prunelab.pruning.multistep import run_method, scoring_batches
 from prunelab.pruning.select import select
 from prunelab.pruning.snip import connection_sensitivity
+from prunelab.training.masks import prunable_parameters
 
 CASES = ("mlp", "resnet")
 SPARSITIES = (0.5, 0.9)
@@ -31,10 +31,10 @@ SPARSITIES = (0.5, 0.9)
 COUNT_GAP = {("resnet", 0.9): 1}
 # case, sparsity -> (kept entries, sha256 of Synaptic-Flow's keep-mask)
 PINNED = {
-    ('mlp', 0.5): (1184, '53ce4892177e90d59ee80bf5ff0184245c651b4d23b1c12cc3788238577540b0'),
-    ('mlp', 0.9): (237, '71d794ed96f11adea48c0aef62feaeef8997d93f84e74d80951014d3ed26697b'),
-    ('resnet', 0.5): (2137, '10768be181069c4092b46244ca3fd64ec8df2035e0c67cfacc0ff407ede22b77'),
-    ('resnet', 0.9): (428, '95b7812cff4bf3ce4a6dd29d40f2a19e332e44cbea62e01f2e0bafb8ff8be3ce'),
+    ("mlp", 0.5): (1184, "53ce4892177e90d59ee80bf5ff0184245c651b4d23b1c12cc3788238577540b0"),
+    ("mlp", 0.9): (237, "71d794ed96f11adea48c0aef62feaeef8997d93f84e74d80951014d3ed26697b"),
+    ("resnet", 0.5): (2137, "10768be181069c4092b46244ca3fd64ec8df2035e0c67cfacc0ff407ede22b77"),
+    ("resnet", 0.9): (428, "95b7812cff4bf3ce4a6dd29d40f2a19e332e44cbea62e01f2e0bafb8ff8be3ce"),
 }
 
 

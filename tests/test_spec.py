@@ -5,8 +5,13 @@ import pytest
 from prunelab.errors import ConfigError
 from prunelab.records.hashing import canonical_json, spec_hash
 
-DENSE = {"kind": "dense", "dataset": {"name": "digits", "size": 28}, "model": {"name": "lenet_300_100"},
-         "train": {"epochs": 8, "lr": 0.05, "weight_decay": 1e-4, "save_at": ["0it"]}, "seed": {"init": 1, "data": 1}}
+DENSE = {
+    "kind": "dense",
+    "dataset": {"name": "digits", "size": 28},
+    "model": {"name": "lenet_300_100"},
+    "train": {"epochs": 8, "lr": 0.05, "weight_decay": 1e-4, "save_at": ["0it"]},
+    "seed": {"init": 1, "data": 1},
+}
 
 
 def test_canonical_form_sorts_keys_and_writes_integral_floats_as_ints():
@@ -26,12 +31,29 @@ def test_any_decisive_change_changes_the_hash():
 
 
 def test_golden_hashes_never_drift():
-    prune = {"kind": "prune", "parents": {"source": f"dense/{spec_hash(DENSE)}"}, "at": "final",
-             "method": "magnitude", "hparams": {}, "sparsity": 0.9, "scope": "global", "exclude": [], "steps": 1,
-             "step_schedule": "exponential", "scoring": None, "seed": 0}
-    branch = {"kind": "branch", "parents": {"dense": f"dense/{spec_hash(DENSE)}", "prune": f"prune/{spec_hash(prune)}"},
-              "type": "finetune", "rewind": None, "train": {"epochs": 4, "lr": 0.01}, "optimizer_state": "fresh",
-              "seed": {"init": 1000004, "data": 1}}
+    prune = {
+        "kind": "prune",
+        "parents": {"source": f"dense/{spec_hash(DENSE)}"},
+        "at": "final",
+        "method": "magnitude",
+        "hparams": {},
+        "sparsity": 0.9,
+        "scope": "global",
+        "exclude": [],
+        "steps": 1,
+        "step_schedule": "exponential",
+        "scoring": None,
+        "seed": 0,
+    }
+    branch = {
+        "kind": "branch",
+        "parents": {"dense": f"dense/{spec_hash(DENSE)}", "prune": f"prune/{spec_hash(prune)}"},
+        "type": "finetune",
+        "rewind": None,
+        "train": {"epochs": 4, "lr": 0.01},
+        "optimizer_state": "fresh",
+        "seed": {"init": 1000004, "data": 1},
+    }
     assert len(spec_hash(DENSE)) == 16
     assert spec_hash(DENSE) == "eb75d9c3be8f78a6"
     assert spec_hash(prune) == "3e940785a346f266"

@@ -9,19 +9,29 @@ import shutil
 
 import pytest
 import torch
-
 from image_folder import write_image_folder
-from prunelab.data.stream import StreamData
+
+from prunelab.data.stream import StreamData, resized_crop_box, sample_generator
 from prunelab.data.tensors import load_dataset
-from prunelab.data.stream import resized_crop_box, sample_generator
 from prunelab.errors import ConfigError, DataError
 from prunelab.models import build_model
-from prunelab.training.trainer import Trainer
+from prunelab.training.single_model import Trainer
 
-SPEC = {"name": "image_folder", "size": 16, "validation": 4, "split_seed": 0,
-        "augment": {"resized_crop": [0.25, 1.0], "flip": True}}
-TRAIN = {"epochs": 2, "batch_size": 4, "lr": 0.05, "momentum": 0.9, "weight_decay": 1e-4,
-         "schedule": {"name": "cosine"}}
+SPEC = {
+    "name": "image_folder",
+    "size": 16,
+    "validation": 4,
+    "split_seed": 0,
+    "augment": {"resized_crop": [0.25, 1.0], "flip": True},
+}
+TRAIN = {
+    "epochs": 2,
+    "batch_size": 4,
+    "lr": 0.05,
+    "momentum": 0.9,
+    "weight_decay": 1e-4,
+    "schedule": {"name": "cosine"},
+}
 
 
 @pytest.fixture(scope="module")
@@ -70,8 +80,16 @@ class CopyingTrainer(Trainer):
 def _train(data, directory, checkpoint_every):
     model = build_model({"name": "resnet18", "width": 4}, data.input_shape, data.num_classes, seed=0)
     messages = []
-    CopyingTrainer(model, data, TRAIN, data_seed=7, label="run", state_path=directory / "train_state.pt",
-                   checkpoint_every=checkpoint_every, log=messages.append).run()
+    CopyingTrainer(
+        model,
+        data,
+        TRAIN,
+        data_seed=7,
+        label="run",
+        state_path=directory / "train_state.pt",
+        checkpoint_every=checkpoint_every,
+        log=messages.append,
+    ).run()
     return model.state_dict(), messages
 
 
@@ -122,17 +140,24 @@ def test_an_image_folder_trains_prunes_and_branches_through_snakemake(tmp_path):
     import json
 
     import yaml
-
     from conftest import snakemake
 
     config = {
-        "suite": "stream", "runtime": {"loader_workers": 1, "device": "cpu"},
-        "dense": {"r18": {"dataset": {**SPEC, "path": "images"}, "model": {"name": "resnet18", "width": 4},
-                          "train": {**TRAIN, "save_at": ["0it"]}, "seeds": [0]}},
+        "suite": "stream",
+        "runtime": {"loader_workers": 1, "device": "cpu"},
+        "dense": {
+            "r18": {
+                "dataset": {**SPEC, "path": "images"},
+                "model": {"name": "resnet18", "width": 4},
+                "train": {**TRAIN, "save_at": ["0it"]},
+                "seeds": [0],
+            }
+        },
         "pruning": {"l1": {"method": "l1_blocks"}},
         "branches": {"scratch_b": {"type": "scratch_b"}},
-        "experiments": {"blocks": {"dense": ["r18"], "pruning": ["l1"], "sparsities": [0.5],
-                                   "branches": ["scratch_b"]}},
+        "experiments": {
+            "blocks": {"dense": ["r18"], "pruning": ["l1"], "sparsities": [0.5], "branches": ["scratch_b"]}
+        },
     }
     (tmp_path / "config.yaml").write_text(yaml.safe_dump(config))
     # no folder yet: one line naming it, before any job (an image folder's size comes from its listing, so
@@ -143,8 +168,10 @@ def test_an_image_folder_trains_prunes_and_branches_through_snakemake(tmp_path):
     assert not (tmp_path / "results" / "runs").exists()
     write_image_folder(tmp_path / "images")
     snakemake(tmp_path, "--configfile", str(tmp_path / "config.yaml"), "--cores", "2")
-    runs = {kind: [json.loads((d / "metrics.json").read_text()) for d in (tmp_path / "results/runs" / kind).iterdir()]
-            for kind in ("dense", "prune", "branch")}
+    runs = {
+        kind: [json.loads((d / "metrics.json").read_text()) for d in (tmp_path / "results/runs" / kind).iterdir()]
+        for kind in ("dense", "prune", "branch")
+    }
     assert [len(runs[k]) for k in ("dense", "prune", "branch")] == [1, 1, 1]
     dense = runs["dense"][0]
     assert dense["status"] == "ok" and dense["iterations"] == 10 and len(dense["history"]) == 2
@@ -157,7 +184,7 @@ def test_an_image_folder_trains_prunes_and_branches_through_snakemake(tmp_path):
 
 
 def test_scorers_get_the_chosen_images_with_the_evaluation_transform(folder):
-    from prunelab.pruning.schedule import scoring_batches
+    from prunelab.pruning.multistep import scoring_batches
 
     data = _data(folder, 0)
     batches = scoring_batches(data, examples=6, batch_size=4, seed=2)

@@ -10,7 +10,7 @@ from prunelab.errors import ConfigError
 from prunelab.metrics.flops import count
 from prunelab.models import build_model
 from prunelab.pruning.l1_blocks import residual_blocks
-from prunelab.pruning.schedule import run_method
+from prunelab.pruning.multistep import run_method
 
 PRESETS = {  # model, stage ratios, skipped conv ids, published density, published Scratch-B factor F_d/F_p - 1
     "resnet56-A": ("resnet56", [0.1, 0.1, 0.1], [16, 20, 38, 54], 0.9209, 0.1156411502),

@@ -16,8 +16,8 @@ def rows(values, status=None):
 def test_sample_std_and_t_interval_of_three_seeds():
     out = summarise(rows([1.0, 2.0, 3.0]), ["g"], "v").iloc[0]
     assert (out["mean"], out["std"], out["n"]) == (2.0, 1.0, 3)
-    t_975_2dof = 0.95 / math.sqrt(2 * 0.975 * 0.025)   # closed form of Student's t quantile for 2 dof
-    half = t_975_2dof / math.sqrt(3)                  # t · s / √n with s = 1
+    t_975_2dof = 0.95 / math.sqrt(2 * 0.975 * 0.025)  # closed form of Student's t quantile for 2 dof
+    half = t_975_2dof / math.sqrt(3)  # t · s / √n with s = 1
     assert out["ci_low"] == pytest.approx(2.0 - half, abs=1e-12)
     assert out["ci_high"] == pytest.approx(2.0 + half, abs=1e-12)
 

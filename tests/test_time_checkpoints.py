@@ -9,15 +9,21 @@ import shutil
 
 import pytest
 import torch
-
 from conftest import TickingClock
-from prunelab.data.tensors import load_dataset
-from prunelab.training.loop import CheckpointPolicy
-from prunelab.models import build_model
-from prunelab.training.trainer import Trainer
 
-TRAIN = {"epochs": 2, "batch_size": 128, "lr": 0.05, "momentum": 0.9, "weight_decay": 1e-4,
-         "schedule": {"name": "cosine"}}
+from prunelab.data.tensors import load_dataset
+from prunelab.models import build_model
+from prunelab.training.loop import CheckpointPolicy
+from prunelab.training.single_model import Trainer
+
+TRAIN = {
+    "epochs": 2,
+    "batch_size": 128,
+    "lr": 0.05,
+    "momentum": 0.9,
+    "weight_decay": 1e-4,
+    "schedule": {"name": "cosine"},
+}
 
 
 @pytest.fixture(scope="module")
@@ -52,9 +58,18 @@ def _model(data):
 def _train(data, tmp_path, **kwargs):
     model = _model(data)
     messages = []
-    trainer = RecordingTrainer(model, data, TRAIN, data_seed=0, label="run", checkpoint_every="100ep",
-                               state_path=tmp_path / "train_state.pt", copies=tmp_path, log=messages.append,
-                               **kwargs)
+    trainer = RecordingTrainer(
+        model,
+        data,
+        TRAIN,
+        data_seed=0,
+        label="run",
+        checkpoint_every="100ep",
+        state_path=tmp_path / "train_state.pt",
+        copies=tmp_path,
+        log=messages.append,
+        **kwargs,
+    )
     trainer.run()
     return model.state_dict(), trainer, messages
 
@@ -70,8 +85,9 @@ def test_time_based_checkpoints_fall_mid_epoch_and_do_not_change_the_weights(dig
 
 def test_resuming_from_a_time_based_checkpoint_is_bit_identical(digits8, tmp_path):
     reference, trainer, _ = _train(digits8, tmp_path, checkpoint_seconds=5, clock=TickingClock())
-    middle = sorted(int(p.stem.split("-")[1]) for p in tmp_path.glob("state-*.pt") if int(p.stem.split("-")[1])
-                    % trainer.ipe)[0]
+    middle = sorted(
+        int(p.stem.split("-")[1]) for p in tmp_path.glob("state-*.pt") if int(p.stem.split("-")[1]) % trainer.ipe
+    )[0]
     resume_dir = tmp_path / "resume"
     resume_dir.mkdir()
     shutil.copy(tmp_path / f"state-{middle}.pt", resume_dir / "train_state.pt")
@@ -87,7 +103,7 @@ def test_rng_state_survives_a_weights_only_round_trip(tmp_path):
     import numpy as np
 
     from prunelab.records.storage import load_tensors, save_tensors
-    from prunelab.training.trainer import rng_state, set_rng_state
+    from prunelab.training.single_model import rng_state, set_rng_state
 
     np.random.seed(7)
     np.random.normal()  # leaves a cached Gaussian in the state

@@ -9,18 +9,19 @@ import subprocess
 import sys
 
 import pytest
-
 from conftest import ROOT
-from prunelab.records import layout
+
 from prunelab.pruning import methods
+from prunelab.records import layout
 
 
 def torch_loaded_after(code: str) -> bool:
     """Whether ``code`` leaves torch in ``sys.modules`` of a fresh interpreter."""
     probe = f"{code}\nimport sys\nprint('torch' in sys.modules)"
     env = {**os.environ, "PYTHONPATH": str(ROOT / "src")}
-    proc = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, env=env, cwd=ROOT,
-                          timeout=120, check=True)
+    proc = subprocess.run(
+        [sys.executable, "-c", probe], capture_output=True, text=True, env=env, cwd=ROOT, timeout=120, check=True
+    )
     return proc.stdout.strip().splitlines()[-1] == "True"
 
 
@@ -29,9 +30,11 @@ def test_audit_and_lineage_import_no_torch():
 
 
 def test_planning_a_config_imports_no_torch():
-    assert not torch_loaded_after("from prunelab.config.validation import load_config\nfrom prunelab.plan.build import build_plan\n"
-                                  "plan = build_plan(load_config('tests/configs/branches.yaml'))\n"
-                                  "assert plan.specs")
+    assert not torch_loaded_after(
+        "from prunelab.config.validation import load_config\nfrom prunelab.plan.build import build_plan\n"
+        "plan = build_plan(load_config('tests/configs/branches.yaml'))\n"
+        "assert plan.specs"
+    )
 
 
 def test_the_probe_sees_torch_when_it_is_imported():

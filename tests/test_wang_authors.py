@@ -17,21 +17,23 @@ import pytest
 import torch
 
 from prunelab.branch_types.isometry import orthogonalize, orthp_
-from prunelab.training.masks import prunable_parameters
 from prunelab.metrics.jsv import jacobian_singular_values, summarize
 from prunelab.models.mlp import MLP
 from prunelab.pruning import resolve_hparams
 from prunelab.pruning.l1_filter import units_to_prune
-from prunelab.pruning.schedule import run_method
+from prunelab.pruning.multistep import run_method
+from prunelab.training.masks import prunable_parameters
 
 # their kept units per pruned layer at pr 0.9, in their list order
 SET_ORDER = [[37, 27, 21, 23], [38, 9, 6, 14], [24, 20, 36, 31]]
 # their JSV (mean, std, max) after OrthP on the compacted net: ReLU at pr 0.9 in their order, the same with
 # the kept lists sorted, and pr 0.5 (where their order is ascending)
-THEIRS = {("relu", 0.9, "set"): (0.404602, 0.842656, 3.151535),
-          ("relu", 0.9, "sorted"): (0.19271, 0.504684, 2.88736),
-          ("relu", 0.5, "set"): (0.85959, 0.511635, 1.970361),
-          ("linear", 0.5, "set"): (0.870709, 0.102774, 0.986084)}
+THEIRS = {
+    ("relu", 0.9, "set"): (0.404602, 0.842656, 3.151535),
+    ("relu", 0.9, "sorted"): (0.19271, 0.504684, 2.88736),
+    ("relu", 0.5, "set"): (0.85959, 0.511635, 1.970361),
+    ("linear", 0.5, "set"): (0.870709, 0.102774, 0.986084),
+}
 
 
 def net(act: str) -> MLP:
@@ -80,7 +82,7 @@ def test_orthp_in_the_authors_unit_order_reproduces_their_jsv(key):
         rows = SET_ORDER + [list(range(4))]
         with torch.no_grad():
             cols = list(range(16))
-            for (name, w), r in zip(prunable_parameters(model).items(), rows):
+            for (_name, w), r in zip(prunable_parameters(model).items(), rows):
                 block = w[r][:, cols]
                 w.zero_()
                 w[torch.tensor(r).unsqueeze(1), torch.tensor(cols)] = orthogonalize(block, math.sqrt(2.0))

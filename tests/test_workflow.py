@@ -8,20 +8,26 @@ from pathlib import Path
 import pandas as pd
 import pytest
 import yaml
-
 from conftest import ROOT, planned_jobs, snakemake
-from prunelab.replication.claims import all_claims
-from prunelab.replication.claim import VERDICTS
+
 from prunelab.records.hashing import spec_hash
+from prunelab.replication.claim import VERDICTS
+from prunelab.replication.papers import all_claims
 
 pytestmark = pytest.mark.e2e
 TINY = ROOT / "tests" / "configs" / "tiny.yaml"
 # one figure of each paper module that the tiny one-shot table can feed (the others need runs it lacks)
 PAPER_FIGURES = {
-    "liu_table1": {"type": "rethinking_table1", "experiments": ["oneshot"],
-                   "options": {"architectures": {"magnitude": "A", "random": "B"}}},
-    "liu_weight_level": {"type": "rethinking_weight_level", "experiments": ["oneshot"],
-                         "options": {"branch_types": ["finetune"]}},
+    "liu_table1": {
+        "type": "rethinking_table1",
+        "experiments": ["oneshot"],
+        "options": {"architectures": {"magnitude": "A", "random": "B"}},
+    },
+    "liu_weight_level": {
+        "type": "rethinking_weight_level",
+        "experiments": ["oneshot"],
+        "options": {"branch_types": ["finetune"]},
+    },
     "laurent_loss": {"type": "lossmodel_loss_vs_accuracy", "experiments": ["oneshot"]},
     "sipp_retained": {"type": "sipp_accuracy_vs_retained", "experiments": ["oneshot"], "options": {"retained": "all"}},
     "wang_lr": {"type": "dyniso_finetune_lr", "experiments": ["oneshot"]},
@@ -51,9 +57,11 @@ def test_every_output_exists_with_provenance(finished):
     results = workdir / "results"
     runs = {kind: sorted(p.name for p in (results / "runs" / kind).iterdir()) for kind in ("dense", "prune", "branch")}
     assert [len(runs[k]) for k in ("dense", "prune", "branch")] == [1, 4, 4]
-    expected = {"dense": ["model.pt", "snapshots.pt", "metrics.json", "spec.json"],
-                "prune": ["mask.pt", "metrics.json", "spec.json"],
-                "branch": ["model.pt", "mask.pt", "metrics.json", "spec.json"]}
+    expected = {
+        "dense": ["model.pt", "snapshots.pt", "metrics.json", "spec.json"],
+        "prune": ["mask.pt", "metrics.json", "spec.json"],
+        "branch": ["model.pt", "mask.pt", "metrics.json", "spec.json"],
+    }
     for kind, hashes in runs.items():
         for h in hashes:
             run = results / "runs" / kind / h
@@ -64,8 +72,13 @@ def test_every_output_exists_with_provenance(finished):
             assert record["environment"]["torch"] and record["hardware"]["cpu"]
             for role, link in spec.get("parents", {}).items():
                 assert record["parents"][role]["hash"] == link.split("/")[1]
-    for path in ("tables/tiny/oneshot.csv", "tables/tiny/oneshot.provenance.json", "figures/tiny/acc.png",
-                 "figures/tiny/acc.pdf", "figures/tiny/acc.provenance.json"):
+    for path in (
+        "tables/tiny/oneshot.csv",
+        "tables/tiny/oneshot.provenance.json",
+        "figures/tiny/acc.png",
+        "figures/tiny/acc.pdf",
+        "figures/tiny/acc.provenance.json",
+    ):
         assert (results / path).stat().st_size > 0, path
     table = (results / "tables/tiny/oneshot.csv").read_text().splitlines()
     assert len(table) == 1 + 1 + 4 + 4  # header, dense, pruned, branch rows
@@ -90,14 +103,22 @@ def test_editing_one_pruning_setting_reruns_only_its_jobs_and_reverting_reruns_n
     shutil.copytree(workdir, work, symlinks=True)
     edited = write_config(work, lambda c: c["pruning"]["random"].update(seed=4))
     proc = snakemake(work, "--configfile", str(edited), "-n")
-    assert planned_jobs(proc) == {"prune": 2, "branch": 2, "manifest": 1, "aggregate": 1,
-                                  "figure_accuracy_vs_sparsity": 1, "provenance_summary": 1, "replication": 1,
-                                  "audit": 1, "all": 1}
+    assert planned_jobs(proc) == {
+        "prune": 2,
+        "branch": 2,
+        "manifest": 1,
+        "aggregate": 1,
+        "figure_accuracy_vs_sparsity": 1,
+        "provenance_summary": 1,
+        "replication": 1,
+        "audit": 1,
+        "all": 1,
+    }
     done = snakemake(work, "--configfile", str(edited), "--cores", "2")
     text = done.stdout + done.stderr
-    assert "Replication (tiny):" in text   # the onsuccess summary
+    assert "Replication (tiny):" in text  # the onsuccess summary
     # each job a few short lines: the audit's inputs (every run's files, 1,700 in the demo) are three names and a count
-    audit = text[text.index("rule audit:"):]
+    audit = text[text.index("rule audit:") :]
     assert re.search(r"\n    input: [^\n]*, \.\.\. \d+ more\n", audit.split("\n\n")[0]), audit[:2000]
     assert max(map(len, text.splitlines())) < 1000
     reverted = write_config(work)
@@ -111,22 +132,26 @@ def test_report_shows_every_figure_with_its_caption_and_provenance(finished, tmp
     shutil.copytree(workdir, work, symlinks=True)
     config = write_config(work, lambda c: c["figures"].update(PAPER_FIGURES))
     expected = {f"figure_{spec['type']}": 1 for spec in PAPER_FIGURES.values()}
-    assert planned_jobs(snakemake(work, "--configfile", str(config), "-n")) == {**expected, "provenance_summary": 1, "audit": 1,
-                                                                                 "all": 1}
+    assert planned_jobs(snakemake(work, "--configfile", str(config), "-n")) == {
+        **expected,
+        "provenance_summary": 1,
+        "audit": 1,
+        "all": 1,
+    }
     snakemake(work, "--configfile", str(config), "--cores", "2")
     reported = snakemake(work, "--configfile", str(config), "--report", "results/report.html")
-    assert "Could not detect mimetype" not in reported.stdout + reported.stderr   # every entry has a mimetype
+    assert "Could not detect mimetype" not in reported.stdout + reported.stderr  # every entry has a mimetype
     html = (work / "results" / "report.html").read_text()
     for name in ["acc", *PAPER_FIGURES]:
         assert f"{name}.png" in html and f"{name}.csv" in html, name
-    assert "Reproduces <strong>Table 1 of Liu et al. 2019</strong>" in html      # the type's caption
-    assert "Tables: oneshot (9 rows: 4 branch, 1 dense, 4 pruned)." in html     # the figure's summary, included
+    assert "Reproduces <strong>Table 1 of Liu et al. 2019</strong>" in html  # the type's caption
+    assert "Tables: oneshot (9 rows: 4 branch, 1 dense, 4 pruned)." in html  # the figure's summary, included
     assert "Dense lenet: lenet_300_100 on digits, dense LR 0.05, seeds 0." in html
     assert "runs_provenance.csv" in html and "config.yaml" in html and "tiny.html" in html
-    assert "config_sha256=" in html          # job parameters: a digest, not the config as escaped JSON
+    assert "config_sha256=" in html  # job parameters: a digest, not the config as escaped JSON
     runtimes = [float(t) for t in re.findall(r'"runtime": (-?[0-9.e+-]+)', html)]
-    assert runtimes and min(runtimes) > 0    # a runtime ≤ 0 breaks the Statistics plot's log axis
-    assert "Experiment <tt class=\\\"docutils literal\\\">oneshot</tt>" in html     # the suite description
+    assert runtimes and min(runtimes) > 0  # a runtime ≤ 0 breaks the Statistics plot's log axis
+    assert 'Experiment <tt class=\\"docutils literal\\">oneshot</tt>' in html  # the suite description
     summary = (work / "results" / "report" / "tiny" / "runs_provenance.csv").read_text().splitlines()
     assert [line.split(",")[0] for line in summary[1:]] == ["dense", "prune", "branch", "table", "figure"]
     # the report adds no job: a second invocation still has nothing to do

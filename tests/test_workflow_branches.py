@@ -4,8 +4,8 @@ import json
 
 import pytest
 import yaml
-
 from conftest import ROOT, planned_jobs, snakemake
+
 from prunelab.pruning.select import prune_count
 from prunelab.records.storage import load_tensors
 
@@ -31,8 +31,9 @@ def read_table(workdir, name):
 def test_every_branch_ran_and_recorded_its_accounting(finished):
     table = read_table(finished, "oneshot")
     branches = table[table["stage"] == "branch"]
-    assert sorted(branches["branch_type"]) == sorted(["finetune", "rewind_weights", "rewind_lr", "lottery", "reinit",
-                                                      "scratch_e", "scratch_b"])
+    assert sorted(branches["branch_type"]) == sorted(
+        ["finetune", "rewind_weights", "rewind_lr", "lottery", "reinit", "scratch_e", "scratch_b"]
+    )
     assert (branches["sparsity"].round(6) == round(prune_count(0.8, 266200) / 266200, 6)).all()
     assert branches[["test_acc", "best_test_acc", "train_loss", "epochs", "ops", "params"]].notna().all().all()
     scratch_b = branches[branches["branch_type"] == "scratch_b"].iloc[0]
@@ -52,7 +53,7 @@ def test_imp_levels_are_nested_with_exact_sparsity(finished):
         masks.append(load_tensors(finished / "results" / "runs" / "prune" / run / "mask.pt"))
     n = sum(m.numel() for m in masks[0].values())
     for level, mask in enumerate(masks, start=1):
-        assert n - sum(int(m.sum()) for m in mask.values()) == prune_count(1 - 0.8 ** level, n)
+        assert n - sum(int(m.sum()) for m in mask.values()) == prune_count(1 - 0.8**level, n)
     for outer, inner in zip(masks, masks[1:]):
         assert all(not (inner[k] & ~outer[k]).any() for k in inner)
     # level L scores the level L-1 branch's weights
@@ -66,8 +67,17 @@ def test_adding_a_fourth_level_schedules_only_its_jobs(finished):
     path = finished / "config4.yaml"
     path.write_text(yaml.safe_dump(config))
     counts = planned_jobs(snakemake(finished, "--configfile", str(path), "-n"))
-    assert counts == {"prune": 1, "branch": 1, "manifest": 1, "aggregate": 1, "figure_accuracy_vs_sparsity": 1,
-                      "provenance_summary": 1, "replication": 1, "audit": 1, "all": 1}
+    assert counts == {
+        "prune": 1,
+        "branch": 1,
+        "manifest": 1,
+        "aggregate": 1,
+        "figure_accuracy_vs_sparsity": 1,
+        "provenance_summary": 1,
+        "replication": 1,
+        "audit": 1,
+        "all": 1,
+    }
 
 
 def test_liu_figures_draw_from_the_real_tables(finished, tmp_path):

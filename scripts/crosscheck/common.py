@@ -20,18 +20,26 @@ import torch
 from torch import nn
 
 from prunelab.data.tensors import TensorData, load_dataset
-from prunelab.training.masks import Mask, prunable_parameters
 from prunelab.models import build_model
-from prunelab.training.trainer import Trainer, evaluate
+from prunelab.training.masks import Mask, prunable_parameters
+from prunelab.training.single_model import Trainer, evaluate
 
 
 def parser(description: str, authors_file: str) -> argparse.ArgumentParser:
     """The arguments every cross-check takes; ``authors_file`` is a file their checkout must contain."""
     p = argparse.ArgumentParser(description=description)
-    p.add_argument("--authors", required=True, type=Path,
-                   help=f"a checkout of the authors' repository (must contain {authors_file})")
-    p.add_argument("--data-root", default="data", type=Path,
-                   help="folder with FashionMNIST/raw/ (scripts/fashion-mnist-debian.sh lays it out)")
+    p.add_argument(
+        "--authors",
+        required=True,
+        type=Path,
+        help=f"a checkout of the authors' repository (must contain {authors_file})",
+    )
+    p.add_argument(
+        "--data-root",
+        default="data",
+        type=Path,
+        help="folder with FashionMNIST/raw/ (scripts/fashion-mnist-debian.sh lays it out)",
+    )
     p.add_argument("--seeds", default="1,2,3", help="comma-separated seeds: one trained net and one draw each")
     p.add_argument("--epochs", default=3, type=int, help="dense training epochs of the cross-check net")
     p.set_defaults(authors_file=authors_file)
@@ -62,20 +70,41 @@ def authors_checkout(path: Path, required: str, *, stub_packages: tuple[str, ...
 
 def fashion_mnist(root: Path, size: int = 28, validation: int = 5000) -> TensorData:
     """Real Fashion-MNIST as prunelab loads it (standardised, seeded validation split from the training set)."""
-    spec = {"name": "fashion_mnist", "size": size, "channels": 1, "validation": validation, "split_seed": 0,
-            "augment": {}, "download": False, "verify_checksums": False}
+    spec = {
+        "name": "fashion_mnist",
+        "size": size,
+        "channels": 1,
+        "validation": validation,
+        "split_seed": 0,
+        "augment": {},
+        "download": False,
+        "verify_checksums": False,
+    }
     return load_dataset(spec, root)
 
 
-TRAIN = {"batch_size": 100, "lr": 0.05, "momentum": 0.9, "nesterov": False, "weight_decay": 1e-4,
-         "schedule": {"name": "cosine"}, "warmup_epochs": 0}
+TRAIN = {
+    "batch_size": 100,
+    "lr": 0.05,
+    "momentum": 0.9,
+    "nesterov": False,
+    "weight_decay": 1e-4,
+    "schedule": {"name": "cosine"},
+    "warmup_epochs": 0,
+}
 
 
 def trained(model_spec: dict, data: TensorData, epochs: int, seed: int, train: dict | None = None) -> nn.Module:
     """A net of ``model_spec`` trained by prunelab's own loop for ``epochs`` (init and data seed ``seed``)."""
     model = build_model(model_spec, data.input_shape, data.num_classes, seed=seed)
-    Trainer(model, data, {**TRAIN, **(train or {}), "epochs": epochs}, data_seed=seed, label=f"net{seed}",
-            log=lambda _: None).run()
+    Trainer(
+        model,
+        data,
+        {**TRAIN, **(train or {}), "epochs": epochs},
+        data_seed=seed,
+        label=f"net{seed}",
+        log=lambda _: None,
+    ).run()
     return model.eval()
 
 
@@ -97,12 +126,26 @@ def compare_masks(ours: dict[str, torch.Tensor], theirs: dict[str, torch.Tensor]
     """Per-layer rows (name, kept by each, Jaccard of the kept sets) plus a ``total`` row over all layers."""
     rows = []
     for name in ours:
-        rows.append({"layer": name, "kept_ours": int(ours[name].sum()), "kept_theirs": int(theirs[name].sum()),
-                     "numel": ours[name].numel(), "jaccard": jaccard(ours[name], theirs[name])})
+        rows.append(
+            {
+                "layer": name,
+                "kept_ours": int(ours[name].sum()),
+                "kept_theirs": int(theirs[name].sum()),
+                "numel": ours[name].numel(),
+                "jaccard": jaccard(ours[name], theirs[name]),
+            }
+        )
     flat_ours = torch.cat([ours[n].flatten() for n in ours])
     flat_theirs = torch.cat([theirs[n].flatten() for n in ours])
-    rows.append({"layer": "total", "kept_ours": int(flat_ours.sum()), "kept_theirs": int(flat_theirs.sum()),
-                 "numel": flat_ours.numel(), "jaccard": jaccard(flat_ours, flat_theirs)})
+    rows.append(
+        {
+            "layer": "total",
+            "kept_ours": int(flat_ours.sum()),
+            "kept_theirs": int(flat_theirs.sum()),
+            "numel": flat_ours.numel(),
+            "jaccard": jaccard(flat_ours, flat_theirs),
+        }
+    )
     return rows
 
 

@@ -35,12 +35,13 @@ from torch import nn
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import common  # noqa: E402
 
-from prunelab.training.masks import Mask, prunable_parameters  # noqa: E402
 from prunelab.models import build_model  # noqa: E402
 from prunelab.pruning.base import PruneContext  # noqa: E402
-from prunelab.pruning.grasp import class_balanced_sample, score as grasp_score  # noqa: E402
-from prunelab.pruning.schedule import run_method  # noqa: E402
-from prunelab.training.trainer import Trainer  # noqa: E402
+from prunelab.pruning.grasp import class_balanced_sample  # noqa: E402
+from prunelab.pruning.grasp import score as grasp_score
+from prunelab.pruning.multistep import run_method  # noqa: E402
+from prunelab.training.masks import Mask, prunable_parameters  # noqa: E402
+from prunelab.training.single_model import Trainer  # noqa: E402
 
 MODEL = {"name": "lenet_300_100"}
 HPARAMS = {"temperature": 200.0, "samples_per_class": 10, "reinit": True}
@@ -92,8 +93,16 @@ def our_mask(model: nn.Module, data, sparsity: float, seed: int) -> dict[str, to
 def same_count_jaccard(model, data, seed, theirs) -> float:
     """Our scores removing exactly as many entries as theirs did."""
     params = prunable_parameters(model)
-    ctx = PruneContext(model=model, params=params, mask=Mask.ones_like(params), sparsity=0.0, scope="global",
-                       generator=torch.Generator().manual_seed(seed), data=data, at_init=True)
+    ctx = PruneContext(
+        model=model,
+        params=params,
+        mask=Mask.ones_like(params),
+        sparsity=0.0,
+        scope="global",
+        generator=torch.Generator().manual_seed(seed),
+        data=data,
+        at_init=True,
+    )
     scores = grasp_score(ctx, **HPARAMS)
     flat = torch.cat([s.flatten() for s in scores.values()])
     removed = sum(int((~t).sum()) for t in theirs.values())
@@ -119,8 +128,15 @@ def same_inputs(grasp_fn, data, seed: int, sparsity: float) -> list[dict]:
 def train_masked(model: nn.Module, mask: dict, data, epochs: int, seed: int) -> float:
     mask = Mask(mask)
     mask.apply_(prunable_parameters(model))
-    Trainer(model, data, {**common.TRAIN, "epochs": epochs}, data_seed=seed, label=f"grasp{seed}", mask=mask,
-            log=lambda _: None).run()
+    Trainer(
+        model,
+        data,
+        {**common.TRAIN, "epochs": epochs},
+        data_seed=seed,
+        label=f"grasp{seed}",
+        mask=mask,
+        log=lambda _: None,
+    ).run()
     return common.after_pruning(model.eval(), data)["test_acc"]
 
 
@@ -135,17 +151,24 @@ def init_effect(weights_init, data, seed: int, sparsity: float, epochs: int) -> 
     theirs_init.apply(weights_init)
     mask_default = our_mask(default, data, sparsity, seed)
     mask_wi = our_mask(theirs_init, data, sparsity, seed)
-    pruned = {"default+own": common.after_pruning(common.masked_copy(default, Mask(mask_default)), data),
-              "weights_init+own": common.after_pruning(common.masked_copy(theirs_init, Mask(mask_wi)), data)}
+    pruned = {
+        "default+own": common.after_pruning(common.masked_copy(default, Mask(mask_default)), data),
+        "weights_init+own": common.after_pruning(common.masked_copy(theirs_init, Mask(mask_wi)), data),
+    }
     flat = lambda m: torch.cat([t.flatten() for t in m.values()])  # noqa: E731
-    return {"seed": seed,
-            "density_default": density(mask_default), "density_weights_init": density(mask_wi),
-            "jaccard": common.jaccard(flat(mask_default), flat(mask_wi)),
-            "acc0_default": pruned["default+own"]["test_acc"], "acc0_wi": pruned["weights_init+own"]["test_acc"],
-            "acc_default": train_masked(default, mask_default, data, epochs, seed),
-            "acc_weights_init": train_masked(theirs_init, mask_wi, data, epochs, seed),
-            "acc_default_wi_mask": train_masked(build_model(MODEL, data.input_shape, data.num_classes, seed=seed),
-                                                mask_wi, data, epochs, seed)}
+    return {
+        "seed": seed,
+        "density_default": density(mask_default),
+        "density_weights_init": density(mask_wi),
+        "jaccard": common.jaccard(flat(mask_default), flat(mask_wi)),
+        "acc0_default": pruned["default+own"]["test_acc"],
+        "acc0_wi": pruned["weights_init+own"]["test_acc"],
+        "acc_default": train_masked(default, mask_default, data, epochs, seed),
+        "acc_weights_init": train_masked(theirs_init, mask_wi, data, epochs, seed),
+        "acc_default_wi_mask": train_masked(
+            build_model(MODEL, data.input_shape, data.num_classes, seed=seed), mask_wi, data, epochs, seed
+        ),
+    }
 
 
 def num_iters_effect(grasp_fn, data, seed: int, sparsity: float) -> list[dict]:
@@ -153,17 +176,22 @@ def num_iters_effect(grasp_fn, data, seed: int, sparsity: float) -> list[dict]:
 
     def mask(iters: int, loader_seed: int) -> dict:
         model = build_model(MODEL, data.input_shape, data.num_classes, seed=seed)
-        loader = torch.utils.data.DataLoader(dataset, batch_size=128, shuffle=True,
-                                             generator=torch.Generator().manual_seed(loader_seed))
+        loader = torch.utils.data.DataLoader(
+            dataset, batch_size=128, shuffle=True, generator=torch.Generator().manual_seed(loader_seed)
+        )
         torch.manual_seed(seed)  # their Xavier re-initialisation: the same draw in every call
-        return their_mask(grasp_fn, model, sparsity, loader, samples_per_class=HPARAMS["samples_per_class"],
-                          num_iters=iters)
+        return their_mask(
+            grasp_fn, model, sparsity, loader, samples_per_class=HPARAMS["samples_per_class"], num_iters=iters
+        )
 
     base = mask(1, 1000 + seed)
     flat = lambda m: torch.cat([t.flatten() for t in m.values()])  # noqa: E731
     rows = []
-    for label, other in (("num_iters=1, other sample", mask(1, 2000 + seed)), ("num_iters=2", mask(2, 1000 + seed)),
-                         ("num_iters=10", mask(10, 1000 + seed))):
+    for label, other in (
+        ("num_iters=1, other sample", mask(1, 2000 + seed)),
+        ("num_iters=2", mask(2, 1000 + seed)),
+        ("num_iters=10", mask(10, 1000 + seed)),
+    ):
         row = {"seed": seed, "vs num_iters=1": label, "jaccard": common.jaccard(flat(base), flat(other))}
         row.update({f"J_{n.split('.')[1]}": common.jaccard(base[n], other[n]) for n in base})
         rows.append(row)
@@ -183,12 +211,14 @@ def main() -> None:
     seeds, parts = common.seeds(args), args.parts.split(",")
     if "same" in parts:
         for seed in seeds:
-            common.print_table(f"same inputs, seed {seed}, sparsity {args.sparsity}",
-                               same_inputs(GraSP, data, seed, args.sparsity))
+            common.print_table(
+                f"same inputs, seed {seed}, sparsity {args.sparsity}", same_inputs(GraSP, data, seed, args.sparsity)
+            )
     if "init" in parts:
         rows = [init_effect(weights_init, data, s, args.sparsity, args.epochs) for s in seeds]
-        common.print_table(f"init: prunelab default vs authors' weights_init, sparsity {args.sparsity}, "
-                           f"{args.epochs} epochs", rows)
+        common.print_table(
+            f"init: prunelab default vs authors' weights_init, sparsity {args.sparsity}, {args.epochs} epochs", rows
+        )
         for key in ("acc0_default", "acc0_wi", "acc_default", "acc_weights_init", "acc_default_wi_mask"):
             print(f"  {key}: {common.mean_sd([r[key] for r in rows])}")
     if "iters" in parts:

@@ -40,18 +40,20 @@ from torch import nn
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import common  # noqa: E402
 
+from prunelab.pruning.multistep import run_method  # noqa: E402
 from prunelab.training.masks import Mask, prunable_parameters  # noqa: E402
-from prunelab.pruning.schedule import run_method  # noqa: E402
 
 
 def _import_open_lth(path: Path):
     """open_lth's sparse_global strategy and its hyperparameters (``models.base`` stood in, see above)."""
     common.authors_checkout(path, "pruning/sparse_global.py")
     import models
+
     stand_in = types.ModuleType("models.base")
     stand_in.Model = nn.Module
     sys.modules["models.base"] = models.base = stand_in
     from pruning import sparse_global
+
     return sparse_global
 
 
@@ -60,19 +62,23 @@ class _AsOpenLTH:
 
     def __init__(self, model: nn.Module):
         self.model = model
-        self.prunable_layer_names = [name + ".weight" for name, m in model.named_modules()
-                                     if isinstance(m, (nn.Conv2d, nn.Linear))]
+        self.prunable_layer_names = [
+            name + ".weight" for name, m in model.named_modules() if isinstance(m, (nn.Conv2d, nn.Linear))
+        ]
         if self.prunable_layer_names != list(prunable_parameters(model)):
-            raise SystemExit(f"open_lth's prunable tensors {self.prunable_layer_names} differ from prunelab's "
-                             f"{list(prunable_parameters(model))}")
+            raise SystemExit(
+                f"open_lth's prunable tensors {self.prunable_layer_names} differ from prunelab's "
+                f"{list(prunable_parameters(model))}"
+            )
 
     def state_dict(self):
         return self.model.state_dict()
 
 
 def open_lth_levels(model, levels, fraction, ignore, sparse_global) -> list[dict[str, torch.Tensor]]:
-    hp = sparse_global.PruningHparams(pruning_strategy="sparse_global", pruning_fraction=fraction,
-                                      pruning_layers_to_ignore=",".join(ignore) or None)
+    hp = sparse_global.PruningHparams(
+        pruning_strategy="sparse_global", pruning_fraction=fraction, pruning_layers_to_ignore=",".join(ignore) or None
+    )
     adapter, mask, out = _AsOpenLTH(model), None, []
     for _ in range(levels):
         mask = sparse_global.Strategy.prune(hp, adapter, mask)
@@ -84,8 +90,7 @@ def prunelab_levels(model, levels, fraction, ignore) -> list[dict[str, torch.Ten
     names = list(prunable_parameters(model))
     previous, out = None, []
     for level in range(1, levels + 1):
-        outcome = run_method(model, "magnitude", {}, 1.0 - (1.0 - fraction) ** level, previous=previous,
-                             exclude=ignore)
+        outcome = run_method(model, "magnitude", {}, 1.0 - (1.0 - fraction) ** level, previous=previous, exclude=ignore)
         previous = outcome.mask
         full = dict(previous.items())
         out.append({n: full.get(n, torch.ones_like(model.get_parameter(n), dtype=torch.bool)) for n in names})
@@ -126,8 +131,10 @@ def main() -> None:
     for seed in common.seeds(args):
         model = common.trained(model_spec, data, args.epochs, seed)
         names = list(prunable_parameters(model))
-        cases = {"output layer ignored (open_lth LeNet/VGG default)": [names[-1]],
-                 "nothing ignored (open_lth ResNet-20 default)": []}
+        cases = {
+            "output layer ignored (open_lth LeNet/VGG default)": [names[-1]],
+            "nothing ignored (open_lth ResNet-20 default)": [],
+        }
         for case, ignore in cases.items():
             theirs = open_lth_levels(model, args.levels, args.fraction, ignore, sparse_global)
             mine = prunelab_levels(model, args.levels, args.fraction, ignore)
@@ -136,23 +143,43 @@ def main() -> None:
                 total = common.compare_masks(a, b)[-1]
                 acc_a = common.after_pruning(common.masked_copy(model, Mask(a)), data)
                 acc_b = common.after_pruning(common.masked_copy(model, Mask(b)), data)
-                rows.append({"level": level, "kept_ours": total["kept_ours"], "kept_open_lth": total["kept_theirs"],
-                             "diff": total["kept_ours"] - total["kept_theirs"], "jaccard": total["jaccard"],
-                             "acc_ours": acc_a["test_acc"], "acc_open_lth": acc_b["test_acc"],
-                             "loss_ours": acc_a["test_loss"], "loss_open_lth": acc_b["test_loss"]})
-                summary.append({"case": case, "level": level, "seed": seed, "jaccard": total["jaccard"],
-                                "diff": float(rows[-1]["diff"]), "acc_ours": acc_a["test_acc"],
-                                "acc_open_lth": acc_b["test_acc"]})
+                rows.append(
+                    {
+                        "level": level,
+                        "kept_ours": total["kept_ours"],
+                        "kept_open_lth": total["kept_theirs"],
+                        "diff": total["kept_ours"] - total["kept_theirs"],
+                        "jaccard": total["jaccard"],
+                        "acc_ours": acc_a["test_acc"],
+                        "acc_open_lth": acc_b["test_acc"],
+                        "loss_ours": acc_a["test_loss"],
+                        "loss_open_lth": acc_b["test_loss"],
+                    }
+                )
+                summary.append(
+                    {
+                        "case": case,
+                        "level": level,
+                        "seed": seed,
+                        "jaccard": total["jaccard"],
+                        "diff": float(rows[-1]["diff"]),
+                        "acc_ours": acc_a["test_acc"],
+                        "acc_open_lth": acc_b["test_acc"],
+                    }
+                )
             common.print_table(f"seed {seed}, {case}: per level (same trained weights at every level)", rows)
-            common.print_table(f"seed {seed}, {case}: per layer at level {args.levels}",
-                               common.compare_masks(mine[-1], theirs[-1]))
+            common.print_table(
+                f"seed {seed}, {case}: per layer at level {args.levels}", common.compare_masks(mine[-1], theirs[-1])
+            )
     print("\nmean ± sd over seeds")
     for case in dict.fromkeys(r["case"] for r in summary):
         for level in range(1, args.levels + 1):
             rs = [r for r in summary if r["case"] == case and r["level"] == level]
             jaccards = [r["jaccard"] for r in rs]
-            print(f"  {case[:22]:22s} L{level}: jaccard {min(jaccards):.4f}–{max(jaccards):.4f}, " + ", ".join(
-                f"{c} {common.mean_sd([r[c] for r in rs])}" for c in ("diff", "acc_ours", "acc_open_lth")))
+            print(
+                f"  {case[:22]:22s} L{level}: jaccard {min(jaccards):.4f}–{max(jaccards):.4f}, "
+                + ", ".join(f"{c} {common.mean_sd([r[c] for r in rs])}" for c in ("diff", "acc_ours", "acc_open_lth"))
+            )
 
 
 if __name__ == "__main__":

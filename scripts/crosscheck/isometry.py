@@ -38,10 +38,10 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 import common  # noqa: E402
 
 from prunelab.branch_types.isometry import orthp_  # noqa: E402
-from prunelab.training.masks import Mask  # noqa: E402
 from prunelab.metrics.jsv import jacobian_singular_values, summarize  # noqa: E402
-from prunelab.pruning.schedule import run_method, scoring_batches  # noqa: E402
-from prunelab.training.trainer import Trainer  # noqa: E402
+from prunelab.pruning.multistep import run_method, scoring_batches  # noqa: E402
+from prunelab.training.masks import Mask  # noqa: E402
+from prunelab.training.single_model import Trainer  # noqa: E402
 
 
 def load_authors(checkout: Path, utils_checkout: Path):
@@ -61,9 +61,13 @@ def load_authors(checkout: Path, utils_checkout: Path):
     from model.mlp import mlp_7_linear, mlp_7_relu
     from pruner.meta_pruner import MetaPruner
     from pruner.reinit_model import exact_isometry_based_on_existing_weights
-    return types.SimpleNamespace(MetaPruner=MetaPruner, orthp=exact_isometry_based_on_existing_weights,
-                                 jsv=utils.get_jacobian_singular_values,
-                                 mlp7={"linear": mlp_7_linear, "relu": mlp_7_relu})
+
+    return types.SimpleNamespace(
+        MetaPruner=MetaPruner,
+        orthp=exact_isometry_based_on_existing_weights,
+        jsv=utils.get_jacobian_singular_values,
+        mlp7={"linear": mlp_7_linear, "relu": mlp_7_relu},
+    )
 
 
 @contextlib.contextmanager
@@ -87,8 +91,15 @@ def their_pruned(authors, ours: nn.Module, act: str, pr: float, sort_kept: bool)
     pruner = authors.MetaPruner.__new__(authors.MetaPruner)
     quiet = lambda *a, **k: None  # noqa: E731
     pruner.model, pruner.learnable_layers = net, (nn.Conv2d, nn.Linear)
-    pruner.args = types.SimpleNamespace(arch=f"mlp_7_{act}", base_pr_model=None, wg="filter", pick_pruned="min",
-                                        inherit_pruned="", copy_bn_w=True, copy_bn_b=True)
+    pruner.args = types.SimpleNamespace(
+        arch=f"mlp_7_{act}",
+        base_pr_model=None,
+        wg="filter",
+        pick_pruned="min",
+        inherit_pruned="",
+        copy_bn_w=True,
+        copy_bn_b=True,
+    )
     pruner.logprint = pruner.netprint = quiet
     pruner.layers, pruner.all_layers, pruner.kept_wg, pruner.pruned_wg = {}, [], {}, {}
     with contextlib.redirect_stdout(None), cpu_for_cuda():
@@ -128,8 +139,15 @@ def expand(compact: nn.Module, kept: dict, like: nn.Module) -> nn.Module:
 
 
 def fine_tune(model: nn.Module, mask: Mask, data, epochs: int, seed: int) -> float:
-    Trainer(model, data, {**common.TRAIN, "lr": 0.01, "epochs": epochs}, data_seed=seed, label="ft", mask=mask,
-            log=lambda _: None).run()
+    Trainer(
+        model,
+        data,
+        {**common.TRAIN, "lr": 0.01, "epochs": epochs},
+        data_seed=seed,
+        label="ft",
+        mask=mask,
+        log=lambda _: None,
+    ).run()
     return common.after_pruning(model.eval(), data)["test_acc"]
 
 
@@ -140,8 +158,9 @@ def one(authors, data, model: nn.Module, act: str, seed: int, pr: float, finetun
     theirs, kept = their_pruned(authors, model, act, pr, sort_kept=False)
     ascending, _ = their_pruned(authors, model, act, pr, sort_kept=True)
     row["set_order_sorted"] = all(k == sorted(k) for k in kept.values())
-    ours_units = [sorted(int(i) for i in m.reshape(m.shape[0], -1).any(1).nonzero().flatten())
-                  for m in list(mask.values())[:-1]]
+    ours_units = [
+        sorted(int(i) for i in m.reshape(m.shape[0], -1).any(1).nonzero().flatten()) for m in list(mask.values())[:-1]
+    ]
     row["same_units"] = all(sorted(k) == u for k, u in zip(kept.values(), ours_units))
     x = batches[0][0]
     with torch.no_grad():
@@ -152,14 +171,29 @@ def one(authors, data, model: nn.Module, act: str, seed: int, pr: float, finetun
         authors.orthp(theirs, act)
         authors.orthp(ascending, act)
     orthp_(ours, act, mask)
-    row["w_diff_ascending"] = max(float((a.weight - b.weight).detach().abs().max()) for a, b in zip(
-        [m for m in expand(ascending, kept_sorted(kept), ours).modules() if isinstance(m, nn.Linear)],
-        [m for m in ours.modules() if isinstance(m, nn.Linear)]))
-    t, a, o = their_jsv(authors, theirs, batches), their_jsv(authors, ascending, batches), \
-        summarize(jacobian_singular_values(ours, batches))
-    row.update({"jsv_orthp_theirs": t["jsv_mean"], "jsv_orthp_theirs_sorted": a["jsv_mean"],
-                "jsv_orthp_ours": o["jsv_mean"], "std_theirs": t["jsv_std"], "std_ours": o["jsv_std"],
-                "cond_theirs": t["jsv_condition_mean"], "cond_ours": o["jsv_condition_mean"]})
+    row["w_diff_ascending"] = max(
+        float((a.weight - b.weight).detach().abs().max())
+        for a, b in zip(
+            [m for m in expand(ascending, kept_sorted(kept), ours).modules() if isinstance(m, nn.Linear)],
+            [m for m in ours.modules() if isinstance(m, nn.Linear)],
+        )
+    )
+    t, a, o = (
+        their_jsv(authors, theirs, batches),
+        their_jsv(authors, ascending, batches),
+        summarize(jacobian_singular_values(ours, batches)),
+    )
+    row.update(
+        {
+            "jsv_orthp_theirs": t["jsv_mean"],
+            "jsv_orthp_theirs_sorted": a["jsv_mean"],
+            "jsv_orthp_ours": o["jsv_mean"],
+            "std_theirs": t["jsv_std"],
+            "std_ours": o["jsv_std"],
+            "cond_theirs": t["jsv_condition_mean"],
+            "cond_ours": o["jsv_condition_mean"],
+        }
+    )
     if finetune and not row["set_order_sorted"]:  # with ascending kept lists both orders are the same net
         set_order = expand(theirs, kept, ours)
         row["acc_orthp_set"] = common.after_pruning(set_order, data)["test_acc"]
@@ -175,8 +209,9 @@ def kept_sorted(kept: dict) -> dict:
 
 def main() -> None:
     p = common.parser(__doc__.splitlines()[0], "pruner/meta_pruner.py")
-    p.add_argument("--authors-utils", required=True, type=Path,
-                   help="a checkout of Smile-Pruning @ 5a66da000fe0 (for utils.py)")
+    p.add_argument(
+        "--authors-utils", required=True, type=Path, help="a checkout of Smile-Pruning @ 5a66da000fe0 (for utils.py)"
+    )
     p.add_argument("--prs", default="0.5,0.9", help="comma-separated pruning ratios")
     p.add_argument("--acts", default="linear,relu")
     p.add_argument("--finetune-epochs", default=1, type=int, help="0: no fine-tuning after OrthP")
@@ -189,25 +224,34 @@ def main() -> None:
     for act in args.acts.split(","):
         for seed in common.seeds(args):
             model = common.trained({"name": "mlp7", "activation": act}, data, args.epochs, seed)
-            rows += [one(authors, data, model, act, seed, float(pr), args.finetune_epochs, batches)
-                     for pr in args.prs.split(",")]
+            rows += [
+                one(authors, data, model, act, seed, float(pr), args.finetune_epochs, batches)
+                for pr in args.prs.split(",")
+            ]
     rows.sort(key=lambda r: (r["act"], r["pr"], r["seed"]))
     columns = list(dict.fromkeys(k for r in rows for k in r if not k.startswith(("std_", "cond_"))))
-    common.print_table("MLP-7: their L1 pruner + OrthP + JSV against prunelab's", [
-        {k: r.get(k) for k in columns} for r in rows])
-    common.print_table("JSV spread after OrthP", [
-        {k: r[k] for k in ("act", "seed", "pr", "std_theirs", "std_ours", "cond_theirs", "cond_ours")}
-        for r in rows])
+    common.print_table(
+        "MLP-7: their L1 pruner + OrthP + JSV against prunelab's", [{k: r.get(k) for k in columns} for r in rows]
+    )
+    common.print_table(
+        "JSV spread after OrthP",
+        [{k: r[k] for k in ("act", "seed", "pr", "std_theirs", "std_ours", "cond_theirs", "cond_ours")} for r in rows],
+    )
     for act in args.acts.split(","):
         for pr in args.prs.split(","):
             sel = [r for r in rows if r["act"] == act and r["pr"] == float(pr)]
             diffs = [r["jsv_orthp_theirs"] - r["jsv_orthp_ours"] for r in sel]
-            print(f"{act} pr {pr}: JSV after OrthP, set order {common.mean_sd([r['jsv_orthp_theirs'] for r in sel])}"
-                  f", ascending {common.mean_sd([r['jsv_orthp_ours'] for r in sel])}, paired diff "
-                  f"{common.mean_sd(diffs)}" + (
-                      f"; fine-tuned acc set order {common.mean_sd([r['ft_acc_set'] for r in sel])}, ascending "
-                      f"{common.mean_sd([r['ft_acc_asc'] for r in sel])}" if all("ft_acc_set" in r for r in sel)
-                      else ""))
+            print(
+                f"{act} pr {pr}: JSV after OrthP, set order {common.mean_sd([r['jsv_orthp_theirs'] for r in sel])}"
+                f", ascending {common.mean_sd([r['jsv_orthp_ours'] for r in sel])}, paired diff "
+                f"{common.mean_sd(diffs)}"
+                + (
+                    f"; fine-tuned acc set order {common.mean_sd([r['ft_acc_set'] for r in sel])}, ascending "
+                    f"{common.mean_sd([r['ft_acc_asc'] for r in sel])}"
+                    if all("ft_acc_set" in r for r in sel)
+                    else ""
+                )
+            )
 
 
 if __name__ == "__main__":

@@ -40,20 +40,29 @@ from torch import nn
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from common import (after_pruning, authors_checkout, compare_masks, fashion_mnist, masked_copy,  # noqa: E402
-                    parser, print_table, seeds, trained)
+from common import (  # noqa: E402
+    after_pruning,
+    authors_checkout,
+    compare_masks,
+    fashion_mnist,
+    masked_copy,
+    parser,
+    print_table,
+    seeds,
+    trained,
+)
 
-from prunelab.pruning.curvature import FlatModel, ggn_diagonal, mean_gradient  # noqa: E402
 from prunelab.data.tensors import load_dataset  # noqa: E402
-from prunelab.training.masks import Mask, prunable_parameters  # noqa: E402
 from prunelab.models import build_model  # noqa: E402
 from prunelab.pruning.base import resolve_hparams  # noqa: E402
-from prunelab.pruning.schedule import ScoringDraws, run_method  # noqa: E402
+from prunelab.pruning.curvature import FlatModel, ggn_diagonal, mean_gradient  # noqa: E402
+from prunelab.pruning.multistep import ScoringDraws, run_method  # noqa: E402
+from prunelab.training.masks import Mask, prunable_parameters  # noqa: E402
 
 OURS = {"MP": "magnitude", "LM": "lm", "QM": "qm", "OBD": "obd"}  # the authors' name -> prunelab's method
 MLP = {"name": "lenet_300_100", "activation": "tanh", "init": "kaiming_normal"}  # 784-300-100-10 tanh
 LAURENT_TRAIN = {"lr": 0.01, "momentum": 0.9, "weight_decay": 5e-4, "schedule": {"name": "constant"}}
-LAURENT_SPARSITY = 1 - 0.8 ** 20  # 0.98847, their MLP's final sparsity
+LAURENT_SPARSITY = 1 - 0.8**20  # 0.98847, their MLP's final sparsity
 
 
 def load_authors(path: Path):
@@ -88,15 +97,18 @@ class StepLoader:
         return iter(self.draws(self.passes))
 
 
-def theirs(pruning, model: nn.Module, criterion: str, lam: float, sparsity: float, steps: int,
-           draws: ScoringDraws) -> Mask:
+def theirs(
+    pruning, model: nn.Module, criterion: str, lam: float, sparsity: float, steps: int, draws: ScoringDraws
+) -> Mask:
     """The authors' mask as a prunelab :class:`Mask` (their ``get_params`` order is our prunable order)."""
     loader = StepLoader(draws)
-    masks = pruning.get_mask_iteratively(criterion, model, their_steps(sparsity, steps), loader=loader,
-                                         n=draws.examples, reg=lam)
+    masks = pruning.get_mask_iteratively(
+        criterion, model, their_steps(sparsity, steps), loader=loader, n=draws.examples, reg=lam
+    )
     if criterion != "MP" and loader.passes != steps:
-        raise RuntimeError(f"{criterion}: the authors' code passed over the batches {loader.passes} times in "
-                           f"{steps} steps")
+        raise RuntimeError(
+            f"{criterion}: the authors' code passed over the batches {loader.passes} times in {steps} steps"
+        )
     params = prunable_parameters(model)
     if [tuple(p.shape) for p in params.values()] != [tuple(m.shape) for m in masks]:
         raise RuntimeError("the authors' prunable tensors are not prunelab's")
@@ -112,12 +124,15 @@ def ours(model: nn.Module, criterion: str, lam: float, sparsity: float, steps: i
 def curvature_gap(pruning, model: nn.Module, batches: list) -> dict:
     """Largest gap between the authors' and prunelab's mean gradient g and GGN diagonal h on ``batches`` (the
     dense net), relative to the largest entry of each."""
-    g_theirs, h_theirs = pruning.DiagonalGGNComputer().compute(copy.deepcopy(model).eval(), batches,
-                                                               n=sum(len(y) for _, y in batches))
+    g_theirs, h_theirs = pruning.DiagonalGGNComputer().compute(
+        copy.deepcopy(model).eval(), batches, n=sum(len(y) for _, y in batches)
+    )
     fm = FlatModel(model, list(prunable_parameters(model)))
     g, h = mean_gradient(fm, batches), ggn_diagonal(fm, batches)
-    return {"g_rel_gap": float((_flat(g_theirs) - g).abs().max() / g.abs().max()),
-            "h_rel_gap": float((_flat(h_theirs) - h).abs().max() / h.abs().max())}
+    return {
+        "g_rel_gap": float((_flat(g_theirs) - g).abs().max() / g.abs().max()),
+        "h_rel_gap": float((_flat(h_theirs) - h).abs().max() / h.abs().max()),
+    }
 
 
 def _flat(tensors: list[torch.Tensor]) -> torch.Tensor:
@@ -140,15 +155,25 @@ def tiny_setup() -> tuple[nn.Module, ScoringDraws, ScoringDraws]:
     fresh and fixed scoring draws (120 examples in batches of 40, seed 3): deterministic on any CPU."""
     data = load_dataset({"name": "digits", "size": 8, "channels": 1, "validation": 100})
     data = replace(data, **{k: getattr(data, k).double() for k in ("train_x", "val_x", "test_x")})
-    model = build_model({"name": "mlp", "widths": [24, 12], "activation": "tanh", "init": "kaiming_normal"},
-                        data.input_shape, data.num_classes, seed=5).double().eval()
+    model = (
+        build_model(
+            {"name": "mlp", "widths": [24, 12], "activation": "tanh", "init": "kaiming_normal"},
+            data.input_shape,
+            data.num_classes,
+            seed=5,
+        )
+        .double()
+        .eval()
+    )
     return model, ScoringDraws(data, 120, 40, 3, "fresh"), ScoringDraws(data, 120, 40, 3, "fixed")
 
 
 def pin(pruning) -> None:
     model, fresh, _ = tiny_setup()
-    out = {f"{c} lambda={lam} T={steps}": digest(theirs(pruning, model, c, lam, PIN_SPARSITY, steps, fresh))
-           for c, lam, steps in PIN_CASES}
+    out = {
+        f"{c} lambda={lam} T={steps}": digest(theirs(pruning, model, c, lam, PIN_SPARSITY, steps, fresh))
+        for c, lam, steps in PIN_CASES
+    }
     print(json.dumps(out, indent=1))
 
 
@@ -160,8 +185,9 @@ def main() -> None:
     p.add_argument("--criteria", default="MP,LM,QM,OBD")
     p.add_argument("--examples", default=1000, type=int, help="scoring examples per step (theirs: --nex 1000)")
     p.add_argument("--batch-size", default=1000, type=int, help="1000 as their MLP runs; 100 as for CIFAR")
-    p.add_argument("--per-step", default="fresh", choices=("fresh", "fixed"),
-                   help="the batches both sides score each step on")
+    p.add_argument(
+        "--per-step", default="fresh", choices=("fresh", "fixed"), help="the batches both sides score each step on"
+    )
     p.add_argument("--pin", action="store_true", help="print the authors' masks on the tiny pinned setup")
     args = p.parse_args()
     pruning = load_authors(args.authors)
@@ -178,8 +204,10 @@ def main() -> None:
         print(f"seed {seed}: dense test acc {dense['test_acc']:.2f}, train loss {dense['train_loss']:.4f}")
         draws = {kind: ScoringDraws(data, args.examples, args.batch_size, seed, kind) for kind in ("fresh", "fixed")}
         gaps = curvature_gap(pruning, model, draws["fresh"](1))
-        print(f"seed {seed}: step-1 batches, authors vs prunelab: max |Δg|/max|g| {gaps['g_rel_gap']:.2e}, "
-              f"max |Δh|/max|h| {gaps['h_rel_gap']:.2e}")
+        print(
+            f"seed {seed}: step-1 batches, authors vs prunelab: max |Δg|/max|g| {gaps['g_rel_gap']:.2e}, "
+            f"max |Δh|/max|h| {gaps['h_rel_gap']:.2e}"
+        )
         for sparsity in (float(s) for s in args.sparsities.split(",")):
             for steps in (int(t) for t in args.steps.split(",")):
                 for criterion in args.criteria.split(","):
@@ -190,13 +218,24 @@ def main() -> None:
                         if steps > 1 and criterion != "MP":  # prunelab under the other choice, vs theirs
                             c = ours(model, criterion, lam, sparsity, steps, draws[other])
                             after = after_pruning(masked_copy(model, c), data)
-                            rows[-1].update({f"J_{other}": compare_masks(c, a)[-1]["jaccard"],
-                                             f"test_acc_{other}": after["test_acc"],
-                                             f"train_loss_{other}": after["train_loss"]})
-                        print(", ".join(f"{k} {v:.4f}" if isinstance(v, float) else f"{k} {v}"
-                                        for k, v in rows[-1].items()), flush=True)
-    print_table(f"Laurent et al. vs prunelab, same per-step batches ({args.per_step}); "
-                f"{args.examples} examples in batches of {args.batch_size}", rows)
+                            rows[-1].update(
+                                {
+                                    f"J_{other}": compare_masks(c, a)[-1]["jaccard"],
+                                    f"test_acc_{other}": after["test_acc"],
+                                    f"train_loss_{other}": after["train_loss"],
+                                }
+                            )
+                        print(
+                            ", ".join(
+                                f"{k} {v:.4f}" if isinstance(v, float) else f"{k} {v}" for k, v in rows[-1].items()
+                            ),
+                            flush=True,
+                        )
+    print_table(
+        f"Laurent et al. vs prunelab, same per-step batches ({args.per_step}); "
+        f"{args.examples} examples in batches of {args.batch_size}",
+        rows,
+    )
     identical = sum(r["J_total"] == 1.0 for r in rows)
     print(f"\nidentical masks: {identical}/{len(rows)}")
 
@@ -204,12 +243,26 @@ def main() -> None:
 def row(criterion, lam, steps, sparsity, seed, a: Mask, b: Mask, data, model) -> dict:
     layers = compare_masks(b, a)
     theirs_after, ours_after = (after_pruning(masked_copy(model, m), data) for m in (a, b))
-    out = {"crit": criterion, "lambda": lam, "T": steps, "s": sparsity, "seed": seed,
-           "kept_theirs": layers[-1]["kept_theirs"], "kept_ours": layers[-1]["kept_ours"]}
+    out = {
+        "crit": criterion,
+        "lambda": lam,
+        "T": steps,
+        "s": sparsity,
+        "seed": seed,
+        "kept_theirs": layers[-1]["kept_theirs"],
+        "kept_ours": layers[-1]["kept_ours"],
+    }
     out.update({f"J_{r['layer']}": r["jaccard"] for r in layers})
-    out.update({"test_acc_theirs": theirs_after["test_acc"], "test_acc_ours": ours_after["test_acc"],
-                "test_loss_theirs": theirs_after["test_loss"], "test_loss_ours": ours_after["test_loss"],
-                "train_loss_theirs": theirs_after["train_loss"], "train_loss_ours": ours_after["train_loss"]})
+    out.update(
+        {
+            "test_acc_theirs": theirs_after["test_acc"],
+            "test_acc_ours": ours_after["test_acc"],
+            "test_loss_theirs": theirs_after["test_loss"],
+            "test_loss_ours": ours_after["test_loss"],
+            "train_loss_theirs": theirs_after["train_loss"],
+            "train_loss_ours": ours_after["train_loss"],
+        }
+    )
     return out
 
 

@@ -42,19 +42,21 @@ from pathlib import Path
 
 import torch
 import torchvision
+from common import authors_checkout, compare_masks, parser, print_table, seeds
 from torch import nn
 
-from common import authors_checkout, compare_masks, parser, print_table, seeds
 from prunelab.branch_types.catalog.scratch_b import stretched
 from prunelab.metrics.flops import count
 from prunelab.models import build_model
-from prunelab.pruning.schedule import run_method
+from prunelab.pruning.multistep import run_method
 
 SHAPE = (3, 32, 32)
 LIU_TRAIN = {"epochs": 160, "schedule": {"name": "step", "milestones": [80, 120], "gamma": 0.1}}
 VGG16_A = {"layers": [0, 7, 8, 9, 10, 11, 12]}
-RESNET56 = {"A": {"stage_ratios": [0.1, 0.1, 0.1], "skip": [16, 20, 38, 54]},
-            "B": {"stage_ratios": [0.6, 0.3, 0.1], "skip": [16, 18, 20, 34, 38, 54]}}
+RESNET56 = {
+    "A": {"stage_ratios": [0.1, 0.1, 0.1], "skip": [16, 20, 38, 54]},
+    "B": {"stage_ratios": [0.6, 0.3, 0.1], "skip": [16, 18, 20, 34, 38, 54]},
+}
 PUBLISHED_FACTOR = {"resnet56-A": 0.1156411502, "resnet56-B": 0.3791088785}  # docs/methods.md §4.1 [V:S4]
 
 
@@ -79,8 +81,11 @@ def authors_run(folder: Path, argv: list[str]):
     ``.cuda()`` stubbed, their prints captured; everything restored afterwards."""
     saved_argv, saved_path, saved_cifar = sys.argv, list(sys.path), torchvision.datasets.CIFAR10
     saved_cuda = (nn.Module.cuda, torch.Tensor.cuda)
-    for name in [m for m in sys.modules if m.split(".")[0] in ("models", "utils", "progress", "compute_flops",
-                                                                "count_flops", "cifar_prune")]:
+    for name in [
+        m
+        for m in sys.modules
+        if m.split(".")[0] in ("models", "utils", "progress", "compute_flops", "count_flops", "cifar_prune")
+    ]:
         del sys.modules[name]
     sys.argv, sys.path = argv, [str(folder), *sys.path]
     torchvision.datasets.CIFAR10 = RandomCIFAR
@@ -135,17 +140,19 @@ def l1_structured(root: Path, seed: int, arch: str, version: str | None) -> dict
         ours_model = build_model({"name": "resnet56"}, SHAPE, 10, seed=seed)
         outcome = run_method(ours_model, "l1_blocks", RESNET56[version], None)
         script, extra = "res56prune.py", ["--depth", "56", "-v", version]
-    with tempfile.TemporaryDirectory() as tmp, authors_run(folder, [script, "--model", f"{tmp}/dense.pth.tar",
-                                                                     "--save", tmp, "--no-cuda", *extra]):
+    with (
+        tempfile.TemporaryDirectory() as tmp,
+        authors_run(folder, [script, "--model", f"{tmp}/dense.pth.tar", "--save", tmp, "--no-cuda", *extra]),
+    ):
         models = importlib.import_module("models")
-        dense = (models.vgg(dataset="cifar10", depth=16) if arch == "vgg16"
-                 else models.resnet(depth=56, dataset="cifar10"))
+        dense = (
+            models.vgg(dataset="cifar10", depth=16) if arch == "vgg16" else models.resnet(depth=56, dataset="cifar10")
+        )
         copy_into(ours_model, dense)
         torch.save({"epoch": 0, "best_prec1": 0.0, "state_dict": dense.state_dict()}, f"{tmp}/dense.pth.tar")
         g = runpy.run_path(str(folder / script), run_name="__main__")
         flops = importlib.import_module("compute_flops").print_model_param_flops
-        ref = models.vgg(dataset="cifar10", depth=16) if arch == "vgg16" else models.resnet(depth=56,
-                                                                                            dataset="cifar10")
+        ref = models.vgg(dataset="cifar10", depth=16) if arch == "vgg16" else models.resnet(depth=56, dataset="cifar10")
         their_ratio = flops(ref, 32) / flops(g["newmodel"], 32)
     # which filters: theirs per conv (VGG: all 13; ResNet: each block's conv1), ours from the mask's rows
     convs = [n for n, p in ours_model.named_parameters() if p.dim() == 4]
@@ -154,13 +161,18 @@ def l1_structured(root: Path, seed: int, arch: str, version: str | None) -> dict
     theirs = dict(zip(pruned_convs, (m.bool() for m in g["cfg_mask"])))
     rows = compare_masks(kept_filters(outcome.mask, pruned_convs), theirs)
     gap = masked_logits_gap(dense, g["newmodel"], outcome.mask, their_names)
-    ours_train, notes = stretched(LIU_TRAIN, count(ours_model, SHAPE)["ops"],
-                                  count(ours_model, SHAPE, outcome.mask)["ops"])
+    ours_train, notes = stretched(
+        LIU_TRAIN, count(ours_model, SHAPE)["ops"], count(ours_model, SHAPE, outcome.mask)["ops"]
+    )
     their_epochs = int(160 * their_ratio)
-    budget = {"ratio_theirs": their_ratio, "epochs_theirs": their_epochs,
-              "milestones_theirs": [int(their_epochs * 0.5), int(their_epochs * 0.75)],
-              "ratio_ours": notes["flops_ratio"], "epochs_ours": ours_train["epochs"],
-              "milestones_ours": ours_train["schedule"]["milestones"]}
+    budget = {
+        "ratio_theirs": their_ratio,
+        "epochs_theirs": their_epochs,
+        "milestones_theirs": [int(their_epochs * 0.5), int(their_epochs * 0.75)],
+        "ratio_ours": notes["flops_ratio"],
+        "epochs_ours": ours_train["epochs"],
+        "milestones_ours": ours_train["schedule"]["milestones"],
+    }
     return {"rows": rows, "gap": gap, "budget": budget, "digest": digest(theirs)}
 
 
@@ -172,8 +184,9 @@ def weight_level(root: Path, seed: int, arch: str, sparsity: float) -> dict:
     outcome = run_method(ours_model, "magnitude", {}, sparsity, scope="global", exclude=[f"{n}.weight" for n in linear])
     net = build_model({"name": arch}, SHAPE, 10, seed=seed)
     with tempfile.TemporaryDirectory() as tmp:
-        with authors_run(folder, ["cifar_prune.py", "--arch", "prunelab_net", "--percent", str(sparsity),
-                                  "--save_dir", tmp]):
+        with authors_run(
+            folder, ["cifar_prune.py", "--arch", "prunelab_net", "--percent", str(sparsity), "--save_dir", tmp]
+        ):
             _stub_progress()
             importlib.import_module("models.cifar").prunelab_net = lambda **_: net
             prune_script = importlib.import_module("cifar_prune")
@@ -187,11 +200,19 @@ def weight_level(root: Path, seed: int, arch: str, sparsity: float) -> dict:
     theirs = {n: state[f"module.{n}"] != 0 for n in convs}
     rows = compare_masks({n: outcome.mask[n] for n in convs}, theirs)
     rows[-1]["sha256_theirs"] = digest(theirs)
-    ours_train, notes = stretched(LIU_TRAIN, count(ours_model, SHAPE)["ops"],
-                                  count(ours_model, SHAPE, outcome.mask)["ops"])
+    ours_train, notes = stretched(
+        LIU_TRAIN, count(ours_model, SHAPE)["ops"], count(ours_model, SHAPE, outcome.mask)["ops"]
+    )
     their_epochs = int(160 * their_ratio)
-    return {"rows": rows, "budget": {"ratio_theirs": their_ratio, "epochs_theirs": their_epochs,
-                                     "ratio_ours": notes["flops_ratio"], "epochs_ours": ours_train["epochs"]}}
+    return {
+        "rows": rows,
+        "budget": {
+            "ratio_theirs": their_ratio,
+            "epochs_theirs": their_epochs,
+            "ratio_ours": notes["flops_ratio"],
+            "epochs_ours": ours_train["epochs"],
+        },
+    }
 
 
 def _stub_progress() -> None:
@@ -210,18 +231,23 @@ def main() -> None:
             label = arch if version is None else f"{arch}-{version}"
             out = l1_structured(root, seed, arch, version)
             total = out["rows"][-1]
-            print_table(f"L1-filter {label}, seed {seed}: filters kept per conv (their script vs prunelab); "
-                        f"max |logit gap| their compact vs their dense ⊙ our mask = {out['gap']:.2e}; "
-                        f"sha256 of theirs {out['digest']}",
-                        out["rows"] if seed == seeds(args)[0] else [total])
+            print_table(
+                f"L1-filter {label}, seed {seed}: filters kept per conv (their script vs prunelab); "
+                f"max |logit gap| their compact vs their dense ⊙ our mask = {out['gap']:.2e}; "
+                f"sha256 of theirs {out['digest']}",
+                out["rows"] if seed == seeds(args)[0] else [total],
+            )
             factor = PUBLISHED_FACTOR.get(label)
             published = "" if factor is None else f"{1 + factor:.4f} -> {math.floor(160 * (1 + factor))}"
             budgets.append({"net": label, "seed": seed, **out["budget"], "published": published})
         for arch in ("resnet56", "vgg19"):
             for sparsity in (0.3, 0.8):
                 out = weight_level(root, seed, arch, sparsity)
-                print_table(f"weight-level {arch} at {sparsity}, seed {seed}: conv weights kept (their cifar_prune "
-                            f"vs prunelab global magnitude)", [out["rows"][-1]])
+                print_table(
+                    f"weight-level {arch} at {sparsity}, seed {seed}: conv weights kept (their cifar_prune "
+                    f"vs prunelab global magnitude)",
+                    [out["rows"][-1]],
+                )
                 budgets.append({"net": f"{arch} wl {sparsity}", "seed": seed, **out["budget"]})
     print_table("Scratch-B budget (E = 160): FLOPs ratio and epochs, their counter and rule vs prunelab's", budgets)
     print("\nratios to 10 digits (theirs, ours):")

@@ -49,13 +49,13 @@ from torch import nn
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import common  # noqa: E402
 
-from prunelab.training.masks import Mask, prunable_parameters  # noqa: E402
 from prunelab.models import build_model  # noqa: E402
-from prunelab.pruning.schedule import run_method, scoring_batches  # noqa: E402
 from prunelab.pruning.base import PruneContext, resolve_hparams  # noqa: E402
+from prunelab.pruning.multistep import run_method, scoring_batches  # noqa: E402
+from prunelab.pruning.select import prune_count  # noqa: E402
 from prunelab.pruning.snip import normalise  # noqa: E402
 from prunelab.pruning.snip import score as snip_score  # noqa: E402
-from prunelab.pruning.select import prune_count  # noqa: E402
+from prunelab.training.masks import Mask, prunable_parameters  # noqa: E402
 
 
 def _import_synflow(path: Path):
@@ -68,22 +68,26 @@ def _import_synflow(path: Path):
         stub.__spec__ = importlib.machinery.ModuleSpec("tqdm", None)
         stub.tqdm = lambda iterable, **_: iterable
         sys.modules["tqdm"] = stub
+    import prune
     from Layers import layers
     from Pruners import pruners
     from Utils import generator
-    import prune
+
     return layers, pruners, generator, prune
 
 
 def _import_torchprune(path: Path):
     """torchprune's SnipNet and NetHandle without its package ``__init__`` (which needs the whole stack)."""
     import numpy as np
+
     if not hasattr(np, "Inf"):
         np.Inf = np.inf  # torchprune predates NumPy 2
-    common.authors_checkout(path, "torchprune/method/snip/snip_net.py",
-                            stub_packages=("torchprune", "torchprune.util", "torchprune.method"))
+    common.authors_checkout(
+        path, "torchprune/method/snip/snip_net.py", stub_packages=("torchprune", "torchprune.util", "torchprune.method")
+    )
     from torchprune.method.snip.snip_net import SnipNet
     from torchprune.util.net import NetHandle
+
     return SnipNet, NetHandle
 
 
@@ -95,8 +99,16 @@ def _with_synflow_layers(model: nn.Module, layers) -> nn.Module:
             if type(child) is nn.Linear:
                 new = layers.Linear(child.in_features, child.out_features, bias=child.bias is not None)
             elif type(child) is nn.Conv2d:
-                new = layers.Conv2d(child.in_channels, child.out_channels, child.kernel_size, child.stride,
-                                    child.padding, child.dilation, child.groups, bias=child.bias is not None)
+                new = layers.Conv2d(
+                    child.in_channels,
+                    child.out_channels,
+                    child.kernel_size,
+                    child.stride,
+                    child.padding,
+                    child.dilation,
+                    child.groups,
+                    bias=child.bias is not None,
+                )
             else:
                 continue
             new.load_state_dict(child.state_dict(), strict=False)
@@ -112,8 +124,18 @@ def synflow_snip(model, batches, sparsity, names, authors, train_mode=False):
     rejected = False
     with contextlib.redirect_stdout(io.StringIO()) as said:
         try:
-            prune.prune_loop(net, nn.CrossEntropyLoss(), pruner, batches, torch.device("cpu"), 1.0 - sparsity,
-                             "exponential", "global", 1, train_mode=train_mode)
+            prune.prune_loop(
+                net,
+                nn.CrossEntropyLoss(),
+                pruner,
+                batches,
+                torch.device("cpu"),
+                1.0 - sparsity,
+                "exponential",
+                "global",
+                1,
+                train_mode=train_mode,
+            )
         except SystemExit:  # its own check: more than 4 entries off the requested count
             rejected = True
     named = dict(net.named_parameters())
@@ -154,8 +176,16 @@ def ours(model, batches, sparsity, at_init, hparams=None):
     hparams = resolve_hparams("snip", hparams)
     outcome = run_method(model, "snip", hparams, sparsity, batches=batches, at_init=at_init)
     params = prunable_parameters(model)
-    ctx = PruneContext(model=model, params=params, mask=Mask.ones_like(params), sparsity=sparsity,
-                       scope="global", generator=torch.Generator(), batches=batches, at_init=at_init)
+    ctx = PruneContext(
+        model=model,
+        params=params,
+        mask=Mask.ones_like(params),
+        sparsity=sparsity,
+        scope="global",
+        generator=torch.Generator(),
+        batches=batches,
+        at_init=at_init,
+    )
     return dict(outcome.mask.items()), snip_score(ctx, **hparams)
 
 
@@ -184,16 +214,27 @@ def main() -> None:
     p = common.parser(__doc__.split("\n")[0], "Pruners/pruners.py")
     p.add_argument("--torchprune", type=Path, help="torchprune's src/torchprune folder (optional second reading)")
     p.add_argument("--sparsities", default="0.5,0.9,0.98")
-    p.add_argument("--examples", type=int, default=100,
-                   help="scoring examples (Synaptic-Flow: prune_dataset_ratio 10 × 10 classes)")
+    p.add_argument(
+        "--examples",
+        type=int,
+        default=100,
+        help="scoring examples (Synaptic-Flow: prune_dataset_ratio 10 × 10 classes)",
+    )
     p.add_argument("--batch-size", type=int, default=256, help="scoring batch size (Synaptic-Flow's default)")
     p.add_argument("--points", default="init,trained", help="where to score: init, trained or both")
     p.add_argument("--model", default='{"name": "lenet_300_100"}', help="prunelab model spec (JSON)")
     p.add_argument("--size", type=int, default=28, help="image size")
-    p.add_argument("--synflow-train-mode", action="store_true",
-                   help="Synaptic-Flow's --prune-train-mode (BatchNorm on batch statistics; default: eval mode)")
-    p.add_argument("--batchnorm", default="running", choices=["running", "batch"],
-                   help="prunelab's SNIP hyperparameter batchnorm (default: running, as the authors)")
+    p.add_argument(
+        "--synflow-train-mode",
+        action="store_true",
+        help="Synaptic-Flow's --prune-train-mode (BatchNorm on batch statistics; default: eval mode)",
+    )
+    p.add_argument(
+        "--batchnorm",
+        default="running",
+        choices=["running", "batch"],
+        help="prunelab's SNIP hyperparameter batchnorm (default: running, as the authors)",
+    )
     p.add_argument("--no-accuracy", action="store_true", help="masks only (skip the evaluation after pruning)")
     p.add_argument("--pin", action="store_true", help="print the pins of tests/test_snip_pinned.py and stop")
     args = p.parse_args()
@@ -217,10 +258,12 @@ def main() -> None:
         for point, model in nets.items():
             names = list(prunable_parameters(model))
             for s in sparsities:
-                mine, my_scores = ours(model, batches, s, at_init=point == "init",
-                                       hparams={"batchnorm": args.batchnorm})
-                theirs, their_scores, rejected, said = synflow_snip(model, batches, s, names, sf,
-                                                                    train_mode=args.synflow_train_mode)
+                mine, my_scores = ours(
+                    model, batches, s, at_init=point == "init", hparams={"batchnorm": args.batchnorm}
+                )
+                theirs, their_scores, rejected, said = synflow_snip(
+                    model, batches, s, names, sf, train_mode=args.synflow_train_mode
+                )
                 rows = common.compare_masks(mine, theirs)
                 diff = max(float((my_scores[n].double() - their_scores[n].double()).abs().max()) for n in names)
                 top = max(float(my_scores[n].max()) for n in names)
@@ -233,11 +276,17 @@ def main() -> None:
                     masks["torchprune"] = tp_mask
                 table = []
                 for i, row in enumerate(rows):
-                    line = {"layer": row["layer"], "numel": row["numel"], "kept_ours": row["kept_ours"],
-                            "kept_synflow": row["kept_theirs"], "J_synflow": row["jaccard"]}
+                    line = {
+                        "layer": row["layer"],
+                        "numel": row["numel"],
+                        "kept_ours": row["kept_ours"],
+                        "kept_synflow": row["kept_theirs"],
+                        "J_synflow": row["jaccard"],
+                    }
                     if tp_rows:
-                        line.update({"kept_torchprune": tp_rows[i]["kept_theirs"],
-                                     "J_torchprune": tp_rows[i]["jaccard"]})
+                        line.update(
+                            {"kept_torchprune": tp_rows[i]["kept_theirs"], "J_torchprune": tp_rows[i]["jaccard"]}
+                        )
                     table.append(line)
                 title = f"seed {seed}, {point}, sparsity {s}: max |score ours − synflow| = {diff:.3g} (max {top:.3g})"
                 if rejected:
@@ -245,21 +294,37 @@ def main() -> None:
                 if tp_rows:
                     title += f"; torchprune keep_ratio {keep_ratio:.6f}, max |score ours − theirs| = {tp_diff:.3g}"
                 common.print_table(title, table)
-                accs = {} if args.no_accuracy else {
-                    k: common.after_pruning(common.masked_copy(model, Mask(m)), data) for k, m in masks.items()}
+                accs = (
+                    {}
+                    if args.no_accuracy
+                    else {k: common.after_pruning(common.masked_copy(model, Mask(m)), data) for k, m in masks.items()}
+                )
                 if accs:
                     common.print_table("right after pruning", [{"mask": k, **v} for k, v in accs.items()])
-                summary.append({"point": point, "sparsity": s, "seed": seed, "J_synflow": rows[-1]["jaccard"],
-                                "J_torchprune": tp_rows[-1]["jaccard"] if tp_rows else float("nan"),
-                                **{f"acc_{k}": v["test_acc"] for k, v in accs.items()}})
+                summary.append(
+                    {
+                        "point": point,
+                        "sparsity": s,
+                        "seed": seed,
+                        "J_synflow": rows[-1]["jaccard"],
+                        "J_torchprune": tp_rows[-1]["jaccard"] if tp_rows else float("nan"),
+                        **{f"acc_{k}": v["test_acc"] for k, v in accs.items()},
+                    }
+                )
     print("\nmean ± sd over seeds")
     for point in dict.fromkeys(r["point"] for r in summary):
         for s in sparsities:
             rs = [r for r in summary if r["point"] == point and r["sparsity"] == s]
             cols = [c for c in rs[0] if c not in ("point", "sparsity", "seed")]
-            print(f"  {point:8s} s={s:<5}: " + ", ".join(
-                f"{c} {min(r[c] for r in rs):.4f}–{max(r[c] for r in rs):.4f}" if c.startswith("J_")
-                else f"{c} {common.mean_sd([r[c] for r in rs])}" for c in cols))
+            print(
+                f"  {point:8s} s={s:<5}: "
+                + ", ".join(
+                    f"{c} {min(r[c] for r in rs):.4f}–{max(r[c] for r in rs):.4f}"
+                    if c.startswith("J_")
+                    else f"{c} {common.mean_sd([r[c] for r in rs])}"
+                    for c in cols
+                )
+            )
 
 
 if __name__ == "__main__":

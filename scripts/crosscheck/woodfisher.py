@@ -35,15 +35,26 @@ import types
 from pathlib import Path
 
 import torch
+from common import (
+    after_pruning,
+    authors_checkout,
+    compare_masks,
+    fashion_mnist,
+    mean_sd,
+    parser,
+    print_table,
+    seeds,
+    trained,
+)
 from torch import nn
 
-from common import (after_pruning, authors_checkout, compare_masks, fashion_mnist, mean_sd, parser, print_table,
-                    seeds, trained)
+from prunelab.pruning.multistep import run_method
 from prunelab.training.masks import Mask
-from prunelab.pruning.schedule import run_method
+
 
 def import_authors(root) -> types.SimpleNamespace:
     """Their pruner, wrapper, MLP and option parser, with the missing pieces stubbed (see the docstring)."""
+
     def stub(name: str, path: str | None = None, **attrs) -> types.ModuleType:
         module = types.ModuleType(name)
         module.__spec__ = importlib.machinery.ModuleSpec(name, None, is_package=path is not None)
@@ -67,32 +78,59 @@ def import_authors(root) -> types.SimpleNamespace:
     return types.SimpleNamespace(
         pruner=importlib.import_module("pruners.woodfisherblock").BlockwiseWoodburryFisherPruner,
         wrap=utils.get_wrapped_model,
-        options=importlib.import_module("options").get_parser)
+        options=importlib.import_module("options").get_parser,
+    )
 
 
 def their_options(authors, num_grads: int, damp: float, block_size: int) -> argparse.Namespace:
     """The sweep's options; the loss is their cross-entropy branch (``--disable-log-soft``), since prunelab's nets
     return logits (their MLPNet's log-softmax + NLL is the same loss)."""
-    saved, sys.argv = sys.argv, ["main.py", "--dset", "mnist", "--arch", "mlpnet", "--fisher-damp", str(damp),
-                                 "--fisher-subsample-size", str(num_grads), "--fisher-mini-bsz", "1",
-                                 "--woodburry-joint-sparsify", "--fisher-split-grads",
-                                 "--fittable-params", str(block_size), "--disable-log-soft"]
+    saved, sys.argv = (
+        sys.argv,
+        [
+            "main.py",
+            "--dset",
+            "mnist",
+            "--arch",
+            "mlpnet",
+            "--fisher-damp",
+            str(damp),
+            "--fisher-subsample-size",
+            str(num_grads),
+            "--fisher-mini-bsz",
+            "1",
+            "--woodburry-joint-sparsify",
+            "--fisher-split-grads",
+            "--fittable-params",
+            str(block_size),
+            "--disable-log-soft",
+        ],
+    )
     try:
         return authors.options()
     finally:
         sys.argv = saved
 
 
-def theirs_prune(authors, net: nn.Module, x: torch.Tensor, y: torch.Tensor, sparsity: float, damp: float,
-                 block_size: int) -> tuple[Mask, dict]:
+def theirs_prune(
+    authors, net: nn.Module, x: torch.Tensor, y: torch.Tensor, sparsity: float, damp: float, block_size: int
+) -> tuple[Mask, dict]:
     """Their pruner on a copy of ``net`` (its Linear layers wrapped by theirs); the mask and the weights the
     masked net then uses."""
     opts = their_options(authors, len(y), damp, block_size)
     theirs = authors.wrap(copy.deepcopy(net)).eval()
     names = [n for n, p in net.named_parameters() if p.dim() > 1]
     modules = [n.rsplit(".", 1)[0] for n in names]
-    pruner = authors.pruner(theirs, opts, epochs=[0, 2, 2], weight_only=True, initial_sparsity=0.0,
-                            target_sparsity=sparsity, modules=modules, keep_pruned=False)
+    pruner = authors.pruner(
+        theirs,
+        opts,
+        epochs=[0, 2, 2],
+        weight_only=True,
+        initial_sparsity=0.0,
+        target_sparsity=sparsity,
+        modules=modules,
+        keep_pruned=False,
+    )
     pruner.prune_to_level(sparsity, torch.utils.data.TensorDataset(x, y), list(range(len(y))), "cpu", 0, 0)
     layers = dict(theirs.named_modules())
     mask = Mask({n: layers[m].weight_mask.bool() for n, m in zip(names, modules)})
@@ -104,10 +142,15 @@ def pin(authors) -> None:
     """Their mask and updated weights on tests/toy.py's float64 MLP (what tests/test_woodfisher_pins.py pins)."""
     sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "tests"))
     from toy import mlp, toy_data
+
     net, data = mlp(widths=(6,), act="relu"), toy_data()
     mask, weights = theirs_prune(authors, net, data.train_x[:20], data.train_y[:20], 0.5, 1e-3, 8)
-    print("toy pin: kept", {n: int(m.sum()) for n, m in mask.items()},
-          "sha256", hashlib.sha256(b"".join(m.numpy().tobytes() for m in mask.values())).hexdigest())
+    print(
+        "toy pin: kept",
+        {n: int(m.sum()) for n, m in mask.items()},
+        "sha256",
+        hashlib.sha256(b"".join(m.numpy().tobytes() for m in mask.values())).hexdigest(),
+    )
     for name, w in weights.items():
         print(f"  {name} = {w.flatten().tolist()}")
 
@@ -139,12 +182,15 @@ def main() -> None:
     summary = []
     for seed in seeds(args):
         net = trained({"name": "mlp", "widths": [40, 20]}, data, args.epochs, seed)
-        order = torch.randperm(len(data.train_y), generator=torch.Generator().manual_seed(seed))[:args.num_grads]
+        order = torch.randperm(len(data.train_y), generator=torch.Generator().manual_seed(seed))[: args.num_grads]
         x, y = data.train_x[order], data.train_y[order]
         for sparsity in [float(s) for s in args.sparsities.split(",")]:
             their_mask, their_w = theirs_prune(authors, net, x, y, sparsity, args.damp, args.block_size)
-            row = {"seed": seed, "sparsity": sparsity, **{f"theirs_{k}": v for k, v in
-                                                          after_pruning(pruned_net(net, their_w), data).items()}}
+            row = {
+                "seed": seed,
+                "sparsity": sparsity,
+                **{f"theirs_{k}": v for k, v in after_pruning(pruned_net(net, their_w), data).items()},
+            }
             for update in ("independent", "joint"):
                 out = run_method(net, "woodfisher", {**hp, "update": update}, sparsity, batches=[(x, y)])
                 rows = compare_masks(dict(out.mask.items()), dict(their_mask.items()))
@@ -153,18 +199,26 @@ def main() -> None:
                 params = dict(out.model.named_parameters())
                 gap = max(float((params[n].detach() - their_w[n]).abs().max()) for n in their_w)
                 stats = after_pruning(out.model.eval(), data)
-                row.update({f"{update}_jaccard": rows[-1]["jaccard"], f"{update}_kept": rows[-1]["kept_ours"],
-                            f"{update}_max_dw": gap, f"{update}_test_acc": stats["test_acc"],
-                            f"{update}_test_loss": stats["test_loss"]})
+                row.update(
+                    {
+                        f"{update}_jaccard": rows[-1]["jaccard"],
+                        f"{update}_kept": rows[-1]["kept_ours"],
+                        f"{update}_max_dw": gap,
+                        f"{update}_test_acc": stats["test_acc"],
+                        f"{update}_test_loss": stats["test_loss"],
+                    }
+                )
             row["theirs_kept"] = rows[-1]["kept_theirs"]
             summary.append(row)
             print_table(f"seed {seed}, sparsity {sparsity}: theirs vs prunelab right after pruning", [row])
     print_table("per seed and sparsity: theirs vs prunelab (independent, joint) right after pruning", summary)
     for sparsity in sorted({r["sparsity"] for r in summary}):
         rs = [r for r in summary if r["sparsity"] == sparsity]
-        print(f"sparsity {sparsity}: test acc theirs {mean_sd([r['theirs_test_acc'] for r in rs])}, "
-              f"independent {mean_sd([r['independent_test_acc'] for r in rs])}, "
-              f"joint {mean_sd([r['joint_test_acc'] for r in rs])}")
+        print(
+            f"sparsity {sparsity}: test acc theirs {mean_sd([r['theirs_test_acc'] for r in rs])}, "
+            f"independent {mean_sd([r['independent_test_acc'] for r in rs])}, "
+            f"joint {mean_sd([r['joint_test_acc'] for r in rs])}"
+        )
 
 
 if __name__ == "__main__":

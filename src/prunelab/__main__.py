@@ -1,12 +1,12 @@
 """``python -m prunelab`` = the ``prunelab`` console script (the workflow uses this form).
 
-When the workflow has a job worker up (:mod:`prunelab.cli.client`), the command runs in a child forked from
+When the workflow has a job worker up (:mod:`prunelab.cli.handoff`), the command runs in a child forked from
 it, which has torch imported already; otherwise, or when it refuses, in this process.
 """
 
 import sys
 
-from prunelab.cli.client import delegate, interrupted
+from prunelab.cli.handoff import delegate, interrupted
 
 try:
     status = delegate(sys.argv[1:])

@@ -12,8 +12,10 @@ from typing import Any
 def modules(package: str) -> list[ModuleType]:
     """The modules directly inside ``package``, imported, in name order (so registries list in a fixed order)."""
     path = importlib.import_module(package).__path__
-    return [importlib.import_module(f"{package}.{info.name}")
-            for info in sorted(pkgutil.iter_modules(path), key=lambda info: info.name)]
+    return [
+        importlib.import_module(f"{package}.{info.name}")
+        for info in sorted(pkgutil.iter_modules(path), key=lambda info: info.name)
+    ]
 
 
 def declared(package: str, kind: type, *attributes: str) -> dict[str, Any]:
@@ -29,7 +31,9 @@ def declared(package: str, kind: type, *attributes: str) -> dict[str, Any]:
                 if not isinstance(entry, kind):
                     continue
                 if entry.name in found:
-                    raise ValueError(f"{kind.__name__} {entry.name!r} is declared twice: in {where[entry.name]} "
-                                     f"and in {module.__name__}")
+                    raise ValueError(
+                        f"{kind.__name__} {entry.name!r} is declared twice: in {where[entry.name]} "
+                        f"and in {module.__name__}"
+                    )
                 found[entry.name], where[entry.name] = entry, module.__name__
     return found

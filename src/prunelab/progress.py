@@ -9,9 +9,9 @@ log, and tests drive it with a fake clock instead of waiting.
 from __future__ import annotations
 
 import time
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar
-from typing import Callable, Iterator
 
 EVERY_SECONDS = 10.0
 
@@ -21,8 +21,13 @@ Message = str | Callable[[], str]  # a callable is only formatted when a line is
 class Progress:
     """Logs ``[label] message (N s)`` when ``every`` seconds of ``clock`` passed since the last line."""
 
-    def __init__(self, label: str, log: Callable[[str], None], every: float = EVERY_SECONDS,
-                 clock: Callable[[], float] = time.monotonic):
+    def __init__(
+        self,
+        label: str,
+        log: Callable[[str], None],
+        every: float = EVERY_SECONDS,
+        clock: Callable[[], float] = time.monotonic,
+    ):
         self.label, self.log, self.every, self.clock = label, log, float(every), clock
         self.started = self.last = clock()
 

@@ -163,7 +163,7 @@ rule provenance_summary:
         "../scripts/provenance_summary.py"
 
 
-# Did it replicate? Every claim of prunelab.replication.claims tested on the suite's tables: one verdict per
+# Did it replicate? Every claim of prunelab.replication.papers tested on the suite's tables: one verdict per
 # claim and cell (CSV), the page that reads without it (Markdown, and HTML as the report's first entry), and a
 # one-screen summary when the workflow ends.
 rule replication:

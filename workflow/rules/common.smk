@@ -301,7 +301,7 @@ JOB_WORKER = {}
 
 def start_job_worker():
     if not (workflow.non_local_exec or workflow.remote_exec):
-        from prunelab.cli.client import start
+        from prunelab.cli.handoff import start
 
         JOB_WORKER["handle"] = start(f"{workflow.basedir}/src")
 

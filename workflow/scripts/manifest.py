@@ -2,5 +2,10 @@
 
 from prunelab.records.storage import write_json
 
-write_json(snakemake.output[0], {"experiment": snakemake.wildcards.experiment,  # noqa: F821 (Snakemake's)
-                                 "rows": snakemake.params.rows})  # noqa: F821
+write_json(
+    snakemake.output[0],
+    {
+        "experiment": snakemake.wildcards.experiment,  # noqa: F821 (Snakemake's)
+        "rows": snakemake.params.rows,
+    },
+)  # noqa: F821

@@ -10,11 +10,11 @@ from __future__ import annotations
 import pandas as pd
 
 from prunelab.analysis import labels, plotting
-from prunelab.analysis.figure_type import GENERIC, Drawn, FigureType, Request, subset
+from prunelab.analysis.registry import GENERIC, Drawn, FigureType, Request, subset
 from prunelab.analysis.stats import ERROR_BAR, missing_note, summarise
 from prunelab.config.fragments import closed
 
-MIN_SPAN = 0.5   # accuracy points: the zoomed panel is never shorter (seed noise of the small demo nets)
+MIN_SPAN = 0.5  # accuracy points: the zoomed panel is never shorter (seed noise of the small demo nets)
 
 
 def series_labels(rows: pd.DataFrame) -> pd.Series:
@@ -23,10 +23,17 @@ def series_labels(rows: pd.DataFrame) -> pd.Series:
     :func:`prunelab.analysis.labels.branch_key`); the experiment's name is added only where two experiments
     would otherwise share a label."""
     prunings = labels.pruning_settings(rows)
-    text = pd.Series([("iterative " if level > 0 else "") + prunings[pruning]
-                      + (f", {labels.NO_RETRAINING}" if stage == "pruned" else f" → {branch}")
-                      for pruning, level, stage, branch in zip(rows["pruning"], rows["level"].fillna(0),
-                                                               rows["stage"], rows["branch"])], index=rows.index)
+    text = pd.Series(
+        [
+            ("iterative " if level > 0 else "")
+            + prunings[pruning]
+            + (f", {labels.NO_RETRAINING}" if stage == "pruned" else f" → {branch}")
+            for pruning, level, stage, branch in zip(
+                rows["pruning"], rows["level"].fillna(0), rows["stage"], rows["branch"]
+            )
+        ],
+        index=rows.index,
+    )
     shared = text.groupby(text).transform(lambda same: rows.loc[same.index, "experiment"].nunique() > 1)
     return text.where(~shared.astype(bool), rows["experiment"] + ": " + text)
 
@@ -62,8 +69,9 @@ def accuracy_vs_sparsity(rows: pd.DataFrame, request: Request) -> Drawn:
     stats["sparsity"] = achieved["mean"].fillna(stats["target_sparsity"])  # all runs missing: at the target
     dense = summarise(rows[rows["stage"] == "dense"].assign(all="dense"), ["all"], metric)
     band = plotting.top_band(stats["mean"], MIN_SPAN)
-    fig, axes, zooms = plotting.panels_with_zoom(1, 1, band is not None, width=4.3 if band else 5.2, height=4.2,
-                                                 legend_row=True)
+    fig, axes, zooms = plotting.panels_with_zoom(
+        1, 1, band is not None, width=4.3 if band else 5.2, height=4.2, legend_row=True
+    )
     means = pd.concat([stats["mean"], dense["mean"]])
     full = plotting.value_limits(means, stats["ci_low"], stats["ci_high"], MIN_SPAN) or (0.0, 100.0)
     targets = [(axes[0, 0], full)] + ([(zooms[0, 0], band)] if band else [])
@@ -72,35 +80,53 @@ def accuracy_vs_sparsity(rows: pd.DataFrame, request: Request) -> Drawn:
     clipped = 0
     for ax, limits in targets:
         for _, d in dense.iterrows():
-            plotting.dense_band(ax, d, f"dense ({d['mean']:.2f}%, n = {d['n']})"
-                                + missing_note(d["missing"], d["missing_why"]))
+            plotting.dense_band(
+                ax, d, f"dense ({d['mean']:.2f}%, n = {d['n']})" + missing_note(d["missing"], d["missing_why"])
+            )
         for i, name in enumerate(series):
             line = stats[stats["series"] == name].sort_values("target_sparsity")
             label = name + missing_note(int(line["missing"].sum()), ", ".join(w for w in line["missing_why"] if w))
-            clipped += plotting.errorline(ax, 100 * line["sparsity"], line, label, shift=shifts[i], limits=limits,
-                                          **plotting.style(i))
+            clipped += plotting.errorline(
+                ax, 100 * line["sparsity"], line, label, shift=shifts[i], limits=limits, **plotting.style(i)
+            )
         ax.set_xlabel("sparsity of prunable weights (%)")
         plotting.make_room(ax, 100 * stats["sparsity"], float(abs(shifts).max()))
         ax.set_ylabel(request.metric_label)
     if band:
         axes[0, 0].set_title("all points", fontsize=plotting.FONT["title"])
-        plotting.zoom_on(axes[0, 0], zooms[0, 0], stats["mean"], MIN_SPAN,
-                         dense["mean"].iloc[0] if len(dense) else None)
+        plotting.zoom_on(
+            axes[0, 0], zooms[0, 0], stats["mean"], MIN_SPAN, dense["mean"].iloc[0] if len(dense) else None
+        )
     plotting.figure_legend(fig, [ax for ax, _ in targets])
     values = stats.rename(columns={"mean": "ours_mean", "std": "ours_std"})
     note = plotting.dodge_note(len(series)) + (plotting.CLIPPED_NOTE if clipped else "")
     trained = labels.branch_key(rows[rows["stage"].isin(stages)])
-    return Drawn(fig, values, [f"{len(stats)} points, mean and {ERROR_BAR} per point.{note}", *trained],
-                 " ".join([*trained, note.strip()]).strip())
+    return Drawn(
+        fig,
+        values,
+        [f"{len(stats)} points, mean and {ERROR_BAR} per point.{note}", *trained],
+        " ".join([*trained, note.strip()]).strip(),
+    )
 
 
 FIGURE_TYPES = [
-    FigureType("accuracy_vs_sparsity", GENERIC, accuracy_vs_sparsity, closed({
-        "stages": subset(["pruned", "branch"], ["pruned", "branch"],
-                         "which rows to draw: right after pruning (pruned) and/or after a branch"),
-    }), "Test accuracy ({metric}) against the achieved sparsity of the prunable weights, mean and 95 % t-interval "
+    FigureType(
+        "accuracy_vs_sparsity",
+        GENERIC,
+        accuracy_vs_sparsity,
+        closed(
+            {
+                "stages": subset(
+                    ["pruned", "branch"],
+                    ["pruned", "branch"],
+                    "which rows to draw: right after pruning (pruned) and/or after a branch",
+                ),
+            }
+        ),
+        "Test accuracy ({metric}) against the achieved sparsity of the prunable weights, mean and 95 % t-interval "
         "over seeds, one line per (pruning setting, branch) of experiment(s) {experiments} (stages: {stages}); "
         "the dotted line and band are the unpruned networks. Where the points spread far, a second panel zooms "
         "on the upper half of them. This generic figure has no published reference.",
-        title="Accuracy vs sparsity of the prunable weights"),
+        title="Accuracy vs sparsity of the prunable weights",
+    ),
 ]

@@ -12,18 +12,53 @@ from pathlib import Path
 
 import pandas as pd
 
-from prunelab.records import layout
-from prunelab.records import provenance
+from prunelab.records import layout, provenance
 from prunelab.records.layout import sidecar
 from prunelab.records.storage import atomic_path, load_json
 
 # labels from the manifest, then measurements; ``pruned_*`` repeat, on branch rows, the state right after pruning
 # (Laurent et al. compare the loss right after pruning with the accuracy after retraining)
-LABELS = ["experiment", "dense", "model", "activation", "dataset", "seed", "dense_lr", "stage", "pruning", "method",
-          "at", "hparams", "scope", "steps", "branch", "branch_type", "branch_lr", "isometry", "level", "target_sparsity"]
-MEASURES = ["sparsity", "test_acc", "best_test_acc", "test_loss", "val_acc", "val_loss", "train_loss",
-            "pruned_test_acc", "pruned_test_loss", "pruned_train_loss", "macs", "ops", "params", "epochs",
-            "jsv_mean", "jsv_std", "status"]
+LABELS = [
+    "experiment",
+    "dense",
+    "model",
+    "activation",
+    "dataset",
+    "seed",
+    "dense_lr",
+    "stage",
+    "pruning",
+    "method",
+    "at",
+    "hparams",
+    "scope",
+    "steps",
+    "branch",
+    "branch_type",
+    "branch_lr",
+    "isometry",
+    "level",
+    "target_sparsity",
+]
+MEASURES = [
+    "sparsity",
+    "test_acc",
+    "best_test_acc",
+    "test_loss",
+    "val_acc",
+    "val_loss",
+    "train_loss",
+    "pruned_test_acc",
+    "pruned_test_loss",
+    "pruned_train_loss",
+    "macs",
+    "ops",
+    "params",
+    "epochs",
+    "jsv_mean",
+    "jsv_std",
+    "status",
+]
 COLUMNS = LABELS + MEASURES + ["kind", "run", "prune_run", "dense_run"]
 
 
@@ -31,22 +66,41 @@ def _metrics_row(row: dict, metrics: dict, pruned: dict | None) -> dict:
     stage = row["stage"]
     if stage == "pruned":
         at = metrics["pruned"]
-        values = {"test_acc": at["test_acc"], "best_test_acc": at["test_acc"], "test_loss": at["test_loss"],
-                  "val_acc": at["val_acc"], "val_loss": at["val_loss"], "train_loss": at["train_loss"],
-                  "epochs": 0.0}
+        values = {
+            "test_acc": at["test_acc"],
+            "best_test_acc": at["test_acc"],
+            "test_loss": at["test_loss"],
+            "val_acc": at["val_acc"],
+            "val_loss": at["val_loss"],
+            "train_loss": at["train_loss"],
+            "epochs": 0.0,
+        }
     else:
         final, best = metrics["final"], metrics["best"]
         # no best epoch without a validation split (it is never chosen on test): best_test_acc is then NaN
-        values = {"test_acc": final["test_acc"], "best_test_acc": best.get("test_acc", float("nan")),
-                  "test_loss": final["test_loss"], "val_acc": final["val_acc"], "val_loss": final["val_loss"],
-                  "train_loss": final["train_loss"], "epochs": metrics["epochs"]}
+        values = {
+            "test_acc": final["test_acc"],
+            "best_test_acc": best.get("test_acc", float("nan")),
+            "test_loss": final["test_loss"],
+            "val_acc": final["val_acc"],
+            "val_loss": final["val_loss"],
+            "train_loss": final["train_loss"],
+            "epochs": metrics["epochs"],
+        }
     if pruned is not None:
         values.update({f"pruned_{k}": pruned["pruned"][k] for k in ("test_acc", "test_loss", "train_loss")})
     jsv = metrics.get("jsv") or {}
     values.update({"jsv_mean": jsv.get("jsv_mean"), "jsv_std": jsv.get("jsv_std")})
     flops = metrics.get("flops", {})
-    values.update({"sparsity": metrics.get("sparsity", {}).get("sparsity", 0.0), "macs": flops.get("macs"),
-                   "ops": flops.get("ops"), "params": flops.get("params"), "status": metrics.get("status", "ok")})
+    values.update(
+        {
+            "sparsity": metrics.get("sparsity", {}).get("sparsity", 0.0),
+            "macs": flops.get("macs"),
+            "ops": flops.get("ops"),
+            "params": flops.get("params"),
+            "status": metrics.get("status", "ok"),
+        }
+    )
     return values
 
 
@@ -77,7 +131,13 @@ def write_table(manifest_path: str | Path, results: str | Path, out: str | Path)
     with atomic_path(out) as tmp:
         table.to_csv(tmp, index=False, float_format="%.6g")
     runs = {layout.link(r["kind"], r["run"]): layout.run_dir(results, r["kind"], r["run"]) for r in manifest["rows"]}
-    record = provenance.build({"table": out}, parents=runs, inputs=[manifest_path], started=started,
-                              relative_to=results, extra={"experiment": manifest["experiment"]})
+    record = provenance.build(
+        {"table": out},
+        parents=runs,
+        inputs=[manifest_path],
+        started=started,
+        relative_to=results,
+        extra={"experiment": manifest["experiment"]},
+    )
     provenance.write(sidecar(out), record)
     return table

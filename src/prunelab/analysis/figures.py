@@ -1,7 +1,7 @@
 """Figures drawn from tidy tables only, so they regenerate without touching any run.
 
 ``draw(spec, tables, out, results, name)`` looks up ``spec["type"]`` among the discovered figure types
-(:func:`~prunelab.analysis.figure_type.figure_types`), checks ``spec["options"]`` against the type's
+(:func:`~prunelab.analysis.registry.figure_types`), checks ``spec["options"]`` against the type's
 fragment, and writes beside ``out`` (PNG):
 
 * ``<name>.pdf`` — the same figure;
@@ -18,31 +18,39 @@ from pathlib import Path
 
 import pandas as pd
 
-from prunelab.config import fragments
-from prunelab.records import provenance
 from prunelab.analysis import plotting
-from prunelab.analysis.figure_type import Drawn, FigureType, Request, figure_types
+from prunelab.analysis.registry import Drawn, FigureType, Request, figure_types
+from prunelab.config import fragments
 from prunelab.errors import ConfigError
+from prunelab.records import provenance
 from prunelab.records.layout import sidecar
-from prunelab.replication.caption import caption_lines
 from prunelab.records.storage import atomic_path
+from prunelab.replication.caption import caption_lines
+
 
 def type_of(spec: dict, name: str) -> FigureType:
     """The figure type ``spec`` names (the schema only says it is a string: the types are discovered)."""
     kinds = figure_types()
     if spec.get("type") not in kinds:
-        raise ConfigError(f"config key figures.{name}.type: {spec.get('type')!r} is unknown "
-                          f"(allowed: {', '.join(sorted(kinds))})")
+        raise ConfigError(
+            f"config key figures.{name}.type: {spec.get('type')!r} is unknown (allowed: {', '.join(sorted(kinds))})"
+        )
     return kinds[spec["type"]]
 
 
 def request(spec: dict, name: str) -> Request:
     """The checked request of figure ``name``: one ConfigError line for an unknown type or a bad option."""
     kind = type_of(spec, name)
-    options = fragments.resolve(kind.options, spec.get("options"), f"figures.{name}.options",
-                                f"figure type {kind.name}")
-    return Request(name=name, type=kind.name, options=options, metric=spec.get("metric", "test_acc"),
-                   experiments=tuple(spec.get("experiments", ())))
+    options = fragments.resolve(
+        kind.options, spec.get("options"), f"figures.{name}.options", f"figure type {kind.name}"
+    )
+    return Request(
+        name=name,
+        type=kind.name,
+        options=options,
+        metric=spec.get("metric", "test_acc"),
+        experiments=tuple(spec.get("experiments", ())),
+    )
 
 
 def check_figures(figures: dict[str, dict]) -> None:
@@ -59,20 +67,30 @@ def paper_of(figure_type_name: str) -> str:
 def outputs(out: str | Path) -> dict[str, Path]:
     """Every file ``draw`` writes for the PNG path ``out``."""
     out = Path(out)
-    return {"png": out, "pdf": out.with_suffix(".pdf"), "csv": out.with_suffix(".csv"),
-            "summary": out.with_name(out.stem + ".summary.rst"), "provenance": sidecar(out)}
+    return {
+        "png": out,
+        "pdf": out.with_suffix(".pdf"),
+        "csv": out.with_suffix(".csv"),
+        "summary": out.with_name(out.stem + ".summary.rst"),
+        "provenance": sidecar(out),
+    }
 
 
 def _ran(rows: pd.DataFrame, tables: list[str | Path]) -> list[str]:
     """Report lines on what the figure's rows come from: tables, networks, data, seeds, unusable runs."""
-    lines = [f"Tables: {', '.join(Path(t).stem for t in tables)} ({len(rows)} rows: "
-             + ", ".join(f"{n} {stage}" for stage, n in rows["stage"].value_counts().sort_index().items()) + ")."]
+    lines = [
+        f"Tables: {', '.join(Path(t).stem for t in tables)} ({len(rows)} rows: "
+        + ", ".join(f"{n} {stage}" for stage, n in rows["stage"].value_counts().sort_index().items())
+        + ")."
+    ]
     for dense, group in rows.groupby("dense", sort=True):
         first = group.iloc[0]
         activation = f" ({first['activation']})" if isinstance(first["activation"], str) else ""
         seeds = ", ".join(str(int(s)) for s in sorted(group["seed"].dropna().unique()))
-        lines.append(f"Dense {dense}: {first['model']}{activation} on {first['dataset']}, "
-                     f"dense LR {first['dense_lr']:g}, seeds {seeds}.")
+        lines.append(
+            f"Dense {dense}: {first['model']}{activation} on {first['dataset']}, "
+            f"dense LR {first['dense_lr']:g}, seeds {seeds}."
+        )
     bad = rows[rows["status"] != "ok"]
     if len(bad):
         counts = ", ".join(f"{status} ×{n}" for status, n in bad["status"].value_counts().sort_index().items())
@@ -109,14 +127,19 @@ def caption(kind: FigureType, req: Request) -> str:
 
 
 def write_summary(path: Path, caption_text: str, title: str, lines: list[str]) -> None:
-    text = (f"{caption_text}\n\n**{rst_text(title)}**\n\n"
-            + "".join(f"- {rst_text(line)}\n" for line in lines))
+    text = f"{caption_text}\n\n**{rst_text(title)}**\n\n" + "".join(f"- {rst_text(line)}\n" for line in lines)
     with atomic_path(path) as tmp:
         tmp.write_text(text, encoding="utf-8")
 
 
-def draw(spec: dict, tables: list[str | Path], out: str | Path, results: str | Path, name: str = "",
-         replication: str | Path | None = None) -> Drawn:
+def draw(
+    spec: dict,
+    tables: list[str | Path],
+    out: str | Path,
+    results: str | Path,
+    name: str = "",
+    replication: str | Path | None = None,
+) -> Drawn:
     """Draw figure ``spec`` from ``tables`` into ``out`` (.png) and its siblings (see the module docstring).
 
     With the suite's ``replication`` table, the summary also names the claims tested on the figure's rows (its
@@ -129,22 +152,25 @@ def draw(spec: dict, tables: list[str | Path], out: str | Path, results: str | P
     kind = figure_types()[req.type]
     drawn = kind.plot(once_per_dense_run(rows), req)
     title = spec.get("title") or kind.title or name.replace("_", " ")
-    plotting.finish(drawn.figure, drawn.figure.axes, title,
-                    " ".join(filter(None, [plotting.caption(drawn.values), drawn.remark])))
+    plotting.finish(
+        drawn.figure, drawn.figure.axes, title, " ".join(filter(None, [plotting.caption(drawn.values), drawn.remark]))
+    )
     with atomic_path(paths["png"]) as tmp_png:
         drawn.figure.savefig(tmp_png, format="png", dpi=plotting.DPI)
     with atomic_path(paths["pdf"]) as tmp_pdf:
-        drawn.figure.savefig(tmp_pdf, format="pdf", metadata={"CreationDate": None, "Creator": None,
-                                                              "Producer": None})
+        drawn.figure.savefig(tmp_pdf, format="pdf", metadata={"CreationDate": None, "Creator": None, "Producer": None})
     plotting.pyplot().close(drawn.figure)
     with atomic_path(paths["csv"]) as tmp_csv:
-        drawn.values.to_csv(tmp_csv, index=False, float_format="%.10g")   # published values keep every digit
+        drawn.values.to_csv(tmp_csv, index=False, float_format="%.10g")  # published values keep every digit
     shown = rows[rows["stage"].isin(req.options["stages"])] if "stages" in req.options else rows
     verdicts = caption_lines(shown, pd.read_csv(replication)) if replication else []
     write_summary(paths["summary"], caption(kind, req), title, _ran(rows, tables) + drawn.notes + verdicts)
-    record = provenance.build({role: path for role, path in paths.items() if role != "provenance"},
-                              inputs=[*tables, *([replication] if replication else [])], started=started,
-                              relative_to=results,
-                              extra={"figure": name, "figure_spec": spec, "options": req.options})
+    record = provenance.build(
+        {role: path for role, path in paths.items() if role != "provenance"},
+        inputs=[*tables, *([replication] if replication else [])],
+        started=started,
+        relative_to=results,
+        extra={"figure": name, "figure_spec": spec, "options": req.options},
+    )
     provenance.write(paths["provenance"], record)
     return drawn

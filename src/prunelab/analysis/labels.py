@@ -12,10 +12,23 @@ import pandas as pd
 from prunelab.branch_types import branch_types
 
 BRANCH_TYPE = {name: kind.label for name, kind in branch_types().items()}  # declared by each type's module
-METHOD = {"magnitude": "magnitude", "random": "random", "snip": "SNIP", "grasp": "GraSP", "obd": "OBD",
-          "obs": "OBS (exact)", "lobs": "L-OBS", "woodfisher": "WoodFisher", "lm": "LM", "qm": "QM",
-          "sipp_det": "SiPP-det", "sipp_rand": "SiPP-rand", "sipp_hybrid": "SiPP-hybrid", "l1_filter": "L1 filter",
-          "l1_blocks": "L1 blocks"}
+METHOD = {
+    "magnitude": "magnitude",
+    "random": "random",
+    "snip": "SNIP",
+    "grasp": "GraSP",
+    "obd": "OBD",
+    "obs": "OBS (exact)",
+    "lobs": "L-OBS",
+    "woodfisher": "WoodFisher",
+    "lm": "LM",
+    "qm": "QM",
+    "sipp_det": "SiPP-det",
+    "sipp_rand": "SiPP-rand",
+    "sipp_hybrid": "SiPP-hybrid",
+    "l1_filter": "L1 filter",
+    "l1_blocks": "L1 blocks",
+}
 SCOPE = {"global": "global", "layerwise": "layer-wise"}
 ISOMETRY = {"none": "no isometry recovery", "orthp": "OrthP", "ai": "approximate isometry"}
 NO_RETRAINING = "no retraining"
@@ -47,8 +60,9 @@ def _distinct(names: list[str], steps: list[dict[str, str]]) -> dict[str, str]:
     labels = {name: steps[0][name] for name in names}
     for step in steps[1:]:
         clash = pd.Series(labels).duplicated(keep=False)
-        labels = {name: f"{label}, {step[name]}" if clash[name] and step[name] else label
-                  for name, label in labels.items()}
+        labels = {
+            name: f"{label}, {step[name]}" if clash[name] and step[name] else label for name, label in labels.items()
+        }
     clash = pd.Series(labels, dtype=object).duplicated(keep=False)
     return {name: f"{label} [{name}]" if clash[name] else label for name, label in labels.items()}
 
@@ -74,8 +88,11 @@ def branch_key(rows: pd.DataFrame) -> list[str]:
     settings = rows.dropna(subset=["branch"]).drop_duplicates("branch").sort_values("branch")
     if settings.empty:
         return []
-    return ["Branches: " + "; ".join(f"{name} = {branch_type(kind)}"
-                                     for name, kind in zip(settings["branch"], settings["branch_type"])) + "."]
+    return [
+        "Branches: "
+        + "; ".join(f"{name} = {branch_type(kind)}" for name, kind in zip(settings["branch"], settings["branch_type"]))
+        + "."
+    ]
 
 
 def lr(value: float) -> str:

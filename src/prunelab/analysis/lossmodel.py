@@ -16,12 +16,13 @@ import numpy as np
 import pandas as pd
 
 from prunelab.analysis import labels, plotting
-from prunelab.analysis.figure_type import LAURENT, Drawn, FigureType, Request
+from prunelab.analysis.registry import LAURENT, Drawn, FigureType, Request
 from prunelab.analysis.stats import hparam, missing_note, other_hparams, summarise
 from prunelab.config.fragments import closed
 
-NO_PUBLISHED = ("No verified published numbers for this paper (docs/methods.md §4.2); the replication target is the "
-                "trend.")
+NO_PUBLISHED = (
+    "No verified published numbers for this paper (docs/methods.md §4.2); the replication target is the trend."
+)
 
 
 def _settings(rows: pd.DataFrame, request: Request, stage: str) -> pd.DataFrame:
@@ -29,8 +30,9 @@ def _settings(rows: pd.DataFrame, request: Request, stage: str) -> pd.DataFrame:
     key = request.options["hparam"]
     rows = rows[rows["stage"] == stage]
     request.require(rows, f"{stage} rows")
-    return rows.assign(lam=hparam(rows, key), others=other_hparams(rows, key),
-                       steps=rows["steps"].fillna(1).astype(int))
+    return rows.assign(
+        lam=hparam(rows, key), others=other_hparams(rows, key), steps=rows["steps"].fillna(1).astype(int)
+    )
 
 
 def _panels(rows: pd.DataFrame) -> list[tuple[str, float]]:
@@ -46,8 +48,11 @@ def _styles(stats: pd.DataFrame, variants: list[str], methods: list[str]) -> dic
     dash per ``variants`` within it, the same in every panel."""
     members = {m: sorted(set(zip(*[g[v] for v in variants]))) for m, g in stats.groupby("method")}
     most = max(len(v) for v in members.values())
-    return {(m, *variant): plotting.grouped_style(methods.index(m), i, most)
-            for m, variant_list in members.items() for i, variant in enumerate(variant_list)}
+    return {
+        (m, *variant): plotting.grouped_style(methods.index(m), i, most)
+        for m, variant_list in members.items()
+        for i, variant in enumerate(variant_list)
+    }
 
 
 def locality(rows: pd.DataFrame, request: Request) -> Drawn:
@@ -71,12 +76,18 @@ def locality(rows: pd.DataFrame, request: Request) -> Drawn:
         for (method, steps, others), line in panel.groupby(["method", "steps", "others"], sort=True):
             line = line.sort_values("lam")
             label = _line_label(method, steps, others, several) + missing_note(
-                int(line["missing"].sum()), ", ".join(w for w in line["missing_why"] if w))
+                int(line["missing"].sum()), ", ".join(w for w in line["missing_why"] if w)
+            )
             plotting.errorline(ax, line["x"], line, label, **styles[method, steps, others])
         for _, ref in flat[(flat["dense"] == dense) & (flat["target_sparsity"] == sparsity)].iterrows():
-            ax.axhline(ref["mean"], color=plotting.color(methods.index(ref["method"])), linewidth=1,
-                       linestyle=(0, (1, 1)), label=f"{labels.method(ref['method'])}, T = {ref['steps']} (no {key})"
-                       + missing_note(ref["missing"], ref["missing_why"]))
+            ax.axhline(
+                ref["mean"],
+                color=plotting.color(methods.index(ref["method"])),
+                linewidth=1,
+                linestyle=(0, (1, 1)),
+                label=f"{labels.method(ref['method'])}, T = {ref['steps']} (no {key})"
+                + missing_note(ref["missing"], ref["missing_why"]),
+            )
         ax.set_xscale("log")
         plotting.mark_zero(ax, zero_at)
         stage_text = "after retraining" if stage == "branch" else "right after pruning"
@@ -87,8 +98,14 @@ def locality(rows: pd.DataFrame, request: Request) -> Drawn:
         plotting.legend_outside(ax)
     values = pd.concat([swept.assign(x_plotted=swept.pop("x")), flat], ignore_index=True)
     values = values.rename(columns={"lam": key, "others": "other_hparams", "mean": "ours_mean", "std": "ours_std"})
-    return Drawn(fig, values, [NO_PUBLISHED + " Expected: accuracy depends on λ and T (locality matters), "
-                               "and LM and QM reach similar accuracy."])
+    return Drawn(
+        fig,
+        values,
+        [
+            NO_PUBLISHED + " Expected: accuracy depends on λ and T (locality matters), "
+            "and LM and QM reach similar accuracy."
+        ],
+    )
 
 
 def loss_vs_accuracy(rows: pd.DataFrame, request: Request) -> Drawn:
@@ -111,15 +128,27 @@ def loss_vs_accuracy(rows: pd.DataFrame, request: Request) -> Drawn:
     for ax, (dense, sparsity) in zip(axes[0], panels):
         panel = points[(points["dense"] == dense) & (points["target_sparsity"] == sparsity)]
         for (method, steps), group in panel.groupby(["method", "steps"], sort=True):
-            label = f"{labels.method(method)}, T = {steps}" + missing_note(int(group["missing"].sum()),
-                                                           ", ".join(w for w in group["missing_why"] if w))
-            ax.errorbar(group[loss + "_mean"], group["ours_mean"], xerr=plotting.interval(group, *(loss + end for end in ("_mean", "_ci_low", "_ci_high"))),
-                        yerr=plotting.interval(group, "ours_mean"), capsize=2, elinewidth=0.7, markersize=5,
-                        label=label, alpha=0.85, **{**styles[method, steps], "linestyle": "none"})
+            label = f"{labels.method(method)}, T = {steps}" + missing_note(
+                int(group["missing"].sum()), ", ".join(w for w in group["missing_why"] if w)
+            )
+            ax.errorbar(
+                group[loss + "_mean"],
+                group["ours_mean"],
+                xerr=plotting.interval(group, *(loss + end for end in ("_mean", "_ci_low", "_ci_high"))),
+                yerr=plotting.interval(group, "ours_mean"),
+                capsize=2,
+                elinewidth=0.7,
+                markersize=5,
+                label=label,
+                alpha=0.85,
+                **{**styles[method, steps], "linestyle": "none"},
+            )
         rho = rank_correlation(panel[loss + "_mean"], panel["ours_mean"])
         correlations.append(rho)
-        title = f"{labels.dense_title(rows, dense)}, sparsity {sparsity:.4g}\nSpearman ρ(loss, accuracy) = " \
-                f"{rho:+.2f} over {int(panel['ours_mean'].notna().sum())} settings"
+        title = (
+            f"{labels.dense_title(rows, dense)}, sparsity {sparsity:.4g}\nSpearman ρ(loss, accuracy) = "
+            f"{rho:+.2f} over {int(panel['ours_mean'].notna().sum())} settings"
+        )
         ax.set_title(title, fontsize=plotting.FONT["title"])
         if request.options["log_loss"]:
             ax.set_xscale("log")
@@ -138,9 +167,11 @@ def _best_settings(panel: pd.DataFrame, loss: str, dense: str, sparsity: float, 
         return f"{dense} at sparsity {sparsity:.4g}: no usable setting."
     low = usable.loc[usable[loss + "_mean"].idxmin()]
     best = usable.loc[usable["ours_mean"].idxmax()]
-    return (f"{dense} at sparsity {sparsity:.4g}: lowest loss right after pruning is {low['pruning']} "
-            f"({low[loss + '_mean']:.3g}, retrains to {low['ours_mean']:.2f}%); best after retraining is "
-            f"{best['pruning']} ({best['ours_mean']:.2f}%, loss {best[loss + '_mean']:.3g}); Spearman ρ = {rho:+.2f}.")
+    return (
+        f"{dense} at sparsity {sparsity:.4g}: lowest loss right after pruning is {low['pruning']} "
+        f"({low[loss + '_mean']:.3g}, retrains to {low['ours_mean']:.2f}%); best after retraining is "
+        f"{best['pruning']} ({best['ours_mean']:.2f}%, loss {best[loss + '_mean']:.3g}); Spearman ρ = {rho:+.2f}."
+    )
 
 
 def rank_correlation(x: pd.Series, y: pd.Series) -> float:
@@ -151,31 +182,57 @@ def rank_correlation(x: pd.Series, y: pd.Series) -> float:
     return float(np.corrcoef(both["x"].rank(), both["y"].rank())[0, 1])
 
 
-HPARAM = {"type": "string", "minLength": 1, "default": "lambda",
-          "description": "name of the locality hyperparameter λ in the pruning methods' hparams"}
+HPARAM = {
+    "type": "string",
+    "minLength": 1,
+    "default": "lambda",
+    "description": "name of the locality hyperparameter λ in the pruning methods' hparams",
+}
 
 FIGURE_TYPES = [
-    FigureType("lossmodel_locality", LAURENT, locality, closed({
-        "hparam": HPARAM,
-        "stage": {"enum": ["branch", "pruned"], "default": "branch",
-                  "description": "accuracy after retraining (branch) or right after pruning (pruned)"},
-    }), "Reproduces **Laurent et al. 2020, locality of the pruning step**: accuracy ({metric}) of the {stage} runs "
+    FigureType(
+        "lossmodel_locality",
+        LAURENT,
+        locality,
+        closed(
+            {
+                "hparam": HPARAM,
+                "stage": {
+                    "enum": ["branch", "pruned"],
+                    "default": "branch",
+                    "description": "accuracy after retraining (branch) or right after pruning (pruned)",
+                },
+            }
+        ),
+        "Reproduces **Laurent et al. 2020, locality of the pruning step**: accuracy ({metric}) of the {stage} runs "
         "(branch: after retraining, pruned: right after pruning) against the locality penalty {hparam} (log axis, "
         "λ = 0 at the left), one line per (criterion, number of pruning steps T), mean and 95 % t-interval over "
         "seeds of experiment(s) {experiments}; settings without λ (e.g. magnitude) are flat dotted lines. No "
         "published numbers were verified for this paper (docs/methods.md §4.2); the findings to compare: locality "
         "(λ and T) matters, and LM and QM reach similar accuracy.",
-        title="Laurent et al. 2020: locality of the pruning step"),
-    FigureType("lossmodel_loss_vs_accuracy", LAURENT, loss_vs_accuracy, closed({
-        "hparam": HPARAM,
-        "loss": {"enum": ["pruned_train_loss", "pruned_test_loss"], "default": "pruned_train_loss",
-                 "description": "the loss right after pruning on the x axis"},
-        "log_loss": {"type": "boolean", "default": True, "description": "log-scale the loss axis"},
-    }), "Reproduces **Laurent et al. 2020, loss preservation vs final accuracy**: for every pruning setting "
+        title="Laurent et al. 2020: locality of the pruning step",
+    ),
+    FigureType(
+        "lossmodel_loss_vs_accuracy",
+        LAURENT,
+        loss_vs_accuracy,
+        closed(
+            {
+                "hparam": HPARAM,
+                "loss": {
+                    "enum": ["pruned_train_loss", "pruned_test_loss"],
+                    "default": "pruned_train_loss",
+                    "description": "the loss right after pruning on the x axis",
+                },
+                "log_loss": {"type": "boolean", "default": True, "description": "log-scale the loss axis"},
+            }
+        ),
+        "Reproduces **Laurent et al. 2020, loss preservation vs final accuracy**: for every pruning setting "
         "(criterion × λ × T) of experiment(s) {experiments}, the {loss} right after pruning (x) against the "
         "accuracy ({metric}) after retraining (y), mean and 95 % t-interval over seeds; the panel title gives "
         "Spearman's rank correlation. The paper's point: the criterion that best preserves the loss right after "
         "pruning is not necessarily the one that gives the best accuracy after retraining. No published numbers "
         "were verified for this paper.",
-        title="Laurent et al. 2020: loss right after pruning vs accuracy after retraining"),
+        title="Laurent et al. 2020: loss right after pruning vs accuracy after retraining",
+    ),
 ]

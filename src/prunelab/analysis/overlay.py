@@ -12,13 +12,22 @@ import numpy as np
 import pandas as pd
 
 # the figure option of every type that overlays published values
-PUBLISHED = {"enum": ["matching", "any_dataset", "none"], "default": "matching",
-             "description": "overlay published values: 'matching' = same model and dataset only; 'any_dataset' = "
-                            "same model on whatever dataset we ran (labelled with the paper's dataset); 'none' = "
-                            "no overlay"}
+PUBLISHED = {
+    "enum": ["matching", "any_dataset", "none"],
+    "default": "matching",
+    "description": "overlay published values: 'matching' = same model and dataset only; 'any_dataset' = "
+    "same model on whatever dataset we ran (labelled with the paper's dataset); 'none' = "
+    "no overlay",
+}
 
-COLUMNS = ["published_mean", "published_std", "published_dataset", "difference", "published_citation",
-           "published_source"]
+COLUMNS = [
+    "published_mean",
+    "published_std",
+    "published_dataset",
+    "difference",
+    "published_citation",
+    "published_source",
+]
 
 
 def attach(values: pd.DataFrame, published: pd.DataFrame, on: dict[str, str], mode: str) -> pd.DataFrame:
@@ -36,8 +45,14 @@ def attach(values: pd.DataFrame, published: pd.DataFrame, on: dict[str, str], mo
     pairs = dict(on)
     if mode == "matching":
         pairs["dataset"] = "dataset"
-    right = published.rename(columns={"value": "published_mean", "std": "published_std",
-                                      "citation": "published_citation", "source": "published_source"})
+    right = published.rename(
+        columns={
+            "value": "published_mean",
+            "std": "published_std",
+            "citation": "published_citation",
+            "source": "published_source",
+        }
+    )
     right = right.assign(published_dataset=right["dataset"])
     keys = list(pairs)
     right = right.rename(columns={theirs: f"_key_{ours}" for ours, theirs in pairs.items()})

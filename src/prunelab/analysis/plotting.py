@@ -23,16 +23,38 @@ import pandas as pd
 
 from prunelab.analysis.stats import ERROR_BAR
 
-PUBLISHED_LINE = {"linestyle": "--", "marker": "D", "markerfacecolor": "white", "markersize": 5, "linewidth": 1.2,
-                  "capsize": 3, "zorder": 3}
+PUBLISHED_LINE = {
+    "linestyle": "--",
+    "marker": "D",
+    "markerfacecolor": "white",
+    "markersize": 5,
+    "linewidth": 1.2,
+    "capsize": 3,
+    "zorder": 3,
+}
 OURS_LINE = {"linestyle": "-", "markersize": 4, "linewidth": 1.4, "capsize": 3, "zorder": 2}
 # tab10 (C0 … C9), then five dark hues of tab20b that none of them resembles: the demo's figures draw up to
 # 11 series, and a repeated hue told apart by marker alone (C0 "o" vs C0 "h") reads as one series.
-PALETTE = ["C0", "C1", "C2", "C3", "C4", "C5", "C6", "C7", "C8", "C9",
-           "#393b79", "#e7ba52", "#637939", "#7b4173", "#843c39"]
+PALETTE = [
+    "C0",
+    "C1",
+    "C2",
+    "C3",
+    "C4",
+    "C5",
+    "C6",
+    "C7",
+    "C8",
+    "C9",
+    "#393b79",
+    "#e7ba52",
+    "#637939",
+    "#7b4173",
+    "#843c39",
+]
 COLOURS = len(PALETTE)
-MARKERS = "osv^<>pPX*h"              # 11 markers: coprime with the 15 colours ("D" is kept for published values)
-DODGE_PT = 3.0                       # sideways shift between neighbouring series at one x, in points (1/72 in)
+MARKERS = "osv^<>pPX*h"  # 11 markers: coprime with the 15 colours ("D" is kept for published values)
+DODGE_PT = 3.0  # sideways shift between neighbouring series at one x, in points (1/72 in)
 LINESTYLES = ["-", "--", ":", "-."]
 FONT = {"legend": 7, "title": 9, "suptitle": 10, "caption": 7}
 
@@ -58,8 +80,11 @@ def style(i: int) -> dict:
     every 15 series, so the 16th series, which repeats the first one's colour, differs from it in marker and
     dash.
     """
-    return {"color": color(i), "marker": MARKERS[i % len(MARKERS)],
-            "linestyle": LINESTYLES[i // COLOURS % len(LINESTYLES)]}
+    return {
+        "color": color(i),
+        "marker": MARKERS[i % len(MARKERS)],
+        "linestyle": LINESTYLES[i // COLOURS % len(LINESTYLES)],
+    }
 
 
 def grouped_style(group: int, member: int, members: int) -> dict:
@@ -70,14 +95,17 @@ def grouped_style(group: int, member: int, members: int) -> dict:
     not use. Dash (period 4) and marker (period 11, shifted per colour so that groups differ in marker too)
     are coprime, so the triple stays unique for up to 44 combinations per colour."""
     combination = member + group // COLOURS * members
-    return {"color": color(group), "marker": MARKERS[(combination + group % COLOURS) % len(MARKERS)],
-            "linestyle": LINESTYLES[combination % len(LINESTYLES)]}
+    return {
+        "color": color(group),
+        "marker": MARKERS[(combination + group % COLOURS) % len(MARKERS)],
+        "linestyle": LINESTYLES[combination % len(LINESTYLES)],
+    }
 
 
 # every figure is laid out at the resolution its PNG is saved at: text wrapped at 100 dpi came out ~2 % wider
 # relative to the panels at 150 dpi (font hinting does not scale), and a caption line ran past the image's edge
 DPI = 150
-LEGEND_ROW = "legend row"           # the label of the axes that holds a figure's legend under its panels
+LEGEND_ROW = "legend row"  # the label of the axes that holds a figure's legend under its panels
 
 
 def panels(rows: int, cols: int, width: float = 4.6, height: float = 3.4, legend_row: bool = False, **kwargs):
@@ -119,8 +147,10 @@ def dodge_note(series: int, step: float = DODGE_PT) -> str:
     """The caption sentence for :func:`dodge` (empty for one series)."""
     if series < 2:
         return ""
-    return (f" Series at one x are drawn side by side, {step:g} pt apart (up to ±{dodge(series, step).max():g} pt, "
-            f"a display offset: the x value is the measured one, see the CSV).")
+    return (
+        f" Series at one x are drawn side by side, {step:g} pt apart (up to ±{dodge(series, step).max():g} pt, "
+        f"a display offset: the x value is the measured one, see the CSV)."
+    )
 
 
 def shifted(ax, points: float):
@@ -151,8 +181,9 @@ def make_room(ax, x: pd.Series, points: float) -> None:
     ax.set_xlim(low, high)
 
 
-def value_limits(means: pd.Series, lows: pd.Series, highs: pd.Series, min_span: float,
-                 bounds: tuple[float, float] = (-2.0, 102.0)) -> tuple[float, float] | None:
+def value_limits(
+    means: pd.Series, lows: pd.Series, highs: pd.Series, min_span: float, bounds: tuple[float, float] = (-2.0, 102.0)
+) -> tuple[float, float] | None:
     """y limits set by the means, not by the widest interval: every mean is shown with a margin, an interval
     end extends the axis by at most a quarter of the means' span (at least ``min_span``), and the limits stay
     within ``bounds`` (accuracy cannot leave 0–100 %). With n = 2 or 3 one unstable setting's 95 % interval can
@@ -171,8 +202,9 @@ def value_limits(means: pd.Series, lows: pd.Series, highs: pd.Series, min_span: 
     return max(low, bounds[0]), min(high, bounds[1])
 
 
-def clip_interval(centre: np.ndarray, yerr: np.ndarray, low: float, high: float
-                  ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+def clip_interval(
+    centre: np.ndarray, yerr: np.ndarray, low: float, high: float
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """``yerr`` (2 × N) cut to the window ``low``–``high``, and which bars were cut below and above. A bar whose
     mean lies outside the window (a zoomed panel's lower points) is dropped: it would cross the whole panel
     without its point, which the full panel shows with its bar."""
@@ -187,8 +219,16 @@ def clip_interval(centre: np.ndarray, yerr: np.ndarray, low: float, high: float
 CLIPPED_NOTE = " An arrowhead at a panel's edge: that interval runs on beyond it (its ends are in the CSV)."
 
 
-def errorline(ax, x, stats: pd.DataFrame, label: str, published: bool = False, shift: float = 0.0,
-              limits: tuple[float, float] | None = None, **look) -> int:
+def errorline(
+    ax,
+    x,
+    stats: pd.DataFrame,
+    label: str,
+    published: bool = False,
+    shift: float = 0.0,
+    limits: tuple[float, float] | None = None,
+    **look,
+) -> int:
     """Mean of ``stats`` at ``x`` with its error bar (:func:`interval`), ``shift`` points to the right
     (:func:`dodge`). With the panel's y ``limits`` (set on ``ax``), bars are cut at the edge and an arrowhead
     marks each cut end (:func:`clip_interval`). Returns how many ends were cut."""
@@ -206,9 +246,15 @@ def errorline(ax, x, stats: pd.DataFrame, label: str, published: bool = False, s
     colour = drawn.lines[0].get_color()
     for ends, edge, away in ((below, limits and limits[0], 8), (above, limits and limits[1], -8)):
         for xi in x[ends]:
-            ax.annotate("", xy=(xi, edge), xycoords=transform, xytext=(0, away), textcoords="offset points",
-                        arrowprops={"arrowstyle": "-|>", "color": colour, "linewidth": 0.9, "mutation_scale": 8},
-                        annotation_clip=False)
+            ax.annotate(
+                "",
+                xy=(xi, edge),
+                xycoords=transform,
+                xytext=(0, away),
+                textcoords="offset points",
+                arrowprops={"arrowstyle": "-|>", "color": colour, "linewidth": 0.9, "mutation_scale": 8},
+                annotation_clip=False,
+            )
     return int(below.sum() + above.sum())
 
 
@@ -238,8 +284,9 @@ def legend_outside(ax, also=()) -> None:
     it: inside, some corner always hides a point of some figure. Constrained layout makes room for it."""
     handles, texts = _unique_handles([ax, *also])
     if handles:
-        ax.legend(handles, texts, fontsize=FONT["legend"], loc="upper left", bbox_to_anchor=(1.02, 1.0),
-                  borderaxespad=0.0)
+        ax.legend(
+            handles, texts, fontsize=FONT["legend"], loc="upper left", bbox_to_anchor=(1.02, 1.0), borderaxespad=0.0
+        )
 
 
 def figure_legend(fig, axes) -> None:
@@ -254,8 +301,9 @@ def figure_legend(fig, axes) -> None:
     renderer = fig.canvas.get_renderer()
     room = key.get_position().width * fig.get_figwidth() * fig.dpi
     for columns in range(min(len(handles), 4), 0, -1):
-        legend = key.legend(handles, texts, fontsize=FONT["legend"], loc="upper center", ncols=columns,
-                            borderaxespad=0.0)
+        legend = key.legend(
+            handles, texts, fontsize=FONT["legend"], loc="upper center", ncols=columns, borderaxespad=0.0
+        )
         if columns == 1 or legend.get_window_extent(renderer).width <= room:
             break
         legend.remove()
@@ -270,8 +318,7 @@ def legend_below(ax, ncol: int = 2) -> None:
     """Legend under the axes: bar charts have no free corner inside."""
     handles, texts = _unique_handles([ax])
     if handles:
-        ax.legend(handles, texts, fontsize=FONT["legend"], loc="upper center", bbox_to_anchor=(0.5, -0.16),
-                  ncol=ncol)
+        ax.legend(handles, texts, fontsize=FONT["legend"], loc="upper center", bbox_to_anchor=(0.5, -0.16), ncol=ncol)
 
 
 def zoom_accuracy(ax, shown: list[pd.Series], min_span: float) -> None:
@@ -422,7 +469,7 @@ def finish(fig, axes, title: str, note: str = "") -> None:
     panels keeps its column to itself; panel titles wrap to their own axes' width."""
     visible = []
     for ax in np.ravel(axes):
-        if not ax.has_data() and not ax.texts and not ax.get_legend():   # a spare grid cell (not a note, a legend)
+        if not ax.has_data() and not ax.texts and not ax.get_legend():  # a spare grid cell (not a note, a legend)
             ax.set_visible(False)
         elif ax.get_visible():
             visible.append(ax)
@@ -435,13 +482,14 @@ def finish(fig, axes, title: str, note: str = "") -> None:
     # the panels' span, not the legend row's: that axis has no tick labels, so it reaches the figure's edges and
     # a caption wrapped to it ran past them
     plotted = [ax for ax in visible if ax.get_label() != LEGEND_ROW] or visible
-    for _ in range(2):   # lay out, wrap to the room the panels got, lay out again with the wrapped texts
+    for _ in range(2):  # lay out, wrap to the room the panels got, lay out again with the wrapped texts
         fig.canvas.draw()
         left = min((ax.get_position().x0 for ax in plotted), default=0.0)
         right = max((ax.get_position().x1 for ax in plotted), default=1.0)
         for artist, text in texts:
-            artist.set_text(wrap(text, (right - left) * fig.get_figwidth() * fig.dpi, artist.get_fontproperties(),
-                                 renderer))
+            artist.set_text(
+                wrap(text, (right - left) * fig.get_figwidth() * fig.dpi, artist.get_fontproperties(), renderer)
+            )
             artist.set_x((left + right) / 2)
         for artist, text, ax in titles:
             artist.set_text(wrap(text, ax.get_window_extent(renderer).width, artist.get_fontproperties(), renderer))

@@ -39,8 +39,9 @@ def summarise(rows: pd.DataFrame, keys: list[str], value: str) -> pd.DataFrame:
     out["missing_why"] = groups["_reason"].agg(lambda r: _why(r.dropna()))
     out["n"] = out["n"].astype(int)
     out["missing"] = out["missing"].astype(int)
-    return out.drop(columns="runs").reset_index()[[*keys, "mean", "std", "ci_low", "ci_high", "n", "missing",
-                                                       "missing_why"]]
+    return out.drop(columns="runs").reset_index()[
+        [*keys, "mean", "std", "ci_low", "ci_high", "n", "missing", "missing_why"]
+    ]
 
 
 def t_half_width(std, n, confidence: float = CONFIDENCE):
@@ -59,19 +60,23 @@ def missing_note(missing: int, why: str) -> str:
 
 def hparam(rows: pd.DataFrame, name: str) -> pd.Series:
     """Hyperparameter ``name`` of each row, from the JSON ``hparams`` column (NaN where the method lacks it)."""
+
     def one(text):
         if not isinstance(text, str):
             return float("nan")
         value = json.loads(text).get(name)
         return float("nan") if value is None else value
+
     return rows["hparams"].map(one)
 
 
 def other_hparams(rows: pd.DataFrame, name: str) -> pd.Series:
     """The ``hparams`` JSON without ``name``: what else distinguishes two pruning settings of one method."""
+
     def one(text):
         if not isinstance(text, str):
             return ""
         rest = {k: v for k, v in json.loads(text).items() if k != name}
         return json.dumps(rest, sort_keys=True) if rest else ""
+
     return rows["hparams"].map(one)

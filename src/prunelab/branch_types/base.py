@@ -7,9 +7,10 @@ torch (a fresh model, FLOP counts) when it is called.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from functools import cache
-from typing import Any, Callable
+from typing import Any
 
 from prunelab.discovery import declared
 from prunelab.errors import ConfigError
@@ -20,12 +21,12 @@ from prunelab.training.schedules import iterations_per_epoch, to_iteration, tota
 class BranchStart:
     """Initial weights and training window of a branch."""
 
-    state: dict                     # model state_dict to load before training
-    train: dict                     # the training config actually run
+    state: dict  # model state_dict to load before training
+    train: dict  # the training config actually run
     start_iteration: int
     optimizer_state: dict | None
-    notes: dict                     # recorded in metrics (e.g. Scratch-B epochs, FLOPs ratio)
-    origin: str                     # where the weights and the schedule start, in words (the job logs it)
+    notes: dict  # recorded in metrics (e.g. Scratch-B epochs, FLOPs ratio)
+    origin: str  # where the weights and the schedule start, in words (the job logs it)
 
 
 @dataclass(frozen=True)
@@ -33,12 +34,12 @@ class StartContext:
     """Everything a branch may start from: its spec, the dense run's spec and snapshots, the mask and the
     weights the mask was chosen on (θ_T ⊙ m, or a method's updated weights)."""
 
-    spec: dict                          # the branch's run spec (JSON form)
+    spec: dict  # the branch's run spec (JSON form)
     dense_spec: dict
-    data: Any                           # the dense run's TensorData
-    mask: Any                           # the prune run's Mask
+    data: Any  # the dense run's TensorData
+    mask: Any  # the prune run's Mask
     pruned_state: dict
-    snapshots: dict[int, dict] | None   # the dense run's saved points {iteration: {"model", "optimizer"}}
+    snapshots: dict[int, dict] | None  # the dense run's saved points {iteration: {"model", "optimizer"}}
 
     @property
     def train(self) -> dict:
@@ -50,14 +51,22 @@ class StartContext:
         k = to_iteration(self.spec["rewind"], ipe, "branches.rewind")
         end = total_iterations(self.train, ipe)
         if k > end:
-            raise ConfigError(f"branch rewind point {self.spec['rewind']} (iteration {k}) is past the end of "
-                              f"training ({end} iterations)")
+            raise ConfigError(
+                f"branch rewind point {self.spec['rewind']} (iteration {k}) is past the end of "
+                f"training ({end} iterations)"
+            )
         return k, f"iteration {k} (epoch {k / ipe:.3g}, {self.spec['rewind']})"
 
     def fresh(self, state: dict, train: dict | None = None, notes: dict | None = None) -> BranchStart:
         """A start from newly initialised weights (drawn from the branch's init seed), schedule from 0."""
-        return BranchStart(state, self.train if train is None else train, 0, None, notes or {},
-                           f"a fresh initialisation (seed {self.spec['seed']['init']}), schedule from iteration 0")
+        return BranchStart(
+            state,
+            self.train if train is None else train,
+            0,
+            None,
+            notes or {},
+            f"a fresh initialisation (seed {self.spec['seed']['init']}), schedule from iteration 0",
+        )
 
 
 @dataclass(frozen=True)
@@ -78,7 +87,7 @@ class BranchType:
     """
 
     name: str
-    label: str                                      # what a reader sees in legends and table columns
+    label: str  # what a reader sees in legends and table columns
     doc: str
     start: Callable[[StartContext], BranchStart]
     train_defaults: dict = field(default_factory=dict)
@@ -92,8 +101,9 @@ class BranchType:
         absent): the given point, the type's fixed one, or None for a type that does not rewind."""
         if self.takes_rewind:
             if given is None:
-                raise ConfigError(f"config key {key}.rewind: required for branch type '{self.name}' "
-                                  f"(e.g. '0it', '2ep')")
+                raise ConfigError(
+                    f"config key {key}.rewind: required for branch type '{self.name}' (e.g. '0it', '2ep')"
+                )
             return given
         if given is not None and given != self.fixed_rewind:
             what = f"always rewinds to '{self.fixed_rewind}'" if self.fixed_rewind else "does not rewind"

@@ -45,8 +45,9 @@ def _gain(nonlinearity: str) -> float:
     try:
         return nn.init.calculate_gain(nonlinearity)
     except ValueError:
-        raise ConfigError(f"OrthP nonlinearity={nonlinearity!r} is unknown (allowed: linear, relu, tanh, "
-                          f"sigmoid, leaky_relu, selu)") from None
+        raise ConfigError(
+            f"OrthP nonlinearity={nonlinearity!r} is unknown (allowed: linear, relu, tanh, sigmoid, leaky_relu, selu)"
+        ) from None
 
 
 @torch.no_grad()
@@ -60,9 +61,11 @@ def orthp_(model: nn.Module, nonlinearity: str = "relu", mask: Mask | None = Non
         keep = mask[name].to(weight.device).reshape(weight.shape[0], -1)
         rows, cols = keep.any(1), keep.any(0)
         if not bool(torch.equal(keep, rows.unsqueeze(1) & cols.unsqueeze(0))):
-            raise PrunelabError(f"OrthP needs a structured mask (kept entries of each tensor forming whole rows "
-                                f"and columns); {name} is pruned unstructured - use the masked approximate "
-                                f"isometry instead")
+            raise PrunelabError(
+                f"OrthP needs a structured mask (kept entries of each tensor forming whole rows "
+                f"and columns); {name} is pruned unstructured - use the masked approximate "
+                f"isometry instead"
+            )
         block = weight.reshape(weight.shape[0], -1)[rows][:, cols]
         new = torch.zeros_like(weight).reshape(weight.shape[0], -1)
         if block.numel():
@@ -76,8 +79,9 @@ def isometry_gap(weight: torch.Tensor) -> float:
     return float(torch.linalg.matrix_norm(m @ m.T - torch.eye(m.shape[0], dtype=m.dtype, device=m.device)))
 
 
-def approximate_isometry_(model: nn.Module, mask: Mask | None, iterations: int = 10_000, lr: float = 1e-3
-                          ) -> dict[str, tuple[float, float]]:
+def approximate_isometry_(
+    model: nn.Module, mask: Mask | None, iterations: int = 10_000, lr: float = 1e-3
+) -> dict[str, tuple[float, float]]:
     """Adam on MSE(W Wᵀ, I) per Conv/Linear weight, re-masking every step; returns {name: (gap before, after)}."""
     if iterations < 0 or lr <= 0:
         raise ConfigError(f"approximate isometry: iterations={iterations} must be ≥ 0 and lr={lr} > 0")

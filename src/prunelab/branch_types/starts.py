@@ -13,8 +13,8 @@ import torch
 from torch import nn
 
 from prunelab.branch_types import BranchStart, StartContext, get_branch_type
-from prunelab.training.masks import Mask
 from prunelab.models import build_model
+from prunelab.training.masks import Mask
 
 
 def fresh_model(ctx: StartContext, sparse_scaled: bool = False) -> nn.Module:
@@ -54,8 +54,9 @@ def sparse_scaled_init_(model: nn.Module, mask: Mask) -> None:
                 params[name].normal_(0.0, math.sqrt(2.0 * inputs / nnz))
 
 
-def restore_isometry(model: nn.Module, mask: Mask, settings: dict, model_spec: dict,
-                     jsv_batches: list | None = None) -> dict:
+def restore_isometry(
+    model: nn.Module, mask: Mask, settings: dict, model_spec: dict, jsv_batches: list | None = None
+) -> dict:
     """Wang et al.'s isometry recovery before (re)training; returns what was done, for the run's metrics.
 
     ``orthp`` replaces each layer's kept block by the sign-fixed Q of its QR (gain 1 for linear nets, √2 for
@@ -70,8 +71,10 @@ def restore_isometry(model: nn.Module, mask: Mask, settings: dict, model_spec: d
     weights = {n: p for n, p in model.named_parameters() if n in mask}
 
     def gaps() -> dict[str, float]:  # ‖WWᵀ − I‖ over the rows that keep any weight (pruned units are gone)
-        return {n: isometry_gap(p.detach().reshape(p.shape[0], -1)[mask[n].reshape(p.shape[0], -1).any(1)])
-                for n, p in weights.items()}
+        return {
+            n: isometry_gap(p.detach().reshape(p.shape[0], -1)[mask[n].reshape(p.shape[0], -1).any(1)])
+            for n, p in weights.items()
+        }
 
     before = gaps()
     if settings["method"] == "orthp":
@@ -86,8 +89,9 @@ def restore_isometry(model: nn.Module, mask: Mask, settings: dict, model_spec: d
     return report
 
 
-def branch_start(spec: dict, dense_spec: dict, data, mask: Mask, pruned_state: dict,
-                 snapshots: dict[int, dict] | None) -> BranchStart:
+def branch_start(
+    spec: dict, dense_spec: dict, data, mask: Mask, pruned_state: dict, snapshots: dict[int, dict] | None
+) -> BranchStart:
     """The starting point of branch ``spec``, as its type's ``start`` picks it (see :mod:`prunelab.branch_types`).
 
     ``pruned_state`` is the state the mask was chosen on (θ_T ⊙ m, or a method's updated weights);

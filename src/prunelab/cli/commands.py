@@ -15,8 +15,8 @@ import os
 import sys
 from pathlib import Path
 
-from prunelab.records import layout
 from prunelab.errors import ConfigError, PrunelabError
+from prunelab.records import layout
 
 BROKEN_PIPE = 128 + 13  # the exit status of a process stopped by SIGPIPE, as a shell reports it
 
@@ -40,10 +40,18 @@ def _runtime(args):
         return None if value is False else value  # a flag left off changes nothing
 
     return Runtime.from_environment(
-        results=args.results, data_root=args.data_root, device=args.device, threads=args.threads,
-        checkpoint_every=given("checkpoint_every"), keep_train_state=given("keep_train_state"),
-        deterministic=False if args.nondeterministic else None, cudnn_benchmark=given("cudnn_benchmark"),
-        on_divergence=given("on_divergence"), compile=given("compile"), processes=given("processes"))
+        results=args.results,
+        data_root=args.data_root,
+        device=args.device,
+        threads=args.threads,
+        checkpoint_every=given("checkpoint_every"),
+        keep_train_state=given("keep_train_state"),
+        deterministic=False if args.nondeterministic else None,
+        cudnn_benchmark=given("cudnn_benchmark"),
+        on_divergence=given("on_divergence"),
+        compile=given("compile"),
+        processes=given("processes"),
+    )
 
 
 def _add_runtime(p: argparse.ArgumentParser, training: bool) -> None:
@@ -63,20 +71,27 @@ def _add_runtime_options(p: argparse.ArgumentParser, training: bool = True) -> N
     p.add_argument("--cudnn-benchmark", action="store_true", help="cudnn autotuning (breaks bit-exactness)")
     if not training:
         return
-    p.add_argument("--checkpoint-every", help="resume-checkpoint interval, e.g. 1ep or 500it; " + env % "CHECKPOINT_EVERY")
+    p.add_argument(
+        "--checkpoint-every", help="resume-checkpoint interval, e.g. 1ep or 500it; " + env % "CHECKPOINT_EVERY"
+    )
     p.add_argument("--keep-train-state", action="store_true", help="keep train_state.pt after success")
-    p.add_argument("--on-divergence", choices=["fail", "record"],
-                   help="a NaN/inf loss stops the job (fail) or is recorded as the run's outcome; "
-                        + env % "ON_DIVERGENCE")
+    p.add_argument(
+        "--on-divergence",
+        choices=["fail", "record"],
+        help="a NaN/inf loss stops the job (fail) or is recorded as the run's outcome; " + env % "ON_DIVERGENCE",
+    )
     p.add_argument("--processes", type=int, help="DDP ranks of a training job (torchrun); " + env % "PROCESSES")
-    p.add_argument("--compile", action="store_true",
-                   help="torch.compile the training forward (CUDA graphs on a GPU); " + env % "COMPILE")
+    p.add_argument(
+        "--compile",
+        action="store_true",
+        help="torch.compile the training forward (CUDA graphs on a GPU); " + env % "COMPILE",
+    )
 
 
 def cmd_job(args) -> int | None:
-    from prunelab.training import distributed
     from prunelab.jobs import kinds as jobs
     from prunelab.plan.resources import ddp_ranks
+    from prunelab.training import distributed
 
     runner = {"train": jobs.run_dense, "prune": jobs.run_prune, "branch": jobs.run_branch}[args.command]
     rt, spec = _runtime(args), _spec_arg(args.spec)
@@ -126,15 +141,18 @@ def cmd_validate(args) -> None:
 
     plan = build_plan(load_config(args.config), args.config)
     counts = {kind: len(plan.hashes(kind)) for kind in ("dense", "prune", "branch")}
-    print(f"{args.config}: valid; runs: " + ", ".join(f"{n} {k}" for k, n in counts.items())
-          + f"; {len(plan.experiments)} experiment table(s), {len(plan.figures)} figure(s)")
+    print(
+        f"{args.config}: valid; runs: "
+        + ", ".join(f"{n} {k}" for k, n in counts.items())
+        + f"; {len(plan.experiments)} experiment table(s), {len(plan.figures)} figure(s)"
+    )
 
 
 def cmd_plan(args) -> None:
     from prunelab.config.validation import load_config
     from prunelab.plan.build import build_plan
-    from prunelab.records.tree import ResultsTree
     from prunelab.records.describe import describe_spec, plan_status
+    from prunelab.records.tree import ResultsTree
 
     plan = build_plan(load_config(args.config), args.config)
     tree = ResultsTree(args.results or plan.results)
@@ -192,10 +210,10 @@ def cmd_audit(args) -> int:
 
 def cmd_gc(args) -> None:
     from prunelab.config.validation import load_config
-    from prunelab.records.gc import delete, unplanned
     from prunelab.plan.build import build_plan
-    from prunelab.records.tree import ResultsTree
     from prunelab.records.describe import describe
+    from prunelab.records.gc import delete, unplanned
+    from prunelab.records.tree import ResultsTree
 
     plans = [build_plan(load_config(path), path) for path in args.configs]
     tree = ResultsTree(args.results or plans[0].results)
@@ -217,9 +235,11 @@ def cmd_gc(args) -> None:
     for line in lines:
         print(line)
     kept = len(found) - len(removable)
-    print(f"gc {tree.root}: {len(found)} run(s) that no given config plans; "
-          f"{len(removable)} {'deleted' if args.delete else 'to delete'}, {kept} kept because a table, figure or "
-          f"report depends on them" + ("" if args.delete or not removable else "; dry run, --delete removes them"))
+    print(
+        f"gc {tree.root}: {len(found)} run(s) that no given config plans; "
+        f"{len(removable)} {'deleted' if args.delete else 'to delete'}, {kept} kept because a table, figure or "
+        f"report depends on them" + ("" if args.delete or not removable else "; dry run, --delete removes them")
+    )
 
 
 def cmd_lineage(args) -> None:
@@ -230,8 +250,8 @@ def cmd_lineage(args) -> None:
 
 
 def cmd_show(args) -> None:
-    from prunelab.records.tree import ResultsTree
     from prunelab.records.describe import resolve_run, show
+    from prunelab.records.tree import ResultsTree
 
     tree = ResultsTree(args.results)
     print(show(tree, resolve_run(tree, args.run)))
@@ -240,8 +260,8 @@ def cmd_show(args) -> None:
 def cmd_list(args) -> None:
     import pandas as pd
 
-    from prunelab.records.tree import ResultsTree
     from prunelab.records.describe import run_table
+    from prunelab.records.tree import ResultsTree
 
     tree = ResultsTree(args.results)
     if not tree.is_results_tree():
@@ -251,15 +271,18 @@ def cmd_list(args) -> None:
         print("no runs match")  # a result like any other: on stdout
         return
     with pd.option_context("display.width", 250, "display.max_rows", None, "display.max_columns", None):
-        text = table.fillna({c: "-" for c in ("dataset", "model", "method", "scope", "parent", "branch", "code",
-                                              "device")})
+        text = table.fillna(
+            {c: "-" for c in ("dataset", "model", "method", "scope", "parent", "branch", "code", "device")}
+        )
         print(text.to_string(index=False, na_rep="-", float_format=lambda v: f"{v:.4g}"))  # na_rep: numbers
 
 
 def _add_results(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--results", default=os.environ.get("PRUNELAB_RESULTS", "results"),
-                   help="results root, the folder holding runs/, tables/ and figures/ "
-                        "(default: $PRUNELAB_RESULTS, else results)")
+    p.add_argument(
+        "--results",
+        default=os.environ.get("PRUNELAB_RESULTS", "results"),
+        help="results root, the folder holding runs/, tables/ and figures/ (default: $PRUNELAB_RESULTS, else results)",
+    )
 
 
 def plain(text: str) -> str:
@@ -278,8 +301,9 @@ def cmd_replicate(args) -> None:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="prunelab", description=plain(__doc__),
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        prog="prunelab", description=plain(__doc__), formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     sub = parser.add_subparsers(dest="command", required=True)
 
     def command(name: str, text: str, func) -> argparse.ArgumentParser:
@@ -288,9 +312,11 @@ def build_parser() -> argparse.ArgumentParser:
         p.set_defaults(func=func)
         return p
 
-    for name, text, training in (("train", "train a dense run", True),
-                                 ("prune", "prune a trained (or initial) network", False),
-                                 ("branch", "train after pruning (fine-tune, rewind, scratch ...)", True)):
+    for name, text, training in (
+        ("train", "train a dense run", True),
+        ("prune", "prune a trained (or initial) network", False),
+        ("branch", "train after pruning (fine-tune, rewind, scratch ...)", True),
+    ):
         _add_runtime(command(name, text, cmd_job), training)
     p = command("train-group", "train dense runs that differ only in seed together (group_seeds)", cmd_train_group)
     p.add_argument("--specs", required=True, help="JSON list of the member specs, or @file")
@@ -326,16 +352,21 @@ def build_parser() -> argparse.ArgumentParser:
     command("methods", "list pruning methods and their hyperparameters", cmd_methods)
     p = command("audit", "re-hash every output and check every provenance link", cmd_audit)
     p.add_argument("path", nargs="?", help="results root (default: the config's results, else results/)")
-    p.add_argument("--config", help="also compare with this suite config's plan (stale and missing runs): "
-                   "a config file, or its JSON text")
+    p.add_argument(
+        "--config",
+        help="also compare with this suite config's plan (stale and missing runs): a config file, or its JSON text",
+    )
     p.add_argument("--json", action="store_true", help="print the report as JSON")
     p.add_argument("--out-text", help="also write the text report (problem lines + summary) here")
     p.add_argument("--out-json", help="also write the JSON report here")
     p = command("gc", "run directories that no given config plans any more (dry unless --delete)", cmd_gc)
     p.add_argument("configs", nargs="+", metavar="CONFIG", help="every suite config whose runs are to stay")
     p.add_argument("--results", help="results root (default: the first config's results)")
-    p.add_argument("--delete", action="store_true",
-                   help="remove them; runs a table, figure or report still depends on are always kept")
+    p.add_argument(
+        "--delete",
+        action="store_true",
+        help="remove them; runs a table, figure or report still depends on are always kept",
+    )
     p = command("lineage", "the tree from a figure or table down to its dense training runs", cmd_lineage)
     p.add_argument("target", help="a figure (.png/.pdf), a table (.csv), their sidecar, or a run")
     p.add_argument("--results", help="results root (default: found above TARGET, else results/)")
@@ -371,7 +402,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"prunelab: {exc}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
-        from prunelab.cli.client import interrupted
+        from prunelab.cli.handoff import interrupted
 
         return interrupted()
 

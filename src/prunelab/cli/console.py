@@ -77,5 +77,7 @@ def interrupted() -> bool:
 
 
 def interrupted_line() -> str:
-    return ("prunelab: the run was interrupted (Ctrl-C); the jobs it stopped left no outputs. Run the same command "
-            "again to resume: finished runs are kept and interrupted training continues from its last checkpoint")
+    return (
+        "prunelab: the run was interrupted (Ctrl-C); the jobs it stopped left no outputs. Run the same command "
+        "again to resume: finished runs are kept and interrupted training continues from its last checkpoint"
+    )

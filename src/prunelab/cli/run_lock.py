@@ -36,13 +36,18 @@ def hold(directory: str | Path = ".") -> str | None:
         os.close(fd)
         return held_message(Path(directory), holder)
     os.ftruncate(fd, 0)
-    os.write(fd, f"pid {os.getpid()}, started {time.strftime('%Y-%m-%d %H:%M:%S')}: "
-                 f"{' '.join(os.path.basename(a) if i == 0 else a for i, a in enumerate(sys.argv))}".encode())
+    os.write(
+        fd,
+        f"pid {os.getpid()}, started {time.strftime('%Y-%m-%d %H:%M:%S')}: "
+        f"{' '.join(os.path.basename(a) if i == 0 else a for i, a in enumerate(sys.argv))}".encode(),
+    )
     _held.append(fd)
     return None
 
 
 def held_message(directory: Path, holder: str) -> str:
-    return (f"another Snakemake run holds {directory.resolve()} ({holder or 'pid unknown'}); wait for it to "
-            f"finish or stop it, then run this command again (finished runs are kept; `prunelab plan <config>` "
-            f"shows which runs are done meanwhile)")
+    return (
+        f"another Snakemake run holds {directory.resolve()} ({holder or 'pid unknown'}); wait for it to "
+        f"finish or stop it, then run this command again (finished runs are kept; `prunelab plan <config>` "
+        f"shows which runs are done meanwhile)"
+    )

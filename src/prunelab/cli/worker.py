@@ -1,6 +1,6 @@
 """The job worker: prunelab's heavy imports paid once, one forked child per ``python -m prunelab`` job.
 
-Started by the workflow (:func:`prunelab.cli.client.start`) on the driver's host for local CPU jobs. It is
+Started by the workflow (:func:`prunelab.cli.handoff.start`) on the driver's host for local CPU jobs. It is
 single-threaded and does no torch computation before forking: OpenMP and BLAS thread pools do not survive
 ``fork``, and a child must begin from the state a fresh ``python -m prunelab`` has after its imports.
 
@@ -31,17 +31,17 @@ import sys
 import traceback
 from pathlib import Path
 
-from prunelab.cli.client import HEADER
-from prunelab.records.provenance import WORKER_PID_ENV
+import torch  # noqa: E402
 
 # what `python -m prunelab <cmd>` may import for any subcommand; imported here once, before any fork
 import prunelab.analysis.aggregate  # noqa: E402,F401
 import prunelab.analysis.figures  # noqa: E402,F401
-import prunelab.records.audit  # noqa: E402,F401
 import prunelab.cli.commands  # noqa: E402
 import prunelab.jobs.grouped_run  # noqa: E402,F401
 import prunelab.jobs.kinds  # noqa: E402,F401
-import torch  # noqa: E402
+import prunelab.records.audit  # noqa: E402,F401
+from prunelab.cli.handoff import HEADER
+from prunelab.records.provenance import WORKER_PID_ENV
 
 PR_SET_PDEATHSIG = 1
 PACKAGE = Path(prunelab.__file__).resolve().parent
@@ -50,8 +50,9 @@ _FORWARDED_THREADS = "OMP_NUM_THREADS"
 
 def source_fingerprint() -> list:
     """(path, size, mtime) of every file of the package: what the imported code was read from."""
-    return sorted((str(p.relative_to(PACKAGE)), st.st_size, st.st_mtime_ns)
-                  for p in PACKAGE.rglob("*.py") for st in [p.stat()])
+    return sorted(
+        (str(p.relative_to(PACKAGE)), st.st_size, st.st_mtime_ns) for p in PACKAGE.rglob("*.py") for st in [p.stat()]
+    )
 
 
 class Worker:

@@ -30,11 +30,14 @@ def closed(properties: dict[str, dict]) -> dict:
 
 # A number here is finite (YAML writes .nan and .inf, and both pass minimum/maximum comparisons) and an integer
 # is an int (1000.0 would pass as an integer in JSON schema, then change the run hash and break range()).
-_TYPES = jsonschema.Draft202012Validator.TYPE_CHECKER.redefine_many({
-    "number": lambda checker, value: isinstance(value, (int, float)) and not isinstance(value, bool)
-    and math.isfinite(value),
-    "integer": lambda checker, value: isinstance(value, int) and not isinstance(value, bool),
-})
+_TYPES = jsonschema.Draft202012Validator.TYPE_CHECKER.redefine_many(
+    {
+        "number": lambda checker, value: (
+            isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
+        ),
+        "integer": lambda checker, value: isinstance(value, int) and not isinstance(value, bool),
+    }
+)
 Validator = jsonschema.validators.extend(jsonschema.Draft202012Validator, type_checker=_TYPES)
 
 
@@ -44,8 +47,11 @@ OMITTED_AT_DEFAULT = "omitted_at_default"
 def defaults(fragment: dict) -> dict:
     """The declared defaults of a closed fragment, in declaration order (fresh copies: callers may mutate),
     without the keys omitted at their default."""
-    return {key: copy.deepcopy(schema["default"]) for key, schema in fragment["properties"].items()
-            if "default" in schema and not schema.get(OMITTED_AT_DEFAULT)}
+    return {
+        key: copy.deepcopy(schema["default"])
+        for key, schema in fragment["properties"].items()
+        if "default" in schema and not schema.get(OMITTED_AT_DEFAULT)
+    }
 
 
 def resolve(fragment: dict, given: dict | None, where: str, owner: str) -> dict:
@@ -60,8 +66,11 @@ def resolve(fragment: dict, given: dict | None, where: str, owner: str) -> dict:
     if error is not None:
         error = meant_error(error)
         raise ConfigError(f"config key {key_path(error, where)}: {error_message(error)} ({owner})")
-    omitted = {key for key, schema in fragment["properties"].items()
-               if schema.get(OMITTED_AT_DEFAULT) and key in given and given[key] == schema["default"]}
+    omitted = {
+        key
+        for key, schema in fragment["properties"].items()
+        if schema.get(OMITTED_AT_DEFAULT) and key in given and given[key] == schema["default"]
+    }
     return {**defaults(fragment), **{key: value for key, value in given.items() if key not in omitted}}
 
 

@@ -5,4 +5,7 @@ Every dataset, embedded or from torchvision, is turned into the same :class:`~pr
 float tensors on the training device, standardised per channel with statistics of the training split,
 plus a fingerprint of the raw bytes for provenance. Batches come from
 :class:`~prunelab.data.batches.EpochPlan`, which augments on the device.
+
+Layer: may import ``records``, ``config`` and the shared modules; ``catalog`` and ``files`` stay torch-free
+for planning. Independent of ``models``.
 """

@@ -9,8 +9,8 @@ by index arithmetic on the whole batch (no per-image Python, no DataLoader worke
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from dataclasses import dataclass
-from typing import Iterator
 
 import torch
 import torch.nn.functional as F
@@ -33,16 +33,15 @@ def epoch_generator(seed: int, epoch: int) -> torch.Generator:
 class EpochPlan:
     """The batches of one epoch: indices into the training split plus per-example augmentation draws."""
 
-    order: torch.Tensor          # (N,) permutation
+    order: torch.Tensor  # (N,) permutation
     offsets: torch.Tensor | None  # (N, 2) crop offsets in [0, 2·pad]
-    flips: torch.Tensor | None    # (N,) bool
+    flips: torch.Tensor | None  # (N,) bool
     pad: int
     batch_size: int
     drop_last: bool
 
     @classmethod
-    def make(cls, n: int, batch_size: int, seed: int, epoch: int, augment: dict, drop_last: bool = False
-             ) -> "EpochPlan":
+    def make(cls, n: int, batch_size: int, seed: int, epoch: int, augment: dict, drop_last: bool = False) -> EpochPlan:
         gen = epoch_generator(seed, epoch)
         order = torch.randperm(n, generator=gen)
         pad = int(augment.get("crop_padding", 0))
@@ -54,8 +53,9 @@ class EpochPlan:
         n = len(self.order)
         return n // self.batch_size if self.drop_last else -(-n // self.batch_size)
 
-    def batches(self, x: torch.Tensor, y: torch.Tensor, start: int = 0, shard: tuple[int, int] = (0, 1)
-                ) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
+    def batches(
+        self, x: torch.Tensor, y: torch.Tensor, start: int = 0, shard: tuple[int, int] = (0, 1)
+    ) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
         """Yield ``(inputs, labels)`` on ``x``'s device from batch index ``start`` to the end; ``shard`` =
         ``(rank, world)`` keeps that rank's slice of each batch (:func:`shard_bounds`)."""
         device = x.device
@@ -92,4 +92,4 @@ def eval_batches(x, y: torch.Tensor, batch_size: int) -> Iterator[tuple[torch.Te
         yield from x.eval_batches(batch_size)
         return
     for start in range(0, len(y), batch_size):
-        yield x[start:start + batch_size], y[start:start + batch_size]
+        yield x[start : start + batch_size], y[start : start + batch_size]

@@ -47,4 +47,4 @@ def split_train_test(n: int, seed: int) -> tuple[torch.Tensor, torch.Tensor]:
     """A fixed seeded permutation: the last ``TEST_FRACTION`` of it is the test set."""
     order = torch.randperm(n, generator=torch.Generator().manual_seed(seed))
     n_test = int(round(TEST_FRACTION * n))
-    return order[: n - n_test], order[n - n_test:]
+    return order[: n - n_test], order[n - n_test :]

@@ -12,13 +12,21 @@ from pathlib import Path
 from prunelab.data.catalog import STREAMED
 
 # name -> (torchvision class name, sub-directory under root, files torchvision needs there, classes)
-_MNIST_FILES = ["train-images-idx3-ubyte", "train-labels-idx1-ubyte", "t10k-images-idx3-ubyte",
-                "t10k-labels-idx1-ubyte"]
+_MNIST_FILES = [
+    "train-images-idx3-ubyte",
+    "train-labels-idx1-ubyte",
+    "t10k-images-idx3-ubyte",
+    "t10k-labels-idx1-ubyte",
+]
 VISION_SETS = {
     "mnist": ("MNIST", "MNIST/raw", _MNIST_FILES, 10),
     "fashion_mnist": ("FashionMNIST", "FashionMNIST/raw", _MNIST_FILES, 10),
-    "cifar10": ("CIFAR10", "cifar-10-batches-py",
-                [f"data_batch_{i}" for i in range(1, 6)] + ["test_batch", "batches.meta"], 10),
+    "cifar10": (
+        "CIFAR10",
+        "cifar-10-batches-py",
+        [f"data_batch_{i}" for i in range(1, 6)] + ["test_batch", "batches.meta"],
+        10,
+    ),
     "cifar100": ("CIFAR100", "cifar-100-python", ["train", "test", "meta"], 100),
 }
 # lays Debian's dataset-fashion-mnist package out in torchvision's format (scripts/ of this repository)
@@ -43,10 +51,12 @@ def missing_message(name: str, root: str | Path, key: str = "data_root") -> str 
     missing = [f for f in files if not (directory / f).is_file()]
     if not missing:
         return None
-    hint = (f"lay it out with {FASHION_MNIST_SCRIPT} {root} (Debian's dataset-fashion-mnist), or set download: true"
-            if name == "fashion_mnist" else "download it there, or set download: true on a machine online")
-    return (f"dataset '{name}' not found: {directory} lacks {', '.join(missing)} "
-            f"(config key {key}={root}; {hint})")
+    hint = (
+        f"lay it out with {FASHION_MNIST_SCRIPT} {root} (Debian's dataset-fashion-mnist), or set download: true"
+        if name == "fashion_mnist"
+        else "download it there, or set download: true on a machine online"
+    )
+    return f"dataset '{name}' not found: {directory} lacks {', '.join(missing)} (config key {key}={root}; {hint})"
 
 
 def real_datasets(config: dict) -> dict[str, bool]:

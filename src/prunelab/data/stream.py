@@ -23,17 +23,17 @@ from __future__ import annotations
 import hashlib
 import math
 import os
+from collections.abc import Iterator
 from dataclasses import dataclass, field
-from functools import lru_cache
+from functools import cache
 from pathlib import Path
-from typing import Iterator
 
 import numpy as np
 import torch
 
 from prunelab.data.batches import shard_bounds
+from prunelab.data.catalog import DATASETS
 from prunelab.errors import ConfigError, DataError
-from prunelab.data.catalog import DATASETS, STREAMED
 
 IMAGENET_MEAN, IMAGENET_STD = (0.485, 0.456, 0.406), (0.229, 0.224, 0.225)
 EVAL_RESIZE_RATIO = 0.875  # evaluation: shorter side to size / 0.875 (256 for 224), then the centre crop
@@ -49,7 +49,7 @@ def folder_root(spec: dict, data_root: str | Path) -> Path:
     return Path(spec["path"])
 
 
-@lru_cache(maxsize=None)
+@cache
 def _listing(directory: str) -> tuple[tuple[str, ...], tuple[tuple[str, int], ...]]:
     from torchvision.datasets.folder import IMG_EXTENSIONS, find_classes, make_dataset
 
@@ -61,8 +61,10 @@ def split_listing(spec: dict, data_root: str | Path, split: str) -> tuple[tuple[
     """Class names and sorted ``(path, class index)`` pairs of ``split`` (train/test); one clear line if absent."""
     directory = folder_root(spec, data_root) / SPLITS[split]
     if not directory.is_dir():
-        raise DataError(f"dataset '{spec['name']}' not found: {directory} is not a directory (config key "
-                        f"data_root={data_root}; expected <class>/<image> folders under {SPLITS[split]}/)")
+        raise DataError(
+            f"dataset '{spec['name']}' not found: {directory} is not a directory (config key "
+            f"data_root={data_root}; expected <class>/<image> folders under {SPLITS[split]}/)"
+        )
     try:
         return _listing(str(directory))
     except (FileNotFoundError, OSError) as exc:
@@ -80,7 +82,7 @@ def holdout(n: int, validation: int, split_seed: int, name: str) -> tuple[torch.
     if not 0 <= validation < n:
         raise ConfigError(f"dataset.validation={validation} must be in [0, {n}) for '{name}'")
     order = torch.randperm(n, generator=torch.Generator().manual_seed(split_seed + 1))
-    return order[: n - validation], order[n - validation:]
+    return order[: n - validation], order[n - validation :]
 
 
 def sample_generator(seed: int, epoch: int, index: int) -> torch.Generator:
@@ -89,8 +91,13 @@ def sample_generator(seed: int, epoch: int, index: int) -> torch.Generator:
     return torch.Generator().manual_seed(int(state))
 
 
-def resized_crop_box(gen: torch.Generator, height: int, width: int, scale: tuple[float, float],
-                     ratio: tuple[float, float] = (3 / 4, 4 / 3)) -> tuple[int, int, int, int]:
+def resized_crop_box(
+    gen: torch.Generator,
+    height: int,
+    width: int,
+    scale: tuple[float, float],
+    ratio: tuple[float, float] = (3 / 4, 4 / 3),
+) -> tuple[int, int, int, int]:
     """``(top, left, h, w)`` of a random-resized crop: area fraction in ``scale``, log-uniform aspect ``ratio``.
 
     Ten tries at a box that fits the image, then a centre crop with the aspect ratio clamped to ``ratio``
@@ -163,20 +170,36 @@ class ImageSplit:
     def __len__(self) -> int:
         return len(self.samples)
 
-    def _loader(self, keys: list[tuple[int, int]], batch_size: int, augment: dict | None, seed: int,
-                shard: tuple[int, int] = (0, 1)):
+    def _loader(
+        self,
+        keys: list[tuple[int, int]],
+        batch_size: int,
+        augment: dict | None,
+        seed: int,
+        shard: tuple[int, int] = (0, 1),
+    ):
         """Batches of ``keys`` in order; with ``shard`` = ``(rank, world)`` only that rank's slice of each is
         decoded (a data-parallel rank never decodes the images of another)."""
-        groups = [keys[i:i + batch_size] for i in range(0, len(keys), batch_size)]
+        groups = [keys[i : i + batch_size] for i in range(0, len(keys), batch_size)]
         parts = [group[slice(*shard_bounds(len(group), *shard))] for group in groups]
         return torch.utils.data.DataLoader(
-            _Decoded(self.samples, self.size, augment, seed), batch_sampler=parts,
-            num_workers=self.workers, pin_memory=self.device.type == "cuda",
+            _Decoded(self.samples, self.size, augment, seed),
+            batch_sampler=parts,
+            num_workers=self.workers,
+            pin_memory=self.device.type == "cuda",
             generator=torch.Generator().manual_seed(0),  # workers' base seed: never the global RNG
-            persistent_workers=False, prefetch_factor=4 if self.workers else None)
+            persistent_workers=False,
+            prefetch_factor=4 if self.workers else None,
+        )
 
-    def _batches(self, keys: list[tuple[int, int]], batch_size: int, augment: dict | None, seed: int,
-                 shard: tuple[int, int] = (0, 1)) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
+    def _batches(
+        self,
+        keys: list[tuple[int, int]],
+        batch_size: int,
+        augment: dict | None,
+        seed: int,
+        shard: tuple[int, int] = (0, 1),
+    ) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
         """Standardised device batches; an unreadable image is one line even when a worker hit it (the
         DataLoader re-raises a worker's error with the worker's whole traceback as its message)."""
         try:
@@ -192,14 +215,22 @@ class ImageSplit:
         std = torch.tensor(IMAGENET_STD if self.normalize else (1.0,) * 3, device=self.device).view(1, 3, 1, 1)
         return x.mul_(1.0 / (255.0 * std)).sub_(mean / std)
 
-    def batches(self, order: torch.Tensor, batch_size: int, seed: int, epoch: int, start: int = 0,
-                shard: tuple[int, int] = (0, 1)) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
+    def batches(
+        self,
+        order: torch.Tensor,
+        batch_size: int,
+        seed: int,
+        epoch: int,
+        start: int = 0,
+        shard: tuple[int, int] = (0, 1),
+    ) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
         """Training batches ``start``… of an epoch whose sample order is ``order`` (``shard``: see ``_loader``)."""
-        keys = [(epoch, int(i)) for i in order[start * batch_size:]]
+        keys = [(epoch, int(i)) for i in order[start * batch_size :]]
         return self._batches(keys, batch_size, self.augment, seed, shard)
 
-    def eval_batches(self, batch_size: int, indices: list[int] | None = None
-                     ) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
+    def eval_batches(
+        self, batch_size: int, indices: list[int] | None = None
+    ) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
         """Batches of ``indices`` (default: all, in order) with the evaluation transform (resize, centre crop)."""
         keys = [(0, i) for i in (range(len(self)) if indices is None else indices)]
         return self._batches(keys, batch_size, None, 0)
@@ -232,7 +263,7 @@ class StreamData:
     def input_shape(self) -> tuple[int, ...]:
         return (3, self.train_x.size, self.train_x.size)
 
-    def to(self, device: torch.device | str) -> "StreamData":
+    def to(self, device: torch.device | str) -> StreamData:
         device = torch.device(device)
         for split in (self.train_x, self.val_x, self.test_x):
             split.device = device
@@ -240,8 +271,9 @@ class StreamData:
             setattr(self, key, getattr(self, key).to(device))
         return self
 
-    def epoch_batches(self, batch_size: int, seed: int, epoch: int, start: int = 0, shard: tuple[int, int] = (0, 1)
-                      ) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
+    def epoch_batches(
+        self, batch_size: int, seed: int, epoch: int, start: int = 0, shard: tuple[int, int] = (0, 1)
+    ) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
         from prunelab.data.batches import epoch_generator
 
         order = torch.randperm(len(self.train_y), generator=epoch_generator(seed, epoch))
@@ -271,13 +303,17 @@ def load_stream(spec: dict, root: str | Path, device: torch.device | str, worker
     classes, train = split_listing(spec, root, "train")
     test_classes, test = split_listing(spec, root, "test")
     if test_classes != classes:
-        raise DataError(f"dataset '{spec['name']}' under {folder_root(spec, root)}: train/ and val/ have "
-                        f"different class folders ({len(classes)} vs {len(test_classes)})")
+        raise DataError(
+            f"dataset '{spec['name']}' under {folder_root(spec, root)}: train/ and val/ have "
+            f"different class folders ({len(classes)} vs {len(test_classes)})"
+        )
     keep, val = holdout(len(train), int(spec.get("validation", 0)), int(spec.get("split_seed", 0)), spec["name"])
     augment = dict(spec.get("augment", {}))
     if augment.get("crop_padding"):
-        raise ConfigError(f"dataset.augment.crop_padding is for in-memory datasets; '{spec['name']}' streams "
-                          f"from disk and uses augment.resized_crop: [min_area, max_area]")
+        raise ConfigError(
+            f"dataset.augment.crop_padding is for in-memory datasets; '{spec['name']}' streams "
+            f"from disk and uses augment.resized_crop: [min_area, max_area]"
+        )
     if spec.get("channels") not in (None, 3):
         raise ConfigError(f"dataset.channels={spec['channels']}: '{spec['name']}' images are decoded as RGB (3)")
     size, normalize = int(spec.get("size") or 224), bool(spec.get("normalize", True))
@@ -289,6 +325,16 @@ def load_stream(spec: dict, root: str | Path, device: torch.device | str, worker
     train_x, train_y = split([train[i] for i in keep.tolist()])
     val_x, val_y = split([train[i] for i in val.tolist()])
     test_x, test_y = split(test)
-    data = StreamData(spec["name"], train_x, train_y, val_x, val_y, test_x, test_y, len(classes), augment,
-                      _fingerprint(folder_root(spec, root), classes, {"train": train, "val": test}))
+    data = StreamData(
+        spec["name"],
+        train_x,
+        train_y,
+        val_x,
+        val_y,
+        test_x,
+        test_y,
+        len(classes),
+        augment,
+        _fingerprint(folder_root(spec, root), classes, {"train": train, "val": test}),
+    )
     return data.to(device)

@@ -10,8 +10,9 @@ import torch
 import torch.nn.functional as F
 
 from prunelab.data.batches import EpochPlan
+from prunelab.data.catalog import STREAMED
 from prunelab.data.digits import load_digits_arrays, split_train_test
-from prunelab.data.stream import STREAMED, StreamData, load_stream
+from prunelab.data.stream import StreamData, load_stream
 from prunelab.data.vision import VISION_SETS, load_vision_arrays
 from prunelab.errors import ConfigError
 
@@ -37,7 +38,7 @@ class TensorData:
     def input_shape(self) -> tuple[int, ...]:
         return tuple(self.train_x.shape[1:])
 
-    def to(self, device: torch.device | str) -> "TensorData":
+    def to(self, device: torch.device | str) -> TensorData:
         for key in ("train_x", "train_y", "val_x", "val_y", "test_x", "test_y"):
             setattr(self, key, getattr(self, key).to(device))
         return self
@@ -68,8 +69,9 @@ def _resize(images: torch.Tensor, size: int | None, channels: int | None) -> tor
     return x.contiguous()
 
 
-def load_dataset(spec: dict, root: str | Path = "data", device: torch.device | str = "cpu", workers: int = 0
-                 ) -> TensorData | StreamData:
+def load_dataset(
+    spec: dict, root: str | Path = "data", device: torch.device | str = "cpu", workers: int = 0
+) -> TensorData | StreamData:
     """Load ``spec`` (the dataset part of a run spec) as :class:`TensorData` on ``device``.
 
     ImageNet and image folders are not loaded but streamed (:class:`StreamData`, decoded by ``workers``
@@ -87,7 +89,8 @@ def load_dataset(spec: dict, root: str | Path = "data", device: torch.device | s
         tr_img, tr_lab, te_img, te_lab = images[train_idx], labels[train_idx], images[test_idx], labels[test_idx]
     elif name in VISION_SETS:
         tr_img, tr_lab, te_img, te_lab, classes = load_vision_arrays(
-            name, root, spec.get("download", False), spec.get("verify_checksums", True))
+            name, root, spec.get("download", False), spec.get("verify_checksums", True)
+        )
     else:
         raise ConfigError(f"dataset.name={name!r} is unknown (allowed: {', '.join(DATASETS)})")
 
@@ -96,7 +99,7 @@ def load_dataset(spec: dict, root: str | Path = "data", device: torch.device | s
     if not 0 <= n_val < len(tr_lab):
         raise ConfigError(f"dataset.validation={n_val} must be in [0, {len(tr_lab)}) for '{name}'")
     order = torch.randperm(len(tr_lab), generator=torch.Generator().manual_seed(spec.get("split_seed", 0) + 1))
-    keep, val = order[: len(order) - n_val], order[len(order) - n_val:]
+    keep, val = order[: len(order) - n_val], order[len(order) - n_val :]
 
     size, channels = spec.get("size"), spec.get("channels")
     train_x = _resize(tr_img[keep], size, channels)
@@ -106,7 +109,16 @@ def load_dataset(spec: dict, root: str | Path = "data", device: torch.device | s
         mean = train_x.mean(dim=(0, 2, 3), keepdim=True)
         std = train_x.std(dim=(0, 2, 3), keepdim=True).clamp_min(1e-6)
         train_x, val_x, test_x = ((t - mean) / std for t in (train_x, val_x, test_x))
-    data = TensorData(name=name, train_x=train_x, train_y=tr_lab[keep], val_x=val_x, val_y=tr_lab[val],
-                      test_x=test_x, test_y=te_lab, num_classes=classes, augment=dict(spec.get("augment", {})),
-                      fingerprint=fingerprint)
+    data = TensorData(
+        name=name,
+        train_x=train_x,
+        train_y=tr_lab[keep],
+        val_x=val_x,
+        val_y=tr_lab[val],
+        test_x=test_x,
+        test_y=te_lab,
+        num_classes=classes,
+        augment=dict(spec.get("augment", {})),
+        fingerprint=fingerprint,
+    )
     return data.to(device)

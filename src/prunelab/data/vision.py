@@ -13,10 +13,8 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from prunelab.data.files import FASHION_MNIST_SCRIPT, VISION_SETS, dataset_files, expected_files, missing_message  # noqa: F401 - torch-free, so the workflow can plan data jobs cheaply
 from prunelab.errors import DataError
-
-from prunelab.data.files import (  # noqa: F401 - torch-free, so the workflow can plan data jobs cheaply
-    FASHION_MNIST_SCRIPT, VISION_SETS, dataset_files, expected_files, missing_message)
 
 
 def check_present(name: str, root: str | Path, key: str = "data_root") -> None:
@@ -60,8 +58,9 @@ def _torchvision_class(name: str, verify_checksums: bool):
     return _PresenceChecked
 
 
-def load_vision_arrays(name: str, root: str | Path, download: bool, verify_checksums: bool
-                       ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor, int]:
+def load_vision_arrays(
+    name: str, root: str | Path, download: bool, verify_checksums: bool
+) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor, int]:
     """uint8 ``(N, C, H, W)`` train/test images and int64 labels, exactly as torchvision reads them."""
     if not download:
         check_present(name, root)

@@ -18,21 +18,21 @@ then that of an ordinary run. The group marker records which (``mode``) and why 
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from contextlib import ExitStack
 from pathlib import Path
-from typing import Callable
 
-from prunelab.jobs import kinds as jobs
-from prunelab.records import layout
-from prunelab.records import provenance
 from prunelab.data.tensors import load_dataset
 from prunelab.errors import ConfigError, DivergenceError
-from prunelab.training.stacked import GroupedTrainer, slower_than_sequential, unsupported
-from prunelab.plan.seed_groups import group_hash, without_seed
-from prunelab.models import build_model
+from prunelab.jobs import kinds as jobs
 from prunelab.jobs.runtime import Runtime
+from prunelab.models import build_model
+from prunelab.plan.seed_groups import group_hash, without_seed
+from prunelab.records import layout, provenance
 from prunelab.records.run_specs import DenseSpec
 from prunelab.records.storage import sha256_file, write_json
+from prunelab.training.stacked import GroupedTrainer, slower_than_sequential, unsupported
+
 
 def is_complete(directory: Path, run_hash: str) -> bool:
     """A finished run: its provenance names ``run_hash`` and every output it lists is present."""
@@ -48,26 +48,30 @@ def _check_group(specs: list[DenseSpec], directory: Path) -> list[str]:
     if len({without_seed(s.to_dict()) for s in specs}) != 1:
         raise ConfigError(f"{directory}: the specs of a seed group may differ only in 'seed'")
     if directory.name != group_hash(hashes):
-        raise ConfigError(f"{directory}: the member specs hash to group {group_hash(hashes)}, not to the "
-                          f"directory name")
+        raise ConfigError(
+            f"{directory}: the member specs hash to group {group_hash(hashes)}, not to the directory name"
+        )
     return hashes
 
 
 def _member_logs(directories: dict[str, Path], log: Callable[[str], None]) -> Callable[[str], None]:
     """Log to the group log, and each ``[run hash] ...`` line also to that member's ``logs/train.log``."""
+
     def route(line: str) -> None:
         log(line)
-        label = line[1:line.find("]")] if line.startswith("[") else ""
+        label = line[1 : line.find("]")] if line.startswith("[") else ""
         if label in directories:
             path = directories[label] / layout.LOGS / "train.log"
             path.parent.mkdir(parents=True, exist_ok=True)
             with open(path, "a", encoding="utf-8") as handle:
                 handle.write(line + "\n")
+
     return route
 
 
-def run_dense_group(specs_json: list[dict], directory: str | Path, rt: Runtime,
-                    log: Callable[[str], None] = jobs.log) -> None:
+def run_dense_group(
+    specs_json: list[dict], directory: str | Path, rt: Runtime, log: Callable[[str], None] = jobs.log
+) -> None:
     """Train the not-yet-complete members of the seed group ``specs_json``, then write the group marker."""
     started = provenance.now()
     directory = Path(directory)
@@ -87,23 +91,40 @@ def run_dense_group(specs_json: list[dict], directory: str | Path, rt: Runtime,
         for h, spec in pending:
             jobs.run_dense(spec.to_dict(), dirs[h], rt, _member_logs(dirs, log))
     trained = {h for h, _ in pending}
-    write_json(directory / layout.GROUP_MARKER, {
-        "group": directory.name, "mode": mode, "k": len(pending), "reason": reason if pending else None,
-        "members": [{"run": h, "trained": h in trained,
-                     "provenance_sha256": sha256_file(dirs[h] / layout.PROVENANCE)} for h in hashes],
-        "started": started, "finished": provenance.now()})
+    write_json(
+        directory / layout.GROUP_MARKER,
+        {
+            "group": directory.name,
+            "mode": mode,
+            "k": len(pending),
+            "reason": reason if pending else None,
+            "members": [
+                {"run": h, "trained": h in trained, "provenance_sha256": sha256_file(dirs[h] / layout.PROVENANCE)}
+                for h in hashes
+            ],
+            "started": started,
+            "finished": provenance.now(),
+        },
+    )
 
 
-def _train_together(pending: list[tuple[str, DenseSpec]], dirs: dict[str, Path], directory: Path, rt: Runtime,
-                    log: Callable[[str], None]) -> str | None:
+def _train_together(
+    pending: list[tuple[str, DenseSpec]],
+    dirs: dict[str, Path],
+    directory: Path,
+    rt: Runtime,
+    log: Callable[[str], None],
+) -> str | None:
     """Train ``pending`` in lockstep, or return why that would be slower (before writing anything)."""
     started = provenance.now()
     device = rt.configure()
     members = [h for h, _ in pending]
     first = pending[0][1]
     data = load_dataset(first.dataset, rt.data_root, device)
-    models = [build_model(spec.model, data.input_shape, data.num_classes, seed=spec.seed.init).to(device)
-              for _, spec in pending]
+    models = [
+        build_model(spec.model, data.input_shape, data.num_classes, seed=spec.seed.init).to(device)
+        for _, spec in pending
+    ]
     slower = slower_than_sequential(models[0], device)
     if slower:
         return slower
@@ -113,15 +134,33 @@ def _train_together(pending: list[tuple[str, DenseSpec]], dirs: dict[str, Path],
     with ExitStack() as stack:
         outputs = [stack.enter_context(jobs.run_job(spec, dirs[h], device)) for h, spec in pending]
         state = directory / layout.TRAIN_STATE
-        trainer = GroupedTrainer(models, data, first.train, data_seeds=[s.seed.data for _, s in pending],
-                                 labels=members, save_at=first.save_at, state_path=state,
-                                 checkpoint_every=rt.checkpoint_every, checkpoint_seconds=60 * rt.checkpoint_minutes,
-                                 on_divergence=rt.on_divergence, log=log)
+        trainer = GroupedTrainer(
+            models,
+            data,
+            first.train,
+            data_seeds=[s.seed.data for _, s in pending],
+            labels=members,
+            save_at=first.save_at,
+            state_path=state,
+            checkpoint_every=rt.checkpoint_every,
+            checkpoint_seconds=60 * rt.checkpoint_minutes,
+            on_divergence=rt.on_divergence,
+            log=log,
+        )
         results = trainer.run()
         for k, ((h, spec), out, model, result) in enumerate(zip(pending, outputs, models, results)):
             if isinstance(result, DivergenceError):  # on_divergence: record, as the single-run job does
-                jobs.record_divergence(out, spec, result, trainer.last_good[k], dirs[h], started, {},
-                                       spec.seed.to_dict(), extra_files={layout.SNAPSHOTS: {}})
+                jobs.record_divergence(
+                    out,
+                    spec,
+                    result,
+                    trainer.last_good[k],
+                    dirs[h],
+                    started,
+                    {},
+                    spec.seed.to_dict(),
+                    extra_files={layout.SNAPSHOTS: {}},
+                )
             else:
                 jobs.finish_dense(out, spec, model, data, result, started, extra={"grouped": grouped})
     if state.exists() and not rt.keep_train_state:

@@ -10,8 +10,12 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass, fields
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from prunelab.errors import ConfigError
+
+if TYPE_CHECKING:
+    import torch
 
 PREFIX = "PRUNELAB_"
 
@@ -29,7 +33,7 @@ class Runtime:
     keep_train_state: bool = False
     deterministic: bool = True
     cudnn_benchmark: bool = False
-    on_divergence: str = "fail"   # "fail": stop, no outputs; "record": outputs marked diverged, children skipped
+    on_divergence: str = "fail"  # "fail": stop, no outputs; "record": outputs marked diverged, children skipped
     compile: bool = False  # torch.compile(mode="reduce-overhead") of the training forward (CUDA graphs on a GPU)
     loader_workers: int = 4  # DataLoader processes decoding a streamed dataset (ImageNet); results do not depend on it
     processes: int = 1  # DDP ranks per training job, one per GPU (prunelab.training.distributed); scoring stays single
@@ -42,8 +46,13 @@ class Runtime:
             torch.set_num_threads(self.threads)
         if self.device == "cuda" and not torch.cuda.is_available():
             raise ConfigError("runtime.device=cuda but no CUDA device is visible to this job")
-        device = torch.device("cuda" if self.device == "auto" and torch.cuda.is_available() else
-                              "cpu" if self.device == "auto" else self.device)
+        device = torch.device(
+            "cuda"
+            if self.device == "auto" and torch.cuda.is_available()
+            else "cpu"
+            if self.device == "auto"
+            else self.device
+        )
         if device.type == "cuda":  # CPU kernels are deterministic already; this switch costs seconds to import
             if self.deterministic:
                 os.environ.setdefault("CUBLAS_WORKSPACE_CONFIG", ":4096:8")
@@ -52,7 +61,7 @@ class Runtime:
         return device
 
     @classmethod
-    def from_environment(cls, **overrides) -> "Runtime":
+    def from_environment(cls, **overrides) -> Runtime:
         """Defaults, then ``PRUNELAB_*`` variables, then explicit ``overrides`` (e.g. CLI flags)."""
         values = {}
         for f in fields(cls):
@@ -84,11 +93,26 @@ def result_config(config: dict) -> dict:
 def runtime_environment(config: dict, source: str | None = None) -> dict[str, str]:
     """The ``PRUNELAB_*`` variables for a validated suite config (plus ``PYTHONPATH`` = ``source``)."""
     runtime = config.get("runtime", {})
-    values = {"results": config.get("results", "results"), "data_root": config.get("data_root", "data"),
-              **{k: runtime[k] for k in ("device", "checkpoint_every", "checkpoint_minutes", "keep_train_state",
-                                         "deterministic", "cudnn_benchmark", "on_divergence", "compile",
-                                         "loader_workers", "processes")
-                 if k in runtime}}
+    values = {
+        "results": config.get("results", "results"),
+        "data_root": config.get("data_root", "data"),
+        **{
+            k: runtime[k]
+            for k in (
+                "device",
+                "checkpoint_every",
+                "checkpoint_minutes",
+                "keep_train_state",
+                "deterministic",
+                "cudnn_benchmark",
+                "on_divergence",
+                "compile",
+                "loader_workers",
+                "processes",
+            )
+            if k in runtime
+        },
+    }
     env = {PREFIX + k.upper(): str(v) for k, v in values.items()}
     if source:
         env["PYTHONPATH"] = source

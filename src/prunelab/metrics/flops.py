@@ -85,5 +85,4 @@ def count(model: nn.Module, input_shape: tuple[int, ...], mask: Mask | None = No
             h.remove()
     pruned = sum(m.numel() - int(m.sum()) for m in mask.values()) if mask is not None else 0
     params_total = sum(p.numel() for p in model.parameters())
-    return {"macs": totals["macs"], "ops": totals["ops"], "params": params_total - pruned,
-            "params_total": params_total}
+    return {"macs": totals["macs"], "ops": totals["ops"], "params": params_total - pruned, "params_total": params_total}

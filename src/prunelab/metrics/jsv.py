@@ -35,8 +35,13 @@ def summarize(values: torch.Tensor) -> dict:
     """Mean, std (population), max and min of all singular values, and the mean per-example σ_max/σ_min."""
     v = values.double()
     condition = v.max(1).values / v.min(1).values
-    return {"jsv_mean": float(v.mean()), "jsv_std": float(v.std(correction=0)), "jsv_max": float(v.max()),
-            "jsv_min": float(v.min()), "jsv_condition_mean": float(condition.mean())}
+    return {
+        "jsv_mean": float(v.mean()),
+        "jsv_std": float(v.std(correction=0)),
+        "jsv_max": float(v.max()),
+        "jsv_min": float(v.min()),
+        "jsv_condition_mean": float(condition.mean()),
+    }
 
 
 def measure(model: nn.Module, batches) -> dict:

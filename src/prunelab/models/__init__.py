@@ -3,6 +3,8 @@
 Prunable parameters are the ``weight`` of every ``nn.Conv2d`` and ``nn.Linear`` (see
 :func:`prunelab.training.masks.prunable_parameters`); the models therefore use plain conv/linear layers, with
 biases off wherever BatchNorm follows, so that parameter counts match the papers.
+
+Layer: may import ``records``, ``config`` and the shared modules; independent of ``data``.
 """
 
 from __future__ import annotations

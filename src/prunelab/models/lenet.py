@@ -21,12 +21,19 @@ class LeNet5(nn.Module):
         channels, height = input_shape[0], input_shape[1]
         pad = max(0, (32 - height) // 2)
         self.features = nn.Sequential(
-            nn.Conv2d(channels, 6, 5, padding=pad), activation(act), nn.MaxPool2d(2),
-            nn.Conv2d(6, 16, 5), activation(act), nn.MaxPool2d(2),
-            nn.Conv2d(16, 120, 5), activation(act), nn.Flatten(),
+            nn.Conv2d(channels, 6, 5, padding=pad),
+            activation(act),
+            nn.MaxPool2d(2),
+            nn.Conv2d(6, 16, 5),
+            activation(act),
+            nn.MaxPool2d(2),
+            nn.Conv2d(16, 120, 5),
+            activation(act),
+            nn.Flatten(),
         )
         self.classifier = nn.Sequential(
-            nn.Linear(_flat_features(self.features, input_shape), 84), activation(act), nn.Linear(84, num_classes))
+            nn.Linear(_flat_features(self.features, input_shape), 84), activation(act), nn.Linear(84, num_classes)
+        )
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.classifier(self.features(x))
@@ -36,11 +43,17 @@ class LeNet5Caffe(nn.Module):
     def __init__(self, input_shape: tuple[int, ...], num_classes: int):
         super().__init__()
         self.features = nn.Sequential(
-            nn.Conv2d(input_shape[0], 20, 5), nn.ReLU(), nn.MaxPool2d(2),
-            nn.Conv2d(20, 50, 5), nn.ReLU(), nn.MaxPool2d(2), nn.Flatten(),
+            nn.Conv2d(input_shape[0], 20, 5),
+            nn.ReLU(),
+            nn.MaxPool2d(2),
+            nn.Conv2d(20, 50, 5),
+            nn.ReLU(),
+            nn.MaxPool2d(2),
+            nn.Flatten(),
         )
         self.classifier = nn.Sequential(
-            nn.Linear(_flat_features(self.features, input_shape), 500), nn.ReLU(), nn.Linear(500, num_classes))
+            nn.Linear(_flat_features(self.features, input_shape), 500), nn.ReLU(), nn.Linear(500, num_classes)
+        )
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.classifier(self.features(x))

@@ -24,7 +24,7 @@ class _BasicBlock(nn.Module):
     def shortcut(self, x: torch.Tensor) -> torch.Tensor:
         if self.stride == 1 and self.extra == 0:
             return x
-        x = x[:, :, ::self.stride, ::self.stride]
+        x = x[:, :, :: self.stride, :: self.stride]
         return F.pad(x, (0, 0, 0, 0, self.extra // 2, self.extra - self.extra // 2))
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
@@ -65,8 +65,9 @@ class _PreActBlock(nn.Module):
         self.conv1 = nn.Conv2d(in_planes, planes, 3, stride=stride, padding=1, bias=False)
         self.bn2 = nn.BatchNorm2d(planes)
         self.conv2 = nn.Conv2d(planes, planes, 3, padding=1, bias=False)
-        self.shortcut = (nn.Conv2d(in_planes, planes, 1, stride=stride, bias=False)
-                         if stride != 1 or in_planes != planes else None)
+        self.shortcut = (
+            nn.Conv2d(in_planes, planes, 1, stride=stride, bias=False) if stride != 1 or in_planes != planes else None
+        )
         self.act = nn.ReLU()
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:

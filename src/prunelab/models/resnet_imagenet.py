@@ -83,7 +83,7 @@ class ImageNetResNet(nn.Module):
         self.maxpool = nn.MaxPool2d(3, stride=2, padding=1)
         in_planes = width
         for stage, count in enumerate(counts):
-            planes = width * 2 ** stage
+            planes = width * 2**stage
             blocks = []
             for i in range(count):
                 blocks.append(block(in_planes, planes, 2 if stage > 0 and i == 0 else 1))

@@ -10,14 +10,19 @@ from torch import nn
 PLANS = {
     11: [64, "M", 128, "M", 256, 256, "M", 512, 512, "M", 512, 512, "M"],
     16: [64, 64, "M", 128, 128, "M", 256, 256, 256, "M", 512, 512, 512, "M", 512, 512, 512, "M"],
-    19: [64, 64, "M", 128, 128, "M", 256, 256, 256, 256, "M", 512, 512, 512, 512, "M",
-         512, 512, 512, 512, "M"],
+    19: [64, 64, "M", 128, 128, "M", 256, 256, 256, 256, "M", 512, 512, 512, 512, "M", 512, 512, 512, 512, "M"],
 }
 
 
 class CifarVGG(nn.Module):
-    def __init__(self, depth: int, input_shape: tuple[int, ...], num_classes: int, hidden: list[int] | None = None,
-                 width_divisor: int = 1):
+    def __init__(
+        self,
+        depth: int,
+        input_shape: tuple[int, ...],
+        num_classes: int,
+        hidden: list[int] | None = None,
+        width_divisor: int = 1,
+    ):
         super().__init__()
         layers: list[nn.Module] = []
         channels = input_shape[0]

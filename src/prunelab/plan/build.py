@@ -21,17 +21,17 @@ import json
 import re
 
 from prunelab.branch_types import branch_types, get_branch_type
-from prunelab.plan.checkpoint_hash import checkpoint_spec
 from prunelab.errors import ConfigError
-from prunelab.records.run_plan import Plan
-from prunelab.pruning import get_method, resolve_hparams
+from prunelab.plan.checkpoint_hash import checkpoint_spec
 from prunelab.plan.resources import has_conv, train_test_sizes
+from prunelab.pruning import get_method, resolve_hparams
+from prunelab.records.run_plan import Plan
 from prunelab.records.run_specs import BranchSpec, DenseSpec, PruneSpec, RunSpec, Seeds
 from prunelab.training.schedules import iterations_per_epoch, to_iteration, total_iterations
 
 # the dense-run keys that decide results (download/verify_checksums only decide where bytes come from)
 DATASET_KEYS = ("name", "path", "size", "channels", "validation", "split_seed", "normalize", "augment")
-REINIT_SEED_SHIFT = 1_000_003   # re-initialised branches draw their init from dense init seed + this
+REINIT_SEED_SHIFT = 1_000_003  # re-initialised branches draw their init from dense init seed + this
 
 
 def _point(value) -> str:
@@ -57,8 +57,10 @@ class _Builder:
     def _ref(self, section: str, name: str, key: str) -> dict:
         entries = self.config.get(section, {})
         if name not in entries:
-            raise ConfigError(f"config key {key}: '{name}' is not defined under {section} "
-                              f"(defined: {', '.join(sorted(entries)) or 'none'})")
+            raise ConfigError(
+                f"config key {key}: '{name}' is not defined under {section} "
+                f"(defined: {', '.join(sorted(entries)) or 'none'})"
+            )
         return entries[name]
 
     def check_branch_types(self) -> None:
@@ -82,35 +84,65 @@ class _Builder:
         if cfg.get("checkpoint"):  # imported weights: the file's sha256 names the run (absent key: old hashes)
             train["save_at"] = []  # nothing is trained, so there are no snapshots (not even the default 0it)
             checkpoint = checkpoint_spec(cfg["checkpoint"], f"dense.{name}.checkpoint")
-        return DenseSpec(dataset=dataset, model=copy.deepcopy(cfg["model"]), train=train, seed=_seed_pair(seed),
-                         checkpoint=checkpoint)
+        return DenseSpec(
+            dataset=dataset,
+            model=copy.deepcopy(cfg["model"]),
+            train=train,
+            seed=_seed_pair(seed),
+            checkpoint=checkpoint,
+        )
 
-    def prune_spec(self, pruning_name: str, sparsity: float, source_hash: str, source_kind: str,
-                   dense_name: str, key: str, replicate: int, variant: dict | None = None) -> PruneSpec:
+    def prune_spec(
+        self,
+        pruning_name: str,
+        sparsity: float,
+        source_hash: str,
+        source_kind: str,
+        dense_name: str,
+        key: str,
+        replicate: int,
+        variant: dict | None = None,
+    ) -> PruneSpec:
         """The prune spec. Its seeds (pruning randomness, scoring batches, JSV batches) are the pruning config's
         seeds plus ``replicate``, the dense init seed, the same rule as a branch's seed_offset: each replicate
         draws its own random mask and scoring examples, so seed-to-seed spread includes the pruning's own."""
         cfg = self._ref("pruning", pruning_name, key)
         if variant:  # a grid point: steps and/or hyperparameters replaced
-            cfg = {**cfg, "steps": variant.get("steps", cfg["steps"]),
-                   "hparams": {**cfg.get("hparams", {}), **variant.get("hparams", {})}}
+            cfg = {
+                **cfg,
+                "steps": variant.get("steps", cfg["steps"]),
+                "hparams": {**cfg.get("hparams", {}), **variant.get("hparams", {})},
+            }
         where = f"pruning.{pruning_name}"
         method = get_method(cfg["method"], f"{where}.method")
         hparams = resolve_hparams(cfg["method"], cfg.get("hparams"), f"{where}.hparams")
         if sparsity is None and not method.own_sparsity:
-            raise ConfigError(f"config key {key}: sparsity null needs a method that sets its own structure "
-                              f"(such as l1_blocks with stage_ratios); '{cfg['method']}' does not")
+            raise ConfigError(
+                f"config key {key}: sparsity null needs a method that sets its own structure "
+                f"(such as l1_blocks with stage_ratios); '{cfg['method']}' does not"
+            )
         at = "final" if cfg["at"] == "final" or source_kind == "branch" else _point(cfg["at"])
         if at != "final":
             self._require_saved(dense_name, at, f"{where}.at")
-        scoring = _scoring(cfg["scoring"], replicate, cfg["steps"]) \
-            if method.needs_data and method.data_source == "batches" else None
-        return PruneSpec(parents={"source": f"{source_kind}/{source_hash}"}, at=at, method=cfg["method"],
-                         hparams=hparams, sparsity=None if sparsity is None else float(sparsity), scope=cfg["scope"],
-                         exclude=list(cfg["exclude"]), steps=cfg["steps"], step_schedule=cfg["step_schedule"],
-                         scoring=scoring,
-                         jsv=_replicate_seed(cfg["jsv"], replicate) if cfg["jsv"]["batches"] else None,
-                         seed=cfg["seed"] + replicate)
+        scoring = (
+            _scoring(cfg["scoring"], replicate, cfg["steps"])
+            if method.needs_data and method.data_source == "batches"
+            else None
+        )
+        return PruneSpec(
+            parents={"source": f"{source_kind}/{source_hash}"},
+            at=at,
+            method=cfg["method"],
+            hparams=hparams,
+            sparsity=None if sparsity is None else float(sparsity),
+            scope=cfg["scope"],
+            exclude=list(cfg["exclude"]),
+            steps=cfg["steps"],
+            step_schedule=cfg["step_schedule"],
+            scoring=scoring,
+            jsv=_replicate_seed(cfg["jsv"], replicate) if cfg["jsv"]["batches"] else None,
+            seed=cfg["seed"] + replicate,
+        )
 
     def branch_spec(self, branch_name: str, dense_hash: str, prune_hash: str, dense_name: str, key: str) -> BranchSpec:
         """The spec of branch ``branch_name`` after a mask; its type's declaration decides the defaults, the
@@ -135,24 +167,36 @@ class _Builder:
         offset = cfg["seed_offset"]
         seed = Seeds(init=dense.seed.init + REINIT_SEED_SHIFT + offset, data=dense.seed.data + offset)
         isometry = dict(cfg["isometry"]) if cfg["isometry"]["method"] != "none" else None
-        return BranchSpec(parents={"dense": f"dense/{dense_hash}", "prune": f"prune/{prune_hash}"},
-                          type=branch.runs_as(has_conv(dense.model)), rewind=rewind, train=train,
-                          optimizer_state=cfg["optimizer_state"], isometry=isometry, seed=seed)
+        return BranchSpec(
+            parents={"dense": f"dense/{dense_hash}", "prune": f"prune/{prune_hash}"},
+            type=branch.runs_as(has_conv(dense.model)),
+            rewind=rewind,
+            train=train,
+            optimizer_state=cfg["optimizer_state"],
+            isometry=isometry,
+            seed=seed,
+        )
 
     def _require_saved(self, dense_name: str, point: str, key: str) -> None:
         cfg = self.config["dense"][dense_name]
         if cfg.get("checkpoint"):
-            raise ConfigError(f"config key {key}: needs the checkpoint at '{point}', but dense '{dense_name}' "
-                              f"imports its weights (dense.{dense_name}.checkpoint) and has no training snapshots")
+            raise ConfigError(
+                f"config key {key}: needs the checkpoint at '{point}', but dense '{dense_name}' "
+                f"imports its weights (dense.{dense_name}.checkpoint) and has no training snapshots"
+            )
         iteration, end = _iterations(point, cfg), _iterations("end", cfg)
         if iteration > end:
-            raise ConfigError(f"config key {key}: '{point}' (iteration {iteration}) is past the end of dense "
-                              f"'{dense_name}' training ({end} iterations)")
+            raise ConfigError(
+                f"config key {key}: '{point}' (iteration {iteration}) is past the end of dense "
+                f"'{dense_name}' training ({end} iterations)"
+            )
         saved = {_point(p) for p in cfg["train"].get("save_at", [])}
         if point not in saved:
-            raise ConfigError(f"config key {key}: needs the checkpoint at '{point}', which dense '{dense_name}' "
-                              f"does not save; add '{point}' to dense.{dense_name}.train.save_at "
-                              f"(this changes that dense run's hash)")
+            raise ConfigError(
+                f"config key {key}: needs the checkpoint at '{point}', which dense '{dense_name}' "
+                f"does not save; add '{point}' to dense.{dense_name}.train.save_at "
+                f"(this changes that dense run's hash)"
+            )
 
     # -- experiments ---------------------------------------------------------------------------------
     def experiment(self, name: str, cfg: dict) -> list[dict]:
@@ -164,47 +208,95 @@ class _Builder:
             self._ref("branches", b, f"{key}.branches")
         if cfg.get("pruning") and not cfg.get("sparsities"):
             raise ConfigError(f"config key {key}.sparsities: needed when pruning is listed")
-        methods = [get_method(self.config["pruning"][p]["method"], f"pruning.{p}.method") for p in cfg.get("pruning", [])]
-        unknown = [n for n in cfg.get("grid", {}).get("hparams", {})
-                   if not any(n in m.hparams["properties"] for m in methods)]
+        methods = [
+            get_method(self.config["pruning"][p]["method"], f"pruning.{p}.method") for p in cfg.get("pruning", [])
+        ]
+        unknown = [
+            n for n in cfg.get("grid", {}).get("hparams", {}) if not any(n in m.hparams["properties"] for m in methods)
+        ]
         if unknown:
-            raise ConfigError(f"config key {key}.grid.hparams: {', '.join(unknown)} is no hyperparameter of the "
-                              f"experiment's methods")
+            raise ConfigError(
+                f"config key {key}.grid.hparams: {', '.join(unknown)} is no hyperparameter of the experiment's methods"
+            )
         for dense_name in cfg["dense"]:
             dense_cfg = self._ref("dense", dense_name, f"{key}.dense")
             for seed in dense_cfg["seeds"]:
                 d_spec = self.dense_spec(dense_name, seed)
                 d_hash = self._add(d_spec)
-                base = {"experiment": name, "dense": dense_name, "seed": d_spec.seed.init,
-                        "model": d_spec.model["name"], "activation": d_spec.model.get("activation"),
-                        "dataset": d_spec.dataset["name"], "dense_lr": d_spec.train["lr"],
-                        "dense_run": d_hash}
-                rows.append({**base, "stage": "dense", "pruning": None, "method": None, "branch": None,
-                             "branch_type": None, "level": 0, "target_sparsity": 0.0, "kind": "dense",
-                             "run": d_hash})
+                base = {
+                    "experiment": name,
+                    "dense": dense_name,
+                    "seed": d_spec.seed.init,
+                    "model": d_spec.model["name"],
+                    "activation": d_spec.model.get("activation"),
+                    "dataset": d_spec.dataset["name"],
+                    "dense_lr": d_spec.train["lr"],
+                    "dense_run": d_hash,
+                }
+                rows.append(
+                    {
+                        **base,
+                        "stage": "dense",
+                        "pruning": None,
+                        "method": None,
+                        "branch": None,
+                        "branch_type": None,
+                        "level": 0,
+                        "target_sparsity": 0.0,
+                        "kind": "dense",
+                        "run": d_hash,
+                    }
+                )
                 for pruning_name in cfg.get("pruning", []):
                     for label, variant in self._variants(pruning_name, cfg.get("grid", {}), f"{key}.grid"):
                         for sparsity in cfg["sparsities"]:
-                            p_spec = self.prune_spec(pruning_name, sparsity, d_hash, "dense", dense_name,
-                                                     f"{key}.pruning", base["seed"], variant)
-                            rows += self._prune_and_branches(base, p_spec, label, cfg.get("branches", []),
-                                                             d_hash, dense_name, key, level=0)
+                            p_spec = self.prune_spec(
+                                pruning_name,
+                                sparsity,
+                                d_hash,
+                                "dense",
+                                dense_name,
+                                f"{key}.pruning",
+                                base["seed"],
+                                variant,
+                            )
+                            rows += self._prune_and_branches(
+                                base, p_spec, label, cfg.get("branches", []), d_hash, dense_name, key, level=0
+                            )
                 if cfg.get("iterative"):
                     rows += self._iterative(base, cfg["iterative"], d_hash, dense_name, f"{key}.iterative")
         return rows
 
     def _prune_and_branches(self, base, p_spec, pruning_name, branches, d_hash, dense_name, key, level):
         p_hash = self._add(p_spec)
-        common = {**base, "pruning": pruning_name, "method": p_spec.method, "at": p_spec.at, "level": level,
-                  "target_sparsity": p_spec.sparsity, "scope": p_spec.scope, "steps": p_spec.steps,
-                  "hparams": json.dumps(p_spec.hparams, sort_keys=True), "prune_run": p_hash}
+        common = {
+            **base,
+            "pruning": pruning_name,
+            "method": p_spec.method,
+            "at": p_spec.at,
+            "level": level,
+            "target_sparsity": p_spec.sparsity,
+            "scope": p_spec.scope,
+            "steps": p_spec.steps,
+            "hparams": json.dumps(p_spec.hparams, sort_keys=True),
+            "prune_run": p_hash,
+        }
         rows = [{**common, "stage": "pruned", "branch": None, "branch_type": None, "kind": "prune", "run": p_hash}]
         for branch_name in branches:
             b_spec = self.branch_spec(branch_name, d_hash, p_hash, dense_name, f"{key}.branches")
             branch_type = self.config["branches"][branch_name]["type"]  # the row's, even where the run is shared
-            rows.append({**common, "stage": "branch", "branch": branch_name, "branch_type": branch_type,
-                         "branch_lr": b_spec.train["lr"], "isometry": (b_spec.isometry or {}).get("method", "none"),
-                         "kind": "branch", "run": self._add(b_spec)})
+            rows.append(
+                {
+                    **common,
+                    "stage": "branch",
+                    "branch": branch_name,
+                    "branch_type": branch_type,
+                    "branch_lr": b_spec.train["lr"],
+                    "isometry": (b_spec.isometry or {}).get("method", "none"),
+                    "kind": "branch",
+                    "run": self._add(b_spec),
+                }
+            )
         return rows
 
     def _variants(self, pruning_name: str, grid: dict, key: str) -> list[tuple[str, dict]]:
@@ -223,8 +315,12 @@ class _Builder:
             return [(pruning_name, {})]
         variants = []
         for point in points:
-            label = pruning_name + "[" + ",".join(f"{k}={v:g}" if isinstance(v, float) else f"{k}={v}"
-                                                  for k, v in point) + "]"
+            label = (
+                pruning_name
+                + "["
+                + ",".join(f"{k}={v:g}" if isinstance(v, float) else f"{k}={v}" for k, v in point)
+                + "]"
+            )
             variant = {"hparams": {k: v for k, v in point if k != "steps"}}
             variant.update({k: v for k, v in point if k == "steps"})
             variants.append((label, variant))
@@ -244,10 +340,12 @@ class _Builder:
         for pruning in prunings:
             source_hash, source_kind = d_hash, "dense"
             for level, sparsity in enumerate(targets, start=1):
-                p_spec = self.prune_spec(pruning, sparsity, source_hash, source_kind, dense_name, f"{key}.pruning",
-                                         base["seed"])
-                level_rows = self._prune_and_branches(base, p_spec, pruning, [cfg["branch"], *side], d_hash,
-                                                      dense_name, key, level)
+                p_spec = self.prune_spec(
+                    pruning, sparsity, source_hash, source_kind, dense_name, f"{key}.pruning", base["seed"]
+                )
+                level_rows = self._prune_and_branches(
+                    base, p_spec, pruning, [cfg["branch"], *side], d_hash, dense_name, key, level
+                )
                 rows += level_rows
                 chain = next(r for r in level_rows if r["branch"] == cfg["branch"])  # the next level grows from it
                 source_hash, source_kind = chain["run"], "branch"
@@ -261,22 +359,25 @@ class _Builder:
         for name, fig in self.config.get("figures", {}).items():
             for exp in fig["experiments"]:
                 if exp not in self.config["experiments"]:
-                    raise ConfigError(f"config key figures.{name}.experiments: '{exp}' is not an experiment "
-                                      f"(defined: {', '.join(sorted(self.config['experiments']))})")
+                    raise ConfigError(
+                        f"config key figures.{name}.experiments: '{exp}' is not an experiment "
+                        f"(defined: {', '.join(sorted(self.config['experiments']))})"
+                    )
                 if fig.get("metric") == "best_test_acc":
                     self._require_validation(name, exp)
             figures[name] = fig
         return figures
-
 
     def _require_validation(self, figure: str, experiment: str) -> None:
         """``best_test_acc`` is the test accuracy at the best-*validation* epoch; without a validation split
         there is no best epoch (it is never chosen on test accuracy), so such a figure is a config mistake."""
         for dense_name in self.config["experiments"][experiment]["dense"]:
             if not int(self.config["dense"][dense_name]["dataset"].get("validation", 0)):
-                raise ConfigError(f"config key figures.{figure}.metric: best_test_acc needs a validation split, "
-                                  f"but dense.{dense_name}.dataset.validation is 0 (experiment '{experiment}'); "
-                                  f"set it, or plot test_acc")
+                raise ConfigError(
+                    f"config key figures.{figure}.metric: best_test_acc needs a validation split, "
+                    f"but dense.{dense_name}.dataset.validation is 0 (experiment '{experiment}'); "
+                    f"set it, or plot test_acc"
+                )
 
 
 def _replicate_seed(section: dict, replicate: int) -> dict:

@@ -45,8 +45,9 @@ def cached_plan(config: dict, directory: str | Path, source: str = "config") -> 
     try:
         stored = json.loads(path.read_text(encoding="utf-8"))
         if stored.get("key") == key:
-            return Plan(config=config, specs=stored["specs"], experiments=stored["experiments"],
-                        figures=stored["figures"])
+            return Plan(
+                config=config, specs=stored["specs"], experiments=stored["experiments"], figures=stored["figures"]
+            )
     except (OSError, ValueError, KeyError, AttributeError):
         pass  # absent or unreadable: build it
     from prunelab.plan.build import build_plan
@@ -54,6 +55,10 @@ def cached_plan(config: dict, directory: str | Path, source: str = "config") -> 
     plan = build_plan(config, source)
     path.parent.mkdir(parents=True, exist_ok=True)
     # insertion order kept (no sort_keys): the rules list runs, tables and figures in the plan's order
-    write_text(path, json.dumps({"key": key, "specs": plan.specs, "experiments": plan.experiments,
-                                 "figures": plan.figures}, allow_nan=True))
+    write_text(
+        path,
+        json.dumps(
+            {"key": key, "specs": plan.specs, "experiments": plan.experiments, "figures": plan.figures}, allow_nan=True
+        ),
+    )
     return plan

@@ -3,14 +3,14 @@ different file is a different run (loading the weights, with torch, is ``prunela
 
 from __future__ import annotations
 
-from functools import lru_cache
+from functools import cache
 from pathlib import Path
 
 from prunelab.errors import ConfigError
 from prunelab.records.storage import sha256_file
 
 
-@lru_cache(maxsize=None)
+@cache
 def _digest(path: str, size: int, mtime_ns: int) -> str:
     return sha256_file(path)
 

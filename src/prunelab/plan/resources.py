@@ -15,8 +15,8 @@ the table against the real models) and scaled with the image area; MLP sizes are
 from __future__ import annotations
 
 import math
+from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Mapping
 
 from prunelab.data.catalog import DATASETS, STREAMED
 from prunelab.training.schedules import iterations_per_epoch, total_iterations
@@ -63,16 +63,16 @@ CPU_MACS_PER_SECOND_PER_THREAD = 5e9
 GPU_MACS_PER_SECOND = 5e12
 CPU_SECONDS_PER_LAYER = 20e-6
 GPU_SECONDS_PER_LAYER = 60e-6
-STARTUP_SECONDS = 60.0          # interpreter, torch and Snakemake start, dataset load, final evaluation
-SCORING_PASSES = 20             # data-driven scorers: per-example gradients / HVPs, in backward-pass units
-SAFETY = 3.0                    # requested wall time = SAFETY × estimate, before escalation
+STARTUP_SECONDS = 60.0  # interpreter, torch and Snakemake start, dataset load, final evaluation
+SCORING_PASSES = 20  # data-driven scorers: per-example gradients / HVPs, in backward-pass units
+SAFETY = 3.0  # requested wall time = SAFETY × estimate, before escalation
 MIN_RUNTIME_MINUTES = 5
 # Longest wall time requested: the common 48 h limit of GPU partitions, which sbatch refuses to exceed. A run
 # that needs longer (90 ImageNet epochs on one GPU) checkpoints every runtime.checkpoint_minutes, is stopped
 # at the limit and resumes from train_state.pt when Snakemake resubmits it (profile retries).
 MAX_RUNTIME_MINUTES = 48 * 60
-PACK_LIMIT_SECONDS = 300.0      # runs estimated below this share allocations (group "pack")
-BASE_MEM_MB = 1500              # the job's Python + torch, plus the Snakemake processes around it
+PACK_LIMIT_SECONDS = 300.0  # runs estimated below this share allocations (group "pack")
+BASE_MEM_MB = 1500  # the job's Python + torch, plus the Snakemake processes around it
 MEM_STEP_MB = 256
 GPU_THREADS, CPU_THREADS, SMALL_THREADS = 2, 4, 1
 
@@ -176,7 +176,10 @@ def _scoring_seconds(spec: dict, dataset: dict, size: ModelSize, gpu: bool) -> f
 def _memory_mb(dataset: dict, size: ModelSize, batch: int, gpu: bool) -> int:
     n_train, n_eval = train_test_sizes(dataset)
     if dataset["name"] in STREAMED:  # decoded batches in flight and the workers, not the dataset
-        data = STREAM_PREFETCH_BATCHES * batch * math.prod(input_shape(dataset)) + STREAM_WORKERS * STREAM_WORKER_MB * 2**20
+        data = (
+            STREAM_PREFETCH_BATCHES * batch * math.prod(input_shape(dataset))
+            + STREAM_WORKERS * STREAM_WORKER_MB * 2**20
+        )
     else:
         data = 2 * (n_train + n_eval) * math.prod(input_shape(dataset)) * 4  # raw + standardised float32 copies
     model = 10 * size.params * 4  # weights, grads, momentum, snapshots, checkpoint copies
@@ -220,12 +223,17 @@ def estimate(spec: dict, dense: dict, *, gpu: bool, attempt: int = 1, processes:
         threads += STREAM_WORKERS
     seconds = STARTUP_SECONDS + (work if gpu else work / threads)
     growth = max(1, int(attempt))
-    minutes = min(MAX_RUNTIME_MINUTES,
-                  max(MIN_RUNTIME_MINUTES, math.ceil(SAFETY * seconds / 60)) * 2 ** (growth - 1))
+    minutes = min(MAX_RUNTIME_MINUTES, max(MIN_RUNTIME_MINUTES, math.ceil(SAFETY * seconds / 60)) * 2 ** (growth - 1))
     base_mem = ranks * _memory_mb(dataset, size, -(-batch // ranks), gpu)
     mem = base_mem + (growth - 1) * base_mem // 2
-    return Request(threads=ranks * threads, mem_mb=-(-mem // MEM_STEP_MB) * MEM_STEP_MB, runtime=minutes,
-                   gpu=ranks if gpu else 0, packable=packable, seconds=seconds)
+    return Request(
+        threads=ranks * threads,
+        mem_mb=-(-mem // MEM_STEP_MB) * MEM_STEP_MB,
+        runtime=minutes,
+        gpu=ranks if gpu else 0,
+        packable=packable,
+        seconds=seconds,
+    )
 
 
 def group_request(members: list[Request]) -> Request:
@@ -238,9 +246,14 @@ def group_request(members: list[Request]) -> Request:
     """
     seconds = STARTUP_SECONDS + sum(m.seconds - STARTUP_SECONDS for m in members)
     mem = BASE_MEM_MB + sum(m.mem_mb - BASE_MEM_MB for m in members)
-    return Request(threads=max(m.threads for m in members), mem_mb=-(-mem // MEM_STEP_MB) * MEM_STEP_MB,
-                   runtime=min(MAX_RUNTIME_MINUTES, sum(m.runtime for m in members)), gpu=max(m.gpu for m in members), packable=False,
-                   seconds=seconds)
+    return Request(
+        threads=max(m.threads for m in members),
+        mem_mb=-(-mem // MEM_STEP_MB) * MEM_STEP_MB,
+        runtime=min(MAX_RUNTIME_MINUTES, sum(m.runtime for m in members)),
+        gpu=max(m.gpu for m in members),
+        packable=False,
+        seconds=seconds,
+    )
 
 
 def wants_gpu(device: str, on_cluster: bool) -> bool:

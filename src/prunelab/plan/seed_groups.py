@@ -11,9 +11,10 @@ from __future__ import annotations
 
 import hashlib
 
-from prunelab.errors import ConfigError
 from prunelab.data.catalog import STREAMED
+from prunelab.errors import ConfigError
 from prunelab.records.hashing import HASH_LENGTH, canonical_json
+
 
 def group_hash(members: list[str]) -> str:
     """16 hex digits of the sha256 of the sorted member run hashes, one per line."""
@@ -36,8 +37,10 @@ def seed_groups(specs: dict[str, dict]) -> dict[str, list[str]]:
     for run_hash, spec in specs.items():
         if spec["kind"] == "dense" and ("checkpoint" in spec or spec["dataset"]["name"] in STREAMED):
             reason = "imports its weights" if "checkpoint" in spec else f"streams '{spec['dataset']['name']}'"
-            raise ConfigError(f"runtime.group_seeds: dense run {run_hash} {reason}, which seed groups do not "
-                              f"support; set runtime.group_seeds: false")
+            raise ConfigError(
+                f"runtime.group_seeds: dense run {run_hash} {reason}, which seed groups do not "
+                f"support; set runtime.group_seeds: false"
+            )
         if spec["kind"] == "dense":
             by_shared.setdefault(without_seed(spec), []).append(run_hash)
     return {group_hash(members): sorted(members) for members in by_shared.values()}

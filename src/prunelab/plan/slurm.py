@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import shlex
 import subprocess
-from typing import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 
 TEST_TIMEOUT_SECONDS = 30
 

@@ -9,9 +9,10 @@ or :attr:`Method.prune`.
 from __future__ import annotations
 
 import importlib
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from functools import cache
-from typing import TYPE_CHECKING, Callable
+from typing import TYPE_CHECKING
 
 from prunelab.config import fragments
 from prunelab.discovery import declared
@@ -31,14 +32,14 @@ class PruneContext:
     ``torch.func.functional_call`` (a test hashes the state dict before and after every method)."""
 
     model: nn.Module
-    params: dict[str, torch.Tensor]     # prunable weights of ``model`` (live views), in selection order
-    mask: Mask                          # the current mask; all True before the first step
-    sparsity: float | None              # this step's target (cumulative); None: the method's preset decides
-    scope: str                          # "global" or "layerwise"
-    generator: torch.Generator          # the pruning seed's stream
+    params: dict[str, torch.Tensor]  # prunable weights of ``model`` (live views), in selection order
+    mask: Mask  # the current mask; all True before the first step
+    sparsity: float | None  # this step's target (cumulative); None: the method's preset decides
+    scope: str  # "global" or "layerwise"
+    generator: torch.Generator  # the pruning seed's stream
     batches: list[tuple[torch.Tensor, torch.Tensor]] = field(default_factory=list)  # scoring data, eval transform
-    data: TensorData | None = None      # the whole dataset, for methods that sample their own points
-    at_init: bool = False               # scoring at initialisation (BatchNorm in train mode on a copy)
+    data: TensorData | None = None  # the whole dataset, for methods that sample their own points
+    at_init: bool = False  # scoring at initialisation (BatchNorm in train mode on a copy)
     # This step's set S (inputs, labels) once drawn: SiPP's sensitivities and the propagation step share it.
     sample_set: tuple[torch.Tensor, torch.Tensor] | None = None
     # A pruner's per-weight ranking, set by the pruner, that the propagation step's refill follows (SiPP: ŝ).
@@ -62,14 +63,14 @@ class Method:
     """
 
     name: str
-    hparams: dict                  # JSON-schema fragment of the hyperparameters, defaults included
+    hparams: dict  # JSON-schema fragment of the hyperparameters, defaults included
     module: str
     scorer: str | None = None
     pruner: str | None = None
     needs_data: bool = False
-    data_source: str = "batches"   # "batches": ctx.batches from the spec's `scoring`; "dataset": draws from ctx.data
+    data_source: str = "batches"  # "batches": ctx.batches from the spec's `scoring`; "dataset": draws from ctx.data
     updates_weights: bool = False
-    own_sparsity: bool = False     # may run with sparsity null: its hparams (a preset) decide what is pruned
+    own_sparsity: bool = False  # may run with sparsity null: its hparams (a preset) decide what is pruned
     # searches its budget on the kept count after propagation when ctx.propagating (torchprune's search does):
     # the propagation step then only tops up to the exact target instead of refilling by the ranking
     propagates_in_search: bool = False
@@ -105,14 +106,16 @@ def get_method(name: str, key: str = "method") -> Method:
 
 # Hyperparameters of the pruning step around a method rather than of its function: declared in the method's
 # fragment like the others (so they are checked and, where set, part of the spec), consumed by
-# :func:`prunelab.pruning.schedule.run_method`. ``propagate``: the step after pruning (prunelab.pruning.propagate).
+# :func:`prunelab.pruning.multistep.run_method`. ``propagate``: the step after pruning (prunelab.pruning.propagate).
 STEP_HPARAMS = ("propagate",)
 
 
 def split_hparams(hparams: dict) -> tuple[dict, dict]:
     """(the keyword arguments of the method's score/prune function, the step's options) of resolved hparams."""
-    return ({k: v for k, v in hparams.items() if k not in STEP_HPARAMS},
-            {k: v for k, v in hparams.items() if k in STEP_HPARAMS})
+    return (
+        {k: v for k, v in hparams.items() if k not in STEP_HPARAMS},
+        {k: v for k, v in hparams.items() if k in STEP_HPARAMS},
+    )
 
 
 def resolve_hparams(name: str, given: dict | None, key: str = "hparams") -> dict:

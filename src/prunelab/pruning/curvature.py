@@ -36,8 +36,8 @@ from __future__ import annotations
 import copy
 import functools
 import warnings
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
-from typing import Callable, Iterator
 
 import torch
 import torch.nn.functional as F
@@ -49,8 +49,8 @@ from prunelab.errors import ConfigError, PrunelabError
 from prunelab.progress import tick
 from prunelab.pruning.catalog.obd import DIAGONALS  # named with OBD's declaration, so planning needs no torch
 
-MAX_DENSE = 10_000          # largest P for which a P×P matrix (800 MB in float64) is built
-CHUNK_ELEMENTS = 2 ** 25    # per-example rows materialised at once: 128 MiB of float32
+MAX_DENSE = 10_000  # largest P for which a P×P matrix (800 MB in float64) is built
+CHUNK_ELEMENTS = 2**25  # per-example rows materialised at once: 128 MiB of float32
 Batches = list[tuple[torch.Tensor, torch.Tensor]]
 
 
@@ -113,16 +113,22 @@ SQUARED_ERROR = Objective(
 # --------------------------------------------------------------------------------------------------
 def weight_modules(model: nn.Module) -> dict[str, nn.Module]:
     """``{weight parameter name: module}`` for every Linear and Conv2d layer of ``model``."""
-    return {f"{prefix}.weight" if prefix else "weight": m for prefix, m in model.named_modules()
-            if isinstance(m, (nn.Linear, nn.Conv2d))}
+    return {
+        f"{prefix}.weight" if prefix else "weight": m
+        for prefix, m in model.named_modules()
+        if isinstance(m, (nn.Linear, nn.Conv2d))
+    }
 
 
 def _check_unfoldable(name: str, module: nn.Module) -> None:
-    if isinstance(module, nn.Conv2d) and (module.groups != 1 or module.padding_mode != "zeros"
-                                          or isinstance(module.padding, str)):
-        raise PrunelabError(f"{name}: per-layer curvature supports Conv2d with groups=1 and zero padding given "
-                            f"as numbers; this layer has groups={module.groups}, padding={module.padding!r}, "
-                            f"padding_mode={module.padding_mode!r}")
+    if isinstance(module, nn.Conv2d) and (
+        module.groups != 1 or module.padding_mode != "zeros" or isinstance(module.padding, str)
+    ):
+        raise PrunelabError(
+            f"{name}: per-layer curvature supports Conv2d with groups=1 and zero padding given "
+            f"as numbers; this layer has groups={module.groups}, padding={module.padding!r}, "
+            f"padding_mode={module.padding_mode!r}"
+        )
 
 
 def _has_batchnorm(model: nn.Module) -> bool:
@@ -137,8 +143,9 @@ class FlatModel:
     examples of a batch are then coupled, and per-example quantities are refused.
     """
 
-    def __init__(self, model: nn.Module, names: list[str], *, at_init: bool = False,
-                 objective: Objective = CROSS_ENTROPY):
+    def __init__(
+        self, model: nn.Module, names: list[str], *, at_init: bool = False, objective: Objective = CROSS_ENTROPY
+    ):
         net = copy.deepcopy(model)
         net.train(at_init)
         if at_init:
@@ -158,7 +165,7 @@ class FlatModel:
         self.coupled = at_init and _has_batchnorm(net)
 
     @classmethod
-    def from_context(cls, ctx, objective: Objective = CROSS_ENTROPY) -> "FlatModel":
+    def from_context(cls, ctx, objective: Objective = CROSS_ENTROPY) -> FlatModel:
         """The view a pruning method needs: ``ctx.model``'s prunable weights, in ``ctx.params`` order."""
         return cls(ctx.model, list(ctx.params), at_init=ctx.at_init, objective=objective)
 
@@ -201,9 +208,11 @@ class FlatModel:
 
     def require_independent_examples(self, what: str) -> None:
         if self.coupled:
-            raise ConfigError(f"{what}: train-mode BatchNorm at initialisation (at: 0it) couples the examples "
-                              f"of a batch, so per-example gradients are undefined; score a trained network or "
-                              f"use a batch-level curvature (hessian, hutchinson)")
+            raise ConfigError(
+                f"{what}: train-mode BatchNorm at initialisation (at: 0it) couples the examples "
+                f"of a batch, so per-example gradients are undefined; score a trained network or "
+                f"use a batch-level curvature (hessian, hutchinson)"
+            )
 
 
 def _chunks(n: int, elements_per_example: int) -> Iterator[slice]:
@@ -221,8 +230,10 @@ def _count(batches: Batches) -> int:
 
 def _require_dense(size: int, what: str, alternative: str) -> None:
     if size > MAX_DENSE:
-        raise ConfigError(f"{what}: {size} prunable weights exceed the {MAX_DENSE} for which a dense "
-                          f"{size}×{size} computation is done; use {alternative}")
+        raise ConfigError(
+            f"{what}: {size} prunable weights exceed the {MAX_DENSE} for which a dense "
+            f"{size}×{size} computation is done; use {alternative}"
+        )
 
 
 # --------------------------------------------------------------------------------------------------
@@ -243,8 +254,9 @@ def per_example_gradients(fm: FlatModel, x: torch.Tensor, y: torch.Tensor) -> to
     return vmap(grad(fm._one_example_loss), in_dims=(None, 0, 0))(fm.theta, x, y)
 
 
-def _example_chunks(fm: FlatModel, batches: Batches, rows_per_example: int = 1
-                    ) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
+def _example_chunks(
+    fm: FlatModel, batches: Batches, rows_per_example: int = 1
+) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
     for x, y in batches:
         for part in _chunks(len(y), rows_per_example * fm.size):
             yield x[part], y[part]
@@ -261,19 +273,19 @@ def _accumulate_layer(total: torch.Tensor, module: nn.Module, a: torch.Tensor, d
 
     Products run in the model's dtype (as a backward pass would); the squares are summed in float64."""
     if isinstance(module, nn.Linear) and a.dim() == 2:
-        total += (delta.pow(2).T @ a.pow(2)).double()   # (δ_i a_iᵀ)² summed over i, never materialised
+        total += (delta.pow(2).T @ a.pow(2)).double()  # (δ_i a_iᵀ)² summed over i, never materialised
         return
     if isinstance(module, nn.Linear):
         rows, outs = a.reshape(len(a), -1, a.shape[-1]), delta.reshape(len(delta), -1, delta.shape[-1])
         total += (outs.transpose(1, 2) @ rows).pow(2).sum(0, dtype=torch.float64)
         return
-    patches = F.unfold(a, module.kernel_size, dilation=module.dilation, padding=module.padding,
-                       stride=module.stride)
+    patches = F.unfold(a, module.kernel_size, dilation=module.dilation, padding=module.padding, stride=module.stride)
     total += (delta.flatten(2) @ patches.transpose(1, 2)).pow(2).sum(0, dtype=torch.float64)
 
 
-def squared_gradient_sum(fm: FlatModel, x: torch.Tensor,
-                         cotangents: Callable[[torch.Tensor], torch.Tensor]) -> torch.Tensor:
+def squared_gradient_sum(
+    fm: FlatModel, x: torch.Tensor, cotangents: Callable[[torch.Tensor], torch.Tensor]
+) -> torch.Tensor:
     """Σ_i Σ_k ([J_iᵀ v_ik]_q)² for every prunable weight q, with v = ``cotangents(z)`` of shape (m, K, C).
 
     J_iᵀv is the per-example gradient that the cotangent v on example i's logits pulls back. Instead of
@@ -290,7 +302,8 @@ def squared_gradient_sum(fm: FlatModel, x: torch.Tensor,
     def recorder(name: str):
         def record(module, inputs, output):
             records[name].append((inputs[0].detach(), output))
-            return output.clone()        # later in-place ops act on the clone, not on the recorded output
+            return output.clone()  # later in-place ops act on the clone, not on the recorded output
+
         return record
 
     handles = [layers[name].register_forward_hook(recorder(name)) for name in fm.names]
@@ -301,15 +314,19 @@ def squared_gradient_sum(fm: FlatModel, x: torch.Tensor,
             handle.remove()
     for name, calls in records.items():
         if len(calls) != 1:
-            raise PrunelabError(f"curvature: layer {name} ran {len(calls)} times in one forward pass; per-example "
-                                f"squares need each prunable layer to be applied once")
+            raise PrunelabError(
+                f"curvature: layer {name} ran {len(calls)} times in one forward pass; per-example "
+                f"squares need each prunable layer to be applied once"
+            )
     v = cotangents(z.detach())
     outputs = [records[name][0][1] for name in fm.names]
-    totals = [torch.zeros(s[0], n // s[0], dtype=torch.float64, device=fm.theta.device)
-              for s, n in zip(fm.shapes, fm.sizes)]
+    totals = [
+        torch.zeros(s[0], n // s[0], dtype=torch.float64, device=fm.theta.device) for s, n in zip(fm.shapes, fm.sizes)
+    ]
     for k in range(v.shape[1]):
-        deltas = torch.autograd.grad(z, outputs, grad_outputs=v[:, k], retain_graph=k + 1 < v.shape[1],
-                                     allow_unused=True)
+        deltas = torch.autograd.grad(
+            z, outputs, grad_outputs=v[:, k], retain_graph=k + 1 < v.shape[1], allow_unused=True
+        )
         for name, total, delta in zip(fm.names, totals, deltas):
             if delta is not None:
                 _accumulate_layer(total, layers[name], records[name][0][0], delta)
@@ -336,30 +353,31 @@ def ggn_diagonal(fm: FlatModel, batches: Batches) -> torch.Tensor:
 def empirical_fisher_diagonal(fm: FlatModel, batches: Batches) -> torch.Tensor:
     """(1/n) Σ_i (∂ℓ(x_i, y_i)/∂θ)² with the observed labels."""
     total = _squares_over_batches(
-        fm, batches, lambda b, part, z: output_gradients(fm, z, batches[b][1][part]).unsqueeze(1))
+        fm, batches, lambda b, part, z: output_gradients(fm, z, batches[b][1][part]).unsqueeze(1)
+    )
     return total / _count(batches)
 
 
-def sample_labels(fm: FlatModel, batches: Batches, generator: torch.Generator, samples: int = 1
-                  ) -> list[list[torch.Tensor]]:
+def sample_labels(
+    fm: FlatModel, batches: Batches, generator: torch.Generator, samples: int = 1
+) -> list[list[torch.Tensor]]:
     """``samples`` draws ỹ from the model's predictive distribution per example: [batch][draw] → labels."""
     with torch.no_grad():
         logits = [fm.logits(fm.theta, x) for x, _ in batches]
     return [[fm.objective.sample(z, generator) for _ in range(samples)] for z in logits]
 
 
-def mc_fisher_diagonal(fm: FlatModel, batches: Batches, generator: torch.Generator, samples: int = 1
-                       ) -> torch.Tensor:
+def mc_fisher_diagonal(fm: FlatModel, batches: Batches, generator: torch.Generator, samples: int = 1) -> torch.Tensor:
     """(1/(n·S)) Σ_i Σ_s (∂ℓ(x_i, ỹ_is)/∂θ)² with ỹ_is drawn from the model (:func:`sample_labels`, in that
     order from ``generator``); its expectation is the GGN diagonal."""
     labels = sample_labels(fm, batches, generator, samples)
     total = _squares_over_batches(
-        fm, batches, lambda b, part, z: torch.stack([output_gradients(fm, z, draw[part]) for draw in labels[b]], 1))
+        fm, batches, lambda b, part, z: torch.stack([output_gradients(fm, z, draw[part]) for draw in labels[b]], 1)
+    )
     return total / (_count(batches) * samples)
 
 
-def minibatch_gradients(fm: FlatModel, batches: Batches, mini_batch: int, count: int
-                        ) -> Iterator[torch.Tensor]:
+def minibatch_gradients(fm: FlatModel, batches: Batches, mini_batch: int, count: int) -> Iterator[torch.Tensor]:
     """The gradients of the mean loss over ``count`` consecutive mini-batches of ``mini_batch`` scoring
     examples (in scoring order), yielded as (k, P) chunks. ``mini_batch = 1`` gives per-example gradients."""
     if mini_batch == 1:
@@ -368,8 +386,10 @@ def minibatch_gradients(fm: FlatModel, batches: Batches, mini_batch: int, count:
     y = torch.cat([yb for _, yb in batches])
     needed = mini_batch * count
     if needed > len(y):
-        raise ConfigError(f"{count} gradients of mini-batches of {mini_batch} need {needed} scoring examples, "
-                          f"but scoring.examples gives {len(y)}; raise scoring.examples or lower the counts")
+        raise ConfigError(
+            f"{count} gradients of mini-batches of {mini_batch} need {needed} scoring examples, "
+            f"but scoring.examples gives {len(y)}; raise scoring.examples or lower the counts"
+        )
     x = x[:needed].reshape(count, mini_batch, *x.shape[1:])
     y = y[:needed].reshape(count, mini_batch, *y.shape[1:])
     batch_grad = vmap(grad(fm.loss), in_dims=(None, 0, 0))
@@ -463,7 +483,7 @@ def hessian_matrix(fm: FlatModel, batches: Batches) -> torch.Tensor:
     h = torch.empty(fm.size, fm.size, dtype=torch.float64, device=fm.theta.device)
     for start, e in _unit_vector_chunks(fm):
         tick(lambda: f"Hessian matrix: {start}/{fm.size} columns")
-        h[start:start + len(e)] = hessian_vector_product(fm, batches, e).double()
+        h[start : start + len(e)] = hessian_vector_product(fm, batches, e).double()
     return 0.5 * (h + h.T)
 
 
@@ -474,12 +494,13 @@ def hessian_diagonal(fm: FlatModel, batches: Batches) -> torch.Tensor:
     for start, e in _unit_vector_chunks(fm):
         tick(lambda: f"Hessian diagonal: {start}/{fm.size} weights")
         hv = hessian_vector_product(fm, batches, e).double()
-        out[start:start + len(e)] = hv[torch.arange(len(e)), torch.arange(start, start + len(e))]
+        out[start : start + len(e)] = hv[torch.arange(len(e)), torch.arange(start, start + len(e))]
     return out
 
 
-def hutchinson_diagonal(fm: FlatModel, batches: Batches, samples: int, generator: torch.Generator,
-                        probes_at_once: int = 32) -> torch.Tensor:
+def hutchinson_diagonal(
+    fm: FlatModel, batches: Batches, samples: int, generator: torch.Generator, probes_at_once: int = 32
+) -> torch.Tensor:
     """(1/S) Σ_s v_s ⊙ H v_s with Rademacher probes v_s drawn from ``generator``; unbiased for diag(H).
 
     Probes are drawn and multiplied ``probes_at_once`` at a time (vmapped Hessian-vector products)."""
@@ -492,8 +513,9 @@ def hutchinson_diagonal(fm: FlatModel, batches: Batches, samples: int, generator
     return total / samples
 
 
-def curvature_diagonal(kind: str, fm: FlatModel, batches: Batches, generator: torch.Generator,
-                       samples: int = 1) -> torch.Tensor:
+def curvature_diagonal(
+    kind: str, fm: FlatModel, batches: Batches, generator: torch.Generator, samples: int = 1
+) -> torch.Tensor:
     """The diagonal curvature named ``kind`` (one of ``DIAGONALS``); ``samples`` is the number of label
     draws per example (mc_fisher) or of Rademacher probes (hutchinson)."""
     if kind == "ggn":
@@ -516,13 +538,13 @@ def _layer_rows(module: nn.Module, x: torch.Tensor) -> torch.Tensor:
     """The input rows a layer multiplies by its flattened weight: features (linear) or unfolded patches."""
     if isinstance(module, nn.Linear):
         return x.reshape(-1, module.in_features)
-    patches = F.unfold(x, module.kernel_size, dilation=module.dilation, padding=module.padding,
-                       stride=module.stride)
+    patches = F.unfold(x, module.kernel_size, dilation=module.dilation, padding=module.padding, stride=module.stride)
     return patches.transpose(1, 2).reshape(-1, patches.shape[1])
 
 
-def layer_input_moments(model: nn.Module, names: list[str], batches: Batches, *, at_init: bool = False
-                        ) -> dict[str, torch.Tensor]:
+def layer_input_moments(
+    model: nn.Module, names: list[str], batches: Batches, *, at_init: bool = False
+) -> dict[str, torch.Tensor]:
     """Ψ_l = (1/n_l) Σ x xᵀ (float64) over the inputs x of each layer whose weight is named in ``names``.
 
     For a conv layer each unfolded patch is one x (n_l = examples × output positions), ordered like the

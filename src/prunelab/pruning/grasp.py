@@ -23,13 +23,14 @@ import torch.nn.functional as F
 from torch import nn
 
 from prunelab.data.tensors import TensorData
-from prunelab.training.masks import Mask
 from prunelab.pruning.base import PruneContext
 from prunelab.pruning.scoring_copy import require_data, scoring_copy
+from prunelab.training.masks import Mask
 
 
-def class_balanced_sample(data: TensorData, per_class: int, generator: torch.Generator
-                          ) -> tuple[torch.Tensor, torch.Tensor]:
+def class_balanced_sample(
+    data: TensorData, per_class: int, generator: torch.Generator
+) -> tuple[torch.Tensor, torch.Tensor]:
     """Up to ``per_class`` training examples of every class, in a random order from ``generator``.
 
     The examples are grouped by class (class 0 first), as the authors' collection loop concatenates them,
@@ -47,8 +48,9 @@ def halves(x: torch.Tensor, y: torch.Tensor) -> list[tuple[torch.Tensor, torch.T
     return [(xb, yb) for xb, yb in ((x[:n], y[:n]), (x[n:], y[n:])) if len(yb)]
 
 
-def xavier_normal_linear_(model: nn.Module, generator: torch.Generator, mask: Mask | None = None,
-                          names: dict[int, str] | None = None) -> None:
+def xavier_normal_linear_(
+    model: nn.Module, generator: torch.Generator, mask: Mask | None = None, names: dict[int, str] | None = None
+) -> None:
     """Re-draw every ``Linear`` weight from N(0, 2/(fan_in+fan_out)) on the CPU (device-independent draws),
     then zero the entries ``mask`` already prunes so the scored net is θ ⊙ m."""
     with torch.no_grad():
@@ -63,8 +65,9 @@ def xavier_normal_linear_(model: nn.Module, generator: torch.Generator, mask: Ma
                     mask.apply_({name: w})
 
 
-def hessian_gradient_product(model: nn.Module, params: dict[str, torch.Tensor], parts: list,
-                             temperature: float) -> tuple[dict, dict]:
+def hessian_gradient_product(
+    model: nn.Module, params: dict[str, torch.Tensor], parts: list, temperature: float
+) -> tuple[dict, dict]:
     """(g, Hg) over ``params`` for the loss Σ_parts CE(f(x)/T, y), by double backward."""
     names = list(params)
     weights = [params[n] for n in names]

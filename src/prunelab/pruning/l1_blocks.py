@@ -21,16 +21,20 @@ import re
 from torch import nn
 
 from prunelab.errors import ConfigError
-from prunelab.training.masks import Mask
 from prunelab.pruning.base import PruneContext
 from prunelab.pruning.l1_filter import smallest_units
+from prunelab.training.masks import Mask
 
 
 def residual_blocks(model: nn.Module) -> list[tuple[str, nn.Module]]:
     """Blocks with conv1 → conv2 in series (basic and pre-activation residual blocks), in network order."""
-    return [(name, m) for name, m in model.named_modules()
-            if isinstance(getattr(m, "conv1", None), nn.Conv2d) and isinstance(getattr(m, "conv2", None), nn.Conv2d)
-            and m.conv2.in_channels == m.conv1.out_channels]
+    return [
+        (name, m)
+        for name, m in model.named_modules()
+        if isinstance(getattr(m, "conv1", None), nn.Conv2d)
+        and isinstance(getattr(m, "conv2", None), nn.Conv2d)
+        and m.conv2.in_channels == m.conv1.out_channels
+    ]
 
 
 def block_layout(blocks: list[tuple[str, nn.Module]]) -> list[tuple[int, int]]:
@@ -46,8 +50,10 @@ def block_layout(blocks: list[tuple[str, nn.Module]]) -> list[tuple[int, int]]:
 
 def prune(ctx: PruneContext, stage_ratios: list[float] | None, skip: list[int]) -> tuple[Mask, None]:
     if (stage_ratios is None) == (ctx.sparsity is None):
-        raise ConfigError("l1_blocks: give either hparams.stage_ratios (and sparsity: null in the experiment) or "
-                          "a sparsity used as every stage's ratio, not both or neither")
+        raise ConfigError(
+            "l1_blocks: give either hparams.stage_ratios (and sparsity: null in the experiment) or "
+            "a sparsity used as every stage's ratio, not both or neither"
+        )
     blocks = residual_blocks(ctx.model)
     if not blocks:
         raise ConfigError("l1_blocks needs a residual network (blocks with conv1 and conv2)")
@@ -55,8 +61,9 @@ def prune(ctx: PruneContext, stage_ratios: list[float] | None, skip: list[int]) 
     stages = layout[-1][0] + 1
     ratios = stage_ratios if stage_ratios is not None else [ctx.sparsity] * stages
     if len(ratios) != stages:
-        raise ConfigError(f"l1_blocks hparams.stage_ratios has {len(ratios)} entries but the network has "
-                          f"{stages} stages")
+        raise ConfigError(
+            f"l1_blocks hparams.stage_ratios has {len(ratios)} entries but the network has {stages} stages"
+        )
     keep = {n: m.clone() for n, m in ctx.mask.items()}
     for (name, block), (stage, conv_id) in zip(blocks, layout):
         if conv_id in skip:

@@ -23,8 +23,8 @@ import math
 import torch
 
 from prunelab.errors import ConfigError
-from prunelab.training.masks import Mask
 from prunelab.pruning.base import PruneContext
+from prunelab.training.masks import Mask
 
 
 def units_to_prune(pr: float, units: int) -> int:
@@ -38,19 +38,22 @@ def smallest_units(weight: torch.Tensor, count: int) -> torch.Tensor:
     return torch.sort(norms, stable=True).indices[:count]
 
 
-def _input_columns(weight: torch.Tensor, previous: torch.Tensor, units: torch.Tensor, names: tuple[str, str]
-                   ) -> torch.Tensor:
+def _input_columns(
+    weight: torch.Tensor, previous: torch.Tensor, units: torch.Tensor, names: tuple[str, str]
+) -> torch.Tensor:
     """Bool mask over ``weight``'s input dimension: True at the inputs fed by the removed ``units``."""
     fan_in, produced = weight.shape[1], previous.shape[0]
     columns = torch.zeros(fan_in, dtype=torch.bool, device=weight.device)
     if weight.dim() == 2 and previous.dim() == 4 and fan_in % produced == 0:
-        block = fan_in // produced      # Conv → Linear: each filter's flattened feature map
+        block = fan_in // produced  # Conv → Linear: each filter's flattened feature map
         columns.view(produced, block)[units] = True
     elif fan_in == produced:
         columns[units] = True
     else:
-        raise ConfigError(f"l1_filter: {names[1]} has {fan_in} inputs but {names[0]} has {produced} outputs; "
-                          f"only plain chains of layers are supported")
+        raise ConfigError(
+            f"l1_filter: {names[1]} has {fan_in} inputs but {names[0]} has {produced} outputs; "
+            f"only plain chains of layers are supported"
+        )
     return columns
 
 
@@ -58,8 +61,10 @@ def prune(ctx: PruneContext, layers: list[int] | None) -> tuple[Mask, None]:
     names = list(ctx.params)
     chosen = list(range(len(names) - 1)) if layers is None else list(layers)
     if any(i < 0 or i >= len(names) - 1 for i in chosen):
-        raise ConfigError(f"l1_filter hparams.layers={layers}: indices must be in [0, {len(names) - 2}] (the "
-                          f"{len(names)} prunable tensors minus the last, whose inputs absorb the pruning)")
+        raise ConfigError(
+            f"l1_filter hparams.layers={layers}: indices must be in [0, {len(names) - 2}] (the "
+            f"{len(names)} prunable tensors minus the last, whose inputs absorb the pruning)"
+        )
     keep = {n: ctx.mask[n].clone() for n in names}
     for i in sorted(set(chosen)):
         name, following = names[i], names[i + 1]

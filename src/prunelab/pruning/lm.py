@@ -7,15 +7,15 @@ gradient of the scoring loss on the current masked network (eval mode). Score (l
 
 The absolute value (Laurent et al.'s code) treats predicted decreases like increases: both leave the region
 where the model is trusted. λ ≥ 0 penalises the step length. Multi-step pruning (T > 1) re-scores after
-each step through :func:`prunelab.pruning.schedule.run_method`.
+each step through :func:`prunelab.pruning.multistep.run_method`.
 """
 
 from __future__ import annotations
 
 import torch
 
-from prunelab.pruning.curvature import FlatModel, mean_gradient
 from prunelab.pruning.base import PruneContext
+from prunelab.pruning.curvature import FlatModel, mean_gradient
 
 
 def criterion(theta: torch.Tensor, g: torch.Tensor, lam: float) -> torch.Tensor:

@@ -19,13 +19,13 @@ from __future__ import annotations
 
 import torch
 
-from prunelab.pruning.curvature import layer_input_moments
 from prunelab.errors import PrunelabError
-from prunelab.training.masks import Mask
 from prunelab.progress import tick
 from prunelab.pruning.base import PruneContext
-from prunelab.pruning.obs_algebra import independent_update, joint_update_vector, saliency
+from prunelab.pruning.curvature import layer_input_moments
+from prunelab.pruning.kkt import independent_update, joint_update_vector, saliency
 from prunelab.pruning.select import select
+from prunelab.training.masks import Mask
 
 
 def damped(psi: torch.Tensor, damp: float, name: str) -> tuple[torch.Tensor, torch.Tensor]:
@@ -34,8 +34,9 @@ def damped(psi: torch.Tensor, damp: float, name: str) -> tuple[torch.Tensor, tor
     psi = psi + damp * (scale if scale > 0 else 1.0) * torch.eye(psi.shape[0], dtype=psi.dtype, device=psi.device)
     factor, info = torch.linalg.cholesky_ex(psi)
     if int(info) != 0:
-        raise PrunelabError(f"method 'lobs': the input second moment of {name} is singular; raise hparams.damp "
-                            f"above {damp}")
+        raise PrunelabError(
+            f"method 'lobs': the input second moment of {name} is singular; raise hparams.damp above {damp}"
+        )
     return psi, torch.cholesky_inverse(factor)
 
 
@@ -55,8 +56,9 @@ def prune(ctx: PruneContext, **hparams) -> tuple[Mask, dict | None]:
         w, inv = rows[name], inverses[name]
         kept = mask[name].reshape(w.shape).to(w.device)
         if hparams["update"] == "joint":
-            new = w + torch.stack([joint_update_vector(psis[name], inv, w[i], ~kept[i], kept[i])
-                                   for i in range(w.shape[0])])
+            new = w + torch.stack(
+                [joint_update_vector(psis[name], inv, w[i], ~kept[i], kept[i]) for i in range(w.shape[0])]
+            )
         else:
             new = w + independent_update(inv, w, ~kept)
         new = torch.where(kept, new, torch.zeros_like(new))

@@ -20,8 +20,8 @@ from __future__ import annotations
 
 import torch
 
-from prunelab.pruning.curvature import FlatModel, curvature_diagonal
 from prunelab.pruning.base import PruneContext
+from prunelab.pruning.curvature import FlatModel, curvature_diagonal
 
 
 def criterion(theta: torch.Tensor, h: torch.Tensor, lam: float) -> torch.Tensor:

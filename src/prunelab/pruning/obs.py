@@ -21,17 +21,15 @@ from __future__ import annotations
 
 import torch
 
-from prunelab.pruning.curvature import MAX_DENSE, FlatModel, ggn_matrix, hessian_matrix
 from prunelab.errors import ConfigError
-from prunelab.training.masks import Mask
 from prunelab.pruning.base import PruneContext
-from prunelab.pruning.obs_algebra import (greedy_removal, independent_update, joint_update_vector,
-                                          restricted_inverse, saliency)
+from prunelab.pruning.curvature import MAX_DENSE, FlatModel, ggn_matrix, hessian_matrix
+from prunelab.pruning.kkt import greedy_removal, independent_update, joint_update_vector, restricted_inverse, saliency
 from prunelab.pruning.select import prune_count, select
+from prunelab.training.masks import Mask
 
 
-def _quotas(fm: FlatModel, alive: torch.Tensor, sparsity: float, scope: str
-            ) -> tuple[torch.Tensor, torch.Tensor]:
+def _quotas(fm: FlatModel, alive: torch.Tensor, sparsity: float, scope: str) -> tuple[torch.Tensor, torch.Tensor]:
     """Per-weight group ids and, per group, how many more weights greedy OBS must remove."""
     sizes = torch.tensor(fm.sizes)
     if scope == "global":
@@ -45,17 +43,21 @@ def _quotas(fm: FlatModel, alive: torch.Tensor, sparsity: float, scope: str
     dead = torch.zeros(len(totals), dtype=torch.long).index_add_(0, group, (~alive.cpu()).long())
     quota = torch.tensor([prune_count(sparsity, int(t)) for t in totals]) - dead
     if bool((quota < 0).any()):
-        raise ConfigError(f"sparsity={sparsity} is below what the parent mask already prunes; masks are nested, "
-                          f"so sparsity can only grow")
+        raise ConfigError(
+            f"sparsity={sparsity} is below what the parent mask already prunes; masks are nested, "
+            f"so sparsity can only grow"
+        )
     return group.to(alive.device), quota.to(alive.device)
 
 
 def prune(ctx: PruneContext, **hparams) -> tuple[Mask, dict | None]:
     fm = FlatModel.from_context(ctx)
     if fm.size > MAX_DENSE:
-        raise ConfigError(f"method 'obs': {fm.size} prunable weights exceed the {MAX_DENSE} for which exact OBS "
-                          f"builds a dense curvature; use woodfisher (block-diagonal Fisher), lobs (layer-wise) "
-                          f"or obd (diagonal), or exclude layers with prune.exclude")
+        raise ConfigError(
+            f"method 'obs': {fm.size} prunable weights exceed the {MAX_DENSE} for which exact OBS "
+            f"builds a dense curvature; use woodfisher (block-diagonal Fisher), lobs (layer-wise) "
+            f"or obd (diagonal), or exclude layers with prune.exclude"
+        )
     build = ggn_matrix if hparams["curvature"] == "ggn" else hessian_matrix
     h = build(fm, ctx.batches)
     h += hparams["damp"] * torch.eye(fm.size, dtype=h.dtype, device=h.device)

@@ -10,7 +10,7 @@ Its search on the keep ratio then raises the method's budget until the kept coun
 prunelab, once per pruning step (the hyperparameter ``propagate``):
 
 1. computes that summed gradient for θ ⊙ m with the method's weight update, on the step's S (the one SiPP's
-   sensitivities use, :func:`~prunelab.pruning.sipp_sensitivity.sample_set`; for other methods S is drawn by
+   sensitivities use, :func:`~prunelab.pruning.sipp.sensitivity.sample_set`; for other methods S is drawn by
    the same rule, sized with SiPP's default C and δ, as torchprune's one loader of S serves every method);
 2. drops prunable weights with gradient exactly 0 from the mask, and zeroes the other parameters with
    gradient exactly 0 (biases, normalisation scales and shifts) in the pruned weights; weights named in
@@ -45,17 +45,16 @@ from torch import nn
 
 from prunelab.config import fragments
 from prunelab.errors import ConfigError, PrunelabError
-from prunelab.training.masks import Mask
 from prunelab.pruning.base import PruneContext
 from prunelab.pruning.catalog.sipp import CONSTANTS
 from prunelab.pruning.select import exact_count, prune_count
-from prunelab.pruning.sipp_sensitivity import sample_set
+from prunelab.pruning.sipp.sensitivity import sample_set
+from prunelab.training.masks import Mask
 
 BATCH = 4  # torchprune's loader of S serves batches of min(4, test batch size)
 
 
-def summed_gradients(model: nn.Module, inputs: torch.Tensor, labels: torch.Tensor
-                     ) -> dict[str, torch.Tensor | None]:
+def summed_gradients(model: nn.Module, inputs: torch.Tensor, labels: torch.Tensor) -> dict[str, torch.Tensor | None]:
     """∇ Σ_b CE_b over the batches of S for every parameter of ``model`` (eval mode); None where unreached."""
     named = dict(model.named_parameters())
     sums: dict[str, torch.Tensor | None] = {n: None for n in named}
@@ -68,7 +67,7 @@ def summed_gradients(model: nn.Module, inputs: torch.Tensor, labels: torch.Tenso
     try:
         with torch.enable_grad():
             for start in range(0, len(inputs), BATCH):
-                x, y = inputs[start:start + BATCH], labels[start:start + BATCH]
+                x, y = inputs[start : start + BATCH], labels[start : start + BATCH]
                 if len(x) < 2:
                     continue
                 batches += 1
@@ -98,8 +97,9 @@ class PropagatedNet:
                 self.named[name].copy_(value)
         self.state = {n: p.detach().clone() for n, p in self.named.items()}
         self.exclude = set(exclude)
-        (self.inputs, self.labels), _ = sample_set(ctx, self.model, **fragments.defaults(fragments.closed(CONSTANTS)),
-                                                   method="propagation")
+        (self.inputs, self.labels), _ = sample_set(
+            ctx, self.model, **fragments.defaults(fragments.closed(CONSTANTS)), method="propagation"
+        )
 
     def propagate(self, mask: Mask, weights: dict | None = None) -> tuple[Mask, int]:
         """Apply ``mask`` to the state (with ``weights`` in place of the state's tensors they name), zero what
@@ -134,13 +134,14 @@ def _flat(tensors: dict, unit: list[str]) -> torch.Tensor:
 def _unflatten(flat: torch.Tensor, like: dict, unit: list[str]) -> dict[str, torch.Tensor]:
     out, offset = {}, 0
     for n in unit:
-        out[n] = flat[offset:offset + like[n].numel()].view(like[n].shape)
+        out[n] = flat[offset : offset + like[n].numel()].view(like[n].shape)
         offset += like[n].numel()
     return out
 
 
-def propagate(ctx: PruneContext, mask: Mask, updates: dict | None, exclude: list[str] | tuple[str, ...],
-              refill: bool = True) -> tuple[Mask, dict | None, dict]:
+def propagate(
+    ctx: PruneContext, mask: Mask, updates: dict | None, exclude: list[str] | tuple[str, ...], refill: bool = True
+) -> tuple[Mask, dict | None, dict]:
     """The step's mask and weight updates after propagation and refill, and its counts for the step's record.
 
     ``ctx`` is the step's context (``ctx.mask``: the mask the step started from; ``ctx.params``: the weights
@@ -152,8 +153,11 @@ def propagate(ctx: PruneContext, mask: Mask, updates: dict | None, exclude: list
     if ctx.sparsity is None or ctx.ranking is None:
         raise ConfigError("propagate needs a sparsity and a method that ranks the weights")
     # Entries the method pruned refill with their weights from before the step, not the method's zeros.
-    net = PropagatedNet(ctx, updates and {n: torch.where(mask[n], v, ctx.params[n]) if n in mask else v
-                                          for n, v in updates.items()}, exclude)
+    net = PropagatedNet(
+        ctx,
+        updates and {n: torch.where(mask[n], v, ctx.params[n]) if n in mask else v for n, v in updates.items()},
+        exclude,
+    )
     names = list(mask)
     units = [names] if ctx.scope == "global" else [[n] for n in names]
     current = Mask(dict(mask))
@@ -193,11 +197,20 @@ def propagate(ctx: PruneContext, mask: Mask, updates: dict | None, exclude: list
     inert = 0
     for unit in units:
         total = sum(mask[n].numel() for n in unit)
-        target, ranking, original = total - prune_count(ctx.sparsity, total), _flat(ctx.ranking, unit), \
-            _flat(net.state, unit)
+        target, ranking, original = (
+            total - prune_count(ctx.sparsity, total),
+            _flat(ctx.ranking, unit),
+            _flat(net.state, unit),
+        )
         allowed = _flat(ctx.mask, unit)
-        keep, weight = exact_count(_flat(propagated, unit), _flat(net.named, unit), original,
-                                   ranking.to(torch.float64), allowed & _flat(live, unit), target)
+        keep, weight = exact_count(
+            _flat(propagated, unit),
+            _flat(net.named, unit),
+            original,
+            ranking.to(torch.float64),
+            allowed & _flat(live, unit),
+            target,
+        )
         inert += max(0, target - int(keep.sum()))
         keep, weight = exact_count(keep, weight, original, ranking.to(torch.float64), allowed, target)
         keep_out.update(_unflatten(keep, mask, unit))
@@ -210,6 +223,11 @@ def propagate(ctx: PruneContext, mask: Mask, updates: dict | None, exclude: list
         elif not torch.equal(p.detach(), net.state[name]):
             out[name] = p.detach().clone()
     result = Mask(keep_out)
-    counts = {"added_by_ranking": added, "zeroed_weights": mask.kept + added - propagated.kept,
-              "zeroed_other": zeroed_other, "topped_up": result.kept - propagated.kept, "topped_up_inert": inert}
+    counts = {
+        "added_by_ranking": added,
+        "zeroed_weights": mask.kept + added - propagated.kept,
+        "zeroed_other": zeroed_other,
+        "topped_up": result.kept - propagated.kept,
+        "topped_up_inert": inert,
+    }
     return result, out or None, counts

@@ -13,8 +13,8 @@ from __future__ import annotations
 
 import torch
 
-from prunelab.pruning.curvature import FlatModel, ggn_diagonal, mean_gradient
 from prunelab.pruning.base import PruneContext
+from prunelab.pruning.curvature import FlatModel, ggn_diagonal, mean_gradient
 
 
 def criterion(theta: torch.Tensor, g: torch.Tensor, h: torch.Tensor, lam: float) -> torch.Tensor:

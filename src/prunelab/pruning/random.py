@@ -12,5 +12,4 @@ from prunelab.pruning.base import PruneContext
 
 
 def score(ctx: PruneContext) -> dict:
-    return {name: torch.rand(p.shape, generator=ctx.generator, dtype=torch.float64)
-            for name, p in ctx.params.items()}
+    return {name: torch.rand(p.shape, generator=ctx.generator, dtype=torch.float64) for name, p in ctx.params.items()}

@@ -34,8 +34,9 @@ def scoring_copy(ctx: PruneContext, batch_statistics: bool | None = None) -> tup
 def require_batches(ctx: PruneContext, method: str) -> list[tuple[torch.Tensor, torch.Tensor]]:
     """The scoring batches, or one clear line saying where they come from."""
     if not ctx.batches:
-        raise ConfigError(f"method '{method}' scores on data batches, but none were given "
-                          f"(set prune.scoring.examples > 0)")
+        raise ConfigError(
+            f"method '{method}' scores on data batches, but none were given (set prune.scoring.examples > 0)"
+        )
     return ctx.batches
 
 

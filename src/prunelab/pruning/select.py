@@ -42,8 +42,9 @@ def _prune_lowest(values: torch.Tensor, k: int) -> torch.Tensor:
     return keep
 
 
-def select(scores: dict[str, torch.Tensor], sparsity: float, scope: str = "global",
-           previous: Mask | None = None) -> Mask:
+def select(
+    scores: dict[str, torch.Tensor], sparsity: float, scope: str = "global", previous: Mask | None = None
+) -> Mask:
     """Prune the lowest-scoring entries to ``sparsity`` (over ``scores``' tensors), nested in ``previous``."""
     if not 0.0 <= sparsity <= 1.0:
         raise ConfigError(f"sparsity={sparsity} must be in [0, 1]")
@@ -54,12 +55,14 @@ def select(scores: dict[str, torch.Tensor], sparsity: float, scope: str = "globa
         k = prune_count(sparsity, values.numel())
         already = int(torch.isneginf(values).sum())
         if already > k:
-            raise ConfigError(f"sparsity={sparsity} is below the {already / values.numel():.4f} the parent "
-                              f"mask already has; masks are nested, so sparsity can only grow")
+            raise ConfigError(
+                f"sparsity={sparsity} is below the {already / values.numel():.4f} the parent "
+                f"mask already has; masks are nested, so sparsity can only grow"
+            )
         keep = _prune_lowest(values, k)
         out, offset = {}, 0
         for name, s in flat.items():
-            out[name] = keep[offset:offset + s.numel()].view(shapes[name])
+            out[name] = keep[offset : offset + s.numel()].view(shapes[name])
             offset += s.numel()
         return Mask(out)
     if scope == "layerwise":
@@ -73,8 +76,14 @@ def select(scores: dict[str, torch.Tensor], sparsity: float, scope: str = "globa
     raise ConfigError(f"scope={scope!r} is unknown (allowed: global, layerwise)")
 
 
-def exact_count(keep: torch.Tensor, weight: torch.Tensor, original: torch.Tensor, sens: torch.Tensor,
-                allowed: torch.Tensor, target: int) -> tuple[torch.Tensor, torch.Tensor]:
+def exact_count(
+    keep: torch.Tensor,
+    weight: torch.Tensor,
+    original: torch.Tensor,
+    sens: torch.Tensor,
+    allowed: torch.Tensor,
+    target: int,
+) -> tuple[torch.Tensor, torch.Tensor]:
     """Bring flat ``keep`` to ``target`` kept entries: drop surplus ones (lowest ``sens`` first) or add missing
     ones among ``allowed`` (highest ``sens`` first, with their ``original`` weight); ties are ordered as
     :func:`select` orders them (the lower flat index is pruned first, so it is added last). Used after a
@@ -84,13 +93,13 @@ def exact_count(keep: torch.Tensor, weight: torch.Tensor, original: torch.Tensor
     if kept > target:
         candidates = keep.nonzero().flatten()
         order = candidates[torch.sort(sens[candidates], stable=True).indices]
-        drop = order[:kept - target]
+        drop = order[: kept - target]
         keep[drop] = False
         weight[drop] = 0.0
     elif kept < target:
         candidates = (~keep & allowed).nonzero().flatten()
         order = candidates[torch.sort(sens[candidates], stable=True).indices]
-        add = order[len(order) - (target - kept):] if target - kept <= len(order) else order
+        add = order[len(order) - (target - kept) :] if target - kept <= len(order) else order
         keep[add] = True
         weight[add] = original[add]
     return keep, weight

@@ -12,7 +12,7 @@ initialisation chooses a very different mask (Jaccard ≈ 0.47 at 50 %, scripts/
 
 from __future__ import annotations
 
-from typing import Callable
+from collections.abc import Callable
 
 import torch
 import torch.nn.functional as F
@@ -24,8 +24,9 @@ from prunelab.pruning.scoring_copy import require_batches, scoring_copy
 Loss = Callable[[torch.Tensor, torch.Tensor], torch.Tensor]
 
 
-def connection_sensitivity(model: nn.Module, params: dict[str, torch.Tensor], batches: list,
-                           loss_fn: Loss = F.cross_entropy) -> dict[str, torch.Tensor]:
+def connection_sensitivity(
+    model: nn.Module, params: dict[str, torch.Tensor], batches: list, loss_fn: Loss = F.cross_entropy
+) -> dict[str, torch.Tensor]:
     """|θ ⊙ ∇_θ Σ_b L_b| per tensor of ``params`` (unnormalised); ``model`` is differentiated as it is."""
     names = list(params)
     grads = [torch.zeros_like(p) for p in params.values()]

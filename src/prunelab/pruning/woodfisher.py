@@ -5,8 +5,8 @@ of ``fisher_mini_bsz`` scoring examples (N = ``num_grads``), multiplied by the c
 block-diagonal: contiguous blocks of ``block_size`` entries inside each tensor's flattened weights (a
 tensor's last block may be shorter; it is padded with decoupled entries). With fewer gradients than block
 entries (N < B), each block's inverse is built by the Sherman–Morrison/Woodbury recursion from λ⁻¹I
-(:func:`~prunelab.pruning.obs_algebra.woodbury_inverse`, N·B² per block); otherwise the outer products are
-summed and each block inverted once (:func:`~prunelab.pruning.obs_algebra.accumulated_inverse`, about half
+(:func:`~prunelab.pruning.kkt.woodbury_inverse`, N·B² per block); otherwise the outer products are
+summed and each block inverted once (:func:`~prunelab.pruning.kkt.accumulated_inverse`, about half
 the work at N ≥ B). Both give the same matrix; the tests hold each to the direct inverse.
 
 Score (lower = prune first): the OBS loss increase θ_q²/(2[F̂⁻¹]_qq) (the authors drop the ½; the ranking
@@ -25,12 +25,11 @@ import math
 
 import torch
 
-from prunelab.pruning.curvature import FlatModel, minibatch_gradients
-from prunelab.training.masks import Mask
 from prunelab.pruning.base import PruneContext
-from prunelab.pruning.obs_algebra import (accumulated_inverse, independent_update, joint_update, saliency,
-                                           woodbury_inverse)
+from prunelab.pruning.curvature import FlatModel, minibatch_gradients
+from prunelab.pruning.kkt import accumulated_inverse, independent_update, joint_update, saliency, woodbury_inverse
 from prunelab.pruning.select import select
+from prunelab.training.masks import Mask
 
 
 class BlockLayout:
@@ -64,24 +63,26 @@ class BlockLayout:
         return out
 
 
-def inverse_fisher_blocks(fm: FlatModel, ctx: PruneContext, layout: BlockLayout, num_grads: int,
-                          mini_batch: int, damp: float) -> torch.Tensor:
+def inverse_fisher_blocks(
+    fm: FlatModel, ctx: PruneContext, layout: BlockLayout, num_grads: int, mini_batch: int, damp: float
+) -> torch.Tensor:
     """(blocks, B, B): the inverse of each diagonal block of λI + (1/N)Σ g gᵀ, masked gradients."""
     keep = fm.flatten(ctx.mask).to(device=fm.theta.device)
     # masked and gathered in the gradients' dtype (exact: a 0/1 mask and a copy), then one float64 copy
-    chunks = (layout.blocks(g * keep).transpose(0, 1).to(torch.float64, memory_format=torch.contiguous_format)
-              for g in minibatch_gradients(fm, ctx.batches, mini_batch, num_grads))
-    if num_grads >= layout.shape[1]:   # enough gradients to amortise one B×B inverse per block: sum, then invert
+    chunks = (
+        layout.blocks(g * keep).transpose(0, 1).to(torch.float64, memory_format=torch.contiguous_format)
+        for g in minibatch_gradients(fm, ctx.batches, mini_batch, num_grads)
+    )
+    if num_grads >= layout.shape[1]:  # enough gradients to amortise one B×B inverse per block: sum, then invert
         return accumulated_inverse(chunks, num_grads, damp, layout.shape, device=fm.theta.device)
-    rank = max(8, min(32, layout.shape[1] // 4))     # fastest measured on CPU for B = 32 and B = 128
+    rank = max(8, min(32, layout.shape[1] // 4))  # fastest measured on CPU for B = 32 and B = 128
     return woodbury_inverse(chunks, num_grads, damp, layout.shape, device=fm.theta.device, rank=rank)
 
 
 def prune(ctx: PruneContext, **hparams) -> tuple[Mask, dict | None]:
     fm = FlatModel.from_context(ctx)
     layout = BlockLayout(fm.sizes, hparams["block_size"], fm.theta.device)
-    f_inv = inverse_fisher_blocks(fm, ctx, layout, hparams["num_grads"], hparams["fisher_mini_bsz"],
-                                  hparams["damp"])
+    f_inv = inverse_fisher_blocks(fm, ctx, layout, hparams["num_grads"], hparams["fisher_mini_bsz"], hparams["damp"])
     theta = fm.theta.double()
     stat = saliency(layout.flat(torch.diagonal(f_inv, dim1=-2, dim2=-1)), theta)
     mask = select(fm.as_dict(stat), ctx.sparsity, ctx.scope, ctx.mask)

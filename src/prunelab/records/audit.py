@@ -21,15 +21,30 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-from prunelab.records import layout
 from prunelab.errors import ConfigError
-from prunelab.records.layout import (ANALYSIS_AREAS, NOT_OUTPUTS, PROVENANCE, RUN_FILES, RUN_KINDS, RUNS, SIDECAR_SUFFIX,
-                             SPEC)
-from prunelab.records.run_plan import Plan
-from prunelab.records.tree import (ResultsTree, Run, code_label, environment_label, is_temporary, link_keys,
-                              primary_output)
+from prunelab.records import layout
 from prunelab.records.hashing import spec_hash
+from prunelab.records.layout import (
+    ANALYSIS_AREAS,
+    NOT_OUTPUTS,
+    PROVENANCE,
+    RUN_FILES,
+    RUN_KINDS,
+    RUNS,
+    SIDECAR_SUFFIX,
+    SPEC,
+)
+from prunelab.records.run_plan import Plan
 from prunelab.records.storage import write_json, write_text
+from prunelab.records.tree import (
+    ResultsTree,
+    Run,
+    code_label,
+    environment_label,
+    is_temporary,
+    link_keys,
+    primary_output,
+)
 
 EXAMPLES = 5  # paths named in the text line of a grouped warning (the JSON lists them all)
 
@@ -77,15 +92,26 @@ class Report:
         return [f.line() for f in sorted(self.findings, key=lambda f: (order[f.severity], f.path, f.message))]
 
     def summary(self) -> str:
-        return (f"audit {self.root}: runs {self.runs}, tables {self.tables}, figures {self.figures}; "
-                f"{self.files_hashed} files ({self.bytes_hashed / 1e6:.1f} MB) hashed in {self.seconds:.2f} s; "
-                f"{len(self.errors)} errors, {len(self.warnings)} warnings")
+        return (
+            f"audit {self.root}: runs {self.runs}, tables {self.tables}, figures {self.figures}; "
+            f"{self.files_hashed} files ({self.bytes_hashed / 1e6:.1f} MB) hashed in {self.seconds:.2f} s; "
+            f"{len(self.errors)} errors, {len(self.warnings)} warnings"
+        )
 
     def as_dict(self) -> dict[str, Any]:
-        return {"root": self.root, "ok": self.ok, "errors": len(self.errors), "warnings": len(self.warnings),
-                "runs": self.runs, "tables": self.tables, "figures": self.figures,
-                "files_hashed": self.files_hashed, "bytes_hashed": self.bytes_hashed,
-                "seconds": round(self.seconds, 3), "findings": [asdict(f) for f in self.findings]}
+        return {
+            "root": self.root,
+            "ok": self.ok,
+            "errors": len(self.errors),
+            "warnings": len(self.warnings),
+            "runs": self.runs,
+            "tables": self.tables,
+            "figures": self.figures,
+            "files_hashed": self.files_hashed,
+            "bytes_hashed": self.bytes_hashed,
+            "seconds": round(self.seconds, 3),
+            "findings": [asdict(f) for f in self.findings],
+        }
 
     def write(self, text: str | Path | None = None, json_path: str | Path | None = None) -> None:
         if text:
@@ -100,10 +126,16 @@ def audit(root: str | Path, plan: Plan | None = None) -> Report:
     auditor = _Auditor(ResultsTree(root), plan)
     auditor.run()
     tree = auditor.tree
-    return Report(root=str(root), findings=auditor.findings, runs=auditor.counts["runs"],
-                  tables=auditor.counts["tables"], figures=auditor.counts["figures"],
-                  files_hashed=tree.files_hashed, bytes_hashed=tree.bytes_hashed,
-                  seconds=time.perf_counter() - started)
+    return Report(
+        root=str(root),
+        findings=auditor.findings,
+        runs=auditor.counts["runs"],
+        tables=auditor.counts["tables"],
+        figures=auditor.counts["figures"],
+        files_hashed=tree.files_hashed,
+        bytes_hashed=tree.bytes_hashed,
+        seconds=time.perf_counter() - started,
+    )
 
 
 class _Auditor:
@@ -112,8 +144,8 @@ class _Auditor:
         self.plan = plan
         self.findings: list[Finding] = []
         self.reported: set[Path] = set()
-        self.records: dict[str, dict] = {}     # run key -> readable provenance record
-        self.analysis: dict[Path, dict] = {}   # readable table/figure sidecar -> record
+        self.records: dict[str, dict] = {}  # run key -> readable provenance record
+        self.analysis: dict[Path, dict] = {}  # readable table/figure sidecar -> record
         self.counts = {"runs": 0, "tables": 0, "figures": 0, "replication": 0}
 
     # -- findings ---------------------------------------------------------------------------------------
@@ -173,11 +205,14 @@ class _Auditor:
             if record_file.error != "file not found":
                 self.file_error("unreadable", run.path / PROVENANCE, record_file.error)
             elif present:
-                self.error("no-provenance", run.path, f"{len(present)} file(s) but no provenance.json: outputs "
-                           "without provenance (an interrupted or foreign run; delete it and rerun)")
+                self.error(
+                    "no-provenance",
+                    run.path,
+                    f"{len(present)} file(s) but no provenance.json: outputs "
+                    "without provenance (an interrupted or foreign run; delete it and rerun)",
+                )
             else:
-                self.warning("incomplete-run", run.path, "no outputs and no provenance.json (a failed or "
-                             "running job)")
+                self.warning("incomplete-run", run.path, "no outputs and no provenance.json (a failed or running job)")
             return
         record = record_file.data
         self.records[run.key] = record
@@ -205,8 +240,11 @@ class _Auditor:
         spec_file = self.tree.spec(run)
         if not spec_file.ok:
             missing = spec_file.error == "file not found"
-            self.file_error("missing-output" if missing else "unreadable", spec_path,
-                            "missing (every run records its spec)" if missing else spec_file.error)
+            self.file_error(
+                "missing-output" if missing else "unreadable",
+                spec_path,
+                "missing (every run records its spec)" if missing else spec_file.error,
+            )
             return
         try:
             actual = spec_hash(spec_file.data)
@@ -218,14 +256,24 @@ class _Auditor:
             if recorded == actual:
                 twin = self.tree.run_path(run.kind, actual)
                 also = f"; {run.kind}/{actual} exists too" if twin.is_dir() else ""
-                self.error("copied-run", run.path, f"spec.json and provenance.json describe run {run.kind}/{actual}, "
-                           f"not {run.name}: the directory was copied or renamed{also}")
+                self.error(
+                    "copied-run",
+                    run.path,
+                    f"spec.json and provenance.json describe run {run.kind}/{actual}, "
+                    f"not {run.name}: the directory was copied or renamed{also}",
+                )
             else:
-                self.file_error("spec-hash", spec_path, f"hashes to {actual}, not to its directory name {run.name} "
-                                "(edited after the run?)")
+                self.file_error(
+                    "spec-hash",
+                    spec_path,
+                    f"hashes to {actual}, not to its directory name {run.name} (edited after the run?)",
+                )
         elif recorded != actual:
-            self.file_error("spec-hash", run.path / PROVENANCE, f"records hash {recorded}, but spec.json and the "
-                            f"directory are {actual}")
+            self.file_error(
+                "spec-hash",
+                run.path / PROVENANCE,
+                f"records hash {recorded}, but spec.json and the directory are {actual}",
+            )
         elif spec_file.data.get("kind") != run.kind:
             self.file_error("spec-hash", spec_path, f"is a {spec_file.data.get('kind')!r} spec in runs/{run.kind}/")
         elif link_keys(record.get("parents")) != (spec_file.data.get("parents") or {}):
@@ -261,8 +309,12 @@ class _Auditor:
                 state = "has no provenance.json (incomplete)" if parent.path.is_dir() else "is missing"
                 self.error("broken-link", where, f"parent {named} {state}: broken link")
             elif parent_record.ok and parent_record.sha256 != links[role].get("provenance_sha256"):
-                self.error("parent-changed", where, f"parent {named} was rerun or edited after this was "
-                           "made (its provenance.json no longer matches the recorded sha256)")
+                self.error(
+                    "parent-changed",
+                    where,
+                    f"parent {named} was rerun or edited after this was "
+                    "made (its provenance.json no longer matches the recorded sha256)",
+                )
 
     def uncovered(self, path: Path, message: str) -> None:
         if is_temporary(path.name):
@@ -316,7 +368,7 @@ class _Auditor:
     def figure_runs(self, record: dict) -> set[str]:
         """Every run behind a figure: the runs its tables read, and all their ancestors."""
         direct: set[str] = set()
-        for relative in (record.get("inputs") or {}):
+        for relative in record.get("inputs") or {}:
             table = self.analysis.get(layout.sidecar(self.tree.root / relative))
             if table is not None:
                 direct |= set(link_keys(table.get("parents")).values())
@@ -334,8 +386,13 @@ class _Auditor:
         for label, keys in sorted(by_code.items()):
             if label != majority:
                 paths = [str(self.tree.run(k).path) for k in sorted(keys)]
-                self.warning("code-version", paths[0], f"{len(keys)} run(s) made by code {label}, most runs by "
-                             f"{majority} ({len(by_code[majority])}): {_examples(keys)}", paths)
+                self.warning(
+                    "code-version",
+                    paths[0],
+                    f"{len(keys)} run(s) made by code {label}, most runs by "
+                    f"{majority} ({len(by_code[majority])}): {_examples(keys)}",
+                    paths,
+                )
 
     def check_dirty_trees(self) -> None:
         """Runs, tables and figures made from a source tree with uncommitted changes."""
@@ -348,8 +405,13 @@ class _Auditor:
                 dirty[code_label(record)].append(str(self.artifact(sidecar, record)))
         for label, paths in sorted(dirty.items()):
             paths.sort()
-            self.warning("dirty-tree", paths[0], f"{len(paths)} output(s) made from a source tree with uncommitted "
-                         f"changes ({label}); the commit alone does not reproduce them: {_examples(paths)}", paths)
+            self.warning(
+                "dirty-tree",
+                paths[0],
+                f"{len(paths)} output(s) made from a source tree with uncommitted "
+                f"changes ({label}); the commit alone does not reproduce them: {_examples(paths)}",
+                paths,
+            )
 
     def check_figure_environments(self) -> None:
         """One figure's numbers should come from one torch version and one kind of device."""
@@ -361,11 +423,16 @@ class _Auditor:
                 if key in self.records:
                     groups[environment_label(self.records[key])].append(key)
             if len(groups) > 1:
-                parts = "; ".join(f"{label} ({len(keys)} runs, e.g. {sorted(keys)[0]})"
-                                  for label, keys in sorted(groups.items(), key=lambda g: -len(g[1])))
-                self.warning("mixed-environment", self.artifact(sidecar, record),
-                             f"its runs come from {len(groups)} environments: {parts}",
-                             sorted(k for keys in groups.values() for k in keys))
+                parts = "; ".join(
+                    f"{label} ({len(keys)} runs, e.g. {sorted(keys)[0]})"
+                    for label, keys in sorted(groups.items(), key=lambda g: -len(g[1]))
+                )
+                self.warning(
+                    "mixed-environment",
+                    self.artifact(sidecar, record),
+                    f"its runs come from {len(groups)} environments: {parts}",
+                    sorted(k for keys in groups.values() for k in keys),
+                )
 
     def check_plan(self, runs: list[Run]) -> None:
         """Compare the tree with what the config would produce now: missing and stale runs and tables."""
@@ -373,11 +440,16 @@ class _Auditor:
         planned = {f"{spec['kind']}/{h}" for h, spec in plan.specs.items()}
         present = {run.key for run in runs}
         for key in sorted(planned - present):
-            self.error("missing-planned", self.tree.run(key).path, "planned by the config but missing (run the "
-                       "workflow)")
+            self.error(
+                "missing-planned", self.tree.run(key).path, "planned by the config but missing (run the workflow)"
+            )
         for key in sorted(present - planned):
-            self.warning("stale", self.tree.run(key).path, "stale: not in the config's plan (its spec differs "
-                         "from what the config produces now, or it belongs to another suite)")
+            self.warning(
+                "stale",
+                self.tree.run(key).path,
+                "stale: not in the config's plan (its spec differs "
+                "from what the config produces now, or it belongs to another suite)",
+            )
         suite = plan.config.get("suite", "")
         for name, rows in sorted(plan.experiments.items()):
             table = root / "tables" / suite / f"{name}.csv"
@@ -388,26 +460,32 @@ class _Auditor:
                 wanted = {f"{r['kind']}/{r['run']}" for r in rows}
                 read = set(link_keys(record.get("parents")).values())
                 if wanted != read:
-                    self.warning("stale", table, f"stale: built from other runs than the config plans now "
-                                 f"({len(read - wanted)} not planned, {len(wanted - read)} planned but not read; "
-                                 "rerun the workflow)")
+                    self.warning(
+                        "stale",
+                        table,
+                        f"stale: built from other runs than the config plans now "
+                        f"({len(read - wanted)} not planned, {len(wanted - read)} planned but not read; "
+                        "rerun the workflow)",
+                    )
         for name in sorted(plan.figures):
             figure = root / "figures" / suite / f"{name}.png"
             if not figure.exists():
                 self.error("missing-planned", figure, "planned by the config but missing (run the workflow)")
         for sidecar in sorted(self.analysis):
             area, _, rest = str(sidecar.relative_to(root)).partition("/")
-            stem = rest[len(suite) + 1: -len(SIDECAR_SUFFIX)] if rest.startswith(suite + "/") else None
+            stem = rest[len(suite) + 1 : -len(SIDECAR_SUFFIX)] if rest.startswith(suite + "/") else None
             names = plan.experiments if area == "tables" else plan.figures
             if stem is not None and "/" not in stem and stem not in names:
-                self.warning("stale", self.artifact(sidecar, self.analysis[sidecar]),
-                             f"stale: not in the config's plan for suite {suite!r}")
+                self.warning(
+                    "stale",
+                    self.artifact(sidecar, self.analysis[sidecar]),
+                    f"stale: not in the config's plan for suite {suite!r}",
+                )
 
 
 def _examples(items: list[str]) -> str:
     shown = ", ".join(sorted(items)[:EXAMPLES])
     return shown + (f" (+{len(items) - EXAMPLES} more)" if len(items) > EXAMPLES else "")
-
 
 
 def audit_run(tree: ResultsTree, run: Run) -> list[Finding]:

@@ -19,8 +19,23 @@ from prunelab.records import layout
 from prunelab.records.layout import RUN_KINDS, SPEC
 from prunelab.records.tree import ResultsTree, Run, code_label, device_label, environment_label, link_keys
 
-LIST_COLUMNS = ["kind", "run", "dataset", "model", "method", "sparsity", "scope", "level", "parent", "branch", "seed",
-                "test_acc", "code", "device", "status"]
+LIST_COLUMNS = [
+    "kind",
+    "run",
+    "dataset",
+    "model",
+    "method",
+    "sparsity",
+    "scope",
+    "level",
+    "parent",
+    "branch",
+    "seed",
+    "test_acc",
+    "code",
+    "device",
+    "status",
+]
 
 
 def resolve_run(tree: ResultsTree, text: str) -> Run:
@@ -72,8 +87,11 @@ def _prune_spec(tree: ResultsTree, spec: dict) -> dict | None:
 
 def _seed_text(seed) -> str:
     if isinstance(seed, dict):
-        return str(seed.get("init")) if seed.get("init") == seed.get("data") else \
-            f"init {seed.get('init')}/data {seed.get('data')}"
+        return (
+            str(seed.get("init"))
+            if seed.get("init") == seed.get("data")
+            else f"init {seed.get('init')}/data {seed.get('data')}"
+        )
     return str(seed)
 
 
@@ -123,19 +141,25 @@ def describe_spec(spec: dict, lookup) -> str:
     differ only in global vs layer-wise pruning never print as the same line, and so is the pruning level and
     the run a prune starts from: IMP's level 2 at sparsity 0.8 and a one-shot prune to 0.8 are different runs."""
     if spec.get("kind") == "dense":
-        return (f"{spec['model'].get('name')} on {spec['dataset'].get('name')}, "
-                f"{spec['train'].get('epochs')} epochs, seed {_seed_text(spec.get('seed'))}")
+        return (
+            f"{spec['model'].get('name')} on {spec['dataset'].get('name')}, "
+            f"{spec['train'].get('epochs')} epochs, seed {_seed_text(spec.get('seed'))}"
+        )
     depth = level(spec, lookup)
     level_text = f"level {'?' if depth is None else depth}"
     if spec.get("kind") == "prune":
         at = "" if spec.get("at") == "final" else f" at {spec.get('at')}"
-        return (f"{spec.get('method')} to {_sparsity_text(spec)} ({spec.get('scope')}{at}), {level_text} pruned "
-                f"from {pruned_from(spec)}, seed {_seed_text(spec.get('seed'))}")
+        return (
+            f"{spec.get('method')} to {_sparsity_text(spec)} ({spec.get('scope')}{at}), {level_text} pruned "
+            f"from {pruned_from(spec)}, seed {_seed_text(spec.get('seed'))}"
+        )
     prune_link = (spec.get("parents") or {}).get("prune")
     prune = (lookup(prune_link) if prune_link else None) or {}
     rewind = f" to {spec['rewind']}" if spec.get("rewind") else ""
-    return (f"{spec.get('type')}{rewind} after {prune.get('method', '?')} ({prune.get('scope', '?')}) at "
-            f"{_sparsity_text(prune)}, {level_text}, seed {_seed_text(spec.get('seed'))}")
+    return (
+        f"{spec.get('type')}{rewind} after {prune.get('method', '?')} ({prune.get('scope', '?')}) at "
+        f"{_sparsity_text(prune)}, {level_text}, seed {_seed_text(spec.get('seed'))}"
+    )
 
 
 def _sparsity_text(prune: dict) -> str:
@@ -158,15 +182,23 @@ def row(tree: ResultsTree, run: Run) -> dict:
     prune = _prune_spec(tree, spec) if spec.get("kind") != "dense" else None
     record = tree.provenance(run)
     status = "ok" if record.ok else ("incomplete" if record.error == "file not found" else "unreadable")
-    return {"kind": run.kind, "run": run.name, "dataset": (dense.get("dataset") or {}).get("name"),
-            "model": (dense.get("model") or {}).get("name"),
-            "method": prune.get("method") if prune else None,
-            "sparsity": _sparsity_value(prune) if prune else 0.0, "scope": prune.get("scope") if prune else None,
-            "level": level(spec, tree_lookup(tree)) if spec else None, "parent": _parent(spec),
-            "branch": spec.get("type") if run.kind == "branch" else None,
-            "seed": (dense.get("seed") or {}).get("init"), "test_acc": _test_acc(tree, run),
-            "code": code_label(record.data) if record.ok else None,
-            "device": device_label(record.data) if record.ok else None, "status": status}
+    return {
+        "kind": run.kind,
+        "run": run.name,
+        "dataset": (dense.get("dataset") or {}).get("name"),
+        "model": (dense.get("model") or {}).get("name"),
+        "method": prune.get("method") if prune else None,
+        "sparsity": _sparsity_value(prune) if prune else 0.0,
+        "scope": prune.get("scope") if prune else None,
+        "level": level(spec, tree_lookup(tree)) if spec else None,
+        "parent": _parent(spec),
+        "branch": spec.get("type") if run.kind == "branch" else None,
+        "seed": (dense.get("seed") or {}).get("init"),
+        "test_acc": _test_acc(tree, run),
+        "code": code_label(record.data) if record.ok else None,
+        "device": device_label(record.data) if record.ok else None,
+        "status": status,
+    }
 
 
 def _parent(spec: dict) -> str | None:
@@ -201,8 +233,13 @@ def _test_acc(tree: ResultsTree, run: Run) -> float:
     return stage.get("test_acc", math.nan)
 
 
-def run_table(tree: ResultsTree, kind: str | None = None, method: str | None = None,
-              sparsity: float | None = None, dataset: str | None = None) -> pd.DataFrame:
+def run_table(
+    tree: ResultsTree,
+    kind: str | None = None,
+    method: str | None = None,
+    sparsity: float | None = None,
+    dataset: str | None = None,
+) -> pd.DataFrame:
     """Every run under the tree as a table, filtered; sparsity matches the target up to 1e-9."""
     rows = [row(tree, run) for run in tree.runs() if kind is None or run.kind == kind]
     table = pd.DataFrame.from_records(rows, columns=LIST_COLUMNS)
@@ -213,10 +250,16 @@ def run_table(tree: ResultsTree, kind: str | None = None, method: str | None = N
     if sparsity is not None:
         table = table[(table["sparsity"] - sparsity).abs() <= 1e-9]
     order = {k: i for i, k in enumerate(RUN_KINDS)}
-    return (table.assign(_kind=table["kind"].map(order))
-            .sort_values(["_kind", "dataset", "model", "method", "sparsity", "scope", "level", "branch", "seed", "run"],
-                         na_position="first", kind="stable")
-            .drop(columns="_kind").reset_index(drop=True))
+    return (
+        table.assign(_kind=table["kind"].map(order))
+        .sort_values(
+            ["_kind", "dataset", "model", "method", "sparsity", "scope", "level", "branch", "seed", "run"],
+            na_position="first",
+            kind="stable",
+        )
+        .drop(columns="_kind")
+        .reset_index(drop=True)
+    )
 
 
 def key_metrics(tree: ResultsTree, run: Run) -> list[str]:
@@ -228,17 +271,23 @@ def key_metrics(tree: ResultsTree, run: Run) -> list[str]:
     lines = []
     if run.kind == "prune":
         pruned = m.get("pruned") or {}
-        lines.append(f"right after pruning: test_acc {pruned.get('test_acc', math.nan):.2f}, "
-                     f"test_loss {pruned.get('test_loss', math.nan):.4f}")
+        lines.append(
+            f"right after pruning: test_acc {pruned.get('test_acc', math.nan):.2f}, "
+            f"test_loss {pruned.get('test_loss', math.nan):.4f}"
+        )
     else:
         final, best = m.get("final") or {}, m.get("best") or {}
-        lines.append(f"final: test_acc {final.get('test_acc', math.nan):.2f}, test_loss "
-                     f"{final.get('test_loss', math.nan):.4f} after {m.get('epochs')} epochs "
-                     f"({m.get('iterations')} iterations); best validation epoch: test_acc "
-                     f"{best.get('test_acc', math.nan):.2f}")
+        lines.append(
+            f"final: test_acc {final.get('test_acc', math.nan):.2f}, test_loss "
+            f"{final.get('test_loss', math.nan):.4f} after {m.get('epochs')} epochs "
+            f"({m.get('iterations')} iterations); best validation epoch: test_acc "
+            f"{best.get('test_acc', math.nan):.2f}"
+        )
     if m.get("sparsity"):
-        lines.append(f"sparsity {m['sparsity'].get('sparsity', math.nan):.4f} "
-                     f"({m['sparsity'].get('kept')} of {m['sparsity'].get('total')} prunable weights kept)")
+        lines.append(
+            f"sparsity {m['sparsity'].get('sparsity', math.nan):.4f} "
+            f"({m['sparsity'].get('kept')} of {m['sparsity'].get('total')} prunable weights kept)"
+        )
     if m.get("flops"):
         lines.append(f"cost: {m['flops'].get('macs')} MACs, {m['flops'].get('params')} nonzero parameters")
     return lines
@@ -254,20 +303,25 @@ def show(tree: ResultsTree, run: Run) -> str:
     if record.ok:
         r = record.data
         host = r.get("host") or {}
-        out += [f"  code         {code_label(r)}",
-                f"  environment  {environment_label(r)}; python {(r.get('environment') or {}).get('python')}; "
-                f"cpu {(r.get('hardware') or {}).get('cpu')}",
-                f"  ran          {r.get('started')} → {r.get('finished')} on {host.get('host')}"
-                + (f" (SLURM job {host['slurm_job_id']})" if host.get("slurm_job_id") else ""),
-                f"  seeds        {json.dumps(r.get('seeds'), sort_keys=True)}"]
-        out += [f"  parent       {role}: {key}  {describe(tree, tree.run(key))}"
-                for role, key in sorted(link_keys(r.get("parents")).items())]
+        out += [
+            f"  code         {code_label(r)}",
+            f"  environment  {environment_label(r)}; python {(r.get('environment') or {}).get('python')}; "
+            f"cpu {(r.get('hardware') or {}).get('cpu')}",
+            f"  ran          {r.get('started')} → {r.get('finished')} on {host.get('host')}"
+            + (f" (SLURM job {host['slurm_job_id']})" if host.get("slurm_job_id") else ""),
+            f"  seeds        {json.dumps(r.get('seeds'), sort_keys=True)}",
+        ]
+        out += [
+            f"  parent       {role}: {key}  {describe(tree, tree.run(key))}"
+            for role, key in sorted(link_keys(r.get("parents")).items())
+        ]
         out.append(f"  outputs      {', '.join(sorted(r.get('outputs') or {}))}")
     else:
         out.append(f"  provenance   {record.error}")
     findings = audit_run(tree, run)
-    out += [f"  audit        {f.line()}" for f in findings] or ["  audit        ok: outputs, spec hash and parent "
-                                                                "links match the provenance"]
+    out += [f"  audit        {f.line()}" for f in findings] or [
+        "  audit        ok: outputs, spec hash and parent links match the provenance"
+    ]
     spec = spec_of(tree, run)
     out += ["spec:", json.dumps(spec, indent=2, sort_keys=True) if spec is not None else f"  {SPEC} unreadable"]
     return "\n".join(out)

@@ -66,8 +66,9 @@ def canonical(spec: dict) -> dict:
 
 def canonical_json(spec: dict) -> str:
     """Sorted-key, whitespace-free JSON of the canonical spec (the text that is hashed)."""
-    return json.dumps(_drop_late_defaults(canonical(spec)), sort_keys=True, separators=(",", ":"),
-                      ensure_ascii=True, allow_nan=False)
+    return json.dumps(
+        _drop_late_defaults(canonical(spec)), sort_keys=True, separators=(",", ":"), ensure_ascii=True, allow_nan=False
+    )
 
 
 def spec_hash(spec: dict) -> str:

@@ -28,17 +28,17 @@ FIGURES = "figures"
 REPLICATION = "replication"
 REPORT = "report"
 AUDIT = "audit"
-AREAS = (RUNS, TABLES, FIGURES, REPLICATION)           # what `audit` walks and `lineage` resolves
-ANALYSIS_AREAS = (TABLES, FIGURES, REPLICATION)        # outputs with sidecars rather than run directories
+AREAS = (RUNS, TABLES, FIGURES, REPLICATION)  # what `audit` walks and `lineage` resolves
+ANALYSIS_AREAS = (TABLES, FIGURES, REPLICATION)  # outputs with sidecars rather than run directories
 LOGS = "logs"
 
 SPEC = "spec.json"
 METRICS = "metrics.json"
 MODEL = "model.pt"
 MASK = "mask.pt"
-SNAPSHOTS = "snapshots.pt"   # a dense run's weights (and optimizer state) at its save_at points
-PROVENANCE = "provenance.json"      # a run's record, written after every other output
-TRAIN_STATE = "train_state.pt"      # resume state of a training job, deleted once the run is complete
+SNAPSHOTS = "snapshots.pt"  # a dense run's weights (and optimizer state) at its save_at points
+PROVENANCE = "provenance.json"  # a run's record, written after every other output
+TRAIN_STATE = "train_state.pt"  # resume state of a training job, deleted once the run is complete
 SIDECAR_SUFFIX = ".provenance.json"
 # each run kind's outputs, provenance.json not included (it is written last and lists these)
 RUN_FILES = {

@@ -14,9 +14,9 @@ from pathlib import Path
 
 from prunelab.errors import ConfigError
 from prunelab.records import layout
+from prunelab.records.describe import describe, provenance_text, resolve_run
 from prunelab.records.layout import AREAS, RUN_KINDS
 from prunelab.records.tree import ResultsTree, Run, code_label, link_keys, primary_output
-from prunelab.records.describe import describe, provenance_text, resolve_run
 
 KIND_ORDER = {"figure": 0, "table": 1, **{kind: 2 + i for i, kind in enumerate(RUN_KINDS)}}
 COLOURS = {"figure": "#f4cccc", "table": "#fff2cc", "dense": "#d9ead3", "prune": "#cfe2f3", "branch": "#d9d2e9"}
@@ -24,10 +24,10 @@ COLOURS = {"figure": "#f4cccc", "table": "#fff2cc", "dense": "#d9ead3", "prune":
 
 @dataclass
 class Node:
-    kind: str              # figure | table | dense | prune | branch
-    name: str              # results-relative path, or run hash
-    details: str           # what it is (method, sparsity, seeds ...)
-    origin: str            # code version and device
+    kind: str  # figure | table | dense | prune | branch
+    name: str  # results-relative path, or run hash
+    details: str  # what it is (method, sparsity, seeds ...)
+    origin: str  # code version and device
     children: list[str] = field(default_factory=list)
 
     def label(self) -> str:
@@ -65,8 +65,9 @@ class Lineage:
     def dot(self) -> str:
         out = ["digraph lineage {", "  rankdir=LR;", '  node [shape=box, style="rounded,filled", fontsize=10];']
         for key, node in sorted(self.nodes.items()):
-            label = "\\n".join(_escape(part) for part in (f"{node.kind} {node.name}", node.details, node.origin)
-                               if part)
+            label = "\\n".join(
+                _escape(part) for part in (f"{node.kind} {node.name}", node.details, node.origin) if part
+            )
             out.append(f'  "{_escape(key)}" [label="{label}", fillcolor="{COLOURS[node.kind]}"];')
         for key, node in sorted(self.nodes.items()):
             out += [f'  "{_escape(child)}" -> "{_escape(key)}";' for child in node.children]
@@ -92,16 +93,16 @@ def lineage(target: str, results: str | Path | None = None) -> Lineage:
     """The lineage of a figure or table (any of its files or its sidecar) or of a run (path or hash prefix)."""
     path = Path(target)
     if not path.exists() and (path.suffix or len(path.parts) > 1):  # a path, not a hash prefix
-        raise ConfigError(f"{path}: no such file or directory (give a figure, a table, a run directory or a hash "
-                          "prefix)")
+        raise ConfigError(
+            f"{path}: no such file or directory (give a figure, a table, a run directory or a hash prefix)"
+        )
     root = Path(results) if results else (find_root(path) if path.exists() else None) or Path("results")
     tree = ResultsTree(root)
     nodes: dict[str, Node] = {}
     if path.exists() and path.suffix in (".csv", ".png", ".pdf", ".json") and not path.is_dir():
         sidecar = layout.sidecar(path)
         if not sidecar.exists():
-            raise ConfigError(f"{path}: no provenance sidecar {sidecar.name} beside it; not a prunelab table or "
-                              "figure")
+            raise ConfigError(f"{path}: no provenance sidecar {sidecar.name} beside it; not a prunelab table or figure")
         top = _add_analysis(tree, sidecar, nodes)
     else:
         run = resolve_run(tree, target)

@@ -44,8 +44,13 @@ def _git(*args: str, cwd: Path) -> str | None:
 def code_info() -> dict:
     """Package version plus the git commit, dirty flag and diff hash of the source tree, when it is a checkout."""
     source = Path(__file__).resolve().parent
-    info: dict[str, Any] = {"package": "prunelab", "version": __version__, "git_commit": None, "dirty": None,
-                            "diff_sha256": None}
+    info: dict[str, Any] = {
+        "package": "prunelab",
+        "version": __version__,
+        "git_commit": None,
+        "dirty": None,
+        "diff_sha256": None,
+    }
     top = _git("rev-parse", "--show-toplevel", cwd=source)
     if top:
         root = Path(top.strip())
@@ -101,17 +106,20 @@ def _cpu_model() -> str:
 def hardware_info() -> dict:
     import torch
 
-    gpus = [torch.cuda.get_device_name(i) for i in range(torch.cuda.device_count())] if torch.cuda.is_available() \
-        else []
-    return {"cpu": _cpu_model(), "cpu_count": os.cpu_count(), "gpu": gpus[0] if gpus else None,
-            "gpu_count": len(gpus)}
+    gpus = (
+        [torch.cuda.get_device_name(i) for i in range(torch.cuda.device_count())] if torch.cuda.is_available() else []
+    )
+    return {"cpu": _cpu_model(), "cpu_count": os.cpu_count(), "gpu": gpus[0] if gpus else None, "gpu_count": len(gpus)}
 
 
 def host_info() -> dict:
-    return {"host": socket.gethostname(), "slurm_job_id": os.environ.get("SLURM_JOB_ID"),
-            "slurm_array_task_id": os.environ.get("SLURM_ARRAY_TASK_ID"),
-            # pid of the job worker this job was forked from (prunelab/cli/worker.py); None: a process of its own
-            "job_worker": os.environ.get(WORKER_PID_ENV)}
+    return {
+        "host": socket.gethostname(),
+        "slurm_job_id": os.environ.get("SLURM_JOB_ID"),
+        "slurm_array_task_id": os.environ.get("SLURM_ARRAY_TASK_ID"),
+        # pid of the job worker this job was forked from (prunelab/cli/worker.py); None: a process of its own
+        "job_worker": os.environ.get(WORKER_PID_ENV),
+    }
 
 
 def parent_link(parent_dir: str | Path) -> dict:
@@ -120,13 +128,24 @@ def parent_link(parent_dir: str | Path) -> dict:
     No absolute path is stored, so a results tree can be moved or handed to a reviewer and still audited.
     """
     parent_dir = Path(parent_dir)
-    return {"kind": parent_dir.parent.name, "hash": parent_dir.name,
-            "provenance_sha256": sha256_file(parent_dir / layout.PROVENANCE)}
+    return {
+        "kind": parent_dir.parent.name,
+        "hash": parent_dir.name,
+        "provenance_sha256": sha256_file(parent_dir / layout.PROVENANCE),
+    }
 
 
-def build(outputs: dict[str, str | Path], *, spec: dict | None = None, parents: dict[str, str | Path] | None = None,
-          inputs: list[str | Path] | None = None, seeds: dict | None = None, started: str | None = None,
-          extra: dict | None = None, relative_to: str | Path | None = None) -> dict:
+def build(
+    outputs: dict[str, str | Path],
+    *,
+    spec: dict | None = None,
+    parents: dict[str, str | Path] | None = None,
+    inputs: list[str | Path] | None = None,
+    seeds: dict | None = None,
+    started: str | None = None,
+    extra: dict | None = None,
+    relative_to: str | Path | None = None,
+) -> dict:
     """The provenance record; ``outputs`` maps a role to a file whose sha256 is recorded."""
     base = Path(relative_to).resolve() if relative_to else None
 

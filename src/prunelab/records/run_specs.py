@@ -17,8 +17,8 @@ from dataclasses import dataclass, fields
 from pathlib import Path
 from typing import Any, ClassVar
 
-from prunelab.records import layout
 from prunelab.errors import ConfigError
+from prunelab.records import layout
 from prunelab.records.hashing import spec_hash
 
 
@@ -112,16 +112,16 @@ class PruneSpec(_Spec):
     kind: ClassVar[str] = "prune"
 
     parents: dict
-    at: str                    # "final" or a saved training point of the dense run ("0it", "2ep")
+    at: str  # "final" or a saved training point of the dense run ("0it", "2ep")
     method: str
     hparams: dict
-    sparsity: float | None     # None: the method's own preset decides what is pruned
+    sparsity: float | None  # None: the method's own preset decides what is pruned
     scope: str
     exclude: list
     steps: int
     step_schedule: str
-    scoring: dict | None       # scoring batches, for methods that score on batches
-    jsv: dict | None           # Jacobian singular value batches, when measured
+    scoring: dict | None  # scoring batches, for methods that score on batches
+    jsv: dict | None  # Jacobian singular value batches, when measured
     seed: int
 
     @property
@@ -131,8 +131,10 @@ class PruneSpec(_Spec):
     @property
     def seeds(self) -> dict:
         """Every seed the run draws from, for its provenance."""
-        return {"prune": self.seed, **{part: getattr(self, part)["seed"] for part in ("scoring", "jsv")
-                                       if getattr(self, part)}}
+        return {
+            "prune": self.seed,
+            **{part: getattr(self, part)["seed"] for part in ("scoring", "jsv") if getattr(self, part)},
+        }
 
 
 @dataclass(frozen=True)

@@ -16,11 +16,15 @@ import json
 import os
 import shutil
 import tempfile
+from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any, Iterator
+from typing import TYPE_CHECKING, Any
 
 from prunelab.errors import CheckpointError, StorageError
+
+if TYPE_CHECKING:
+    import torch
 
 TEMP_PREFIX = ".tmp-"
 FULL = {errno.ENOSPC: "no space left on device", errno.EDQUOT: "disk quota exceeded"}
@@ -93,8 +97,10 @@ def full_error(path: Path, code: int) -> StorageError:
     except OSError:
         space = ""
     quota = "; your quota on it is used up" if code == errno.EDQUOT else ""
-    return StorageError(f"{path}: {FULL[code]} (filesystem {mount}{_fs_type(mount)}{space}{quota}); free space "
-                        f"or point results at another filesystem, then rerun: finished runs are kept")
+    return StorageError(
+        f"{path}: {FULL[code]} (filesystem {mount}{_fs_type(mount)}{space}{quota}); free space "
+        f"or point results at another filesystem, then rerun: finished runs are kept"
+    )
 
 
 def _fs_type(mount: Path) -> str:

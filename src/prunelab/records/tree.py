@@ -15,9 +15,10 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any
 
 from prunelab.records.layout import AREAS, LOGS, PROVENANCE, RUN_KINDS, RUNS, SIDECAR_SUFFIX, SPEC
 from prunelab.records.storage import TEMP_PREFIX, sha256_file
@@ -101,8 +102,11 @@ class ResultsTree:
         try:
             data = json.loads(raw.decode("utf-8"))
         except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-            reason = f"line {exc.lineno} column {exc.colno}: {exc.msg}" if isinstance(exc, json.JSONDecodeError) \
+            reason = (
+                f"line {exc.lineno} column {exc.colno}: {exc.msg}"
+                if isinstance(exc, json.JSONDecodeError)
                 else "not UTF-8 text"
+            )
             return JsonFile(sha256=digest, error=f"unreadable JSON ({reason}; truncated or edited?)")
         if not isinstance(data, dict):
             return JsonFile(sha256=digest, error=f"unreadable JSON (a {type(data).__name__}, not an object)")
@@ -193,8 +197,11 @@ def link_keys(links: Any) -> dict[str, str]:
     malformed entries are left out (the audit reports them)."""
     if not isinstance(links, dict):
         return {}
-    return {str(role): f"{link['kind']}/{link['hash']}" for role, link in links.items()
-            if isinstance(link, dict) and isinstance(link.get("kind"), str) and isinstance(link.get("hash"), str)}
+    return {
+        str(role): f"{link['kind']}/{link['hash']}"
+        for role, link in links.items()
+        if isinstance(link, dict) and isinstance(link.get("kind"), str) and isinstance(link.get("hash"), str)
+    }
 
 
 def primary_output(record: dict) -> str | None:

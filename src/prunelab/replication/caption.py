@@ -11,7 +11,7 @@ import pandas as pd
 
 from prunelab.replication.page import number
 
-MAX_LINES = 12   # a caption stays readable; the rest is in results/replication/<suite>.md
+MAX_LINES = 12  # a caption stays readable; the rest is in results/replication/<suite>.md
 ORDER = {"contradicted": 0, "holds": 1, "reproduced": 1, "inconclusive": 2, "not comparable": 3}
 
 
@@ -35,19 +35,29 @@ def caption_lines(rows: pd.DataFrame, replication: pd.DataFrame) -> list[str]:
     not_run = sorted(set(mine.loc[mine["verdict"] == "not run", "claim"]) - set(tested["claim"]))
     if tested.empty and not not_run:
         return ["Replication: no claim of the registry applies to this figure's rows."]
-    lines = [f"Replication: {len(tested)} test(s) of {tested['claim'].nunique()} claim(s) on this figure's rows "
-             f"(95 % t intervals of the claim's contrast; n = seeds)." if len(tested) else
-             "Replication: no claim could be tested on this figure's rows."]
+    lines = [
+        f"Replication: {len(tested)} test(s) of {tested['claim'].nunique()} claim(s) on this figure's rows "
+        f"(95 % t intervals of the claim's contrast; n = seeds)."
+        if len(tested)
+        else "Replication: no claim could be tested on this figure's rows."
+    ]
     for _, r in tested.head(MAX_LINES).iterrows():
         unit = f" {r['unit']}" if isinstance(r.get("unit"), str) and r["unit"] else ""
-        interval = (f", {r['estimate']:+.3g}{unit} [{r['ci_low']:.3g}, {r['ci_high']:.3g}] ({r['interval']})"
-                    if pd.notna(r["estimate"]) else "")
+        interval = (
+            f", {r['estimate']:+.3g}{unit} [{r['ci_low']:.3g}, {r['ci_high']:.3g}] ({r['interval']})"
+            if pd.notna(r["estimate"])
+            else ""
+        )
         why = f" — {r['why']}" if isinstance(r["why"], str) and r["why"] else ""
-        lines.append(f"{r['verdict']}: {r['claim']} ({r['statement']}) [{r['cell']}], n = {number(r['n'])}"
-                     f"{interval}{why}.")
+        lines.append(
+            f"{r['verdict']}: {r['claim']} ({r['statement']}) [{r['cell']}], n = {number(r['n'])}{interval}{why}."
+        )
     if len(tested) > MAX_LINES:
         lines.append(f"… and {len(tested) - MAX_LINES} more in the suite's replication page.")
     if not_run:
-        lines.append(f"Not run on these rows ({len(not_run)}; the replication page says which rows each lacks): "
-                     + ", ".join(not_run) + ".")
+        lines.append(
+            f"Not run on these rows ({len(not_run)}; the replication page says which rows each lacks): "
+            + ", ".join(not_run)
+            + "."
+        )
     return lines

@@ -39,7 +39,7 @@ def value_text(value) -> str:
 class Extreme:
     """The smallest or largest value of a column within the cell ("the small initial LR", "most steps")."""
 
-    which: str   # "min" | "max"
+    which: str  # "min" | "max"
 
     def __str__(self) -> str:
         return self.which
@@ -86,13 +86,17 @@ class Select:
     best: Best | None = None
 
     @classmethod
-    def of(cls, best: Best | None = None, **where) -> "Select":
+    def of(cls, best: Best | None = None, **where) -> Select:
         return cls(tuple(where.items()), best)
 
     def describe(self) -> str:
-        parts = [f"{k} {v}" if isinstance(v, (AtMost, AtLeast)) else
-                 f"{k}=" + ("|".join(map(value_text, v)) if isinstance(v, tuple) and not k.startswith("hp_")
-                            else value_text(v)) for k, v in self.where]
+        parts = [
+            f"{k} {v}"
+            if isinstance(v, (AtMost, AtLeast))
+            else f"{k}="
+            + ("|".join(map(value_text, v)) if isinstance(v, tuple) and not k.startswith("hp_") else value_text(v))
+            for k, v in self.where
+        ]
         return ", ".join(parts + ([str(self.best)] if self.best else []))
 
 
@@ -116,7 +120,7 @@ class Setting:
     and for deciding whether a published number can be matched at all)."""
 
     datasets: tuple[str, ...]
-    epochs: int | None               # dense training epochs (None: several or unknown; see ``schedule``)
+    epochs: int | None  # dense training epochs (None: several or unknown; see ``schedule``)
     seeds: int | None
     schedule: str = ""
 
@@ -132,20 +136,20 @@ class Claim:
 
     id: str
     paper: str
-    where: str                       # table / figure / section
-    statement: str                   # the claim in words
-    quantity: str                    # table column (or derived quantity) compared
-    kind: str                        # one of KINDS
-    sides: tuple[tuple[float, Select], ...]   # (weight, rows); contrast d = Σ weight · side
+    where: str  # table / figure / section
+    statement: str  # the claim in words
+    quantity: str  # table column (or derived quantity) compared
+    kind: str  # one of KINDS
+    sides: tuple[tuple[float, Select], ...]  # (weight, rows); contrast d = Σ weight · side
     tolerance: float
-    tolerance_source: str            # why this tolerance
-    source: str                      # provenance tag of the statement or number
+    tolerance_source: str  # why this tolerance
+    source: str  # provenance tag of the statement or number
     setting: Setting
-    scope: Select = field(default_factory=Select.of)   # rows every side shares
-    per: tuple[str, ...] = ("model", "dataset")       # one verdict per distinct combination of these
-    target: Target | None = None     # a published number (equivalent kind only)
-    relative: bool = False           # tolerance is a fraction of the published value
-    along: str | None = None         # decreasing / rank_correlation kinds: the x column
+    scope: Select = field(default_factory=Select.of)  # rows every side shares
+    per: tuple[str, ...] = ("model", "dataset")  # one verdict per distinct combination of these
+    target: Target | None = None  # a published number (equivalent kind only)
+    relative: bool = False  # tolerance is a fraction of the published value
+    along: str | None = None  # decreasing / rank_correlation kinds: the x column
 
     def __post_init__(self):
         if self.kind not in KINDS:
@@ -157,13 +161,16 @@ class Claim:
 
     def comparison(self) -> str:
         """The test in symbols, e.g. ``[branch_type=scratch_b] − [branch_type=finetune] ≥ −0.5``."""
-        names = " ".join(f"{'+' if w > 0 else '−'} {'' if abs(w) == 1 else f'{abs(w):g}·'}[{s.describe()}]"
-                         for w, s in self.sides).lstrip("+ ")
+        names = " ".join(
+            f"{'+' if w > 0 else '−'} {'' if abs(w) == 1 else f'{abs(w):g}·'}[{s.describe()}]" for w, s in self.sides
+        ).lstrip("+ ")
         tol = f"{self.tolerance:g}" + (" × published" if self.relative else "")
-        floor = f"−{tol}" if self.tolerance else "0"   # "≥ 0", never "≥ −0"
+        floor = f"−{tol}" if self.tolerance else "0"  # "≥ 0", never "≥ −0"
         if self.kind == "rank_correlation":
-            return (f"mean over seeds of Spearman ρ({self.along}, {self.quantity}) across "
-                    f"[{self.sides[0][1].describe()}] ≥ {floor}")
+            return (
+                f"mean over seeds of Spearman ρ({self.along}, {self.quantity}) across "
+                f"[{self.sides[0][1].describe()}] ≥ {floor}"
+            )
         if self.kind == "decreasing":
             return f"[{self.sides[0][1].describe()}] decreasing in {self.along} (each step ≥ {floor})"
         if self.kind == "equivalent":
@@ -180,25 +187,36 @@ class Claim:
         ``comparison()``): the quantity, each side's rows, the sign of the difference and the tolerance."""
         what = QUANTITIES.get(self.quantity, (self.quantity, ""))[0]
         unit = f" {self.unit()}" if self.unit() not in ("", "ρ") else ""
-        tol = (f"{self.tolerance:g} × the published value" if self.relative else f"{self.tolerance:g}{unit}")
+        tol = f"{self.tolerance:g} × the published value" if self.relative else f"{self.tolerance:g}{unit}"
         scope = f" (among rows with {self.scope.describe()})" if self.scope.where or self.scope.best else ""
         if self.kind == "rank_correlation":
-            return (f"within each dense run, Spearman's ρ between {self.along} and {what} across the settings"
-                    f"{scope}, averaged over dense runs; the claim holds when ρ is at least "
-                    f"{'−' + tol if self.tolerance else '0'}")
+            return (
+                f"within each dense run, Spearman's ρ between {self.along} and {what} across the settings"
+                f"{scope}, averaged over dense runs; the claim holds when ρ is at least "
+                f"{'−' + tol if self.tolerance else '0'}"
+            )
         if self.kind == "decreasing":
-            return (f"{what}{scope} at each {self.along} minus {what} at the next larger {self.along}; the claim "
-                    f"holds when every step is at least {'−' + tol if self.tolerance else '0 (strictly falling)'}")
-        terms = " ".join(f"{'plus' if w > 0 else 'minus'} {'' if abs(w) == 1 else f'{abs(w):g} × '}{what} of "
-                         f"[{s.describe() or 'the rows'}]" for w, s in self.sides).removeprefix("plus ")
+            return (
+                f"{what}{scope} at each {self.along} minus {what} at the next larger {self.along}; the claim "
+                f"holds when every step is at least {'−' + tol if self.tolerance else '0 (strictly falling)'}"
+            )
+        terms = " ".join(
+            f"{'plus' if w > 0 else 'minus'} {'' if abs(w) == 1 else f'{abs(w):g} × '}{what} of "
+            f"[{s.describe() or 'the rows'}]"
+            for w, s in self.sides
+        ).removeprefix("plus ")
         if self.kind == "equivalent" and self.target:
-            return (f"our {what}{scope} minus the published {self.target.describe()}; reproduced when the whole "
-                    f"95 % interval of the difference lies within ±{tol}")
+            return (
+                f"our {what}{scope} minus the published {self.target.describe()}; reproduced when the whole "
+                f"95 % interval of the difference lies within ±{tol}"
+            )
         if self.kind == "equivalent":
             return f"{terms}{scope}; holds when the whole 95 % interval lies within ±{tol}"
         floor = f"−{tol}" if self.tolerance else "0"
-        return (f"{terms}{scope}, paired by dense run where the sides share them; holds when the 95 % interval "
-                f"lies above {floor}")
+        return (
+            f"{terms}{scope}, paired by dense run where the sides share them; holds when the 95 % interval "
+            f"lies above {floor}"
+        )
 
 
 # quantity column → (what it is, unit of a difference of it)

@@ -38,8 +38,9 @@ def stand_in_only(claim: Claim, tables: pd.DataFrame) -> str:
     ours = sorted(set(tables["dataset"].dropna())) if "dataset" in tables else []
     if claim.target is None or not ours or any(d not in STAND_IN_DATA for d in ours):
         return ""
-    return (f"this suite trains only on stand-in data ({', '.join(ours)}); published on "
-            f"{'/'.join(claim.setting.datasets)}")
+    return (
+        f"this suite trains only on stand-in data ({', '.join(ours)}); published on {'/'.join(claim.setting.datasets)}"
+    )
 
 
 def ledger(claims: list[Claim], results: pd.DataFrame, tables: pd.DataFrame) -> pd.DataFrame:
@@ -51,12 +52,22 @@ def ledger(claims: list[Claim], results: pd.DataFrame, tables: pd.DataFrame) -> 
     rows = []
     for paper, tested in results[results["cell"].fillna("") != ""].groupby("paper", sort=True):
         settings = sorted({c.setting.describe() for c in claims if c.paper == paper})
-        models = {part.split("=", 1)[1] for cell in tested["cell"] for part in cell.split(", ")
-                  if part.startswith("model=")}
+        models = {
+            part.split("=", 1)[1] for cell in tested["cell"] for part in cell.split(", ") if part.startswith("model=")
+        }
         for name, group in dense[dense["model"].isin(models)].groupby("dense", sort=True):
             first = group.iloc[0]
-            rows.append({"paper": paper, "dense": name, "model": first["model"], "dataset": first["dataset"],
-                         "dense_epochs": group["epochs"].max(), "seeds": group["seed"].nunique(),
-                         "published_setting": " | ".join(settings)})
-    return pd.DataFrame(rows, columns=["paper", "dense", "model", "dataset", "dense_epochs", "seeds",
-                                       "published_setting"])
+            rows.append(
+                {
+                    "paper": paper,
+                    "dense": name,
+                    "model": first["model"],
+                    "dataset": first["dataset"],
+                    "dense_epochs": group["epochs"].max(),
+                    "seeds": group["seed"].nunique(),
+                    "published_setting": " | ".join(settings),
+                }
+            )
+    return pd.DataFrame(
+        rows, columns=["paper", "dense", "model", "dataset", "dense_epochs", "seeds", "published_setting"]
+    )

@@ -25,10 +25,12 @@ from prunelab.replication.claim import VERDICTS
 # categories start with letters; the number puts "did it replicate?" first, where a reader starts.
 CATEGORY = "1. Did it replicate?"
 TESTED = ("holds", "reproduced", "contradicted", "inconclusive")
-INTERVALS = ("Intervals: 95 % Student-t of the contrast (paired over dense runs where every side shares them, "
-             "Welch otherwise); a published mean ± std over k runs enters as std/√k. `reproduced` needs the whole "
-             "interval of (ours − published) inside ±tolerance; `contradicted` survives Holm's adjustment over "
-             "every test that could contradict; `inconclusive` says how many seeds would decide it.")
+INTERVALS = (
+    "Intervals: 95 % Student-t of the contrast (paired over dense runs where every side shares them, "
+    "Welch otherwise); a published mean ± std over k runs enters as std/√k. `reproduced` needs the whole "
+    "interval of (ours − published) inside ±tolerance; `contradicted` survives Holm's adjustment over "
+    "every test that could contradict; `inconclusive` says how many seeds would decide it."
+)
 
 
 @dataclass(frozen=True)
@@ -83,42 +85,61 @@ def _tally(results: pd.DataFrame) -> str:
 def _claim_block(rows: pd.DataFrame) -> list:
     """One claim: what it says, what is compared, the tolerance and why, then one line per cell."""
     first = rows.iloc[0]
-    tolerance = number(first["tolerance"]) + (f" {first['unit']}" if isinstance(first["unit"], str)
-                                                  and first["unit"] not in ("", "ρ") else "")
-    blocks = [Heading(4, f"`{first['claim']}` ({first['where']})"),
-              Text(f"**Says:** {first['statement']}."),
-              Text(f"**Compared:** {first['compared']}."),
-              Text(f"**Tolerance:** {tolerance}; {first['tolerance_source']}. **Source:** {first['source']}.")]
+    tolerance = number(first["tolerance"]) + (
+        f" {first['unit']}" if isinstance(first["unit"], str) and first["unit"] not in ("", "ρ") else ""
+    )
+    blocks = [
+        Heading(4, f"`{first['claim']}` ({first['where']})"),
+        Text(f"**Says:** {first['statement']}."),
+        Text(f"**Compared:** {first['compared']}."),
+        Text(f"**Tolerance:** {tolerance}; {first['tolerance_source']}. **Source:** {first['source']}."),
+    ]
     cell = [r["cell"] if isinstance(r["cell"], str) and r["cell"] else "" for _, r in rows.iterrows()]
     why = [r["why"] if isinstance(r["why"], str) else "" for _, r in rows.iterrows()]
-    if (rows["verdict"] == "not run").all():   # nothing measured: only where and why
+    if (rows["verdict"] == "not run").all():  # nothing measured: only where and why
         if len(rows) == 1 and not cell[0]:
             return blocks + [Text(f"**Not run:** {why[0]}.")]
         return blocks + [Table(("cell", "not run because"), tuple(zip(cell, why)))]
-    lines = [(c, r["verdict"], number(r["n"]), estimate(r), r["interval"] if isinstance(r["interval"], str) else "",
-              w) for c, w, (_, r) in zip(cell, why, rows.iterrows())]
+    lines = [
+        (c, r["verdict"], number(r["n"]), estimate(r), r["interval"] if isinstance(r["interval"], str) else "", w)
+        for c, w, (_, r) in zip(cell, why, rows.iterrows())
+    ]
     return blocks + [Table(("cell", "verdict", "n", "estimate [95 % interval]", "interval", "why"), tuple(lines))]
 
 
 def _ledger_lines(ledger: pd.DataFrame) -> list:
     if ledger.empty:
         return []
-    lines = [f"`{r['dense']}`: {r['model']} on {r['dataset']}, {number(r['dense_epochs'])} dense epochs, "
-             f"{number(r['seeds'])} seed(s)" for _, r in ledger.iterrows()]
-    return [Text("**This suite vs the paper's setting.** The paper: " + ledger.iloc[0]["published_setting"]
-                 + ". This suite: " + "; ".join(lines) + ".")]
+    lines = [
+        f"`{r['dense']}`: {r['model']} on {r['dataset']}, {number(r['dense_epochs'])} dense epochs, "
+        f"{number(r['seeds'])} seed(s)"
+        for _, r in ledger.iterrows()
+    ]
+    return [
+        Text(
+            "**This suite vs the paper's setting.** The paper: "
+            + ledger.iloc[0]["published_setting"]
+            + ". This suite: "
+            + "; ".join(lines)
+            + "."
+        )
+    ]
 
 
 def blocks(suite: str, results: pd.DataFrame, ledger: pd.DataFrame) -> list:
     """The page as blocks (see the module docstring for the layout)."""
     own = results[results["verdict"] != "not comparable"]
     apart = results[results["verdict"] == "not comparable"]
-    out = [Heading(1, f"Did it replicate? Suite `{suite}`"),
-           Text(f"{len(results)} tests of {results['claim'].nunique()} claims: {_tally(results)}."),
-           Text(f"**This suite's own findings:** {len(own)} tests of {own['claim'].nunique()} claims "
-                f"({_tally(own) if len(own) else 'none'}), by paper below. **Published numbers it cannot "
-                f"compare:** {len(apart)}, in the last section (collapsed)."),
-           Text(INTERVALS)]
+    out = [
+        Heading(1, f"Did it replicate? Suite `{suite}`"),
+        Text(f"{len(results)} tests of {results['claim'].nunique()} claims: {_tally(results)}."),
+        Text(
+            f"**This suite's own findings:** {len(own)} tests of {own['claim'].nunique()} claims "
+            f"({_tally(own) if len(own) else 'none'}), by paper below. **Published numbers it cannot "
+            f"compare:** {len(apart)}, in the last section (collapsed)."
+        ),
+        Text(INTERVALS),
+    ]
     for paper, rows in own.groupby("paper", sort=False):
         out += [Heading(2, paper), *_ledger_lines(ledger[ledger["paper"] == paper])]
         tested = rows.groupby("claim", sort=False)["verdict"].transform(lambda v: v.isin(TESTED).any())
@@ -127,23 +148,41 @@ def blocks(suite: str, results: pd.DataFrame, ledger: pd.DataFrame) -> list:
             for _, claim_rows in rows[tested].groupby("claim", sort=False):
                 out += _claim_block(claim_rows)
         if (~tested).any():
-            out += [Heading(3, "Not run in this suite"),
-                    Text("Each claim below found none of the rows it compares; the line says which restriction "
-                         "excluded them.")]
+            out += [
+                Heading(3, "Not run in this suite"),
+                Text(
+                    "Each claim below found none of the rows it compares; the line says which restriction "
+                    "excluded them."
+                ),
+            ]
             for _, claim_rows in rows[~tested].groupby("claim", sort=False):
                 out += _claim_block(claim_rows)
     if len(apart):
-        table = Table(("claim", "says", "published", "ours − published [95 % interval]", "n", "why not comparable"),
-                      tuple((f"`{r['claim']}`", r["statement"], r["published"], estimate(r), number(r["n"]),
-                             r["why"]) for _, r in apart.iterrows()))
-        out.append(Collapsed(f"Published numbers this suite cannot compare ({len(apart)})",
-                             (Text("Numbers published in a setting this suite does not match (other data, a "
-                                   "shorter schedule, or a network only real data trains); an estimate is shown "
-                                   "where the suite has the rows, but it is not a test of the paper."), table)))
+        table = Table(
+            ("claim", "says", "published", "ours − published [95 % interval]", "n", "why not comparable"),
+            tuple(
+                (f"`{r['claim']}`", r["statement"], r["published"], estimate(r), number(r["n"]), r["why"])
+                for _, r in apart.iterrows()
+            ),
+        )
+        out.append(
+            Collapsed(
+                f"Published numbers this suite cannot compare ({len(apart)})",
+                (
+                    Text(
+                        "Numbers published in a setting this suite does not match (other data, a "
+                        "shorter schedule, or a network only real data trains); an estimate is shown "
+                        "where the suite has the rows, but it is not a test of the paper."
+                    ),
+                    table,
+                ),
+            )
+        )
     return out
 
 
 # --- Markdown ----------------------------------------------------------------------------------------------
+
 
 def _md_cell(text: str) -> str:
     return str(text).replace("|", "\\|").replace("\n", " ")
@@ -157,8 +196,13 @@ def _markdown_block(block) -> str:
     if isinstance(block, Table):
         lines = ["| " + " | ".join(block.columns) + " |", "|" + "---|" * len(block.columns)]
         return "\n".join(lines + ["| " + " | ".join(_md_cell(c) for c in row) + " |" for row in block.rows])
-    return ("<details>\n<summary>" + html.escape(block.summary) + "</summary>\n\n"
-            + "\n\n".join(_markdown_block(b) for b in block.blocks) + "\n\n</details>")
+    return (
+        "<details>\n<summary>"
+        + html.escape(block.summary)
+        + "</summary>\n\n"
+        + "\n\n".join(_markdown_block(b) for b in block.blocks)
+        + "\n\n</details>"
+    )
 
 
 def markdown(page: list) -> str:
@@ -203,14 +247,20 @@ def _html_block(block) -> str:
         return f"<p>{_inline(block.text)}</p>"
     if isinstance(block, Table):
         head = "".join(f"<th>{html.escape(c)}</th>" for c in block.columns)
-        body = "".join("<tr>" + "".join(_html_cell(c, v) for c, v in zip(block.columns, row)) + "</tr>"
-                       for row in block.rows)
+        body = "".join(
+            "<tr>" + "".join(_html_cell(c, v) for c, v in zip(block.columns, row)) + "</tr>" for row in block.rows
+        )
         return f"<table><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>"
-    return (f"<details><summary>{html.escape(block.summary)}</summary>"
-            + "\n".join(_html_block(b) for b in block.blocks) + "</details>")
+    return (
+        f"<details><summary>{html.escape(block.summary)}</summary>"
+        + "\n".join(_html_block(b) for b in block.blocks)
+        + "</details>"
+    )
 
 
 def html_page(title: str, page: list) -> str:
     body = "\n".join(_html_block(block) for block in page)
-    return (f'<!DOCTYPE html>\n<html lang="en"><head><meta charset="utf-8"><title>{html.escape(title)}</title>'
-            f"<style>{STYLE}</style></head>\n<body>\n{body}\n</body></html>\n")
+    return (
+        f'<!DOCTYPE html>\n<html lang="en"><head><meta charset="utf-8"><title>{html.escape(title)}</title>'
+        f"<style>{STYLE}</style></head>\n<body>\n{body}\n</body></html>\n"
+    )

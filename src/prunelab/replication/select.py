@@ -66,7 +66,7 @@ def apply(rows: pd.DataFrame, select: Select, compared: bool = True) -> pd.DataF
             present = rows[column].dropna().unique()
             if compared and len(present) < 2:
                 raise NotRun(f"needs at least two values of {column} (this suite has {values_text(present)})")
-            if not len(present):   # nothing to pick the extreme of: no row qualifies
+            if not len(present):  # nothing to pick the extreme of: no row qualifies
                 return rows.iloc[0:0]
             pick = present.min() if value.which == "min" else present.max()
             rows = rows[rows[column] == pick]
@@ -112,10 +112,14 @@ def replicate_correlations(rows: pd.DataFrame, x: str, y: str) -> tuple[pd.Serie
     than three usable settings give no ρ. Also how many rows were unusable."""
     from scipy.stats import spearmanr
 
-    usable = rows["status"].eq("ok") & rows[x].notna() & rows[y].notna() if {x, y} <= set(rows) \
-        else rows["status"].eq("__")
-    rho = {run: float(spearmanr(group[x], group[y]).statistic)
-           for run, group in rows[usable].groupby("dense_run") if len(group) >= 3}
+    usable = (
+        rows["status"].eq("ok") & rows[x].notna() & rows[y].notna() if {x, y} <= set(rows) else rows["status"].eq("__")
+    )
+    rho = {
+        run: float(spearmanr(group[x], group[y]).statistic)
+        for run, group in rows[usable].groupby("dense_run")
+        if len(group) >= 3
+    }
     return pd.Series(rho, dtype=float).dropna(), int((~usable).sum())
 
 
@@ -135,8 +139,9 @@ def _number(text: str):
 
 def describe_cell(labels: dict) -> str:
     """``model=lenet_300_100, target_sparsity=0.9``; a label the rows leave unset (NaN) names nothing."""
-    return ", ".join(f"{k}={value_text(v)}" for k, v in labels.items()
-                     if not (isinstance(v, (float, np.floating)) and math.isnan(v)))
+    return ", ".join(
+        f"{k}={value_text(v)}" for k, v in labels.items() if not (isinstance(v, (float, np.floating)) and math.isnan(v))
+    )
 
 
 def _condition(column: str, value) -> str:
@@ -148,7 +153,7 @@ def _condition(column: str, value) -> str:
 
 
 def _matches(rows: pd.DataFrame, column: str, value) -> pd.Series:
-    if isinstance(value, float) and math.isnan(value):   # a cell label the rows leave unset
+    if isinstance(value, float) and math.isnan(value):  # a cell label the rows leave unset
         return rows[column].isna() if column in rows else pd.Series(True, index=rows.index)
     return _match(rows, column, value)
 
@@ -164,9 +169,11 @@ def why_empty(rows: pd.DataFrame, side: Select, scope: Select, labels: dict | No
 
     Restrictions apply in order: the side's own (then the suite's values are shown), the claim's scope, the
     cell's labels; the values shown are those left by every earlier restriction on another column."""
-    restrictions = ([(c, v, "the compared side") for c, v in _plain(side)]
-                    + [(c, v, "the claim") for c, v in _plain(scope)]
-                    + [(c, v, "this cell") for c, v in (labels or {}).items()])
+    restrictions = (
+        [(c, v, "the compared side") for c, v in _plain(side)]
+        + [(c, v, "the claim") for c, v in _plain(scope)]
+        + [(c, v, "this cell") for c, v in (labels or {}).items()]
+    )
     kept = rows
     for i, (column, value, who) in enumerate(restrictions):
         narrowed = kept[_matches(kept, column, value)]
@@ -175,8 +182,12 @@ def why_empty(rows: pd.DataFrame, side: Select, scope: Select, labels: dict | No
             for other, bound, _ in restrictions[:i]:
                 if other != column:
                     before = before[_matches(before, other, bound)]
-            subject = ", ".join(_condition(c, v) for c, v, who_ in restrictions[:i]
-                                if who_ == "the compared side" and c != column) or "this suite"
+            subject = (
+                ", ".join(
+                    _condition(c, v) for c, v, who_ in restrictions[:i] if who_ == "the compared side" and c != column
+                )
+                or "this suite"
+            )
             present = values_text(before[column].dropna()) if column in before else "none"
             return f"{subject} ran with {column} = {present}; {who} needs {_condition(column, value)}"
         kept = narrowed

@@ -22,7 +22,7 @@ import numpy as np
 from scipy import stats
 
 CONFIDENCE = 0.95
-MAX_SEEDS = 10_000   # beyond this "seeds needed" reads as "no practical number of seeds"
+MAX_SEEDS = 10_000  # beyond this "seeds needed" reads as "no practical number of seeds"
 
 
 @dataclass(frozen=True)
@@ -42,7 +42,7 @@ class Interval:
     high: float
     se: float
     dof: float
-    method: str                # "paired t", "Welch t", "one-sample t"
+    method: str  # "paired t", "Welch t", "one-sample t"
 
     def p_below(self, bound: float) -> float:
         """Two-sided-equivalent p-value that the true value lies below ``bound`` (p < 0.05 ⇔ high < bound)."""
@@ -69,14 +69,14 @@ def sample_part(values, weight: float = 1.0) -> Part:
     values = np.asarray(values, dtype=float)
     n = len(values)
     variance = float(np.var(values, ddof=1)) / n if n >= 2 else math.nan
-    return Part(weight * float(values.mean()), weight ** 2 * variance, n - 1.0)
+    return Part(weight * float(values.mean()), weight**2 * variance, n - 1.0)
 
 
 def published_part(value: float, std: float | None, runs: int | None, weight: float = 1.0) -> Part:
     """A published mean ± std over ``runs``: standard error std/√runs; no std (or no k) means exact."""
     if std is None or runs is None or not math.isfinite(std):
         return Part(weight * value, 0.0, math.inf)
-    return Part(weight * value, weight ** 2 * std ** 2 / runs, runs - 1.0)
+    return Part(weight * value, weight**2 * std**2 / runs, runs - 1.0)
 
 
 def welch_dof(parts: list[Part]) -> float:
@@ -84,7 +84,7 @@ def welch_dof(parts: list[Part]) -> float:
     varying = [p for p in parts if p.variance > 0]
     if not varying:
         return min((p.dof for p in parts), default=math.inf)
-    return sum(p.variance for p in varying) ** 2 / sum(p.variance ** 2 / p.dof for p in varying)
+    return sum(p.variance for p in varying) ** 2 / sum(p.variance**2 / p.dof for p in varying)
 
 
 def combine(parts: list[Part], method: str, confidence: float = CONFIDENCE) -> Interval:
@@ -102,16 +102,18 @@ def paired_interval(differences, published: list[Part] = (), confidence: float =
     return combine(parts, "paired t" if len(differences) else "one-sample t", confidence)
 
 
-def unpaired_interval(cells: list[tuple[float, np.ndarray]], published: list[Part] = (),
-                      confidence: float = CONFIDENCE) -> Interval:
+def unpaired_interval(
+    cells: list[tuple[float, np.ndarray]], published: list[Part] = (), confidence: float = CONFIDENCE
+) -> Interval:
     """Independent cells of ours ``(weight, values)`` plus published parts: Welch t interval of the contrast."""
     parts = [sample_part(values, weight) for weight, values in cells]
     method = "Welch t" if len(cells) > 1 else "one-sample t"
     return combine([*parts, *published], method, confidence)
 
 
-def seeds_needed(distance: float, per_seed_variance: float, fixed_variance: float = 0.0,
-                 confidence: float = CONFIDENCE) -> int | None:
+def seeds_needed(
+    distance: float, per_seed_variance: float, fixed_variance: float = 0.0, confidence: float = CONFIDENCE
+) -> int | None:
     """Fewest seeds n (≥ 2) whose interval half-width t(n−1)·√(V/n + F) falls below ``distance`` — the gap
     between the estimate and the boundary that decides the claim — if the spread stays as observed.
 
@@ -125,7 +127,7 @@ def seeds_needed(distance: float, per_seed_variance: float, fixed_variance: floa
     low, high = 2, MAX_SEEDS
     if t_quantile(high - 1, confidence) * math.sqrt(per_seed_variance / high + fixed_variance) >= distance:
         return None
-    while low < high:   # the half-width shrinks monotonically in n
+    while low < high:  # the half-width shrinks monotonically in n
         mid = (low + high) // 2
         if t_quantile(mid - 1, confidence) * math.sqrt(per_seed_variance / mid + fixed_variance) < distance:
             high = mid

@@ -10,13 +10,13 @@ import pandas as pd
 
 from prunelab.records import provenance
 from prunelab.records.layout import sidecar
+from prunelab.records.storage import atomic_path
 from prunelab.replication import ledger as ledger_mod
 from prunelab.replication import page
-from prunelab.replication.claims import all_claims
 from prunelab.replication.claim import VERDICTS
+from prunelab.replication.papers import all_claims
 from prunelab.replication.select import prepare
 from prunelab.replication.verdict import adjust, evaluate
-from prunelab.records.storage import atomic_path
 
 
 def replicate(tables: pd.DataFrame, claims=None) -> tuple[pd.DataFrame, pd.DataFrame]:
@@ -39,12 +39,16 @@ def counts(results: pd.DataFrame) -> dict[str, int]:
 def summary_lines(suite: str, results: pd.DataFrame) -> list[str]:
     """The one-screen summary: tests, counts per verdict, and the decided claims."""
     tally = counts(results)
-    lines = [f"Replication ({suite}): {len(results)} tests of {results['claim'].nunique()} claims — "
-             + ", ".join(f"{v} {n}" for v, n in tally.items()),
-             "  (95 % t intervals; 'contradicted' after Holm over the tests that could contradict)"]
+    lines = [
+        f"Replication ({suite}): {len(results)} tests of {results['claim'].nunique()} claims — "
+        + ", ".join(f"{v} {n}" for v, n in tally.items()),
+        "  (95 % t intervals; 'contradicted' after Holm over the tests that could contradict)",
+    ]
     for _, r in results[results["verdict"].isin(["holds", "reproduced", "contradicted"])].iterrows():
-        lines.append(f"  {r['verdict']:<12} {r['claim']} [{r['cell']}] n={int(r['n'])}: "
-                     f"{r['estimate']:.3g} [{r['ci_low']:.3g}, {r['ci_high']:.3g}]")
+        lines.append(
+            f"  {r['verdict']:<12} {r['claim']} [{r['cell']}] n={int(r['n'])}: "
+            f"{r['estimate']:.3g} [{r['ci_low']:.3g}, {r['ci_high']:.3g}]"
+        )
     return lines
 
 
@@ -68,8 +72,12 @@ def write(tables: list[str | Path], suite: str, out: str | Path, results_root: s
         tmp.write_text(page.markdown(blocks), encoding="utf-8")
     with atomic_path(html) as tmp:
         tmp.write_text(page.html_page(f"Did it replicate? Suite {suite}", blocks), encoding="utf-8")
-    record = provenance.build({"table": out, "markdown": markdown, "html": html}, inputs=list(tables),
-                              started=started, relative_to=results_root,
-                              extra={"replication": suite, "counts": counts(results)})
+    record = provenance.build(
+        {"table": out, "markdown": markdown, "html": html},
+        inputs=list(tables),
+        started=started,
+        relative_to=results_root,
+        extra={"replication": suite, "counts": counts(results)},
+    )
     provenance.write(sidecar(out), record)
     return results

@@ -1,4 +1,4 @@
-"""Training: the one loop (``loop``) with its bodies (``trainer``: one model; ``stacked``: K seeds stacked
+"""Training: the one loop (``loop``) with its bodies (``single_model``: one model; ``stacked``: K seeds stacked
 into one model), LR schedules and iteration arithmetic (``schedules``), masks and their invariant
 (``masks``), speed switches (``acceleration``) and multi-GPU training (``distributed``).
 

@@ -13,7 +13,7 @@ tensor cores want. On a CPU none of them is guaranteed to help (``benchmarks/pre
 
 from __future__ import annotations
 
-from typing import Callable
+from collections.abc import Callable
 
 import torch
 import torch.nn.functional as F
@@ -49,8 +49,14 @@ class TrainingStep:
     optimizers and masks built before or after still refer to the same tensors), and each 4-d input batch.
     """
 
-    def __init__(self, model: nn.Module, train: dict, *, compile: bool = False,
-                 wrap: Callable[[nn.Module], nn.Module] = lambda model: model):
+    def __init__(
+        self,
+        model: nn.Module,
+        train: dict,
+        *,
+        compile: bool = False,
+        wrap: Callable[[nn.Module], nn.Module] = lambda model: model,
+    ):
         self.dtype = autocast_dtype(train)
         self.channels_last = bool(train.get("channels_last", False))
         if self.channels_last:

@@ -26,9 +26,9 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
-from typing import Iterator
 
 import torch
 import torch.distributed as dist
@@ -59,8 +59,10 @@ class World:
         """Every rank needs at least one example of every batch (an empty shard has no mean loss)."""
         last = n - (-(-n // batch_size) - 1) * batch_size
         if self.size > 1 and min(batch_size, last) < self.size:
-            raise ConfigError(f"run {label}: a batch of {min(batch_size, last)} examples cannot be split over "
-                              f"{self.size} processes (runtime.processes); use fewer processes")
+            raise ConfigError(
+                f"run {label}: a batch of {min(batch_size, last)} examples cannot be split over "
+                f"{self.size} processes (runtime.processes); use fewer processes"
+            )
 
     def wrap(self, model: nn.Module) -> nn.Module:
         """The module the training forward calls: ``model`` itself, or DDP around it (SyncBatchNorm on GPU).
@@ -76,7 +78,8 @@ class World:
                 model.add_module(name, nn.SyncBatchNorm.convert_sync_batchnorm(child))
         # buffers are not broadcast: SyncBatchNorm keeps them equal, and BatchNorm on CPU is per rank
         return nn.parallel.DistributedDataParallel(
-            model, device_ids=[device.index] if device.type == "cuda" else None, forward_sync_buffers=False)
+            model, device_ids=[device.index] if device.type == "cuda" else None, forward_sync_buffers=False
+        )
 
     def backward(self, loss: torch.Tensor, local: int, total: int) -> torch.Tensor:
         """Backpropagate this rank's mean ``loss`` over ``local`` of the batch's ``total`` examples; return
@@ -124,6 +127,14 @@ def launch(argv: list[str], processes: int) -> int:
 
     ``--standalone`` picks a free rendezvous port, so several DDP jobs can share a node.
     """
-    command = [sys.executable, "-m", "torch.distributed.run", "--standalone", f"--nproc_per_node={processes}",
-               "-m", "prunelab", *argv]
+    command = [
+        sys.executable,
+        "-m",
+        "torch.distributed.run",
+        "--standalone",
+        f"--nproc_per_node={processes}",
+        "-m",
+        "prunelab",
+        *argv,
+    ]
     return subprocess.call(command)

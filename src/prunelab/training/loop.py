@@ -1,5 +1,5 @@
-"""The one training loop, shared by a single run (:class:`~prunelab.training.trainer.Trainer`) and a seed group trained
-in lockstep (:class:`~prunelab.training.stacked.GroupedTrainer`).
+"""The one training loop, shared by a single run (:class:`~prunelab.training.single_model.Trainer`) and a seed
+group trained in lockstep (:class:`~prunelab.training.stacked.GroupedTrainer`).
 
 The loop knows iterations, epochs, save points, checkpoints and divergence; what one step, one evaluation
 or one resume state *is* belongs to the body that trains (a :class:`LoopBody`), which holds K ≥ 1 members
@@ -15,16 +15,17 @@ plus the partial epoch's losses, the per-member histories, best rows and snapsho
 from __future__ import annotations
 
 import time
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable, Iterator, Protocol
+from typing import Protocol
 
 import torch
 
 from prunelab.errors import CheckpointError, DivergenceError
 from prunelab.progress import Progress
-from prunelab.training.schedules import learning_rate
 from prunelab.records.storage import load_tensors, save_tensors
+from prunelab.training.schedules import learning_rate
 
 
 @dataclass
@@ -45,8 +46,14 @@ class CheckpointPolicy:
     last save. ``path`` None or ``seconds`` 0 turns the respective saving off. ``writes`` False: a DDP rank
     other than 0, which keeps the same schedule and checks but leaves writing the one file to rank 0."""
 
-    def __init__(self, path: str | Path | None, every: int, seconds: float = 0.0,
-                 clock: Callable[[], float] = time.monotonic, writes: bool = True):
+    def __init__(
+        self,
+        path: str | Path | None,
+        every: int,
+        seconds: float = 0.0,
+        clock: Callable[[], float] = time.monotonic,
+        writes: bool = True,
+    ):
         self.path, self.writes = (Path(path) if path else None), writes
         self.every, self.seconds, self.clock = max(1, int(every)), float(seconds), clock
         self.last = 0.0
@@ -85,8 +92,9 @@ class DivergencePolicy:
             if len(errors) == 1:
                 raise next(iter(errors.values()))
             first = min(errors.values(), key=lambda e: e.iteration)
-            raise DivergenceError("; ".join(str(errors[k]) for k in sorted(errors)), epoch=first.epoch,
-                                  iteration=first.iteration)
+            raise DivergenceError(
+                "; ".join(str(errors[k]) for k in sorted(errors)), epoch=first.epoch, iteration=first.iteration
+            )
 
 
 class LoopBody(Protocol):
@@ -104,13 +112,15 @@ class LoopBody(Protocol):
 
     def snapshots(self) -> list[dict]: ...
 
-    def divergences(self, losses: list[torch.Tensor], first_iteration: int, epoch: int, live: list[int]
-                    ) -> dict[int, DivergenceError]: ...
+    def divergences(
+        self, losses: list[torch.Tensor], first_iteration: int, epoch: int, live: list[int]
+    ) -> dict[int, DivergenceError]: ...
 
     def assert_invariant(self, where: str, live: list[int]) -> None: ...
 
-    def evaluate_epoch(self, epoch: int, iteration: int, losses: list[torch.Tensor], lr: float, seconds: float,
-                       live: list[int]) -> dict[int, dict]: ...
+    def evaluate_epoch(
+        self, epoch: int, iteration: int, losses: list[torch.Tensor], lr: float, seconds: float, live: list[int]
+    ) -> dict[int, dict]: ...
 
     def state(self) -> dict: ...
 
@@ -128,9 +138,21 @@ class TrainingLoop:
     test set. Logs still show test accuracy every epoch.
     """
 
-    def __init__(self, body: LoopBody, *, start: int, end: int, ipe: int, save_points: list[int], train: dict,
-                 checkpoints: CheckpointPolicy, divergence: DivergencePolicy, has_validation: bool, log_label: str,
-                 log: Callable[[str], None]):
+    def __init__(
+        self,
+        body: LoopBody,
+        *,
+        start: int,
+        end: int,
+        ipe: int,
+        save_points: list[int],
+        train: dict,
+        checkpoints: CheckpointPolicy,
+        divergence: DivergencePolicy,
+        has_validation: bool,
+        log_label: str,
+        log: Callable[[str], None],
+    ):
         self.body, self.start, self.end, self.ipe, self.train = body, start, end, ipe, train
         self.save_points, self.checkpoints, self.divergence = save_points, checkpoints, divergence
         self.select_on = "val_acc" if has_validation else None
@@ -172,10 +194,18 @@ class TrainingLoop:
         self.body.assert_invariant(f"checkpoint at iteration {iteration}", self.live)
         if not self.checkpoints.writes:
             return
-        save_tensors(path, {**self.body.state(), "iteration": iteration,
-                            "epoch_losses": [l.cpu() for l in epoch_losses], "histories": self.histories,
-                            "bests": self.bests, "snapshots": self.snapshots,
-                            "diverged": {k: (str(e), e.epoch, e.iteration) for k, e in self.errors.items()}})
+        save_tensors(
+            path,
+            {
+                **self.body.state(),
+                "iteration": iteration,
+                "epoch_losses": [loss.cpu() for loss in epoch_losses],
+                "histories": self.histories,
+                "bests": self.bests,
+                "snapshots": self.snapshots,
+                "diverged": {k: (str(e), e.epoch, e.iteration) for k, e in self.errors.items()},
+            },
+        )
 
     def _resume(self) -> tuple[int, list] | None:
         path = self.checkpoints.path
@@ -183,14 +213,17 @@ class TrainingLoop:
             return None
         state = load_tensors(path, producer="this run (resume checkpoint)")
         if "histories" not in state:  # the per-member layout came with the shared loop
-            raise CheckpointError(f"{path}: resume checkpoint from an older prunelab (no per-member state); "
-                                  f"delete it to restart the run")
+            raise CheckpointError(
+                f"{path}: resume checkpoint from an older prunelab (no per-member state); delete it to restart the run"
+            )
         self.body.load_state(state, path)
         self.histories, self.bests, self.snapshots = state["histories"], state["bests"], state["snapshots"]
-        self.errors = {k: DivergenceError(message, epoch=epoch, iteration=iteration)
-                       for k, (message, epoch, iteration) in state["diverged"].items()}
+        self.errors = {
+            k: DivergenceError(message, epoch=epoch, iteration=iteration)
+            for k, (message, epoch, iteration) in state["diverged"].items()
+        }
         self.log(f"[{self.log_label}] resumed from {path} at iteration {state['iteration']}")
-        return state["iteration"], [l.to(self.body.device) for l in state["epoch_losses"]]
+        return state["iteration"], [loss.to(self.body.device) for loss in state["epoch_losses"]]
 
     def run(self) -> list[TrainOutcome | DivergenceError]:
         body, it, epoch_losses = self.body, self.start, []
@@ -220,8 +253,11 @@ class TrainingLoop:
             if it % self.ipe == 0 or it >= self.end:
                 self._check(epoch_losses, epoch_first_it, epoch + 1)
                 body.assert_invariant(f"end of epoch {epoch + 1}", self.live)
-                self._record_epoch(body.evaluate_epoch(-(-it // self.ipe), it, epoch_losses, lr,
-                                                       time.perf_counter() - started, self.live))
+                self._record_epoch(
+                    body.evaluate_epoch(
+                        -(-it // self.ipe), it, epoch_losses, lr, time.perf_counter() - started, self.live
+                    )
+                )
                 body.progress.logged()
                 epoch_losses = []
                 started = time.perf_counter()
@@ -231,7 +267,11 @@ class TrainingLoop:
                 self.checkpoints.saved(it)
         if not any(self.histories):  # zero-length run (e.g. prune at init with no training): still report
             self._record_epoch(body.evaluate_epoch(0, it, [], lr, 0.0, self.live))
-        return [self.errors[k] if k in self.errors else
-                TrainOutcome(history=h, final=dict(h[-1]), best=dict(b), snapshots=s, iterations=it,
-                             epochs=it / self.ipe)
-                for k, (h, b, s) in enumerate(zip(self.histories, self.bests, self.snapshots))]
+        return [
+            self.errors[k]
+            if k in self.errors
+            else TrainOutcome(
+                history=h, final=dict(h[-1]), best=dict(b), snapshots=s, iterations=it, epochs=it / self.ipe
+            )
+            for k, (h, b, s) in enumerate(zip(self.histories, self.bests, self.snapshots))
+        ]

@@ -30,8 +30,11 @@ OPTIMIZER_STATE_KEYS = ("momentum_buffer", "exp_avg", "exp_avg_sq", "max_exp_avg
 
 def prunable_parameters(model: nn.Module, exclude: list[str] | tuple[str, ...] = ()) -> dict[str, nn.Parameter]:
     """Conv/linear weights by parameter name, in ``named_parameters()`` order, minus ``exclude``."""
-    weights = {id(m.weight) for m in model.modules()
-               if isinstance(m, (nn.Conv2d, nn.Linear)) and getattr(m, "weight", None) is not None}
+    weights = {
+        id(m.weight)
+        for m in model.modules()
+        if isinstance(m, (nn.Conv2d, nn.Linear)) and getattr(m, "weight", None) is not None
+    }
     names = [n for n, p in model.named_parameters() if id(p) in weights]
     unknown = sorted(set(exclude) - set(names))
     if unknown:
@@ -43,7 +46,7 @@ class Mask(dict):
     """``{name: bool tensor}``, True = kept."""
 
     @classmethod
-    def ones_like(cls, params: dict[str, torch.Tensor]) -> "Mask":
+    def ones_like(cls, params: dict[str, torch.Tensor]) -> Mask:
         return cls({n: torch.ones_like(p, dtype=torch.bool) for n, p in params.items()})
 
     @property
@@ -60,8 +63,10 @@ class Mask(dict):
 
     def report(self) -> dict:
         """Global and per-tensor counts, the form stored in every run's metrics."""
-        layers = {n: {"total": m.numel(), "kept": int(m.sum()), "sparsity": 1.0 - int(m.sum()) / m.numel()}
-                  for n, m in self.items()}
+        layers = {
+            n: {"total": m.numel(), "kept": int(m.sum()), "sparsity": 1.0 - int(m.sum()) / m.numel()}
+            for n, m in self.items()
+        }
         return {"total": self.total, "kept": self.kept, "sparsity": self.sparsity, "layers": layers}
 
     def factor(self, name: str, like: torch.Tensor) -> torch.Tensor:
@@ -80,7 +85,7 @@ class Mask(dict):
         """A copy of ``state`` (e.g. a loaded state dict) with the pruned entries zeroed: θ ⊙ m."""
         return {k: (v * self.factor(k, v) if k in self else v) for k, v in state.items()}
 
-    def to(self, device: torch.device | str) -> "Mask":
+    def to(self, device: torch.device | str) -> Mask:
         return Mask({n: m.to(device) for n, m in self.items()})
 
     def check_matches(self, model: nn.Module, where: str = "mask") -> None:
@@ -89,17 +94,19 @@ class Mask(dict):
             if name not in params:
                 raise CheckpointError(f"{where}: parameter {name!r} is not in the model")
             if tuple(params[name].shape) != tuple(m.shape):
-                raise CheckpointError(f"{where}: {name} has shape {tuple(m.shape)}, model has "
-                                      f"{tuple(params[name].shape)}")
+                raise CheckpointError(
+                    f"{where}: {name} has shape {tuple(m.shape)}, model has {tuple(params[name].shape)}"
+                )
 
     def save(self, path: str | Path) -> None:
         save_tensors(path, {n: m.cpu() for n, m in self.items()})
 
     @classmethod
-    def load(cls, path: str | Path, producer: str | None = "prune") -> "Mask":
+    def load(cls, path: str | Path, producer: str | None = "prune") -> Mask:
         data = load_tensors(path, producer)
-        if not isinstance(data, dict) or not all(isinstance(v, torch.Tensor) and v.dtype == torch.bool
-                                                 for v in data.values()):
+        if not isinstance(data, dict) or not all(
+            isinstance(v, torch.Tensor) and v.dtype == torch.bool for v in data.values()
+        ):
             raise CheckpointError(f"{path}: not a mask file (expected name -> bool tensor)")
         return cls(data)
 
@@ -122,7 +129,7 @@ class MaskedParameters:
         self.stacked_members = False
 
     @classmethod
-    def stacked(cls, params: dict[str, torch.Tensor], masks: list[Mask | None], where: str) -> "MaskedParameters":
+    def stacked(cls, params: dict[str, torch.Tensor], masks: list[Mask | None], where: str) -> MaskedParameters:
         """Masks of K models over their stacked parameters ``{name: (K, ...)}``; a model without a mask (or a
         name its mask does not cover) keeps everything. ``where`` names the group in a shape error."""
         self = cls.__new__(cls)
@@ -130,12 +137,12 @@ class MaskedParameters:
         self.params = [params[n] for n in self.names]
         self.factors = []
         for name, p in zip(self.names, self.params):
-            own = [m[name] if m is not None and name in m else torch.ones(p.shape[1:], dtype=torch.bool)
-                   for m in masks]
+            own = [m[name] if m is not None and name in m else torch.ones(p.shape[1:], dtype=torch.bool) for m in masks]
             for m in own:
                 if tuple(m.shape) != tuple(p.shape[1:]):
-                    raise CheckpointError(f"{where}: mask for {name} has shape {tuple(m.shape)}, model has "
-                                          f"{tuple(p.shape[1:])}")
+                    raise CheckpointError(
+                        f"{where}: mask for {name} has shape {tuple(m.shape)}, model has {tuple(p.shape[1:])}"
+                    )
             self.factors.append(torch.stack([m.to(p.device, p.dtype) for m in own]))
         self.stacked_members = True
         return self

@@ -31,24 +31,24 @@ from __future__ import annotations
 
 import copy
 import time
+from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import Callable, Iterator
 
 import torch
 import torch.nn.functional as F
 from torch import nn
 from torch.func import functional_call, stack_module_state, vmap
 
-from prunelab.training.acceleration import autocast_dtype
-from prunelab.data.tensors import TensorData
 from prunelab.data.batches import EpochPlan, random_crop
+from prunelab.data.tensors import TensorData
 from prunelab.errors import ConfigError, DivergenceError
+from prunelab.progress import Progress
+from prunelab.records.storage import load_tensors
+from prunelab.training.acceleration import autocast_dtype
 from prunelab.training.loop import CheckpointPolicy, DivergencePolicy, TrainingLoop, TrainOutcome
 from prunelab.training.masks import Mask, MaskedParameters
-from prunelab.progress import Progress
 from prunelab.training.schedules import iterations_per_epoch, to_iteration, total_iterations
-from prunelab.records.storage import load_tensors
-from prunelab.training.trainer import _cpu_copy, build_optimizer, evaluate
+from prunelab.training.single_model import _cpu_copy, build_optimizer, evaluate
 
 
 def unsupported(train: dict) -> str | None:
@@ -99,15 +99,19 @@ class StackedSGD:
         torch._foreach_add_(params, grads, alpha=-lr)
 
 
-def stacked_batches(plans: list[EpochPlan], x: torch.Tensor, y: torch.Tensor, start: int = 0
-                    ) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
+def stacked_batches(
+    plans: list[EpochPlan], x: torch.Tensor, y: torch.Tensor, start: int = 0
+) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
     """Batches ``(K, B, ...)``/``(K, B)``: slice k is exactly what ``plans[k].batches(x, y)`` yields.
 
     All K index sets are gathered, cropped and flipped in one call each, instead of K calls per batch.
     """
     first = plans[0]
-    if any((len(p), p.batch_size, p.pad, p.offsets is None, p.flips is None) !=
-           (len(first), first.batch_size, first.pad, first.offsets is None, first.flips is None) for p in plans):
+    if any(
+        (len(p), p.batch_size, p.pad, p.offsets is None, p.flips is None)
+        != (len(first), first.batch_size, first.pad, first.offsets is None, first.flips is None)
+        for p in plans
+    ):
         raise ValueError("stacked_batches needs plans of one length, batch size and augmentation")
     device, k = x.device, len(plans)
     order = torch.stack([p.order for p in plans]).to(device)
@@ -130,14 +134,26 @@ class GroupedTrainer:
     ``run()`` returns one :class:`~prunelab.training.loop.TrainOutcome` per model — or, under
     ``on_divergence="record"``, the :class:`~prunelab.errors.DivergenceError` of a member that diverged, whose
     last good weights are then in :attr:`last_good` — and leaves the trained weights in the given modules, as
-    K :class:`~prunelab.training.trainer.Trainer` runs would.
+    K :class:`~prunelab.training.single_model.Trainer` runs would.
     """
 
-    def __init__(self, models: list[nn.Module], data: TensorData, train: dict, *, data_seeds: list[int],
-                 labels: list[str], masks: list[Mask | None] | None = None, save_at: list | tuple = (),
-                 state_path: str | Path | None = None, checkpoint_every: str | int = "1ep",
-                 checkpoint_seconds: float = 0.0, clock: Callable[[], float] = time.monotonic,
-                 on_divergence: str = "fail", log: Callable[[str], None] = print):
+    def __init__(
+        self,
+        models: list[nn.Module],
+        data: TensorData,
+        train: dict,
+        *,
+        data_seeds: list[int],
+        labels: list[str],
+        masks: list[Mask | None] | None = None,
+        save_at: list | tuple = (),
+        state_path: str | Path | None = None,
+        checkpoint_every: str | int = "1ep",
+        checkpoint_seconds: float = 0.0,
+        clock: Callable[[], float] = time.monotonic,
+        on_divergence: str = "fail",
+        log: Callable[[str], None] = print,
+    ):
         if not models or len(data_seeds) != len(models) or len(labels) != len(models):
             raise ValueError("GroupedTrainer needs one data seed and one label per model")
         reason = unsupported(train)
@@ -151,8 +167,8 @@ class GroupedTrainer:
         self.end = total_iterations(train, self.ipe)
         self.save_points = sorted({to_iteration(p, self.ipe) for p in save_at})
         self.checkpoints = CheckpointPolicy(
-            state_path, to_iteration(checkpoint_every, self.ipe, "runtime.checkpoint_every"), checkpoint_seconds,
-            clock)
+            state_path, to_iteration(checkpoint_every, self.ipe, "runtime.checkpoint_every"), checkpoint_seconds, clock
+        )
         self.divergence = DivergencePolicy(on_divergence)
         self.progress = Progress(f"group {', '.join(self.labels)}", log, clock=clock)  # a line at least every 10 s
         self.autocast = autocast_dtype(train)
@@ -185,8 +201,10 @@ class GroupedTrainer:
 
     def _member_state(self, k: int, params: dict, buffers: dict) -> dict:
         """Model k's ``state_dict`` (parameters and buffers in the module's order) from stacked tensors."""
-        return {name: (params[name] if name in params else buffers[name])[k].detach().cpu().clone()
-                for name in self.models[k].state_dict()}
+        return {
+            name: (params[name] if name in params else buffers[name])[k].detach().cpu().clone()
+            for name in self.models[k].state_dict()
+        }
 
     def _optimizer_state(self, k: int) -> dict:
         """Model k's optimizer state in ``torch.optim.SGD.state_dict()`` form."""
@@ -201,8 +219,9 @@ class GroupedTrainer:
     # -- the loop body --------------------------------------------------------------------------------
     def batches(self, epoch: int, first: int) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
         data = self.data
-        plans = [EpochPlan.make(len(data.train_y), self.batch_size, seed, epoch, data.augment)
-                 for seed in self.data_seeds]
+        plans = [
+            EpochPlan.make(len(data.train_y), self.batch_size, seed, epoch, data.augment) for seed in self.data_seeds
+        ]
         return stacked_batches(plans, data.train_x, data.train_y, start=first)
 
     def step(self, xb: torch.Tensor, yb: torch.Tensor, lr: float) -> torch.Tensor:
@@ -222,17 +241,24 @@ class GroupedTrainer:
 
     def snapshots(self) -> list[dict]:
         self._write_back()
-        return [{"model": _cpu_copy(m.state_dict()), "optimizer": self._optimizer_state(k)}
-                for k, m in enumerate(self.models)]
+        return [
+            {"model": _cpu_copy(m.state_dict()), "optimizer": self._optimizer_state(k)}
+            for k, m in enumerate(self.models)
+        ]
 
-    def divergences(self, losses: list[torch.Tensor], first_iteration: int, epoch: int, live: list[int]
-                    ) -> dict[int, DivergenceError]:
+    def divergences(
+        self, losses: list[torch.Tensor], first_iteration: int, epoch: int, live: list[int]
+    ) -> dict[int, DivergenceError]:
         """Per live member, its first non-finite loss (or, if its losses are finite, non-finite weights)."""
         stacked = torch.stack(losses) if losses else None  # (steps, K)
-        weights_finite = torch.stack([torch.isfinite(p.detach()).flatten(1).all(1) for p in self.params.values()]
-                                     ).all(0)
-        kept = (f"; last good checkpoint kept at {self.checkpoints.path}"
-                if self.checkpoints.path is not None and self.checkpoints.path.exists() else "")
+        weights_finite = torch.stack([torch.isfinite(p.detach()).flatten(1).all(1) for p in self.params.values()]).all(
+            0
+        )
+        kept = (
+            f"; last good checkpoint kept at {self.checkpoints.path}"
+            if self.checkpoints.path is not None and self.checkpoints.path.exists()
+            else ""
+        )
         errors = {}
         for k in live:
             if stacked is not None and not bool(torch.isfinite(stacked[:, k]).all()):
@@ -243,8 +269,9 @@ class GroupedTrainer:
                 step, what = first_iteration + len(losses), "weights are not finite"
             else:
                 continue
-            errors[k] = DivergenceError(f"run {self.labels[k]}: {what} at epoch {epoch}, iteration {step}{kept}",
-                                        epoch=epoch, iteration=step)
+            errors[k] = DivergenceError(
+                f"run {self.labels[k]}: {what} at epoch {epoch}, iteration {step}{kept}", epoch=epoch, iteration=step
+            )
         return errors
 
     def diverged(self, k: int, error: DivergenceError) -> None:
@@ -259,8 +286,9 @@ class GroupedTrainer:
     def assert_invariant(self, where: str, live: list[int]) -> None:
         self.masked.assert_invariant(where, members=live)
 
-    def evaluate_epoch(self, epoch: int, iteration: int, losses: list[torch.Tensor], lr: float, seconds: float,
-                       live: list[int]) -> dict[int, dict]:
+    def evaluate_epoch(
+        self, epoch: int, iteration: int, losses: list[torch.Tensor], lr: float, seconds: float, live: list[int]
+    ) -> dict[int, dict]:
         self._write_back()
         train_losses = torch.stack(losses).float().mean(0).tolist() if losses else [float("nan")] * self.members
         rows = {}
@@ -268,23 +296,39 @@ class GroupedTrainer:
             model = self.models[k]
             val = evaluate(model, self.data.val_x, self.data.val_y)
             test = evaluate(model, self.data.test_x, self.data.test_y)
-            rows[k] = {"epoch": epoch, "iteration": iteration, "lr": lr, "train_loss": train_losses[k],
-                       "val_loss": val["loss"], "val_acc": val["acc"], "test_loss": test["loss"],
-                       "test_acc": test["acc"]}
-            self.log(f"[{self.labels[k]}] epoch {epoch}/{self.end / self.ipe:g} it {iteration}/{self.end} "
-                     f"lr {lr:.4g} train_loss {train_losses[k]:.4f} val_acc {val['acc']:.2f} "
-                     f"test_acc {test['acc']:.2f} ({seconds:.1f}s for {self.members} models)")
+            rows[k] = {
+                "epoch": epoch,
+                "iteration": iteration,
+                "lr": lr,
+                "train_loss": train_losses[k],
+                "val_loss": val["loss"],
+                "val_acc": val["acc"],
+                "test_loss": test["loss"],
+                "test_acc": test["acc"],
+            }
+            self.log(
+                f"[{self.labels[k]}] epoch {epoch}/{self.end / self.ipe:g} it {iteration}/{self.end} "
+                f"lr {lr:.4g} train_loss {train_losses[k]:.4f} val_acc {val['acc']:.2f} "
+                f"test_acc {test['acc']:.2f} ({seconds:.1f}s for {self.members} models)"
+            )
         return rows
 
     # -- resume state ---------------------------------------------------------------------------------
     def state(self) -> dict:
-        return {"labels": self.labels, "lr": self.lr, "params": {n: p.detach() for n, p in self.params.items()},
-                "buffers": self.buffers, "momentum": self.sgd.buffers, "last_good": self.last_good}
+        return {
+            "labels": self.labels,
+            "lr": self.lr,
+            "params": {n: p.detach() for n, p in self.params.items()},
+            "buffers": self.buffers,
+            "momentum": self.sgd.buffers,
+            "last_good": self.last_good,
+        }
 
     def load_state(self, state: dict, path: Path) -> None:
         if state.get("labels") != self.labels:
-            raise ConfigError(f"{path}: resume checkpoint belongs to runs {state.get('labels')}, "
-                              f"not {self.labels}; delete it")
+            raise ConfigError(
+                f"{path}: resume checkpoint belongs to runs {state.get('labels')}, not {self.labels}; delete it"
+            )
         with torch.no_grad():
             for n, p in self.params.items():
                 p.copy_(state["params"][n])
@@ -295,10 +339,19 @@ class GroupedTrainer:
         self.last_good = state["last_good"]
 
     def run(self) -> list[TrainOutcome | DivergenceError]:
-        loop = TrainingLoop(self, start=0, end=self.end, ipe=self.ipe, save_points=self.save_points,
-                            train=self.train, checkpoints=self.checkpoints, divergence=self.divergence,
-                            has_validation=len(self.data.val_y) > 0, log_label=f"group {', '.join(self.labels)}",
-                            log=self.log)
+        loop = TrainingLoop(
+            self,
+            start=0,
+            end=self.end,
+            ipe=self.ipe,
+            save_points=self.save_points,
+            train=self.train,
+            checkpoints=self.checkpoints,
+            divergence=self.divergence,
+            has_validation=len(self.data.val_y) > 0,
+            log_label=f"group {', '.join(self.labels)}",
+            log=self.log,
+        )
         outcomes = loop.run()
         self._write_back()
         return outcomes

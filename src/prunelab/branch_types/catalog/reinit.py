@@ -10,6 +10,8 @@ def start(ctx: StartContext) -> BranchStart:
 
 
 BRANCH_TYPE = BranchType(
-    name="reinit", label="trained from a random re-init ⊙ m", start=start,
-    doc="Starts from a new initialisation (the branch's init seed) ⊙ m; the whole original schedule; T "
-        "iterations.")
+    name="reinit",
+    label="trained from a random re-init ⊙ m",
+    start=start,
+    doc="Starts from a new initialisation (the branch's init seed) ⊙ m; the whole original schedule; T iterations.",
+)

@@ -9,18 +9,30 @@ def start(ctx: StartContext) -> BranchStart:
     k, at = ctx.rewind_iteration()
     if ctx.snapshots is None or k not in ctx.snapshots:
         saved = sorted(ctx.snapshots or {})
-        raise CheckpointError(f"branch '{ctx.spec['type']}' needs the dense run's weights at iteration {k} "
-                              f"({ctx.spec['rewind']}), but it saved only iterations {saved}; add "
-                              f"'{ctx.spec['rewind']}' to the dense config's train.save_at (its hash changes)")
+        raise CheckpointError(
+            f"branch '{ctx.spec['type']}' needs the dense run's weights at iteration {k} "
+            f"({ctx.spec['rewind']}), but it saved only iterations {saved}; add "
+            f"'{ctx.spec['rewind']}' to the dense config's train.save_at (its hash changes)"
+        )
     rewound = ctx.spec.get("optimizer_state") == "rewind"
     optimizer_state = ctx.snapshots[k]["optimizer"] if rewound else None
-    return BranchStart(ctx.snapshots[k]["model"], ctx.train, k, optimizer_state, {"rewind_iteration": k},
-                       f"weights rewound to {at}: the dense run's snapshot of iteration {k}, with "
-                       + ("its optimizer state" if rewound else "a fresh optimizer state"))
+    return BranchStart(
+        ctx.snapshots[k]["model"],
+        ctx.train,
+        k,
+        optimizer_state,
+        {"rewind_iteration": k},
+        f"weights rewound to {at}: the dense run's snapshot of iteration {k}, with "
+        + ("its optimizer state" if rewound else "a fresh optimizer state"),
+    )
 
 
 BRANCH_TYPE = BranchType(
-    name="rewind_weights", label="trained from θk ⊙ m (weight rewinding)", start=start, takes_rewind=True,
+    name="rewind_weights",
+    label="trained from θk ⊙ m (weight rewinding)",
+    start=start,
+    takes_rewind=True,
     from_snapshot=True,
     doc="Starts from θ_k ⊙ m, the dense run's weights at the rewind point k; the original schedule resumed at "
-        "k; T − k iterations.")
+    "k; T − k iterations.",
+)

@@ -12,8 +12,9 @@ from prunelab.errors import ConfigError
 def stretched(train: dict, dense_ops: int, pruned_ops: int) -> tuple[dict, dict]:
     """E_B = ⌊E·F_d/F_p⌋ epochs; step milestones scaled by E_B/E and floored; and the notes that record it."""
     if train.get("iterations") is not None:
-        raise ConfigError("Scratch-B scales epochs; the dense run must be configured with train.epochs, "
-                          "not train.iterations")
+        raise ConfigError(
+            "Scratch-B scales epochs; the dense run must be configured with train.epochs, not train.iterations"
+        )
     epochs = float(train["epochs"])
     ratio = dense_ops / max(1, pruned_ops)
     epochs_b = math.floor(epochs * ratio)
@@ -36,6 +37,9 @@ def start(ctx: StartContext) -> BranchStart:
 
 
 BRANCH_TYPE = BranchType(
-    name="scratch_b", label="Scratch-B", start=start,
+    name="scratch_b",
+    label="Scratch-B",
+    start=start,
     doc="Starts like Scratch-E (new sparse-scaled initialisation ⊙ m); the original schedule stretched, its "
-        "milestones scaled by E_B/E; E_B = ⌊E·F_dense/F_pruned⌋ epochs, the dense run's FLOPs budget.")
+    "milestones scaled by E_B/E; E_B = ⌊E·F_dense/F_pruned⌋ epochs, the dense run's FLOPs budget.",
+)

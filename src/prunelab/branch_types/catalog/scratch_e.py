@@ -10,8 +10,11 @@ def start(ctx: StartContext) -> BranchStart:
 
 
 BRANCH_TYPE = BranchType(
-    name="scratch_e", label="Scratch-E", start=start,
+    name="scratch_e",
+    label="Scratch-E",
+    start=start,
     # the sparse-scaled init changes conv layers only: without them this is a reinit, and shares its run
     without_conv="reinit",
     doc="Starts from a new initialisation ⊙ m, sparse conv layers drawn with Liu et al.'s sparse-scaled std; "
-        "the whole original schedule; E epochs, those of the dense run.")
+    "the whole original schedule; E epochs, those of the dense run.",
+)

@@ -3,5 +3,10 @@
 from prunelab.config.fragments import closed
 from prunelab.pruning.base import Method
 
-METHOD = Method(name="random", hparams=closed({}), module="prunelab.pruning.random", scorer="score",
-                doc="uniform random scores (seeded)")
+METHOD = Method(
+    name="random",
+    hparams=closed({}),
+    module="prunelab.pruning.random",
+    scorer="score",
+    doc="uniform random scores (seeded)",
+)

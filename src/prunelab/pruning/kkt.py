@@ -20,7 +20,7 @@ No module-level ``METHOD``: this is a helper module of the OBS family, not a pru
 from __future__ import annotations
 
 import math
-from typing import Iterable
+from collections.abc import Iterable
 
 import torch
 
@@ -60,8 +60,9 @@ def joint_update(h_inv: torch.Tensor, theta: torch.Tensor, removed: torch.Tensor
     return -(h_inv @ z).squeeze(-1)
 
 
-def joint_update_vector(h: torch.Tensor, h_inv: torch.Tensor, theta: torch.Tensor, removed: torch.Tensor,
-                        kept: torch.Tensor) -> torch.Tensor:
+def joint_update_vector(
+    h: torch.Tensor, h_inv: torch.Tensor, theta: torch.Tensor, removed: torch.Tensor, kept: torch.Tensor
+) -> torch.Tensor:
     """The joint update for one vector θ, through the smaller of two equivalent exact systems.
 
     Minimise ½δᵀHδ subject to θ_Q + δ_Q = 0 (Q = ``removed``), with δ free on S = ``kept`` and 0 elsewhere;
@@ -95,7 +96,7 @@ def downdate_(h_inv: torch.Tensor, q: int) -> torch.Tensor:
     (row and column q become 0). Returns ``h_inv``."""
     column = h_inv[:, q].clone()
     h_inv.addr_(column, column, alpha=-1 / float(column[q]))
-    h_inv[q, :] = 0.0      # exactly, not up to rounding
+    h_inv[q, :] = 0.0  # exactly, not up to rounding
     h_inv[:, q] = 0.0
     return h_inv
 
@@ -110,15 +111,18 @@ def restricted_inverse(h: torch.Tensor, keep: torch.Tensor, what: str) -> torch.
     sub = h[idx][:, idx]
     factor, info = torch.linalg.cholesky_ex(sub)
     if int(info) != 0:
-        raise PrunelabError(f"{what}: the damped curvature restricted to the surviving weights is not positive "
-                            f"definite; raise the damp hyperparameter or use curvature: ggn")
+        raise PrunelabError(
+            f"{what}: the damped curvature restricted to the surviving weights is not positive "
+            f"definite; raise the damp hyperparameter or use curvature: ggn"
+        )
     out = torch.zeros_like(h)
     out[idx.unsqueeze(-1), idx] = torch.cholesky_inverse(factor)
     return out
 
 
-def greedy_removal(h_inv: torch.Tensor, theta: torch.Tensor, alive: torch.Tensor, group: torch.Tensor,
-                   quota: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+def greedy_removal(
+    h_inv: torch.Tensor, theta: torch.Tensor, alive: torch.Tensor, group: torch.Tensor, quota: torch.Tensor
+) -> tuple[torch.Tensor, torch.Tensor]:
     """Classic OBS: remove weights one at a time, each time the surviving q with the lowest ΔL_q.
 
     ``h_inv`` is the inverse restricted to the ``alive`` weights. After each removal the compensating update
@@ -143,8 +147,14 @@ def greedy_removal(h_inv: torch.Tensor, theta: torch.Tensor, alive: torch.Tensor
     return theta, alive
 
 
-def accumulated_inverse(gradients: Iterable[torch.Tensor], count: int, damp: float, shape: tuple[int, ...],
-                        dtype: torch.dtype = torch.float64, device: torch.device | str = "cpu") -> torch.Tensor:
+def accumulated_inverse(
+    gradients: Iterable[torch.Tensor],
+    count: int,
+    damp: float,
+    shape: tuple[int, ...],
+    dtype: torch.dtype = torch.float64,
+    device: torch.device | str = "cpu",
+) -> torch.Tensor:
     """(λI + (1/N) Σ_n g_n g_nᵀ)⁻¹ by summing the outer products, then one Cholesky inverse per block.
 
     The same matrix as :func:`woodbury_inverse` (tested equal), for when there are at least as many
@@ -167,9 +177,15 @@ def accumulated_inverse(gradients: Iterable[torch.Tensor], count: int, damp: flo
     return inverse.reshape(*blocks, size, size)
 
 
-def woodbury_inverse(gradients: Iterable[torch.Tensor], count: int, damp: float, shape: tuple[int, ...],
-                     dtype: torch.dtype = torch.float64, device: torch.device | str = "cpu",
-                     rank: int = 32) -> torch.Tensor:
+def woodbury_inverse(
+    gradients: Iterable[torch.Tensor],
+    count: int,
+    damp: float,
+    shape: tuple[int, ...],
+    dtype: torch.dtype = torch.float64,
+    device: torch.device | str = "cpu",
+    rank: int = 32,
+) -> torch.Tensor:
     """(λI + (1/N) Σ_n g_n g_nᵀ)⁻¹ by the Sherman–Morrison recursion, for every block at once.
 
     Starts from F₀⁻¹ = λ⁻¹I and, for each gradient, F_n⁻¹ = F_{n−1}⁻¹ − (F_{n−1}⁻¹g)(F_{n−1}⁻¹g)ᵀ/(N + gᵀF_{n−1}⁻¹g).
@@ -187,8 +203,8 @@ def woodbury_inverse(gradients: Iterable[torch.Tensor], count: int, damp: float,
         chunk = chunk.to(dtype).reshape(-1, *chunk.shape[-2:])
         for start in range(0, chunk.shape[-2], rank):
             tick(lambda: f"Fisher inverse (Woodbury): {seen}/{count} gradients applied")
-            g = chunk[:, start:start + rank]
-            fg = inverse @ g.transpose(-1, -2)                            # (blocks, B, k)
+            g = chunk[:, start : start + rank]
+            fg = inverse @ g.transpose(-1, -2)  # (blocks, B, k)
             inner = g @ fg + count * torch.eye(g.shape[-2], dtype=dtype, device=device)
             inverse.baddbmm_(fg, spd_solve(inner, fg.transpose(-1, -2)), alpha=-1)
             seen += g.shape[-2]

@@ -28,8 +28,14 @@ HEADER = struct.Struct("!I")  # byte length of the JSON request that follows
 # Variables under which a job must run in a fresh process of its own: a SLURM allocation (the worker is a
 # local process of the driver's host) or a torchrun/torch.distributed launch (one rank per process).
 FRESH_PROCESS_ENV = ("SLURM_JOB_ID", "RANK", "LOCAL_RANK", "WORLD_SIZE")
-_THREAD_ENV = ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS", "GOTO_NUM_THREADS",
-               "VECLIB_MAXIMUM_THREADS", "NUMEXPR_NUM_THREADS")
+_THREAD_ENV = (
+    "OMP_NUM_THREADS",
+    "MKL_NUM_THREADS",
+    "OPENBLAS_NUM_THREADS",
+    "GOTO_NUM_THREADS",
+    "VECLIB_MAXIMUM_THREADS",
+    "NUMEXPR_NUM_THREADS",
+)
 
 
 def wants_cuda(argv: list[str], environ: dict) -> bool:
@@ -49,14 +55,19 @@ def _nvidia_device_visible(environ: dict) -> bool:
     if environ.get("CUDA_VISIBLE_DEVICES", "unset").strip() in ("", "-1"):
         return False
     return os.path.exists("/proc/driver/nvidia/version") or any(
-        name.startswith("nvidia") and name[6:].isdigit() for name in os.listdir("/dev"))
+        name.startswith("nvidia") and name[6:].isdigit() for name in os.listdir("/dev")
+    )
 
 
 def delegate(argv: list[str]) -> int | None:
     """Run ``prunelab argv`` in the worker and return its exit status; None when no worker serves it."""
     path = os.environ.get(SOCKET_ENV)
-    if not path or os.environ.get(DISABLE_ENV) == "0" or any(os.environ.get(v) for v in FRESH_PROCESS_ENV) \
-            or wants_cuda(argv, os.environ):
+    if (
+        not path
+        or os.environ.get(DISABLE_ENV) == "0"
+        or any(os.environ.get(v) for v in FRESH_PROCESS_ENV)
+        or wants_cuda(argv, os.environ)
+    ):
         return None
     try:
         conn = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
@@ -64,8 +75,9 @@ def delegate(argv: list[str]) -> int | None:
     except OSError:
         return None
     with conn:
-        request = json.dumps({"argv": argv, "cwd": os.getcwd(), "env": dict(os.environ),
-                              "executable": sys.executable}).encode()
+        request = json.dumps(
+            {"argv": argv, "cwd": os.getcwd(), "env": dict(os.environ), "executable": sys.executable}
+        ).encode()
         try:
             socket.send_fds(conn, [HEADER.pack(len(request))], [0, 1, 2])
             conn.sendall(request)
@@ -86,8 +98,10 @@ INTERRUPTED = 128 + 2  # the status a shell reports for a process stopped by SIG
 
 def interrupted() -> int:
     """A job stopped by Ctrl-C: one line in its log instead of a ``KeyboardInterrupt`` traceback."""
-    print("prunelab: interrupted (Ctrl-C); run it again to resume (training continues from its last checkpoint)",
-          file=sys.stderr)
+    print(
+        "prunelab: interrupted (Ctrl-C); run it again to resume (training continues from its last checkpoint)",
+        file=sys.stderr,
+    )
     return INTERRUPTED
 
 
@@ -136,9 +150,23 @@ def start(source: str) -> WorkerHandle | None:
     log = open(os.path.join(directory, "worker.log"), "ab")
     with listener, log:
         process = subprocess.Popen(
-            [sys.executable, "-m", "prunelab.cli.worker", "--listen-fd", str(listener.fileno()),
-             "--parent", str(os.getpid()), "--source", source],
-            pass_fds=[listener.fileno()], stdin=subprocess.DEVNULL, stdout=log, stderr=log, env=env,
-            start_new_session=True)  # a terminal's Ctrl-C reaches the jobs' clients, never the worker
+            [
+                sys.executable,
+                "-m",
+                "prunelab.cli.worker",
+                "--listen-fd",
+                str(listener.fileno()),
+                "--parent",
+                str(os.getpid()),
+                "--source",
+                source,
+            ],
+            pass_fds=[listener.fileno()],
+            stdin=subprocess.DEVNULL,
+            stdout=log,
+            stderr=log,
+            env=env,
+            start_new_session=True,
+        )  # a terminal's Ctrl-C reaches the jobs' clients, never the worker
     os.environ[SOCKET_ENV] = path
     return WorkerHandle(process, directory)

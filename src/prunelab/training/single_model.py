@@ -13,22 +13,22 @@ from __future__ import annotations
 import copy
 import random
 import time
+from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import Callable, Iterator
 
 import numpy as np
 import torch
 import torch.nn.functional as F
 from torch import nn
 
+from prunelab.data.batches import eval_batches
+from prunelab.data.tensors import TensorData
+from prunelab.errors import ConfigError, DivergenceError
+from prunelab.progress import Progress
 from prunelab.training import distributed
 from prunelab.training.acceleration import TrainingStep
-from prunelab.data.tensors import TensorData
-from prunelab.data.batches import eval_batches
-from prunelab.errors import ConfigError, DivergenceError
 from prunelab.training.loop import CheckpointPolicy, DivergencePolicy, TrainingLoop, TrainOutcome
 from prunelab.training.masks import Mask, MaskedParameters
-from prunelab.progress import Progress
 from prunelab.training.schedules import iterations_per_epoch, to_iteration, total_iterations
 
 EVAL_BATCH = 1000
@@ -38,8 +38,13 @@ def build_optimizer(model: nn.Module, train: dict) -> torch.optim.Optimizer:
     name = train.get("optimizer", "sgd")
     lr, wd = float(train["lr"]), float(train.get("weight_decay", 0.0))
     if name == "sgd":
-        return torch.optim.SGD(model.parameters(), lr=lr, momentum=float(train.get("momentum", 0.0)),
-                               nesterov=bool(train.get("nesterov", False)), weight_decay=wd)
+        return torch.optim.SGD(
+            model.parameters(),
+            lr=lr,
+            momentum=float(train.get("momentum", 0.0)),
+            nesterov=bool(train.get("nesterov", False)),
+            weight_decay=wd,
+        )
     if name == "adam":
         return torch.optim.Adam(model.parameters(), lr=lr, weight_decay=wd)
     if name == "adamw":
@@ -67,10 +72,17 @@ def evaluate(model: nn.Module, x: torch.Tensor, y: torch.Tensor, batch_size: int
 def rng_state() -> dict:
     """Global RNG states as tensors and plain values only, so ``weights_only=True`` can load them back."""
     name, keys, pos, has_gauss, gauss = np.random.get_state()
-    state = {"torch": torch.get_rng_state(),
-             "numpy": {"name": name, "keys": torch.from_numpy(keys.astype(np.int64)), "pos": int(pos),
-                       "has_gauss": int(has_gauss), "gauss": float(gauss)},
-             "python": list(random.getstate()[1])}
+    state = {
+        "torch": torch.get_rng_state(),
+        "numpy": {
+            "name": name,
+            "keys": torch.from_numpy(keys.astype(np.int64)),
+            "pos": int(pos),
+            "has_gauss": int(has_gauss),
+            "gauss": float(gauss),
+        },
+        "python": list(random.getstate()[1]),
+    }
     if torch.cuda.is_available():
         state["cuda"] = torch.cuda.get_rng_state_all()
     return state
@@ -100,12 +112,26 @@ class Trainer:
 
     members = 1
 
-    def __init__(self, model: nn.Module, data: TensorData, train: dict, *, data_seed: int, label: str,
-                 mask: Mask | None = None, start_iteration: int = 0, end_iteration: int | None = None,
-                 save_at: list | tuple = (), optimizer_state: dict | None = None,
-                 state_path: str | Path | None = None, checkpoint_every: str | int = "1ep",
-                 checkpoint_seconds: float = 0.0, clock: Callable[[], float] = time.monotonic,
-                 log: Callable[[str], None] = print, compile: bool = False):
+    def __init__(
+        self,
+        model: nn.Module,
+        data: TensorData,
+        train: dict,
+        *,
+        data_seed: int,
+        label: str,
+        mask: Mask | None = None,
+        start_iteration: int = 0,
+        end_iteration: int | None = None,
+        save_at: list | tuple = (),
+        optimizer_state: dict | None = None,
+        state_path: str | Path | None = None,
+        checkpoint_every: str | int = "1ep",
+        checkpoint_seconds: float = 0.0,
+        clock: Callable[[], float] = time.monotonic,
+        log: Callable[[str], None] = print,
+        compile: bool = False,
+    ):
         self.model, self.data, self.train, self.label, self.log = model, data, train, label, log
         self.data_seed, self.device = int(data_seed), data.train_x.device
         self.batch_size = int(train["batch_size"])
@@ -120,8 +146,12 @@ class Trainer:
         self.world.check_batches(len(data.train_y), self.batch_size, label)
         self.step_loss = TrainingStep(model, train, compile=compile, wrap=self.world.wrap)
         self.checkpoints = CheckpointPolicy(  # every rank checks when a save is due; rank 0 alone writes
-            state_path, to_iteration(checkpoint_every, self.ipe, "runtime.checkpoint_every"), checkpoint_seconds,
-            clock, writes=self.world.writer)
+            state_path,
+            to_iteration(checkpoint_every, self.ipe, "runtime.checkpoint_every"),
+            checkpoint_seconds,
+            clock,
+            writes=self.world.writer,
+        )
         self.state_path = self.checkpoints.path
         self.optimizer = build_optimizer(model, train)
         if optimizer_state is not None:
@@ -135,8 +165,7 @@ class Trainer:
         """This rank's slice of each global batch from batch ``first`` of ``epoch`` on (the whole batch in one
         process); keeps the global batch's example count, which a DDP rank weights its loss by."""
         n = len(self.data.train_y)
-        batches = self.data.epoch_batches(self.batch_size, self.data_seed, epoch, start=first,
-                                          shard=self.world.shard)
+        batches = self.data.epoch_batches(self.batch_size, self.data_seed, epoch, start=first, shard=self.world.shard)
         for index, batch in enumerate(batches, start=first):
             self._global_examples = min(self.batch_size, n - index * self.batch_size)  # the last may be short
             yield batch
@@ -162,30 +191,43 @@ class Trainer:
         if self.masked is not None and live:
             self.masked.assert_invariant(where)
 
-    def evaluate_epoch(self, epoch: int, iteration: int, losses: list, lr: float, seconds: float,
-                       live: list[int]) -> dict[int, dict]:
+    def evaluate_epoch(
+        self, epoch: int, iteration: int, losses: list, lr: float, seconds: float, live: list[int]
+    ) -> dict[int, dict]:
         if not live:
             return {}
-        train_loss = float(torch.stack([l.float().reshape(()) for l in losses]).mean()) if losses \
-            else float("nan")
+        train_loss = (
+            float(torch.stack([loss.float().reshape(()) for loss in losses]).mean()) if losses else float("nan")
+        )
         val = evaluate(self.model, self.data.val_x, self.data.val_y)
         test = evaluate(self.model, self.data.test_x, self.data.test_y)
-        row = {"epoch": epoch, "iteration": iteration, "lr": lr, "train_loss": train_loss,
-               "val_loss": val["loss"], "val_acc": val["acc"], "test_loss": test["loss"], "test_acc": test["acc"]}
+        row = {
+            "epoch": epoch,
+            "iteration": iteration,
+            "lr": lr,
+            "train_loss": train_loss,
+            "val_loss": val["loss"],
+            "val_acc": val["acc"],
+            "test_loss": test["loss"],
+            "test_acc": test["acc"],
+        }
         total_epochs = self.end / self.ipe
-        self.log(f"[{self.label}] epoch {epoch}/{total_epochs:g} it {iteration}/{self.end} lr {lr:.4g} "
-                 f"train_loss {train_loss:.4f} val_acc {val['acc']:.2f} test_acc {test['acc']:.2f} "
-                 f"({seconds:.1f}s)")
+        self.log(
+            f"[{self.label}] epoch {epoch}/{total_epochs:g} it {iteration}/{self.end} lr {lr:.4g} "
+            f"train_loss {train_loss:.4f} val_acc {val['acc']:.2f} test_acc {test['acc']:.2f} "
+            f"({seconds:.1f}s)"
+        )
         return {0: row}
 
-    def divergences(self, losses: list, first_iteration: int, epoch: int, live: list[int]
-                    ) -> dict[int, DivergenceError]:
+    def divergences(
+        self, losses: list, first_iteration: int, epoch: int, live: list[int]
+    ) -> dict[int, DivergenceError]:
         """The first non-finite loss (or weight), with the run, epoch and iteration in the message."""
         bad_value, step = None, None
         if not live:
             return {}
         if losses:
-            stacked = torch.stack([l.reshape(()) for l in losses])
+            stacked = torch.stack([loss.reshape(()) for loss in losses])
             finite = torch.isfinite(stacked)
             if not bool(finite.all()):
                 step = first_iteration + int((~finite).nonzero()[0])
@@ -197,30 +239,49 @@ class Trainer:
                 bad_value = "weights are not finite"
         if bad_value is None:
             return {}
-        kept = f"; last good checkpoint kept at {self.state_path}" if self.state_path and self.state_path.exists() \
-            else ""
-        return {0: DivergenceError(f"run {self.label}: {bad_value} at epoch {epoch}, iteration {step}{kept}",
-                                   epoch=epoch, iteration=step)}
+        kept = (
+            f"; last good checkpoint kept at {self.state_path}" if self.state_path and self.state_path.exists() else ""
+        )
+        return {
+            0: DivergenceError(
+                f"run {self.label}: {bad_value} at epoch {epoch}, iteration {step}{kept}", epoch=epoch, iteration=step
+            )
+        }
 
     def diverged(self, k: int, error: DivergenceError) -> None:
         """Nothing to keep: a single run's last good weights are its resume checkpoint."""
 
     # -- resume state -------------------------------------------------------------------------------
     def state(self) -> dict:
-        return {"label": self.label, "model": self.model.state_dict(), "optimizer": self.optimizer.state_dict(),
-                "rng": rng_state()}
+        return {
+            "label": self.label,
+            "model": self.model.state_dict(),
+            "optimizer": self.optimizer.state_dict(),
+            "rng": rng_state(),
+        }
 
     def load_state(self, state: dict, path: Path) -> None:
         if state.get("label") != self.label:
-            raise ConfigError(f"{path}: resume checkpoint belongs to run {state.get('label')!r}, "
-                              f"not {self.label!r}; delete it")
+            raise ConfigError(
+                f"{path}: resume checkpoint belongs to run {state.get('label')!r}, not {self.label!r}; delete it"
+            )
         self.model.load_state_dict(state["model"])
         self.optimizer.load_state_dict(state["optimizer"])
         set_rng_state(state["rng"])
 
     def run(self) -> TrainOutcome:
         self.model.train()
-        loop = TrainingLoop(self, start=self.start, end=self.end, ipe=self.ipe, save_points=self.save_points,
-                            train=self.train, checkpoints=self.checkpoints, divergence=DivergencePolicy("fail"),
-                            has_validation=len(self.data.val_y) > 0, log_label=self.label, log=self.log)
+        loop = TrainingLoop(
+            self,
+            start=self.start,
+            end=self.end,
+            ipe=self.ipe,
+            save_points=self.save_points,
+            train=self.train,
+            checkpoints=self.checkpoints,
+            divergence=DivergencePolicy("fail"),
+            has_validation=len(self.data.val_y) > 0,
+            log_label=self.label,
+            log=self.log,
+        )
         return loop.run()[0]

@@ -10,9 +10,10 @@ become two points a⁺ = max(a, 0) and a⁻ = max(−a, 0); we always split, sin
 g = 0 and cannot change a maximum. Conv layers work on unfolded input patches and reduce over patches by
 max (the rand/hybrid trackers) or mean (the deterministic tracker), then take the max over points.
 
-|S| = ⌈C·ln(8ηη*/δ)⌉ with η the summed and η* the largest per-example output count of the layers; S is
-drawn from the validation split (at most half of it; the training split when there is no validation split)
-with the pruning generator, once per step (the propagation step after pruning reuses it), and the network sees it in chunks while ŝ is accumulated one example at a time.
+|S| = ⌈C·ln(8ηη*/δ)⌉ with η the summed and η* the largest per-example output count of the layers; S is drawn
+from the validation split (at most half of it; the training split when there is no validation split) with the
+pruning generator, once per step (the propagation step after pruning reuses it), and the network sees it in
+chunks while ŝ is accumulated one example at a time.
 """
 
 from __future__ import annotations
@@ -31,7 +32,7 @@ from prunelab.pruning.base import PruneContext
 from prunelab.pruning.scoring_copy import require_data
 
 EPS = float(np.finfo(np.float32).eps)
-FORWARD_CHUNK = 64          # examples per forward pass while recording layer inputs
+FORWARD_CHUNK = 64  # examples per forward pass while recording layer inputs
 MAX_PRODUCT_ELEMENTS = 2**24  # bound on the (rows × inputs × patches) tensor of the max-over-patches reduction
 
 
@@ -52,8 +53,8 @@ def _side_inverse(z: torch.Tensor) -> torch.Tensor:
 
 def point_sensitivity(weight: torch.Tensor, patches: torch.Tensor, reduce: str) -> torch.Tensor:
     """g for one non-negative point: ``weight`` (rows, K), ``patches`` (K, P) → (rows, K), reduced over P."""
-    inv_pos = _side_inverse(weight.clamp_min(0) @ patches)        # (rows, P): 1/z⁺
-    inv_neg = _side_inverse(-(weight.clamp_max(0) @ patches))     # (rows, P): 1/|z⁻|
+    inv_pos = _side_inverse(weight.clamp_min(0) @ patches)  # (rows, P): 1/z⁺
+    inv_neg = _side_inverse(-(weight.clamp_max(0) @ patches))  # (rows, P): 1/|z⁻|
     if reduce == "mean":
         share_pos = inv_pos @ patches.T / patches.shape[1]
         share_neg = inv_neg @ patches.T / patches.shape[1]
@@ -69,15 +70,16 @@ def _max_product(inv: torch.Tensor, patches: torch.Tensor) -> torch.Tensor:
     """max_p inv[i, p] · patches[k, p] for every (i, k), in row chunks that bound memory."""
     rows, (k, p) = inv.shape[0], patches.shape
     step = max(1, MAX_PRODUCT_ELEMENTS // max(1, k * p))
-    return torch.cat([(inv[i:i + step, None, :] * patches[None]).amax(-1) for i in range(0, rows, step)])
+    return torch.cat([(inv[i : i + step, None, :] * patches[None]).amax(-1) for i in range(0, rows, step)])
 
 
 def layer_points(inputs: torch.Tensor, module: nn.Module) -> torch.Tensor:
     """One example's layer input as patches (K, P): the input vector for Linear, unfolded patches for Conv."""
     if isinstance(module, nn.Linear):
         return inputs.reshape(-1, 1)
-    return F.unfold(inputs.unsqueeze(0), module.kernel_size, dilation=module.dilation, padding=module.padding,
-                    stride=module.stride)[0]
+    return F.unfold(
+        inputs.unsqueeze(0), module.kernel_size, dilation=module.dilation, padding=module.padding, stride=module.stride
+    )[0]
 
 
 def example_sensitivity(weight: torch.Tensor, patches: torch.Tensor, reduce: str) -> torch.Tensor:
@@ -91,8 +93,10 @@ def example_sensitivity(weight: torch.Tensor, patches: torch.Tensor, reduce: str
 
 def _check_supported(name: str, module: nn.Module) -> None:
     if isinstance(module, nn.Conv2d) and (module.groups != 1 or module.padding_mode != "zeros"):
-        raise PrunelabError(f"SiPP supports plain convolutions only; {name} has groups={module.groups}, "
-                            f"padding_mode={module.padding_mode!r}")
+        raise PrunelabError(
+            f"SiPP supports plain convolutions only; {name} has groups={module.groups}, "
+            f"padding_mode={module.padding_mode!r}"
+        )
 
 
 def prunable_modules(model: nn.Module, names: list[str]) -> dict[str, nn.Module]:
@@ -105,8 +109,9 @@ def prunable_modules(model: nn.Module, names: list[str]) -> dict[str, nn.Module]
     return modules
 
 
-def layer_shapes(model: nn.Module, modules: dict[str, nn.Module], input_shape: tuple[int, ...]
-                 ) -> dict[str, LayerShape]:
+def layer_shapes(
+    model: nn.Module, modules: dict[str, nn.Module], input_shape: tuple[int, ...]
+) -> dict[str, LayerShape]:
     """Per-example output counts and patch counts from one probe forward pass in eval mode."""
     shapes: dict[str, LayerShape] = {}
 
@@ -115,8 +120,10 @@ def layer_shapes(model: nn.Module, modules: dict[str, nn.Module], input_shape: t
             per_example = output.shape[1:]
             patches = math.prod(per_example[1:]) if isinstance(module, nn.Conv2d) else 1
             kernel = math.prod(module.kernel_size) if isinstance(module, nn.Conv2d) else 1
-            shapes[name] = LayerShape(neurons=module.weight.shape[0], patches=patches, kernel=kernel,
-                                      outputs=math.prod(per_example))
+            shapes[name] = LayerShape(
+                neurons=module.weight.shape[0], patches=patches, kernel=kernel, outputs=math.prod(per_example)
+            )
+
         return hook
 
     handles = [m.register_forward_hook(record(n)) for n, m in modules.items()]
@@ -151,8 +158,9 @@ def draw_sample_set(data: TensorData, size: int, generator: torch.Generator) -> 
     return pool_x.index_select(0, idx), pool_y.index_select(0, idx)
 
 
-def sample_set(ctx: PruneContext, model: nn.Module, c_constant: float, delta_failure: float, method: str
-               ) -> tuple[tuple[torch.Tensor, torch.Tensor], dict[str, LayerShape]]:
+def sample_set(
+    ctx: PruneContext, model: nn.Module, c_constant: float, delta_failure: float, method: str
+) -> tuple[tuple[torch.Tensor, torch.Tensor], dict[str, LayerShape]]:
     """This step's S (drawn once with the pruning generator, then kept on ``ctx``) and the layer shapes of
     ``model`` (a copy of ``ctx.model``) that size it and SiPP's constants.
 
@@ -168,14 +176,19 @@ def sample_set(ctx: PruneContext, model: nn.Module, c_constant: float, delta_fai
     return ctx.sample_set, shapes
 
 
-def empirical_sensitivity(model: nn.Module, modules: dict[str, nn.Module], inputs: torch.Tensor,
-                          reduce: str) -> dict[str, torch.Tensor]:
+def empirical_sensitivity(
+    model: nn.Module, modules: dict[str, nn.Module], inputs: torch.Tensor, reduce: str
+) -> dict[str, torch.Tensor]:
     """ŝ per weight (same shape as each weight) as the max over ``inputs`` and their a⁺/a⁻ points."""
     recorded: dict[str, torch.Tensor] = {}
-    handles = [m.register_forward_pre_hook(lambda mod, args, n=n: recorded.__setitem__(n, args[0].detach()))
-               for n, m in modules.items()]
-    sens = {n: torch.zeros(m.weight.shape[0], m.weight[0].numel(), dtype=m.weight.dtype, device=m.weight.device)
-            for n, m in modules.items()}
+    handles = [
+        m.register_forward_pre_hook(lambda mod, args, n=n: recorded.__setitem__(n, args[0].detach()))
+        for n, m in modules.items()
+    ]
+    sens = {
+        n: torch.zeros(m.weight.shape[0], m.weight[0].numel(), dtype=m.weight.dtype, device=m.weight.device)
+        for n, m in modules.items()
+    }
     try:
         with torch.no_grad():
             for chunk in torch.tensor_split(inputs, max(1, math.ceil(len(inputs) / FORWARD_CHUNK))):

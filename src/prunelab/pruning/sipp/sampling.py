@@ -19,7 +19,7 @@ import torch
 MAX_DRAWS_PER_WEIGHT = 16
 MAX_DRAW_ELEMENTS = 2**22
 
-NONE, SAMPLE, SUPPORT = 0, 1, 2   # what each group does
+NONE, SAMPLE, SUPPORT = 0, 1, 2  # what each group does
 
 
 def expected_unique(probs: torch.Tensor, draws: torch.Tensor) -> torch.Tensor:
@@ -39,7 +39,7 @@ def draw_counts(probs: torch.Tensor, unique: torch.Tensor) -> tuple[torch.Tensor
         return draws, mode
     p, target = probs[rows], unique[rows]
     cap = MAX_DRAWS_PER_WEIGHT * support[rows]
-    lo, hi = target - 1, target.clone()        # E(lo) ≤ lo < target: a draw adds at most one survivor
+    lo, hi = target - 1, target.clone()  # E(lo) ≤ lo < target: a draw adds at most one survivor
     while True:
         short = (expected_unique(p, hi) < target) & (hi < cap)
         if not bool(short.any()):
@@ -69,8 +69,9 @@ def _row_chunks(rows: list[int], draws: list[int]) -> list[list[int]]:
     return chunks + ([current] if current else [])
 
 
-def sample_reweighted(weight: torch.Tensor, probs: torch.Tensor, draws: torch.Tensor,
-                      generator: torch.Generator) -> torch.Tensor:
+def sample_reweighted(
+    weight: torch.Tensor, probs: torch.Tensor, draws: torch.Tensor, generator: torch.Generator
+) -> torch.Tensor:
     """ŵ = W·count/(m′p) per row with m′ = ``draws`` i.i.d. draws from p (rows with m′ = 0 become 0)."""
     out = torch.zeros_like(weight)
     rows = (draws > 0).nonzero().flatten().tolist()

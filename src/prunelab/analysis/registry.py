@@ -9,9 +9,10 @@ module (or a ``FigureType`` to a paper module's list): no registry, schema or wo
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from functools import cache
-from typing import Any, Callable
+from typing import Any
 
 import pandas as pd
 
@@ -40,8 +41,10 @@ class Request:
 
     def error(self, problem: str) -> ConfigError:
         """One line naming the figure and where to look: what the figure needs is not in its tables."""
-        return ConfigError(f"figure {self.name} ({self.type}): {problem}; check figures.{self.name}.experiments "
-                           f"and figures.{self.name}.options")
+        return ConfigError(
+            f"figure {self.name} ({self.type}): {problem}; check figures.{self.name}.experiments "
+            f"and figures.{self.name}.options"
+        )
 
     def require(self, rows: pd.DataFrame, what: str) -> pd.DataFrame:
         """``rows`` unless empty: a figure without its rows is a config mistake, reported in one line."""
@@ -56,10 +59,10 @@ class Request:
 
 @dataclass
 class Drawn:
-    figure: Any                      # a matplotlib Figure
-    values: pd.DataFrame             # exactly the plotted numbers
-    notes: list[str] = field(default_factory=list)   # sentences for the report (comparison with published)
-    remark: str = ""                 # drawn under the figure after n and the bars: how to read what is drawn
+    figure: Any  # a matplotlib Figure
+    values: pd.DataFrame  # exactly the plotted numbers
+    notes: list[str] = field(default_factory=list)  # sentences for the report (comparison with published)
+    remark: str = ""  # drawn under the figure after n and the bars: how to read what is drawn
 
 
 @dataclass(frozen=True)
@@ -71,17 +74,22 @@ class FigureType:
     ``title:``."""
 
     name: str
-    paper: str                       # report category
+    paper: str  # report category
     plot: Callable[[pd.DataFrame, Request], Drawn]
     options: dict
     caption: str
-    title: str = ""                  # the figure's title where its config gives none (never the config key)
+    title: str = ""  # the figure's title where its config gives none (never the config key)
 
 
 def subset(choices, default: list, description: str) -> dict:
     """The fragment of an option that picks a non-empty list from ``choices``."""
-    return {"type": "array", "items": {"enum": list(choices)}, "minItems": 1, "default": default,
-            "description": description}
+    return {
+        "type": "array",
+        "items": {"enum": list(choices)},
+        "minItems": 1,
+        "default": default,
+        "description": description,
+    }
 
 
 @cache

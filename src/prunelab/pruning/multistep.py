@@ -9,19 +9,19 @@ from __future__ import annotations
 
 import copy
 import hashlib
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Callable
 
 import torch
 from torch import nn
 
 from prunelab.data.tensors import TensorData
 from prunelab.errors import ConfigError
-from prunelab.training.masks import Mask, prunable_parameters
 from prunelab.progress import tick
 from prunelab.pruning.base import PruneContext, get_method, resolve_hparams, split_hparams
 from prunelab.pruning.propagate import propagate
 from prunelab.pruning.select import prune_count, select
+from prunelab.training.masks import Mask, prunable_parameters
 
 
 def step_sparsities(sparsity: float, steps: int, schedule: str = "exponential", start: float = 0.0) -> list[float]:
@@ -46,19 +46,20 @@ def step_sparsities(sparsity: float, steps: int, schedule: str = "exponential", 
 @dataclass
 class PruneOutcome:
     mask: Mask
-    model: nn.Module                     # the pruned copy: θ ⊙ m, plus any method's weight update
-    updated: bool                        # True when surviving weights changed (OBS family, SiPP-rand, propagation)
+    model: nn.Module  # the pruned copy: θ ⊙ m, plus any method's weight update
+    updated: bool  # True when surviving weights changed (OBS family, SiPP-rand, propagation)
     steps: list[dict] = field(default_factory=list)
 
 
-def scoring_batches(data: TensorData, examples: int, batch_size: int, seed: int
-                    ) -> list[tuple[torch.Tensor, torch.Tensor]]:
+def scoring_batches(
+    data: TensorData, examples: int, batch_size: int, seed: int
+) -> list[tuple[torch.Tensor, torch.Tensor]]:
     """``examples`` training images (test-time transform: no augmentation) drawn with ``seed``."""
     n = len(data.train_y)
     count = min(int(examples), n)
     idx = torch.randperm(n, generator=torch.Generator().manual_seed(int(seed)))[:count].to(data.train_x.device)
     x, y = data.train_x.index_select(0, idx), data.train_y.index_select(0, idx)
-    return [(x[i:i + batch_size], y[i:i + batch_size]) for i in range(0, count, batch_size)]
+    return [(x[i : i + batch_size], y[i : i + batch_size]) for i in range(0, count, batch_size)]
 
 
 PER_STEP = ("fresh", "fixed")
@@ -90,10 +91,10 @@ class ScoringDraws:
     examples: int
     batch_size: int
     seed: int
-    per_step: str      # "fresh" or "fixed"
+    per_step: str  # "fresh" or "fixed"
 
     @classmethod
-    def from_spec(cls, data: TensorData, scoring: dict, where: str = "spec.scoring") -> "ScoringDraws":
+    def from_spec(cls, data: TensorData, scoring: dict, where: str = "spec.scoring") -> ScoringDraws:
         per_step = scoring.get("per_step", "fixed")
         if per_step not in PER_STEP:
             raise ConfigError(f"{where}.per_step: {per_step!r} is unknown (allowed: {', '.join(PER_STEP)})")
@@ -106,22 +107,35 @@ class ScoringDraws:
         return scoring_batches(self.data, self.examples, self.batch_size, self.seed_of(step))
 
 
-def run_method(model: nn.Module, method_name: str, hparams: dict, sparsity: float | None, *, scope: str = "global",
-               steps: int = 1, schedule: str = "exponential", previous: Mask | None = None,
-               exclude: list[str] | tuple[str, ...] = (), data: TensorData | None = None,
-               batches: list | Callable[[int], list] | None = None, seed: int = 0,
-               at_init: bool = False) -> PruneOutcome:
+def run_method(
+    model: nn.Module,
+    method_name: str,
+    hparams: dict,
+    sparsity: float | None,
+    *,
+    scope: str = "global",
+    steps: int = 1,
+    schedule: str = "exponential",
+    previous: Mask | None = None,
+    exclude: list[str] | tuple[str, ...] = (),
+    data: TensorData | None = None,
+    batches: list | Callable[[int], list] | None = None,
+    seed: int = 0,
+    at_init: bool = False,
+) -> PruneOutcome:
     """Prune a deep copy of ``model`` to ``sparsity`` with the named method; ``model`` is left untouched.
     ``batches``: the scoring batches of every step, or a function of the step number (1, 2, …) giving them
     (:class:`ScoringDraws`)."""
     method = get_method(method_name)
     hparams, options = split_hparams(resolve_hparams(method_name, hparams))  # idempotent for specs
-    propagating = options.get("propagate", False)    # the step after the method (prunelab.pruning.propagate)
+    propagating = options.get("propagate", False)  # the step after the method (prunelab.pruning.propagate)
     if method.needs_data and not batches and data is None:
         raise ConfigError(f"method '{method_name}' needs scoring data, but none was given")
     if sparsity is None and not (method.own_sparsity and steps == 1):
-        raise ConfigError(f"sparsity null is only for one-step methods that set their own structure "
-                          f"(method '{method_name}' needs a sparsity)")
+        raise ConfigError(
+            f"sparsity null is only for one-step methods that set their own structure "
+            f"(method '{method_name}' needs a sparsity)"
+        )
     work = copy.deepcopy(model)
     params = prunable_parameters(work, exclude)
     named = dict(work.named_parameters())
@@ -134,26 +148,42 @@ def run_method(model: nn.Module, method_name: str, hparams: dict, sparsity: floa
     for step, target in enumerate(targets, start=1):
         tick(lambda: f"{method_name}: step {step}/{len(targets)} to sparsity {target}")
         mask.apply_(params)
-        ctx = PruneContext(model=work, params=params, mask=mask, sparsity=target, scope=scope,
-                           generator=generator, batches=batches(step) if callable(batches) else batches or [],
-                           data=data, at_init=at_init, propagating=propagating, exclude=tuple(exclude))
+        ctx = PruneContext(
+            model=work,
+            params=params,
+            mask=mask,
+            sparsity=target,
+            scope=scope,
+            generator=generator,
+            batches=batches(step) if callable(batches) else batches or [],
+            data=data,
+            at_init=at_init,
+            propagating=propagating,
+            exclude=tuple(exclude),
+        )
         if method.prune is not None:
             mask, updates = method.prune(ctx, **hparams)
         else:
             ctx.ranking = method.score(ctx, **hparams)
             mask, updates = select(ctx.ranking, target, scope, mask), None
         if propagating:
-            mask, updates, propagated = propagate(ctx, mask, updates, exclude,
-                                                  refill=not method.propagates_in_search)
+            mask, updates, propagated = propagate(ctx, mask, updates, exclude, refill=not method.propagates_in_search)
         if updates:
             with torch.no_grad():
                 for name, value in updates.items():
                     named[name].copy_(value)
             updated = True
-        log.append({"step": step, "sparsity_target": target, "sparsity": mask.sparsity,
-                    "pruned": mask.total - mask.kept,
-                    "expected_pruned": prune_count(target, mask.total) if scope == "global" and target is not None
-                    else None})
+        log.append(
+            {
+                "step": step,
+                "sparsity_target": target,
+                "sparsity": mask.sparsity,
+                "pruned": mask.total - mask.kept,
+                "expected_pruned": prune_count(target, mask.total)
+                if scope == "global" and target is not None
+                else None,
+            }
+        )
         if propagating:
             log[-1]["propagation"] = propagated
     mask.apply_(params)
