@@ -1,8 +1,10 @@
 """The shared loop's policies: the best epoch is chosen on validation only, checkpoints by wall time."""
 
+import math
+
 import pytest
 
-from prunelab.analysis.aggregate import _metrics_row
+from prunelab.analysis.aggregate import _metrics_row, last_tenth_change
 from prunelab.data.tensors import load_dataset
 from prunelab.errors import CheckpointError
 from prunelab.models import build_model
@@ -60,3 +62,16 @@ def test_a_resume_checkpoint_of_the_old_single_loop_is_refused_in_one_line(tmp_p
     )
     with pytest.raises(CheckpointError, match=r"train_state\.pt: resume checkpoint from an older prunelab"):
         trainer.run()
+
+
+def test_the_last_tenth_change_compares_the_last_epoch_with_the_last_one_before_the_final_tenth():
+    history = [{"epoch": e, "val_acc": 80.0 + e / 10} for e in range(1, 51)]  # +0.1 point per epoch
+    assert last_tenth_change(history) == pytest.approx(0.5)  # epoch 50 vs epoch 45
+    assert last_tenth_change(history[:9]) == pytest.approx(0.1)  # 9 epochs: epoch 9 vs epoch 8 (8 ≤ 8.1)
+    assert math.isnan(last_tenth_change(history[:1]))  # one epoch: nothing before the last tenth
+    assert math.isnan(last_tenth_change([{"epoch": 1, "val_acc": None}, {"epoch": 2, "val_acc": None}]))  # no split
+    outcome = _run(100)  # a real run's history
+    metrics = {"final": outcome.final, "best": outcome.best, "epochs": outcome.epochs, "history": outcome.history}
+    ends = [row for row in outcome.history if row["epoch"] <= 0.9 * outcome.history[-1]["epoch"]][-1]
+    expected = outcome.history[-1]["val_acc"] - ends["val_acc"]
+    assert _metrics_row({"stage": "dense"}, metrics, None)["val_acc_last_tenth"] == pytest.approx(expected)

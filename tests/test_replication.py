@@ -324,6 +324,24 @@ def test_every_paper_whose_claims_found_cells_gets_ledger_lines():
     assert set(ledger["dense"]) == {"lenet"} and set(ledger["seeds"]) == {3}
 
 
+def test_the_ledger_says_how_flat_each_dense_schedule_ended():
+    """The largest |change| of validation accuracy over the last 10 % of epochs among a net's seeds, on the page."""
+    from prunelab.replication import page
+
+    wang = [c for c in all_claims() if c.id == "wang_lr_1e2_beats_1e3"]
+    table = _demo_like()
+    dense = table["stage"] == "dense"
+    assert dense.sum() == 3  # lenet, seeds 1-3
+    table.loc[dense, "val_acc_last_tenth"] = [0.05, -0.15, 0.1]
+    results, ledger = replicate(table, wang)
+    assert ledger.set_index("dense").loc["lenet", "flattening"] == pytest.approx(0.15)
+    assert "(the last 10 % of them moved validation accuracy by ≤ 0.15 points)" in page.markdown(
+        page.blocks("demo", results, ledger)
+    )
+    _, unmeasured = replicate(table.assign(val_acc_last_tenth=float("nan")), wang)
+    assert unmeasured["flattening"].isna().all()
+
+
 def test_the_page_reads_without_the_csv_own_findings_first(tmp_path):
     from prunelab.replication import page
 

@@ -55,11 +55,27 @@ MEASURES = [
     "ops",
     "params",
     "epochs",
+    "val_acc_last_tenth",
     "jsv_mean",
     "jsv_std",
     "status",
 ]
 COLUMNS = LABELS + MEASURES + ["kind", "run", "prune_run", "dense_run"]
+LAST_TENTH = 0.1  # the share of a schedule's final epochs over which a training run must have flattened
+
+
+def last_tenth_change(history: list[dict]) -> float:
+    """Validation accuracy at the last epoch minus at the last epoch within the first 90 % of the schedule.
+
+    The record shortens a paper's schedule only where the dense validation accuracy has flattened (issue #25: the
+    last 10 % of epochs change it by < 0.2 points); this is that change, signed so a reader sees a run that was
+    still climbing. NaN without a validation split or without an epoch before the last tenth."""
+    evaluated = [h for h in history if h.get("val_acc") is not None]
+    if not evaluated:
+        return float("nan")
+    end = evaluated[-1]
+    before = [h for h in evaluated if h["epoch"] <= (1 - LAST_TENTH) * end["epoch"]]
+    return float(end["val_acc"] - before[-1]["val_acc"]) if before else float("nan")
 
 
 def _metrics_row(row: dict, metrics: dict, pruned: dict | None) -> dict:
@@ -86,6 +102,7 @@ def _metrics_row(row: dict, metrics: dict, pruned: dict | None) -> dict:
             "val_loss": final["val_loss"],
             "train_loss": final["train_loss"],
             "epochs": metrics["epochs"],
+            "val_acc_last_tenth": last_tenth_change(metrics.get("history", [])),
         }
     if pruned is not None:
         values.update({f"pruned_{k}": pruned["pruned"][k] for k in ("test_acc", "test_loss", "train_loss")})

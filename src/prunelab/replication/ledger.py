@@ -64,10 +64,21 @@ def ledger(claims: list[Claim], results: pd.DataFrame, tables: pd.DataFrame) -> 
                     "model": first["model"],
                     "dataset": first["dataset"],
                     "dense_epochs": group["epochs"].max(),
+                    "flattening": _largest_change(group),
                     "seeds": group["seed"].nunique(),
                     "published_setting": " | ".join(settings),
                 }
             )
     return pd.DataFrame(
-        rows, columns=["paper", "dense", "model", "dataset", "dense_epochs", "seeds", "published_setting"]
+        rows,
+        columns=["paper", "dense", "model", "dataset", "dense_epochs", "flattening", "seeds", "published_setting"],
     )
+
+
+def _largest_change(dense: pd.DataFrame) -> float:
+    """The largest change of validation accuracy over the last 10 % of epochs among a dense net's seeds (NaN when
+    none was measured): how flat the schedule ended, the evidence a shortened schedule needs."""
+    if "val_acc_last_tenth" not in dense:
+        return float("nan")
+    changes = pd.to_numeric(dense["val_acc_last_tenth"], errors="coerce").abs().dropna()
+    return float(changes.max()) if len(changes) else float("nan")
