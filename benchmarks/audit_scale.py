@@ -22,7 +22,8 @@ from pathlib import Path
 
 from prunelab.records import provenance
 from prunelab.records.audit import audit
-from prunelab.records.hashing import run_dir, spec_hash
+from prunelab.records.hashing import spec_hash
+from prunelab.records.layout import PROVENANCE, run_dir
 
 
 def write_json(path: Path, data) -> None:
@@ -50,7 +51,7 @@ def _write_run(results: Path, spec: dict, files: list[str], parents: dict[str, P
     write_json(directory / "spec.json", spec)
     outputs.update({"metrics.json": directory / "metrics.json", "spec.json": directory / "spec.json"})
     record = provenance.build(outputs, spec=spec, parents=parents, seeds={}, relative_to=directory)
-    write_json(directory / provenance.FILENAME, record)
+    write_json(directory / PROVENANCE, record)
     return run_hash
 
 
