@@ -37,6 +37,12 @@ def _best_epoch_without_validation(config):
     config["figures"]["acc"]["metric"] = "best_test_acc"
 
 
+def _prune_at_best_without_validation(config):
+    config["dense"]["lenet"]["dataset"]["validation"] = 0
+    config["dense"]["lenet"]["train"]["save_at"] = ["best"]
+    config["pruning"]["magnitude"]["at"] = "best"
+
+
 def _rewind_case(config):
     config["branches"]["rewind"] = {"type": "rewind_weights", "rewind": "1ep"}
     config["experiments"]["oneshot"]["branches"] = ["rewind"]
@@ -144,6 +150,18 @@ CASES = [
         "prune at an iteration past the end",
         _set(["pruning", "magnitude", "at"], "500it"),
         "key pruning.magnitude.at: '500it' (iteration 500) is past the end of dense 'lenet' training (22 iterations)",
+    ),
+    (
+        "prune at the best epoch that is not saved",
+        _set(["pruning", "magnitude", "at"], "best"),
+        "key pruning.magnitude.at: needs the checkpoint at 'best', which dense 'lenet' does not save; "
+        "add 'best' to dense.lenet.train.save_at",
+    ),
+    (
+        "prune at the best epoch without validation",
+        _prune_at_best_without_validation,
+        "key pruning.magnitude.at: 'best' is the best-validation epoch, but dense 'lenet' holds out no validation "
+        "split (set dense.lenet.dataset.validation)",
     ),
     (
         "scoring examples zero",

@@ -33,7 +33,7 @@ from prunelab.records.storage import TEMP_PREFIX, load_json, load_tensors, save_
 from prunelab.training import distributed
 from prunelab.training.loop import TrainOutcome
 from prunelab.training.masks import Mask, prunable_parameters
-from prunelab.training.schedules import iterations_per_epoch, to_iteration
+from prunelab.training.schedules import BEST, iterations_per_epoch, to_iteration
 from prunelab.training.single_model import Trainer, evaluate
 
 
@@ -299,14 +299,16 @@ def load_source(spec: PruneSpec, rt: Runtime, data: TensorData) -> tuple[dict, M
         )
     if spec.at == "final":
         return load_tensors(source / layout.MODEL, producer="train"), None
-    dense_spec = DenseSpec.from_dict(load_json(source / layout.SPEC, producer="train"), str(source / layout.SPEC))
-    ipe = iterations_per_epoch(len(data.train_y), int(dense_spec.train["batch_size"]))
-    k = to_iteration(spec.at, ipe, "pruning.at")
+    k: int | str = BEST  # the best-validation epoch's weights, kept by a dense run that saves `best`
+    if spec.at != BEST:
+        dense_spec = DenseSpec.from_dict(load_json(source / layout.SPEC, producer="train"), str(source / layout.SPEC))
+        ipe = iterations_per_epoch(len(data.train_y), int(dense_spec.train["batch_size"]))
+        k = to_iteration(spec.at, ipe, "pruning.at")
     snapshots = load_tensors(source / layout.SNAPSHOTS, producer="train")
     if k not in snapshots:
         raise CheckpointError(
-            f"pruning at '{spec.at}' (iteration {k}) needs a dense checkpoint that "
-            f"{source} did not save; add it to the dense config's train.save_at"
+            f"pruning at '{spec.at}' needs a dense checkpoint that {source} did not save; "
+            "add it to the dense config's train.save_at"
         )
     return snapshots[k]["model"], None
 

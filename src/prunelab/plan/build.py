@@ -27,7 +27,7 @@ from prunelab.plan.resources import has_conv, train_test_sizes
 from prunelab.pruning import get_method, resolve_hparams
 from prunelab.records.run_plan import Plan
 from prunelab.records.run_specs import BranchSpec, DenseSpec, PruneSpec, RunSpec, Seeds
-from prunelab.training.schedules import iterations_per_epoch, to_iteration, total_iterations
+from prunelab.training.schedules import BEST, iterations_per_epoch, to_iteration, total_iterations
 
 # the dense-run keys that decide results (download/verify_checksums only decide where bytes come from)
 DATASET_KEYS = ("name", "path", "size", "channels", "validation", "split_seed", "normalize", "augment")
@@ -184,8 +184,13 @@ class _Builder:
                 f"config key {key}: needs the checkpoint at '{point}', but dense '{dense_name}' "
                 f"imports its weights (dense.{dense_name}.checkpoint) and has no training snapshots"
             )
-        iteration, end = _iterations(point, cfg), _iterations("end", cfg)
-        if iteration > end:
+        if point == BEST:
+            if not cfg["dataset"].get("validation"):
+                raise ConfigError(
+                    f"config key {key}: 'best' is the best-validation epoch, but dense '{dense_name}' holds out "
+                    f"no validation split (set dense.{dense_name}.dataset.validation)"
+                )
+        elif (iteration := _iterations(point, cfg)) > (end := _iterations("end", cfg)):
             raise ConfigError(
                 f"config key {key}: '{point}' (iteration {iteration}) is past the end of dense "
                 f"'{dense_name}' training ({end} iterations)"

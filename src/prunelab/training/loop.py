@@ -25,7 +25,7 @@ import torch
 from prunelab.errors import CheckpointError, DivergenceError
 from prunelab.progress import Progress
 from prunelab.records.storage import load_tensors, save_tensors
-from prunelab.training.schedules import learning_rate
+from prunelab.training.schedules import BEST, learning_rate
 
 
 @dataclass
@@ -35,7 +35,7 @@ class TrainOutcome:
     history: list[dict]
     final: dict
     best: dict
-    snapshots: dict[int, dict] = field(default_factory=dict)
+    snapshots: dict[int | str, dict] = field(default_factory=dict)  # by save iteration; BEST if kept
     iterations: int = 0
     epochs: float = 0.0
 
@@ -146,6 +146,7 @@ class TrainingLoop:
         end: int,
         ipe: int,
         save_points: list[int],
+        keep_best: bool = False,
         train: dict,
         checkpoints: CheckpointPolicy,
         divergence: DivergencePolicy,
@@ -155,12 +156,13 @@ class TrainingLoop:
     ):
         self.body, self.start, self.end, self.ipe, self.train = body, start, end, ipe, train
         self.save_points, self.checkpoints, self.divergence = save_points, checkpoints, divergence
+        self.keep_best = keep_best
         self.select_on = "val_acc" if has_validation else None
         self.log_label, self.log = log_label, log
         k = body.members
         self.histories: list[list[dict]] = [[] for _ in range(k)]
         self.bests: list[dict] = [{} for _ in range(k)]
-        self.snapshots: list[dict[int, dict]] = [{} for _ in range(k)]
+        self.snapshots: list[dict[int | str, dict]] = [{} for _ in range(k)]  # by iteration, and BEST
         self.errors: dict[int, DivergenceError] = {}
 
     @property
@@ -180,12 +182,18 @@ class TrainingLoop:
             self.log(f"{error} (recorded as diverged; the other members go on)")
 
     def _record_epoch(self, rows: dict[int, dict]) -> None:
+        improved = []
         for k, row in rows.items():
             self.histories[k].append(row)
             best = self.bests[k]
             if self.select_on is not None and (not best or row[self.select_on] > best[self.select_on]):
                 best.clear()
                 best.update(row)
+                improved.append(k)
+        if self.keep_best and improved:  # save point `best`: these weights replace the member's previous best
+            snapshots = self.body.snapshots()
+            for k in improved:
+                self.snapshots[k][BEST] = snapshots[k]
 
     def _save(self, iteration: int, epoch_losses: list) -> None:
         path = self.checkpoints.path

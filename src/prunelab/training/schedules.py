@@ -13,6 +13,9 @@ import re
 from prunelab.errors import ConfigError
 
 _POINT = re.compile(r"^\s*(\d+)\s*(ep|it)\s*$")
+# A save point that is no iteration: the weights at the best-validation epoch, kept as training goes (Laurent
+# et al. prune their dense net's best-validation checkpoint, not its last epoch).
+BEST = "best"
 
 
 def iterations_per_epoch(n_train: int, batch_size: int, drop_last: bool = False) -> int:
@@ -28,6 +31,11 @@ def to_iteration(point: str | int, ipe: int, key: str = "train.save_at") -> int:
         raise ConfigError(f"{key}: {point!r} is not a training point (use e.g. '2ep' or '150it')")
     value, unit = int(match.group(1)), match.group(2)
     return value * ipe if unit == "ep" else value
+
+
+def save_iterations(save_at: list | tuple, ipe: int) -> list[int]:
+    """The iterations of ``train.save_at``'s points, sorted; ``best`` has none (the loop keeps it on improving)."""
+    return sorted({to_iteration(p, ipe) for p in save_at if p != BEST})
 
 
 def total_iterations(train: dict, ipe: int) -> int:

@@ -29,7 +29,7 @@ from prunelab.training import distributed
 from prunelab.training.acceleration import TrainingStep
 from prunelab.training.loop import CheckpointPolicy, DivergencePolicy, TrainingLoop, TrainOutcome
 from prunelab.training.masks import Mask, MaskedParameters
-from prunelab.training.schedules import iterations_per_epoch, to_iteration, total_iterations
+from prunelab.training.schedules import BEST, iterations_per_epoch, save_iterations, to_iteration, total_iterations
 
 EVAL_BATCH = 1000
 
@@ -140,7 +140,7 @@ class Trainer:
         self.start = int(start_iteration)
         if not 0 <= self.start <= self.end:
             raise ConfigError(f"run {label}: start iteration {self.start} is outside [0, {self.end}]")
-        self.save_points = sorted({to_iteration(p, self.ipe) for p in save_at})
+        self.save_points, self.keep_best = save_iterations(save_at, self.ipe), BEST in save_at
         self.progress = Progress(label, log, clock=clock)  # a line at least every 10 s inside long epochs
         self.world = distributed.current()  # one process, or this rank of a DDP job (prunelab.training.distributed)
         self.world.check_batches(len(data.train_y), self.batch_size, label)
@@ -277,6 +277,7 @@ class Trainer:
             end=self.end,
             ipe=self.ipe,
             save_points=self.save_points,
+            keep_best=self.keep_best,
             train=self.train,
             checkpoints=self.checkpoints,
             divergence=DivergencePolicy("fail"),

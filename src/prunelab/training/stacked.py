@@ -47,7 +47,7 @@ from prunelab.records.storage import load_tensors
 from prunelab.training.acceleration import autocast_dtype
 from prunelab.training.loop import CheckpointPolicy, DivergencePolicy, TrainingLoop, TrainOutcome
 from prunelab.training.masks import Mask, MaskedParameters
-from prunelab.training.schedules import iterations_per_epoch, to_iteration, total_iterations
+from prunelab.training.schedules import BEST, iterations_per_epoch, save_iterations, to_iteration, total_iterations
 from prunelab.training.single_model import _cpu_copy, build_optimizer, evaluate
 
 
@@ -165,7 +165,7 @@ class GroupedTrainer:
         self.batch_size = int(train["batch_size"])
         self.ipe = iterations_per_epoch(len(data.train_y), self.batch_size)
         self.end = total_iterations(train, self.ipe)
-        self.save_points = sorted({to_iteration(p, self.ipe) for p in save_at})
+        self.save_points, self.keep_best = save_iterations(save_at, self.ipe), BEST in save_at
         self.checkpoints = CheckpointPolicy(
             state_path, to_iteration(checkpoint_every, self.ipe, "runtime.checkpoint_every"), checkpoint_seconds, clock
         )
@@ -345,6 +345,7 @@ class GroupedTrainer:
             end=self.end,
             ipe=self.ipe,
             save_points=self.save_points,
+            keep_best=self.keep_best,
             train=self.train,
             checkpoints=self.checkpoints,
             divergence=self.divergence,
