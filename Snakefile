@@ -16,6 +16,17 @@ if not config:
 # errors name the config file, then the key (the last --configfile wins where several are given)
 CONFIG_SOURCE = workflow.configfiles[-1] if workflow.configfiles else "config"
 
+try:  # a combined suite names the suites it runs (include:); merged in place, as Snakemake reads `config`
+    from prunelab.config.includes import expand_includes
+    from prunelab.errors import ConfigError
+
+    expanded = expand_includes(config, CONFIG_SOURCE)
+except ConfigError as error:
+    raise WorkflowError(str(error)) from None
+if expanded is not config:
+    config.clear()
+    config.update(expanded)
+
 try:
     validate(config, "workflow/schemas/config.schema.yaml")
 except WorkflowError as error:

@@ -98,17 +98,8 @@ def validate_config(config: dict, source: str = "config") -> dict:
 
 
 def load_config(path: str | Path) -> dict:
-    """Read a YAML/JSON suite config and validate it."""
+    """Read a YAML/JSON suite config, merge the suites it includes, and validate it."""
+    from prunelab.config.includes import expand_includes, read_yaml
+
     path = Path(path)
-    try:
-        with open(path, encoding="utf-8") as handle:
-            config = yaml.safe_load(handle)
-    except FileNotFoundError:
-        raise ConfigError(f"{path}: config file not found") from None
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        where = f" line {mark.line + 1}" if mark else ""
-        raise ConfigError(f"{path}:{where} not valid YAML ({getattr(exc, 'problem', exc)})") from None
-    if not isinstance(config, dict):
-        raise ConfigError(f"{path}: a config must be a mapping of keys to values")
-    return validate_config(config, str(path))
+    return validate_config(expand_includes(read_yaml(path), path), str(path))
