@@ -26,6 +26,7 @@ BENCHMARKS = (
     "audit_scale",
     "streaming_loader",
     "job_overhead",
+    "threads_per_job",
 )
 
 
