@@ -34,7 +34,9 @@ Trainer(model, data, train, data_seed=0, label="job", log=lambda _: None).run()
 
 def run_jobs(model: str, jobs: int, threads: int, epochs: int) -> float:
     """Wall seconds for ``jobs`` processes started together, each training ``epochs`` on ``threads`` threads."""
-    code = JOB.format(src=str(ROOT / "src"), bench=str(ROOT / "benchmarks"), threads=threads, model=model, epochs=epochs)
+    code = JOB.format(
+        src=str(ROOT / "src"), bench=str(ROOT / "benchmarks"), threads=threads, model=model, epochs=epochs
+    )
     start = time.perf_counter()
     procs = [subprocess.Popen([sys.executable, "-c", code]) for _ in range(jobs)]
     if any(p.wait() for p in procs):
