@@ -439,6 +439,14 @@ def test_locality_places_lambda_zero_a_decade_left_and_flags_the_diverged_run(tm
     assert pruned["n"].sum() == (table["stage"] == "pruned").sum()
 
 
+@pytest.mark.parametrize("kind", ["lossmodel_locality", "lossmodel_loss_vs_accuracy"])
+def test_a_run_two_pooled_experiments_list_counts_once(tmp_path, kind):
+    table = synthetic.lossmodel().assign(run=lambda t: [f"run{i}" for i in range(len(t))])
+    alone = render(tmp_path, kind, table, name="alone")
+    twice = render(tmp_path, kind, pd.concat([table, table.assign(experiment="y")]), name="twice")
+    assert twice["n"].tolist() == alone["n"].tolist() and alone["n"].sum() > 0
+
+
 def test_loss_vs_accuracy_pairs_each_setting_loss_and_accuracy(tmp_path):
     table = synthetic.lossmodel()
     values = render(

@@ -26,9 +26,13 @@ NO_PUBLISHED = (
 
 
 def _settings(rows: pd.DataFrame, request: Request, stage: str) -> pd.DataFrame:
-    """Rows of ``stage`` with the λ value and the other hyperparameters split out of the hparams JSON."""
+    """Rows of ``stage`` with the λ value and the other hyperparameters split out of the hparams JSON.
+
+    These figures pool their experiments, so a run that two experiments list (the same mask retrained in both)
+    counts once: otherwise its seeds would count twice in n and narrow the interval."""
     key = request.options["hparam"]
     rows = rows[rows["stage"] == stage]
+    rows = rows[rows["run"].isna() | ~rows["run"].duplicated()]
     request.require(rows, f"{stage} rows")
     return rows.assign(
         lam=hparam(rows, key), others=other_hparams(rows, key), steps=rows["steps"].fillna(1).astype(int)
